@@ -1,0 +1,84 @@
+import { BufferUsage } from './gpu-consts.js';
+
+export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+export const UNIFORM_USAGE = BufferUsage.UNIFORM | BufferUsage.COPY_DST;
+export const STAGING_USAGE = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+
+/** Bucket size: at least 256 B, then quarter-octave steps (≤ 25% waste). */
+export function bucketSize(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.ceil(Math.log2(bytes));
+  for (const f of [0.625, 0.75, 0.875]) if (p * f >= bytes) return p * f;
+  return p;
+}
+
+/**
+ * Free lists of whole GPUBuffers keyed by (usage, bucket size). A released buffer goes to
+ * `pending` and only becomes reusable after the next queue submit, so a queue.writeBuffer
+ * can never land in a buffer that an encoded-but-unsubmitted pass still reads.
+ */
+export class BufferPool {
+  private readonly free = new Map<string, GPUBuffer[]>();
+  private pending: GPUBuffer[] = [];
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
+  bytesAllocated = 0;
+  bytesLive = 0;
+  bytesPeak = 0;
+  buffersAllocated = 0;
+
+  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+
+  acquire(bytes: number, usage: number = STORAGE_USAGE, what = 'buffer'): GPUBuffer {
+    const size = bucketSize(bytes);
+    if (size > this.maxBufferSize) {
+      throw new Error(`${what} needs ${bytes} bytes, more than this device's buffer limit ` +
+        `(${this.maxBufferSize} bytes); use a smaller batch or input size`);
+    }
+    const list = this.free.get(`${usage}:${size}`);
+    let buf = list?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({ size, usage, label: what });
+      this.sizes.set(buf, size);
+      this.bytesAllocated += size;
+      this.buffersAllocated++;
+    }
+    if (usage === STORAGE_USAGE) {
+      this.bytesLive += size;
+      this.bytesPeak = Math.max(this.bytesPeak, this.bytesLive);
+    }
+    return buf;
+  }
+
+  release(buf: GPUBuffer): void {
+    if (buf.usage === STORAGE_USAGE) this.bytesLive -= this.sizes.get(buf) ?? buf.size;
+    this.pending.push(buf);
+  }
+
+  /** Called by the engine right after queue.submit(). */
+  recyclePending(): void {
+    for (const buf of this.pending) {
+      const key = `${buf.usage}:${this.sizes.get(buf) ?? buf.size}`;
+      let list = this.free.get(key);
+      if (!list) this.free.set(key, (list = []));
+      list.push(buf);
+    }
+    this.pending = [];
+  }
+
+  /** Destroys every free buffer (live ones are untouched). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buf of list) {
+        this.bytesAllocated -= this.sizes.get(buf) ?? buf.size;
+        this.buffersAllocated--;
+        buf.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  stats() {
+    return { bytesLive: this.bytesLive, bytesAllocated: this.bytesAllocated, bytesPeak: this.bytesPeak,
+      buffersAllocated: this.buffersAllocated };
+  }
+}

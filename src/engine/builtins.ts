@@ -1,0 +1,40 @@
+// Kernels the engine itself needs: filling buffers (zeros, ones, NaN poison) and adding
+// gradients during accumulation. Every op kernel lives in src/kernels.
+import type { Kernel } from './pipeline-cache.js';
+
+/** Entry point shared by all 1-D kernels: a 2-D folded dispatch mapped to a flat index. */
+export const MAIN_1D = /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;`;
+
+export const FILL: Kernel = {
+  name: 'fill',
+  constants: { WG: 64 },
+  wgsl: /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, bits: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<u32>;
+@group(0) @binding(1) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  y[idx] = u.bits;
+}`,
+};
+
+export const ADD_SAME: Kernel = {
+  name: 'add_same',
+  constants: { WG: 64 },
+  wgsl: /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  y[idx] = a[idx] + b[idx];
+}`,
+};

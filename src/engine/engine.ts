@@ -1,0 +1,226 @@
+import { BufferPool, STAGING_USAGE, STORAGE_USAGE, UNIFORM_USAGE } from './buffer-pool.js';
+import { FILL } from './builtins.js';
+import { BufferUsage, MapMode } from './gpu-consts.js';
+import { type Param, packParams } from './params.js';
+import { type Kernel, PipelineCache, type Signature } from './pipeline-cache.js';
+
+export interface EngineOptions {
+  /** Fill every new output buffer with NaN so an unwritten element shows up (tests). */
+  poison?: boolean;
+  /** Submit after this many dispatches even without a read-back (default 64). */
+  flushEvery?: number;
+  /** Seed of the engine's counter-based RNG (dropout, init). */
+  seed?: number;
+}
+
+/** What a launch binds: storage inputs (read), storage outputs (read_write), then uniforms. */
+export interface LaunchSpec {
+  inputs?: readonly GPUBuffer[];
+  outputs: readonly GPUBuffer[];
+  params?: readonly Param[];
+  /** Number of invocations; the engine derives workgroups from the kernel's WG constant. */
+  threads?: number;
+  /** Or the number of workgroups directly (one workgroup per output element, etc.). */
+  groups?: number;
+}
+
+export const NAN_BITS = 0x7fc00000;
+
+/**
+ * The engine wraps one GPUDevice handed in by the host: buffer pool, pipeline cache and a
+ * batched command encoder (one compute pass, submitted on read-back or every `flushEvery`).
+ */
+export class Engine {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly poison: boolean;
+  readonly limits: GPUSupportedLimits;
+  readonly flushEvery: number;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private inBatch = 0;
+  private readonly errors: Error[] = [];
+  private readonly submitChecks: Promise<void>[] = [];
+  private rngCounter = 0;
+  seed: number;
+  dispatches = 0;
+  submits = 0;
+  lostReason: string | null = null;
+  destroyed = false;
+
+  constructor(readonly device: GPUDevice, opts: EngineOptions = {}) {
+    this.limits = device.limits;
+    this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
+    this.pipelines = new PipelineCache(device);
+    this.poison = opts.poison ?? false;
+    this.flushEvery = opts.flushEvery ?? 64;
+    this.seed = (opts.seed ?? 0x5eed) >>> 0;
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
+    });
+  }
+
+  /** Throws if the device is gone; every public GPU entry point calls this first. */
+  assertAlive(what: string): void {
+    if (this.lostReason !== null || this.destroyed) {
+      throw new Error(`${what}: the GPU device was lost (${this.lostReason ?? 'engine destroyed'}); ` +
+        'create a new device and engine, then reload the model from a checkpoint');
+    }
+  }
+
+  /** Next value of the engine's seeded counter, for kernels that need fresh random streams. */
+  nextSeed(): number {
+    this.rngCounter = (this.rngCounter + 1) >>> 0;
+    return (Math.imul(this.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.rngCounter, 0xc2b2ae35)) >>> 0;
+  }
+
+  newBuffer(bytes: number, what: string): GPUBuffer {
+    this.assertAlive(what);
+    const buf = this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, what);
+    if (this.poison) this.fill(buf, bytes, NAN_BITS);
+    return buf;
+  }
+
+  fill(buf: GPUBuffer, bytes: number, bits: number): void {
+    const n = Math.ceil(bytes / 4);
+    if (n > 0) this.launch(FILL, { outputs: [buf], params: [n, bits >>> 0], threads: n });
+  }
+
+  launch(kernel: Kernel, spec: LaunchSpec): void {
+    this.assertAlive(kernel.name);
+    const inputs = spec.inputs ?? [];
+    const sig: Signature = [...inputs.map(() => 'r' as const), ...spec.outputs.map(() => 'rw' as const),
+      ...(spec.params ? ['u' as const] : [])];
+    const pipeline = this.pipelines.get(kernel, sig);
+    let groups = spec.groups ?? Math.ceil((spec.threads ?? 0) / (kernel.constants?.WG ?? 64));
+    if (groups === 0) return;
+    const entries: GPUBindGroupEntry[] = [...inputs, ...spec.outputs].map((buffer, binding) => ({
+      binding, resource: { buffer },
+    }));
+    if (spec.params) {
+      const data = packParams(spec.params);
+      const ubuf = this.pool.acquire(data.byteLength, UNIFORM_USAGE, `${kernel.name} params`);
+      this.device.queue.writeBuffer(ubuf, 0, data);
+      this.pool.release(ubuf); // recycled only after the submit that uses it
+      entries.push({ binding: entries.length, resource: { buffer: ubuf, size: data.byteLength } });
+    }
+    const bindGroup = this.device.createBindGroup({ label: kernel.name, layout: this.pipelines.layout(sig), entries });
+    const x = Math.min(groups, this.limits.maxComputeWorkgroupsPerDimension);
+    const y = Math.ceil(groups / x);
+    if (y > this.limits.maxComputeWorkgroupsPerDimension) {
+      throw new Error(`${kernel.name}: ${groups} workgroups exceed the device's dispatch limit`);
+    }
+    const pass = this.beginPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y);
+    this.dispatches++;
+    if (++this.inBatch >= this.flushEvery) this.flush();
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'mirage batch' });
+    if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'mirage pass' });
+    return this.pass;
+  }
+
+  /** Encoder for copies; ends the open compute pass (a new one starts at the next launch). */
+  commandEncoder(): GPUCommandEncoder {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'mirage batch' });
+    return this.encoder;
+  }
+
+  /** Submits everything encoded so far and recycles the buffers released meanwhile. */
+  flush(): void {
+    if (this.destroyed || this.lostReason !== null) return;
+    if (this.encoder) {
+      const enc = this.commandEncoder();
+      this.encoder = null;
+      this.device.pushErrorScope('validation');
+      this.device.queue.submit([enc.finish()]);
+      this.submits++;
+      this.submitChecks.push(this.device.popErrorScope().then((e) => {
+        if (e) this.errors.push(new Error(`GPU validation error in a submitted batch: ${e.message}`));
+      }));
+    }
+    this.inBatch = 0;
+    this.pool.recyclePending();
+  }
+
+  /** Waits for all submitted work; rethrows shader build failures and validation errors. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.pipelines.check();
+    await this.device.queue.onSubmittedWorkDone();
+    await Promise.all(this.submitChecks.splice(0));
+    this.throwPending();
+  }
+
+  private throwPending(): void {
+    this.assertAlive('sync');
+    const e = this.errors.shift();
+    if (e) { this.errors.length = 0; throw e; }
+  }
+
+  /**
+   * Writes host data into `buf`, ordered after everything encoded so far: the bytes go to a
+   * pooled staging buffer (queue.writeBuffer) and an encoded copy moves them into place.
+   */
+  upload(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.assertAlive('upload');
+    const bytes = Math.ceil(data.byteLength / 4) * 4;
+    if (bytes === 0) return;
+    const staging = this.pool.acquire(bytes, STAGING_USAGE, 'upload');
+    this.device.queue.writeBuffer(staging, 0, data.buffer, data.byteOffset, bytes);
+    this.commandEncoder().copyBufferToBuffer(staging, 0, buf, offset, bytes);
+    this.pool.release(staging);
+  }
+
+  /** Copies `bytes` from a storage buffer into host memory (async only). */
+  async readBuffer(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    this.assertAlive('read');
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+      label: 'readback' });
+    try {
+      if (size > 0) this.commandEncoder().copyBufferToBuffer(buf, offset, staging, 0, size);
+      this.flush();
+      await this.pipelines.check();
+      await staging.mapAsync(MapMode.READ);
+      await Promise.all(this.submitChecks.splice(0));
+      this.throwPending();
+      return staging.getMappedRange(0, size).slice(0, bytes);
+    } catch (e) {
+      if (this.lostReason !== null) this.assertAlive('read');
+      throw e;
+    } finally {
+      if (staging.mapState === 'mapped') staging.unmap();
+      staging.destroy();
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    if (current === this) current = null;
+  }
+}
+
+let current: Engine | null = null;
+
+/** Creates an engine on a device handed in by the host app and makes it the current one. */
+export function initEngine(device: GPUDevice, opts: EngineOptions = {}): Engine {
+  current = new Engine(device, opts);
+  return current;
+}
+
+export function setEngine(e: Engine | null): void { current = e; }
+
+export function getEngine(): Engine {
+  if (!current) throw new Error('mirage: no engine; call initEngine(device) first (Node: createNodeEngine())');
+  return current;
+}
+
+export function hasEngine(): boolean { return current !== null; }

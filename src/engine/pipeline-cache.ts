@@ -1,0 +1,100 @@
+import { ShaderStage } from './gpu-consts.js';
+
+export type Constants = Readonly<Record<string, number>>;
+/** Binding kinds in order: 'r' read-only storage, 'rw' storage, 'u' uniform. */
+export type Signature = readonly ('r' | 'rw' | 'u')[];
+
+export interface Kernel {
+  readonly name: string;
+  readonly wgsl: string;
+  readonly constants?: Constants;
+}
+
+/** A shader that failed to compile or validate; the message points at numbered source lines. */
+export class KernelError extends Error {
+  constructor(readonly kernel: string, detail: string, readonly source: string) {
+    super(`kernel '${kernel}' failed to build: ${detail}`);
+    this.name = 'KernelError';
+  }
+}
+
+const stableJson = (o: Constants) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+
+export function numbered(code: string, around?: number): string {
+  const lines = code.split('\n');
+  const lo = around ? Math.max(0, around - 4) : 0;
+  const hi = around ? Math.min(lines.length, around + 3) : lines.length;
+  return lines.slice(lo, hi).map((l, i) => `${String(lo + i + 1).padStart(4)}| ${l}`).join('\n');
+}
+
+/**
+ * Modules keyed by the full WGSL source, pipelines by source + override constants + binding
+ * signature: a key can never miss a field, so two different kernels never collide.
+ */
+export class PipelineCache {
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  /** Compile/validation failures found asynchronously; the engine rethrows them at the next sync. */
+  readonly failures: KernelError[] = [];
+  readonly validations: Promise<void>[] = [];
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get size(): number { return this.pipelines.size; }
+
+  layout(sig: Signature): GPUBindGroupLayout {
+    const key = sig.join(',');
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = this.device.createBindGroupLayout({
+        label: `layout(${key})`,
+        entries: sig.map((kind, binding) => ({
+          binding,
+          visibility: ShaderStage.COMPUTE,
+          buffer: { type: kind === 'u' ? 'uniform' : kind === 'r' ? 'read-only-storage' : 'storage' },
+        })),
+      });
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  get(kernel: Kernel, sig: Signature): GPUComputePipeline {
+    const constants = kernel.constants ?? {};
+    const key = `${kernel.wgsl}\u0000${stableJson(constants)}\u0000${sig.join(',')}`;
+    const hit = this.pipelines.get(key);
+    if (hit) return hit;
+    this.device.pushErrorScope('validation');
+    let module = this.modules.get(kernel.wgsl);
+    if (!module) {
+      module = this.device.createShaderModule({ label: kernel.name, code: kernel.wgsl });
+      this.modules.set(kernel.wgsl, module);
+    }
+    const pipeline = this.device.createComputePipeline({
+      label: kernel.name,
+      layout: this.device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [this.layout(sig)] }),
+      compute: { module, entryPoint: 'main', constants },
+    });
+    this.pipelines.set(key, pipeline);
+    const m = module;
+    this.validations.push(this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await m.getCompilationInfo();
+      const msgs = info.messages.filter((x) => x.type === 'error');
+      const detail = msgs.length
+        ? msgs.map((x) => `${x.lineNum}:${x.linePos} ${x.message}\n${numbered(kernel.wgsl, x.lineNum)}`).join('\n')
+        : err.message;
+      this.failures.push(new KernelError(kernel.name, detail, kernel.wgsl));
+    }));
+    return pipeline;
+  }
+
+  /** Waits for every pending validation and throws the first failure. */
+  async check(): Promise<void> {
+    const pending = this.validations.splice(0);
+    await Promise.all(pending);
+    const f = this.failures.shift();
+    if (f) throw f;
+  }
+}

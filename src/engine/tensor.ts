@@ -1,0 +1,150 @@
+import { type Engine, getEngine } from './engine.js';
+import { trackTensor } from './scope.js';
+import { type Shape, checkShape, fmt, numel } from './shape.js';
+
+/** Element types. All are 4 bytes today; 'f16' storage is planned behind a flag. */
+export type DType = 'f32' | 'i32' | 'u32';
+export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+
+/** One whole GPUBuffer, refcounted so views and saved activations can share it. */
+export class Storage {
+  private refs = 1;
+  constructor(readonly engine: Engine, readonly buffer: GPUBuffer, readonly bytes: number) {}
+  retain(): void { this.refs++; }
+  release(): void {
+    if (--this.refs === 0) this.engine.pool.release(this.buffer);
+  }
+}
+
+/** Autograd record attached to the output of a differentiable op. */
+export interface GradNode {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly needsGrad: readonly boolean[];
+  backward(dy: Tensor): (Tensor | null)[];
+  release(): void;
+}
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  requiresGrad = false;
+  /** Accumulated gradient of a leaf tensor after backward(). */
+  grad: Tensor | null = null;
+  node: GradNode | null = null;
+  private store: Storage | null;
+
+  constructor(storage: Storage, shape: Shape, readonly dtype: DType, readonly label = 'tensor') {
+    this.store = storage;
+    this.shape = Object.freeze([...shape]);
+    trackTensor(this);
+  }
+
+  get size(): number { return numel(this.shape); }
+  get rank(): number { return this.shape.length; }
+  get disposed(): boolean { return this.store === null; }
+  get engine(): Engine { return this.storage.engine; }
+
+  get storage(): Storage {
+    if (!this.store) throw new Error(`${this.describe()} was used after dispose()`);
+    return this.store;
+  }
+
+  get buffer(): GPUBuffer { return this.storage.buffer; }
+
+  describe(): string { return `tensor #${this.id} ${this.dtype}${fmt(this.shape)} (${this.label})`; }
+  toString(): string { return this.describe(); }
+
+  /** Releases this tensor's reference to its GPU buffer. Idempotent. */
+  dispose(): void {
+    if (this.store) { this.store.release(); this.store = null; }
+    if (this.grad) { this.grad.dispose(); this.grad = null; }
+  }
+
+  /** A new tensor sharing this one's storage with another shape of the same size (no autograd). */
+  view(shape: Shape, label = this.label): Tensor {
+    checkShape('view', shape);
+    if (numel(shape) !== this.size) {
+      throw new Error(`view: cannot view ${this.describe()} as ${fmt(shape)} (${numel(shape)} elements)`);
+    }
+    this.storage.retain();
+    return new Tensor(this.storage, shape, this.dtype, label);
+  }
+
+  /** Reads the data back to the host (async: WebGPU has no synchronous read-back). */
+  async read(): Promise<Float32Array | Int32Array | Uint32Array> {
+    const s = this.storage;
+    const bytes = await s.engine.readBuffer(s.buffer, this.size * 4);
+    return this.dtype === 'f32' ? new Float32Array(bytes) : this.dtype === 'i32' ? new Int32Array(bytes) : new Uint32Array(bytes);
+  }
+
+  async readF32(): Promise<Float32Array> {
+    if (this.dtype !== 'f32') throw new Error(`readF32: ${this.describe()} is not f32`);
+    return (await this.read()) as Float32Array;
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: ${this.describe()} has ${this.size} elements, expected 1`);
+    return (await this.read())[0];
+  }
+
+  /** Overwrites the contents from host data of the same size. */
+  write(data: ArrayLike<number>): void {
+    if (data.length !== this.size) {
+      throw new Error(`write: ${data.length} values for ${this.describe()} (${this.size} elements)`);
+    }
+    this.engine.assertAlive('write');
+    this.engine.upload(this.buffer, toTyped(data, this.dtype));
+  }
+}
+
+function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Array | Uint32Array {
+  if (dtype === 'f32') return data instanceof Float32Array ? data : Float32Array.from(data);
+  if (dtype === 'i32') return data instanceof Int32Array ? data : Int32Array.from(data);
+  return data instanceof Uint32Array ? data : Uint32Array.from(data);
+}
+
+/** An uninitialised tensor (NaN-poisoned when the engine runs with `poison`). */
+export function empty(shape: Shape, dtype: DType = 'f32', label = 'empty'): Tensor {
+  checkShape(label, shape);
+  const e = getEngine();
+  const bytes = numel(shape) * 4;
+  return new Tensor(new Storage(e, e.newBuffer(bytes, `${label}${fmt(shape)}`), bytes), shape, dtype, label);
+}
+
+export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
+  const t = empty(shape, dtype, 'full');
+  const bits = new DataView(new ArrayBuffer(4));
+  if (dtype === 'f32') bits.setFloat32(0, value, true);
+  else if (dtype === 'i32') bits.setInt32(0, value, true);
+  else bits.setUint32(0, value, true);
+  t.engine.fill(t.buffer, t.size * 4, bits.getUint32(0, true));
+  return t;
+}
+
+export const zeros = (shape: Shape, dtype: DType = 'f32') => full(shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'f32') => full(shape, 1, dtype);
+
+export interface TensorOptions { dtype?: DType; requiresGrad?: boolean; label?: string }
+
+/** Uploads host data (row-major, NCHW for images) into a new tensor. */
+export function tensor(data: ArrayLike<number>, shape: Shape, opts: TensorOptions = {}): Tensor {
+  checkShape('tensor', shape);
+  const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
+  if (data.length !== numel(shape)) {
+    throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${numel(shape)} elements)`);
+  }
+  const t = empty(shape, dtype, opts.label ?? 'tensor');
+  t.write(data);
+  t.requiresGrad = opts.requiresGrad ?? false;
+  return t;
+}
+
+export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
+
+export function assertDType(op: string, t: Tensor, dtype: DType, name = 'input'): void {
+  if (t.dtype !== dtype) throw new Error(`${op}: ${name} must be ${dtype}, got ${t.describe()}`);
+}

@@ -1,0 +1,47 @@
+// concat along axis 1 (channels for NCHW): y = [x_0 | x_1 | …]; backward slices dy.
+import { defineOp } from '../engine/autograd.js';
+import { fmt, numel } from '../engine/shape.js';
+import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { stridedCopy } from './strided.js';
+
+interface ConcatState { shapes: (readonly number[])[]; outer: number; inner: number; total: number }
+
+const concatOp = defineOp<Tensor[], ConcatState>('concat', {
+  forward(ctx, ...xs) {
+    if (xs.length === 0) throw new Error('concat: no tensors given');
+    const ref = xs[0].shape;
+    for (const x of xs) {
+      assertDType('concat', x, 'f32');
+      if (x.rank < 2 || x.rank !== ref.length || x.shape.some((d, i) => i !== 1 && d !== ref[i])) {
+        throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ outside axis 1`);
+      }
+    }
+    const outer = ref[0], inner = numel(ref.slice(2));
+    const total = xs.reduce((a, x) => a + x.shape[1], 0);
+    const y = empty([outer, total, ...ref.slice(2)], 'f32', 'concat');
+    let off = 0;
+    for (const x of xs) {
+      const len = x.shape[1] * inner;
+      stridedCopy(x, y, { shape: [outer, len], inStrides: [len, 1], outStrides: [total * inner, 1], outOffset: off * inner });
+      off += x.shape[1];
+    }
+    ctx.state = { shapes: xs.map((x) => x.shape), outer, inner, total };
+    return y;
+  },
+  backward(ctx, dy) {
+    const { shapes, outer, inner, total } = ctx.state;
+    let off = 0;
+    return shapes.map((s, i) => {
+      const len = s[1] * inner;
+      const start = off;
+      off += s[1];
+      if (!ctx.needsGrad[i]) return null;
+      const dx = empty(s, 'f32', 'concat_grad');
+      stridedCopy(dy, dx, { shape: [outer, len], inStrides: [total * inner, 1], outStrides: [len, 1], inOffset: start * inner });
+      return dx;
+    });
+  },
+});
+
+/** Concatenates tensors along axis 1 (channels). */
+export const concat = (xs: Tensor[]): Tensor => concatOp(...xs);

@@ -1,0 +1,186 @@
+// Element-wise ops. Unary: y = f(x) for relu, leaky relu, tanh, sigmoid, scale.
+// Binary: y = a ∘ b with NumPy broadcasting (rank ≤ 6; channel bias [1,C,1,1] on NCHW, row
+// bias [N] on [M,N]). Backward of a broadcast operand sums the gradient back to its shape.
+import { defineOp } from '../engine/autograd.js';
+import { f32, slots8 } from '../engine/params.js';
+import { broadcastShapes, broadcastStrides } from '../engine/shape.js';
+import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { sumTo } from './reduce.js';
+import { MAIN_1D, at, kernel, run } from './wgsl.js';
+
+const enum U { Relu = 0, Leaky = 1, Tanh = 2, Sigmoid = 3, Scale = 4 }
+
+const UNARY_FWD = kernel('unary_fwd', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, op: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  let v = x[idx];
+  var r: f32;
+  switch u.op {
+    case 0u: { r = select(0.0, v, v > 0.0); }
+    case 1u: { r = select(v * u.alpha, v, v > 0.0); }
+    case 2u: { r = tanh(clamp(v, -15.0, 15.0)); }   // clamp: some drivers overflow exp in tanh
+    case 3u: { r = 1.0 / (1.0 + exp(-v)); }
+    default: { r = v * u.alpha; }
+  }
+  y[idx] = r;
+}`);
+
+// s is the saved tensor: x for relu/leaky, y for tanh/sigmoid, unused for scale.
+const UNARY_BWD = kernel('unary_bwd', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, op: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> s: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  let g = dy[idx];
+  let v = s[idx];
+  var r: f32;
+  switch u.op {
+    case 0u: { r = select(0.0, g, v > 0.0); }
+    case 1u: { r = select(g * u.alpha, g, v > 0.0); }
+    case 2u: { r = g * (1.0 - v * v); }
+    case 3u: { r = g * v * (1.0 - v); }
+    default: { r = g * u.alpha; }
+  }
+  dx[idx] = r;
+}`);
+
+function unaryRaw(x: Tensor, op: U, alpha: number, label: string): Tensor {
+  const y = empty(x.shape, 'f32', label);
+  run(UNARY_FWD, { inputs: [x], outputs: [y], params: [x.size, op, f32(alpha)], threads: x.size });
+  return y;
+}
+
+function makeUnary(name: string, op: U, saveOutput: boolean) {
+  return defineOp<[Tensor, number], number>(name, {
+    forward(ctx, x, alpha) {
+      assertDType(name, x, 'f32');
+      const y = unaryRaw(x, op, alpha, name);
+      ctx.state = alpha;
+      if (op !== U.Scale) ctx.save(saveOutput ? y : x);
+      return y;
+    },
+    backward(ctx, dy) {
+      const s = ctx.saved[0] ?? dy;
+      const dx = empty(dy.shape, 'f32', `${name}_grad`);
+      run(UNARY_BWD, { inputs: [dy, s], outputs: [dx], params: [dy.size, op, f32(ctx.state)], threads: dy.size });
+      return [dx];
+    },
+  });
+}
+
+const reluOp = makeUnary('relu', U.Relu, false);
+const leakyOp = makeUnary('leakyRelu', U.Leaky, false);
+const tanhOp = makeUnary('tanh', U.Tanh, true);
+const sigmoidOp = makeUnary('sigmoid', U.Sigmoid, true);
+const scaleOp = makeUnary('scale', U.Scale, false);
+
+export const relu = (x: Tensor): Tensor => reluOp(x, 0);
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => leakyOp(x, slope);
+export const tanh = (x: Tensor): Tensor => tanhOp(x, 0);
+export const sigmoid = (x: Tensor): Tensor => sigmoidOp(x, 0);
+/** y = alpha · x */
+export const scale = (x: Tensor, alpha: number): Tensor => scaleOp(x, alpha);
+
+const enum B { Add = 0, Sub = 1, Mul = 2 }
+
+const BINARY_FWD = kernel('binary_fwd', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, op: u32, rank: u32, p0: u32,
+           shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  var rem = idx;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(u.rank) - 1; d >= 0; d--) {   // unravel idx over the output shape
+    let k = u32(d);
+    let c = rem % ${at('shape', 'k')};
+    rem = rem / ${at('shape', 'k')};
+    ia += c * ${at('sa', 'k')};
+    ib += c * ${at('sb', 'k')};
+  }
+  let va = a[ia];
+  let vb = b[ib];
+  var r: f32;
+  switch u.op {
+    case 0u: { r = va + vb; }
+    case 1u: { r = va - vb; }
+    default: { r = va * vb; }
+  }
+  y[idx] = r;
+}`);
+
+function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
+  assertDType(name, a, 'f32', 'a');
+  assertDType(name, b, 'f32', 'b');
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  if (shape.length > 6) throw new Error(`${name}: rank ${shape.length} above the supported 6`);
+  const y = empty(shape, 'f32', name);
+  const n = y.size;
+  run(BINARY_FWD, {
+    inputs: [a, b], outputs: [y], threads: n,
+    params: [n, op, shape.length, 0, ...slots8(shape, 1), ...slots8(broadcastStrides(a.shape, shape)),
+      ...slots8(broadcastStrides(b.shape, shape))],
+  });
+  return y;
+}
+
+const addOp = defineOp<[Tensor, Tensor]>('add', {
+  forward(ctx, a, b) {
+    ctx.state = undefined;
+    ctx.save(a, b);
+    return binaryRaw('add', a, b, B.Add);
+  },
+  backward(ctx, dy) {
+    const [a, b] = ctx.saved;
+    return [ctx.needsGrad[0] ? sumTo(dy, a.shape) : null, ctx.needsGrad[1] ? sumTo(dy, b.shape) : null];
+  },
+});
+
+const subOp = defineOp<[Tensor, Tensor]>('sub', {
+  forward(ctx, a, b) {
+    ctx.save(a, b);
+    return binaryRaw('sub', a, b, B.Sub);
+  },
+  backward(ctx, dy) {
+    const [a, b] = ctx.saved;
+    return [ctx.needsGrad[0] ? sumTo(dy, a.shape) : null, ctx.needsGrad[1] ? sumTo(dy, b.shape, -1) : null];
+  },
+});
+
+const mulOp = defineOp<[Tensor, Tensor]>('mul', {
+  forward(ctx, a, b) {
+    ctx.save(a, b);
+    return binaryRaw('mul', a, b, B.Mul);
+  },
+  backward(ctx, dy) {
+    const [a, b] = ctx.saved;
+    const grad = (other: Tensor, self: Tensor) => {
+      const t = binaryRaw('mul_grad', dy, other, B.Mul);
+      const g = sumTo(t, self.shape);
+      t.dispose();
+      return g;
+    };
+    return [ctx.needsGrad[0] ? grad(b, a) : null, ctx.needsGrad[1] ? grad(a, b) : null];
+  },
+});
+
+/** a + b with broadcasting. */
+export const add = (a: Tensor, b: Tensor): Tensor => addOp(a, b);
+/** a − b with broadcasting. */
+export const sub = (a: Tensor, b: Tensor): Tensor => subOp(a, b);
+/** a · b (element-wise) with broadcasting. */
+export const mul = (a: Tensor, b: Tensor): Tensor => mulOp(a, b);

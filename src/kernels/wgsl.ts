@@ -1,0 +1,57 @@
+// Shared WGSL snippets and the launch helper used by every op file.
+import { type Engine, getEngine } from '../engine/engine.js';
+import type { Param } from '../engine/params.js';
+import type { Kernel } from '../engine/pipeline-cache.js';
+import type { Tensor } from '../engine/tensor.js';
+
+export { MAIN_1D } from '../engine/builtins.js';
+
+/** Entry point for kernels that give one workgroup to each output element (reductions). */
+export const MAIN_PER_GROUP = /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let o = wid.y * nwg.x + wid.x;`;
+
+/** Workgroup tree reduction of `part[lid]` (WG a power of two); leaves the total in part[0]. */
+export const TREE_SUM = /* wgsl */ `
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { part[lid] += part[lid + s]; }
+    workgroupBarrier();
+  }`;
+
+/** f32 atomic add as a compare-exchange loop on the bit pattern (WGSL has no float atomics). */
+export const ATOMIC_ADD_F32 = /* wgsl */ `
+fn atomic_add_f32(i: u32, v: f32) {
+  var old = atomicLoad(&acc[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&acc[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}`;
+
+/** Reads slot k of an `array<vec4u, 2>` uniform field (rank ≤ 6 shapes and strides). */
+export const at = (field: string, k: string) => `u.${field}[(${k}) / 4u][(${k}) % 4u]`;
+
+export interface Run {
+  inputs?: readonly Tensor[];
+  outputs: readonly Tensor[];
+  params?: readonly Param[];
+  threads?: number;
+  groups?: number;
+}
+
+export function run(kernel: Kernel, r: Run): Engine {
+  const e = getEngine();
+  e.launch(kernel, {
+    inputs: (r.inputs ?? []).map((t) => t.buffer),
+    outputs: r.outputs.map((t) => t.buffer),
+    params: r.params, threads: r.threads, groups: r.groups,
+  });
+  return e;
+}
+
+export const kernel = (name: string, wgsl: string, constants: Record<string, number> = { WG: 64 }): Kernel =>
+  ({ name, wgsl, constants });

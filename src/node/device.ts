@@ -1,0 +1,63 @@
+// Node-side host: creates a Dawn GPUDevice (webgpu npm package) for the CLI, tests and bench.
+// The engine itself never imports this file: browser or other WebGPU hosts pass their own device.
+import { create, globals } from 'webgpu';
+import { type Engine, type EngineOptions, initEngine } from '../engine/engine.js';
+
+export interface NodeDeviceOptions {
+  /** Dawn backend, e.g. 'vulkan' (default on Linux), 'metal', 'd3d12', 'null'. */
+  backend?: string;
+  /** Extra Dawn toggles to enable (e.g. 'disable_robustness'). */
+  enableToggles?: string[];
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface NodeDevice {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  /** Adapter description: vendor, architecture, device, description. */
+  info: Record<string, string>;
+  features: string[];
+  destroy(): void;
+}
+
+// Dawn crashes if the object returned by create() is collected while a device lives
+// (platform.md), so every instance is kept for the life of the process.
+const keepAlive: unknown[] = [];
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+const RAISED_LIMITS = [
+  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage',
+] as const;
+
+export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<NodeDevice> {
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  Object.assign(globalThis, globals);
+  const flags = [`disable-dawn-features=timestamp_quantization`];
+  const backend = opts.backend ?? process.env.MIRAGE_BACKEND ?? (process.platform === 'linux' ? 'vulkan' : undefined);
+  if (backend) flags.push(`backend=${backend}`);
+  if (opts.enableToggles?.length) flags.push(`enable-dawn-features=${opts.enableToggles.join(',')}`);
+  const gpu = create(flags);
+  keepAlive.push(gpu);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new Error(`mirage: no WebGPU adapter found (backend ${backend ?? 'default'}). On Linux without a GPU, ` +
+      'install Mesa lavapipe from bookworm-backports (see README, "CPU-only machines") and set XDG_RUNTIME_DIR.');
+  }
+  const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
+  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  keepAlive.push(device);
+  const ai = adapter.info as unknown as Record<string, unknown>;
+  const info: Record<string, string> = {};
+  for (const k of ['vendor', 'architecture', 'device', 'description']) info[k] = String(ai[k] ?? '');
+  return { device, adapter, info, features, destroy: () => device.destroy() };
+}
+
+/** A Dawn device plus an engine on it, made current. */
+export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions = {}): Promise<{ engine: Engine; gpu: NodeDevice }> {
+  const gpu = await createNodeDevice(opts);
+  const engine = initEngine(gpu.device, opts);
+  return { engine, gpu };
+}

@@ -1,0 +1,52 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor } from '../src/engine/tensor.js';
+import { conv2d, convTranspose2d } from '../src/kernels/conv2d.js';
+import { checkForward, checkGrad } from './helpers/check.js';
+import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
+import { randn } from './reference/core.js';
+
+const t = suite('conv2d');
+const GR = { rtol: 1e-3, atol: 1e-4 };
+
+const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
+  { x: [2, 3, 7, 5], w: [4, 3, 3, 1], o: { padding: [1, 0] }, bias: true },                        // ERFNet 3×1
+  { x: [1, 2, 9, 9], w: [3, 2, 1, 3], o: { padding: [0, 4], dilation: [1, 4] }, bias: true },       // 1×3 dilated
+  { x: [1, 2, 19, 17], w: [2, 2, 3, 1], o: { padding: [16, 0], dilation: [16, 1] }, bias: false },  // dilation 16
+  { x: [1, 3, 9, 8], w: [5, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },         // downsampler 3×3 s2
+  { x: [2, 5, 6, 7], w: [3, 5, 1, 1], o: {}, bias: true },                                           // 1×1
+  { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
+];
+for (const c of cases) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
+  t(`conv2d forward ${name}`, () => checkForward(fn, ref, xs, tol));
+  t(`conv2d backward ${name}`, () => checkGrad(fn, ref, xs, GR));
+}
+
+const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
+  { x: [2, 3, 5, 4], w: [3, 2, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } }, // ERFNet upsampler
+  { x: [1, 4, 3, 5], w: [4, 3, 2, 2], o: { stride: [2, 2] } },                                         // output_conv / U-Net up
+  { x: [1, 2, 4, 3], w: [2, 2, 3, 2], o: { stride: [1, 2], padding: [0, 1], dilation: [2, 1] } },
+];
+for (const c of tcases) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 4), randn(c.w, 5, 0.5), randn([c.w[1]], 6)];
+  const fn = (x: any, w: any, b: any) => convTranspose2d(x, w, b, c.o);
+  const ref = (x: any, w: any, b: any) => convTranspose2dRef(x, w, b, c.o);
+  t(`convTranspose2d forward ${name}`, () => checkForward(fn, ref, xs, { rtol: 1e-4, atol: 1e-4 }));
+  t(`convTranspose2d backward ${name}`, () => checkGrad(fn, ref, xs, GR));
+}
+
+t('conv2d names the shapes on a channel mismatch', () => {
+  const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+  const w = tensor(new Float32Array(5 * 2 * 3 * 3), [5, 2, 3, 3]);
+  assert.throws(() => conv2d(x, w), /conv2d: x \[2,3,4,4\] has 3 channels but weight \[5,2,3,3\] expects 2/);
+  const l = tensor(new Int32Array(2 * 2 * 4 * 4), [2, 2, 4, 4]);
+  assert.throws(() => conv2d(l, w), /conv2d: x must be f32, got tensor #\d+ i32\[2,2,4,4\]/);
+  for (const v of [x, w, l]) v.dispose();
+});
+t.run();

@@ -1,0 +1,74 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { add, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
+import { mean, reshape, sum } from '../src/kernels/reduce.js';
+import { checkForward, checkGrad } from './helpers/check.js';
+import { randn } from './reference/core.js';
+import { binary, map, sumAxes } from './reference/elementwise.js';
+
+const t = suite('elementwise');
+const EW = { rtol: 1e-6, atol: 1e-6 };
+const GR = { rtol: 1e-3, atol: 1e-4 };
+
+const unary: [string, (x: any) => any, (v: number) => number][] = [
+  ['relu', relu, (v) => Math.max(v, 0)],
+  ['leakyRelu', (x) => leakyRelu(x, 0.1), (v) => (v > 0 ? v : 0.1 * v)],
+  ['tanh', tanh, Math.tanh],
+  ['sigmoid', sigmoid, (v) => 1 / (1 + Math.exp(-v))],
+  ['scale', (x) => scale(x, -2.5), (v) => -2.5 * v],
+];
+for (const [name, fn, f] of unary) {
+  const x = randn([3, 5, 7, 3], 7, 2);   // 315 elements: not a multiple of 64
+  t(`${name} forward and backward`, async () => {
+    await checkForward(fn, (a) => map(a, f), [x], EW);
+    await checkGrad(fn, (a) => map(a, f), [x], GR);
+  });
+}
+t('tanh saturates without NaN at ±100', async () => {
+  const x = randn([70], 3, 100);
+  await checkForward(tanh, (a) => map(a, Math.tanh), [x], EW);
+});
+
+const shapes: [number[], number[]][] = [
+  [[2, 3, 5, 7], [2, 3, 5, 7]],
+  [[2, 3, 5, 7], [1, 3, 1, 1]],   // channel bias on NCHW
+  [[4, 13], [13]],                 // row bias
+  [[1, 3, 1, 7], [2, 1, 5, 1]],    // both sides broadcast
+];
+const binaries: [string, (a: any, b: any) => any, (x: number, y: number) => number][] = [
+  ['add', add, (x, y) => x + y], ['sub', sub, (x, y) => x - y], ['mul', mul, (x, y) => x * y],
+];
+for (const [name, fn, f] of binaries) {
+  for (const [sa, sb] of shapes) {
+    t(`${name} ${JSON.stringify(sa)} ∘ ${JSON.stringify(sb)}`, async () => {
+      const a = randn(sa, 11), b = randn(sb, 12);
+      await checkForward(fn, (p, q) => binary(p, q, f), [a, b], EW);
+      await checkGrad(fn, (p, q) => binary(p, q, f), [a, b], GR);
+    });
+  }
+}
+
+t('add rejects shapes that do not broadcast', async () => {
+  const { tensor } = await import('../src/engine/tensor.js');
+  const a = tensor(new Float32Array(6), [2, 3]), b = tensor(new Float32Array(4), [4]);
+  assert.throws(() => add(a, b), /add: shapes \[2,3\] and \[4\] cannot be broadcast/);
+  a.dispose(); b.dispose();
+});
+
+const reductions: number[][] = [[0, 2, 3], [1], [0, 1, 2, 3], [3]];
+for (const axes of reductions) {
+  t(`sum/mean over ${JSON.stringify(axes)}`, async () => {
+    const x = randn([3, 5, 9, 67], 5);   // 67 > WG-aligned, 9045 elements
+    const n = axes.reduce((p, a) => p * x.shape[a], 1);
+    await checkForward((a) => sum(a, axes), (a) => sumAxes(a, axes), [x], { rtol: 1e-4, atol: 1e-4 });
+    await checkForward((a) => mean(a, axes), (a) => sumAxes(a, axes, 1 / n), [x], { rtol: 1e-4, atol: 1e-5 });
+    const small = randn([2, 3, 4, 5], 6);
+    await checkGrad((a) => mean(a, axes), (a) => sumAxes(a, axes, 1 / axes.reduce((p, k) => p * small.shape[k], 1)),
+      [small], GR);
+  });
+}
+t('reshape keeps data and gradient', async () => {
+  const x = randn([2, 3, 4], 8);
+  await checkGrad((a) => reshape(mul(reshape(a, [6, -1]), reshape(a, [6, 4])), [2, 3, 4]), (a) => map(a, (v) => v * v), [x], GR);
+});
+t.run();

@@ -1,0 +1,50 @@
+// One Dawn device + engine shared by the whole test process (pipelines compile once).
+import { backward } from '../../src/engine/autograd.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { scope } from '../../src/engine/scope.js';
+import { type Tensor, tensor } from '../../src/engine/tensor.js';
+import { createNodeEngine } from '../../src/node/device.js';
+import type { F64Tensor } from '../reference/core.js';
+
+export interface Gpu {
+  engine: Engine;
+  info: Record<string, string>;
+  features: string[];
+  destroy(): void;
+}
+
+let shared: Gpu | null = null;
+
+export async function getGpu(): Promise<Gpu> {
+  if (shared) return shared;
+  const { engine, gpu } = await createNodeEngine({ poison: true, seed: 1234 });
+  shared = { engine, info: gpu.info, features: gpu.features, destroy: () => { engine.destroy(); gpu.destroy(); } };
+  return shared;
+}
+
+export type GpuFn = (...xs: Tensor[]) => Tensor;
+
+export const upload = (t: F64Tensor, requiresGrad = false): Tensor =>
+  tensor(Float32Array.from(t.data), t.shape, { requiresGrad });
+
+/** Runs fn on uploaded copies of xs and returns the output as float64. */
+export async function runGpu(fn: GpuFn, xs: F64Tensor[]): Promise<Float64Array> {
+  const out = scope(() => fn(...xs.map((x) => upload(x))));
+  try { return Float64Array.from(await out.read()); } finally { out.dispose(); }
+}
+
+/** Gradients of L = Σ probe ⊙ fn(xs) w.r.t. each x, by one GPU backward pass. */
+export async function gradsGpu(fn: GpuFn, xs: F64Tensor[], probe: F64Tensor, which?: boolean[]): Promise<Float64Array[]> {
+  const leaves = xs.map((x, i) => upload(x, which ? which[i] : true));
+  try {
+    scope(() => {
+      const y = fn(...leaves);
+      backward(y, upload(probe));
+    });
+    const out: Float64Array[] = [];
+    for (const l of leaves) out.push(l.grad ? Float64Array.from(await l.grad.read()) : new Float64Array(0));
+    return out;
+  } finally {
+    for (const l of leaves) l.dispose();
+  }
+}

@@ -1,0 +1,85 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor } from '../src/engine/tensor.js';
+import { batchNorm2d } from '../src/kernels/batchnorm.js';
+import { concat } from '../src/kernels/concat.js';
+import { dropKeep, dropout2d } from '../src/kernels/dropout.js';
+import { avgPool2d, maxPool2d } from '../src/kernels/pool.js';
+import { close } from './helpers/check.js';
+import { checkForward, checkGrad } from './helpers/check.js';
+import { runGpu, upload } from './helpers/gpu.js';
+import { f64, randn, rand } from './reference/core.js';
+import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
+
+const t = suite('nn');
+const GR = { rtol: 1e-3, atol: 1e-4 };
+
+t('batch_norm2d training: output, running stats (momentum, unbiased var) and gradients', async () => {
+  const x = randn([3, 5, 7, 3], 1, 2), g = randn([5], 2), b = randn([5], 3);
+  const rm0 = randn([5], 4), rv0 = rand([5], 5, 0.5, 2);
+  const rm = upload(rm0), rv = upload(rv0);
+  const got = await runGpu((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, momentum: 0.1, eps: 1e-3 }), [x, g, b]);
+  const want = batchNormRef(x, g, b, 1e-3);
+  close(got, want.data, { rtol: 1e-4, atol: 1e-4 }, 'y');
+  const M = 3 * 7 * 3;
+  close(await rm.read(), want.mean.map((m, c) => 0.9 * rm0.data[c] + 0.1 * m), { rtol: 1e-5, atol: 1e-6 }, 'running_mean');
+  close(await rv.read(), want.var.map((v, c) => 0.9 * rv0.data[c] + 0.1 * v * M / (M - 1)), { rtol: 1e-5, atol: 1e-6 }, 'running_var');
+  await checkGrad((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3 }),
+    (xx, gg, bb) => batchNormRef(xx, gg, bb, 1e-3), [x, g, b], { ...GR, samples: 64 });
+  rm.dispose(); rv.dispose();
+});
+
+t('batch_norm2d eval uses running stats; gradients', async () => {
+  const x = randn([2, 3, 5, 5], 6), g = randn([3], 7), b = randn([3], 8);
+  const rm0 = randn([3], 9), rv0 = rand([3], 10, 0.5, 2);
+  const rm = upload(rm0), rv = upload(rv0);
+  const fn = (xx: any, gg: any, bb: any) => batchNorm2d(xx, gg, bb, rm, rv, { training: false, eps: 1e-5 });
+  const ref = (xx: any, gg: any, bb: any) => batchNormRef(xx, gg, bb, 1e-5, { mean: rm0, var: rv0 });
+  await checkForward(fn, ref, [x, g, b], { rtol: 1e-5, atol: 1e-5 });
+  await checkGrad(fn, ref, [x, g, b], GR);
+  close(await rm.read(), rm0.data, { rtol: 1e-7, atol: 0 }, 'running_mean untouched');
+  rm.dispose(); rv.dispose();
+});
+
+t('batch_norm2d rejects one value per channel in training', () => {
+  const x = tensor(new Float32Array(3), [1, 3, 1, 1]), g = tensor(new Float32Array(3), [3]);
+  assert.throws(() => batchNorm2d(x, g, g, g, g, { training: true }), /more than 1 value per channel/);
+  x.dispose(); g.dispose();
+});
+
+for (const [k, s, p] of [[2, 2, 0], [3, 2, 1], [3, 1, 1]]) {
+  t(`max_pool2d k${k} s${s} p${p}`, async () => {
+    const x = randn([2, 3, 9, 7], 11);
+    await checkForward((a) => maxPool2d(a, k, s, p), (a) => maxPoolRef(a, k, s, p), [x], { rtol: 1e-7, atol: 0 });
+    await checkGrad((a) => maxPool2d(a, k, s, p), (a) => maxPoolRef(a, k, s, p), [x], { ...GR, samples: 126 });
+  });
+}
+for (const [k, s] of [[4, 4], [3, 2]]) {
+  t(`avg_pool2d k${k} s${s}`, async () => {
+    const x = randn([2, 3, 13, 9], 12);
+    await checkForward((a) => avgPool2d(a, k, s), (a) => avgPoolRef(a, k, s), [x], { rtol: 1e-5, atol: 1e-6 });
+    await checkGrad((a) => avgPool2d(a, k, s), (a) => avgPoolRef(a, k, s), [x], GR);
+  });
+}
+
+t('concat along channels', async () => {
+  const xs = [randn([2, 3, 4, 5], 13), randn([2, 1, 4, 5], 14), randn([2, 6, 4, 5], 15)];
+  const fn = (...a: any[]) => concat(a);
+  await checkForward(fn, (...a) => concatRef(a), xs, { rtol: 1e-7, atol: 0 });
+  await checkGrad(fn, (...a) => concatRef(a), xs, GR);
+  assert.throws(() => concat([upload(xs[0]), upload(randn([2, 1, 3, 5], 1))]), /concat: shapes \[2,3,4,5\], \[2,1,3,5\] differ/);
+});
+
+t('dropout2d drops whole channels with the seeded mask, scales by 1/(1-p), same mask in backward', async () => {
+  const N = 4, C = 50, HW = 6, p = 0.3, seed = 777;
+  const x = rand([N, C, 2, 3], 16, 0.5, 1.5);
+  const want = f64(x.shape, x.data.map((v, i) => (dropKeep(seed, Math.floor(i / HW), p) ? v / (1 - p) : 0)));
+  await checkForward((a) => dropout2d(a, p, true, seed), () => want, [x], { rtol: 1e-6, atol: 1e-6 });
+  const kept = Array.from({ length: N * C }, (_, i) => dropKeep(seed, i, p)).filter(Boolean).length;
+  assert.ok(Math.abs(kept / (N * C) - (1 - p)) < 0.1, `kept fraction ${kept / (N * C)}`);
+  await checkGrad((a) => dropout2d(a, p, true, seed), (a) => f64(a.shape, a.data.map((v, i) => want.data[i] === 0 ? 0 : v / (1 - p))),
+    [x], { ...GR, samples: 100 });
+  const id = await runGpu((a) => dropout2d(a, p, false), [x]);
+  close(id, x.data, { rtol: 1e-6, atol: 0 }, 'eval identity');
+});
+t.run();

@@ -1,0 +1,66 @@
+import { type F64Tensor, f64 } from './core.js';
+
+export function batchNormRef(x: F64Tensor, g: F64Tensor, b: F64Tensor, eps: number,
+  running?: { mean: F64Tensor; var: F64Tensor }): F64Tensor & { mean: number[]; var: number[] } {
+  const [N, C, H, W] = x.shape, M = N * H * W;
+  const y = f64(x.shape);
+  const means: number[] = [], vars: number[] = [];
+  for (let c = 0; c < C; c++) {
+    let mean = 0, v = 0;
+    if (running) { mean = running.mean.data[c]; v = running.var.data[c]; } else {
+      for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) mean += x.data[(n * C + c) * H * W + i];
+      mean /= M;
+      for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) v += (x.data[(n * C + c) * H * W + i] - mean) ** 2;
+      v /= M;
+    }
+    means.push(mean); vars.push(v);
+    for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) {
+      const j = (n * C + c) * H * W + i;
+      y.data[j] = ((x.data[j] - mean) / Math.sqrt(v + eps)) * g.data[c] + b.data[c];
+    }
+  }
+  return Object.assign(y, { mean: means, var: vars });
+}
+
+export function maxPoolRef(x: F64Tensor, k: number, s: number, p: number): F64Tensor {
+  const [N, C, H, W] = x.shape;
+  const OH = Math.floor((H + 2 * p - k) / s) + 1, OW = Math.floor((W + 2 * p - k) / s) + 1;
+  const y = f64([N, C, OH, OW]);
+  for (let pl = 0; pl < N * C; pl++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    let best = -Infinity;
+    for (let r = 0; r < k; r++) for (let q = 0; q < k; q++) {
+      const iy = oy * s + r - p, ix = ox * s + q - p;
+      if (iy >= 0 && iy < H && ix >= 0 && ix < W) best = Math.max(best, x.data[pl * H * W + iy * W + ix]);
+    }
+    y.data[(pl * OH + oy) * OW + ox] = best;
+  }
+  return y;
+}
+
+export function avgPoolRef(x: F64Tensor, k: number, s: number): F64Tensor {
+  const [N, C, H, W] = x.shape;
+  const OH = Math.floor((H - k) / s) + 1, OW = Math.floor((W - k) / s) + 1;
+  const y = f64([N, C, OH, OW]);
+  for (let pl = 0; pl < N * C; pl++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    let acc = 0;
+    for (let r = 0; r < k; r++) for (let q = 0; q < k; q++) acc += x.data[pl * H * W + (oy * s + r) * W + ox * s + q];
+    y.data[(pl * OH + oy) * OW + ox] = acc / (k * k);
+  }
+  return y;
+}
+
+export function concatRef(xs: F64Tensor[]): F64Tensor {
+  const [N, , ...rest] = xs[0].shape;
+  const inner = rest.reduce((a, b) => a * b, 1);
+  const C = xs.reduce((a, x) => a + x.shape[1], 0);
+  const y = f64([N, C, ...rest]);
+  for (let n = 0; n < N; n++) {
+    let off = 0;
+    for (const x of xs) {
+      const len = x.shape[1] * inner;
+      for (let i = 0; i < len; i++) y.data[n * C * inner + off * inner + i] = x.data[n * len + i];
+      off += x.shape[1];
+    }
+  }
+  return y;
+}
