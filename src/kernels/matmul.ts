@@ -1,0 +1,85 @@
+// matmul: C[m,n] = Σ_k A[m,k]·B[k,n], operands read through (row, col) strides so transposes are
+// free; each invocation computes a 4×4 block of C from global memory (fast on lavapipe, see
+// platform.md; a tiled workgroup-memory variant for real GPUs belongs to the bench issue).
+// linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
+import { defineOp } from '../engine/autograd.js';
+import { fmt } from '../engine/shape.js';
+import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { add } from './elementwise.js';
+import { MAIN_1D, kernel, run } from './wgsl.js';
+
+const MATMUL = kernel('matmul', /* wgsl */ `
+override WG: u32 = 64;
+struct P { m: u32, n: u32, k: u32, sam: u32, sak: u32, sbk: u32, sbn: u32, tiles_n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  let m0 = (idx / u.tiles_n) * 4u;                  // idx = tile_row·tiles_n + tile_col
+  let n0 = (idx % u.tiles_n) * 4u;
+  if (m0 >= u.m) { return; }
+  var acc: array<vec4f, 4>;
+  for (var kk = 0u; kk < u.k; kk++) {
+    var bv = vec4f(0.0);
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < u.n) { bv[j] = b[kk * u.sbk + (n0 + j) * u.sbn]; }
+    }
+    for (var i = 0u; i < 4u; i++) {
+      if (m0 + i < u.m) { acc[i] += a[(m0 + i) * u.sam + kk * u.sak] * bv; }
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m0 + i < u.m && n0 + j < u.n) { c[(m0 + i) * u.n + n0 + j] = acc[i][j]; }
+    }
+  }
+}`);
+
+/** An operand as (tensor, rows, cols, rowStride, colStride). */
+interface Operand { t: Tensor; rows: number; cols: number; rs: number; cs: number }
+const plain = (t: Tensor): Operand => ({ t, rows: t.shape[0], cols: t.shape[1], rs: t.shape[1], cs: 1 });
+const transposed = (o: Operand): Operand => ({ t: o.t, rows: o.cols, cols: o.rows, rs: o.cs, cs: o.rs });
+
+export function matmulRaw(a: Operand, b: Operand): Tensor {
+  const c = empty([a.rows, b.cols], 'f32', 'matmul');
+  const tilesN = Math.ceil(b.cols / 4);
+  run(MATMUL, {
+    inputs: [a.t, b.t], outputs: [c], threads: Math.ceil(a.rows / 4) * tilesN,
+    params: [a.rows, b.cols, a.cols, a.rs, a.cs, b.rs, b.cs, tilesN],
+  });
+  return c;
+}
+
+const matmulOp = defineOp<[Tensor, Tensor, boolean], boolean>('matmul', {
+  forward(ctx, a, b, transB) {
+    assertDType('matmul', a, 'f32', 'a');
+    assertDType('matmul', b, 'f32', 'b');
+    if (a.rank !== 2 || b.rank !== 2) throw new Error(`matmul: operands must be 2-D, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+    const B = transB ? transposed(plain(b)) : plain(b);
+    if (a.shape[1] !== B.rows) {
+      throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}${transB ? 'ᵀ' : ''}`);
+    }
+    ctx.state = transB;
+    ctx.save(a, b);
+    return matmulRaw(plain(a), B);
+  },
+  backward(ctx, dy) {
+    const [a, b] = ctx.saved;
+    const transB = ctx.state;
+    const B = transB ? transposed(plain(b)) : plain(b);
+    const dA = ctx.needsGrad[0] ? matmulRaw(plain(dy), transposed(B)) : null;          // dA = dC·Bᵀ
+    // dB = Aᵀ·dC, or for Bᵀ operands (dB)ᵀ = dCᵀ·A
+    const dB = ctx.needsGrad[1] ? (transB ? matmulRaw(transposed(plain(dy)), plain(a)) : matmulRaw(transposed(plain(a)), plain(dy))) : null;
+    return [dA, dB];
+  },
+});
+
+/** 2-D matrix product a @ b. */
+export const matmul = (a: Tensor, b: Tensor): Tensor => matmulOp(a, b, false);
+
+/** Fully connected layer: x [batch, in] · Wᵀ (W: [out, in]) + b [out]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  const y = matmulOp(x, w, true);
+  return b ? add(y, b) : y;
+}
