@@ -81,6 +81,13 @@ export class Engine {
     return buf;
   }
 
+  private scratchBuf: GPUBuffer | null = null;
+  /** A small storage buffer to bind where a kernel's optional operand is unused. */
+  get scratch(): GPUBuffer {
+    this.scratchBuf ??= this.device.createBuffer({ size: 256, usage: STORAGE_USAGE, label: 'scratch' });
+    return this.scratchBuf;
+  }
+
   fill(buf: GPUBuffer, bytes: number, bits: number): void {
     const n = Math.ceil(bytes / 4);
     if (n > 0) this.launch(FILL, { outputs: [buf], params: [n, bits >>> 0], threads: n });

@@ -112,7 +112,7 @@ export function empty(shape: Shape, dtype: DType = 'f32', label = 'empty'): Tens
   checkShape(label, shape);
   const e = getEngine();
   const bytes = numel(shape) * 4;
-  return new Tensor(new Storage(e, e.newBuffer(bytes, `${label}${fmt(shape)}`), bytes), shape, dtype, label);
+  return new Tensor(new Storage(e, e.newBuffer(bytes, `${label} output ${fmt(shape)}`), bytes), shape, dtype, label);
 }
 
 export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {

@@ -130,6 +130,7 @@ const params = (g: Geometry, hasBias: boolean) =>
 
 function checkInts(op: string, o: Conv2dOptions & { outputPadding?: Pair }) {
   for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
     const p = pair(v as Pair, 0);
     const min = k === 'stride' || k === 'dilation' ? 1 : 0;
     if (!p.every((d) => Number.isInteger(d) && d >= min)) throw new Error(`${op}: invalid ${k} ${JSON.stringify(v)}`);

@@ -37,7 +37,8 @@ export const at = (field: string, k: string) => `u.${field}[(${k}) / 4u][(${k}) 
 
 export interface Run {
   inputs?: readonly Tensor[];
-  outputs: readonly Tensor[];
+  /** null binds the engine's scratch buffer (an unused optional operand). */
+  outputs: readonly (Tensor | null)[];
   params?: readonly Param[];
   threads?: number;
   groups?: number;
@@ -47,7 +48,7 @@ export function run(kernel: Kernel, r: Run): Engine {
   const e = getEngine();
   e.launch(kernel, {
     inputs: (r.inputs ?? []).map((t) => t.buffer),
-    outputs: r.outputs.map((t) => t.buffer),
+    outputs: r.outputs.map((t) => t?.buffer ?? e.scratch),
     params: r.params, threads: r.threads, groups: r.groups,
   });
   return e;

@@ -1,0 +1,68 @@
+// Fused optimizer steps, updating parameters and state in place (PyTorch semantics).
+// SGD: d = g + wd·p; buf = momentum·buf + (1−dampening)·d (buf = d on the first step);
+//      d = nesterov ? d + momentum·buf : buf; p −= lr·d.
+// Adam: g' = g + wd·p (L2) or p ·= 1 − lr·wd (decoupled, AdamW); m = β1·m + (1−β1)·g';
+//       v = β2·v + (1−β2)·g'²; p −= lr/bc1 · m / (√v/√bc2 + eps).
+import { f32 } from '../engine/params.js';
+import type { Tensor } from '../engine/tensor.js';
+import { MAIN_1D, kernel, run } from './wgsl.js';
+
+const SGD_STEP = kernel('sgd_step', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, momentum: f32, dampening: f32, wd: f32 }
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p: array<f32>;
+@group(0) @binding(2) var<storage, read_write> buf: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  var d = g[idx] + u.wd * p[idx];
+  if (u.has_momentum != 0u) {
+    var b = d;
+    if (u.first == 0u) { b = u.momentum * buf[idx] + (1.0 - u.dampening) * d; }
+    buf[idx] = b;
+    d = select(b, d + u.momentum * b, u.nesterov != 0u);
+  }
+  p[idx] -= u.lr * d;
+}`);
+
+const ADAM_STEP = kernel('adam_step', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, decoupled: u32, p0: u32, p1: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32,
+           bc1: f32, bc2: f32 }
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> p: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  var w = p[idx];
+  var gi = g[idx];
+  if (u.decoupled != 0u) { w *= 1.0 - u.lr * u.wd; } else { gi += u.wd * w; }
+  let mi = u.beta1 * m[idx] + (1.0 - u.beta1) * gi;
+  let vi = u.beta2 * v[idx] + (1.0 - u.beta2) * gi * gi;
+  m[idx] = mi;
+  v[idx] = vi;
+  p[idx] = w - (u.lr / u.bc1) * mi / (sqrt(vi) / sqrt(u.bc2) + u.eps);
+}`);
+
+export interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
+
+export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, first: boolean, h: SgdHyper): void {
+  run(SGD_STEP, {
+    inputs: [g], outputs: [p, buf], threads: p.size,
+    params: [p.size, first ? 1 : 0, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening),
+      f32(h.weightDecay)],
+  });
+}
+
+export interface AdamHyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
+
+export function adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: number, h: AdamHyper): void {
+  run(ADAM_STEP, {
+    inputs: [g], outputs: [p, m, v], threads: p.size,
+    params: [p.size, h.decoupled ? 1 : 0, 0, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay),
+      f32(1 - h.beta1 ** step), f32(1 - h.beta2 ** step)],
+  });
+}

@@ -1,0 +1,94 @@
+// Layers with PyTorch's parameter names, shapes and default initialisation.
+import { Module } from '../engine/module.js';
+import { globalRng, type Rng } from '../engine/rng.js';
+import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
+import { batchNorm2d } from '../kernels/batchnorm.js';
+import { type Conv2dOptions, type ConvTranspose2dOptions, type Pair, conv2d, convTranspose2d } from '../kernels/conv2d.js';
+import { dropout2d } from '../kernels/dropout.js';
+import { linear } from '../kernels/matmul.js';
+
+const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : [p[0], p[1]]);
+
+/** U(−1/√fan_in, 1/√fan_in): PyTorch's default for conv/linear weights (kaiming_uniform, a=√5) and biases. */
+function uniformInit(shape: number[], fanIn: number, rng: Rng): Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tensor(Float32Array.from({ length: n }, () => rng.uniform(-bound, bound)), shape);
+}
+
+export interface ConvLayerOptions extends Conv2dOptions { bias?: boolean; rng?: Rng }
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly opts: Conv2dOptions;
+  constructor(readonly inChannels: number, readonly outChannels: number, kernel: Pair, o: ConvLayerOptions = {}) {
+    super();
+    const [kh, kw] = pairOf(kernel);
+    const rng = o.rng ?? globalRng();
+    const fanIn = inChannels * kh * kw;
+    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kh, kw], fanIn, rng));
+    this.bias = o.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, rng));
+    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation };
+  }
+  forward(x: Tensor): Tensor { return conv2d(x, this.weight, this.bias, this.opts); }
+}
+
+export interface ConvTransposeLayerOptions extends ConvTranspose2dOptions { bias?: boolean; rng?: Rng }
+
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly opts: ConvTranspose2dOptions;
+  constructor(readonly inChannels: number, readonly outChannels: number, kernel: Pair, o: ConvTransposeLayerOptions = {}) {
+    super();
+    const [kh, kw] = pairOf(kernel);
+    const rng = o.rng ?? globalRng();
+    const fanIn = outChannels * kh * kw;   // PyTorch computes fan_in from weight dim 1 for transposed convs
+    this.weight = this.registerParameter('weight', uniformInit([inChannels, outChannels, kh, kw], fanIn, rng));
+    this.bias = o.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, rng));
+    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, outputPadding: o.outputPadding };
+  }
+  forward(x: Tensor): Tensor { return convTranspose2d(x, this.weight, this.bias, this.opts); }
+}
+
+export interface BatchNormLayerOptions { eps?: number; momentum?: number }
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly running_mean: Tensor;
+  readonly running_var: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+  constructor(readonly numFeatures: number, o: BatchNormLayerOptions = {}) {
+    super();
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum ?? 0.1;
+    this.weight = this.registerParameter('weight', full([numFeatures], 1));
+    this.bias = this.registerParameter('bias', zeros([numFeatures]));
+    this.running_mean = this.registerBuffer('running_mean', zeros([numFeatures]));
+    this.running_var = this.registerBuffer('running_var', full([numFeatures], 1));
+  }
+  forward(x: Tensor): Tensor {
+    return batchNorm2d(x, this.weight, this.bias, this.running_mean, this.running_var,
+      { training: this.training, eps: this.eps, momentum: this.momentum });
+  }
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean; rng?: Rng } = {}) {
+    super();
+    const rng = o.rng ?? globalRng();
+    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, rng));
+    this.bias = o.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, rng));
+  }
+  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+}
+
+export class Dropout2d extends Module {
+  constructor(readonly p: number) { super(); }
+  forward(x: Tensor): Tensor { return dropout2d(x, this.p, this.training); }
+}

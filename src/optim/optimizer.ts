@@ -1,0 +1,70 @@
+import { fmt, sameShape } from '../engine/shape.js';
+import { keep } from '../engine/scope.js';
+import { type Tensor, zeros } from '../engine/tensor.js';
+
+/** Host copy of a tensor, as used by state dicts and checkpoints. */
+export interface HostTensor { shape: number[]; data: Float32Array }
+
+/** Base class: holds parameters, per-parameter state tensors and the current learning rate. */
+export abstract class Optimizer {
+  lr: number;
+  steps = 0;
+  protected readonly state = new Map<Tensor, Record<string, Tensor>>();
+
+  constructor(readonly params: Tensor[], lr: number) {
+    if (!(lr >= 0)) throw new Error(`optimizer: learning rate must be ≥ 0, got ${lr}`);
+    params.forEach((p, i) => {
+      if (p.dtype !== 'f32') throw new Error(`optimizer: parameter ${i} is ${p.describe()}, expected f32`);
+    });
+    this.lr = lr;
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    this.steps++;
+    this.params.forEach((p) => { if (p.grad) this.update(p, p.grad); });
+  }
+
+  protected abstract update(p: Tensor, g: Tensor): void;
+
+  protected slot(p: Tensor, name: string): { t: Tensor; fresh: boolean } {
+    let s = this.state.get(p);
+    if (!s) this.state.set(p, (s = {}));
+    if (s[name]) return { t: s[name], fresh: false };
+    s[name] = keep(zeros(p.shape));
+    return { t: s[name], fresh: true };
+  }
+
+  /** Drops all gradients (the next backward starts from zero). */
+  zeroGrad(): void {
+    for (const p of this.params) { p.grad?.dispose(); p.grad = null; }
+  }
+
+  /** State tensors named "<param index>.<slot>", for checkpoints. */
+  stateTensors(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    this.params.forEach((p, i) => {
+      for (const [k, t] of Object.entries(this.state.get(p) ?? {})) out.set(`${i}.${k}`, t);
+    });
+    return out;
+  }
+
+  /** Restores state saved by `stateTensors()` (after reading to host) and the step count. */
+  loadState(tensors: Map<string, HostTensor>, steps: number): void {
+    for (const [key, h] of tensors) {
+      const [i, name] = key.split('.');
+      const p = this.params[Number(i)];
+      if (!p || !name) throw new Error(`optimizer state: unknown entry '${key}' (${this.params.length} parameters)`);
+      if (!sameShape(h.shape, p.shape)) {
+        throw new Error(`optimizer state: '${key}' has shape ${fmt(h.shape)} but parameter ${i} is ${fmt(p.shape)}`);
+      }
+      this.slot(p, name).t.write(h.data);
+    }
+    this.steps = steps;
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) for (const t of Object.values(s)) t.dispose();
+    this.state.clear();
+  }
+}

@@ -1,0 +1,131 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backward, noGrad, releaseGraph } from '../src/engine/autograd.js';
+import { getEngine, initEngine, setEngine } from '../src/engine/engine.js';
+import { KernelError } from '../src/engine/pipeline-cache.js';
+import { keep, scope } from '../src/engine/scope.js';
+import { empty, tensor } from '../src/engine/tensor.js';
+import { add, mul, relu } from '../src/kernels/elementwise.js';
+import { sum } from '../src/kernels/reduce.js';
+import { kernel, run } from '../src/kernels/wgsl.js';
+import { createNodeDevice } from '../src/node/device.js';
+
+const t = suite('engine');
+
+t('poisoned outputs expose an element a kernel forgot to write', async () => {
+  const half = kernel('writes_half', /* wgsl */ `
+override WG: u32 = 64;
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < 50u) { y[g.x] = 1.0; } }`);
+  const y = empty([100]);
+  run(half, { outputs: [y], threads: 100 });
+  const v = await y.read();
+  assert.is(v[49], 1);
+  assert.ok(Number.isNaN(v[50]), 'unwritten element must read as NaN');
+  y.dispose();
+});
+
+t('scope disposes what it does not return; dispose is checked', async () => {
+  const e = getEngine();
+  const base = e.pool.bytesLive;
+  const a = tensor([1, 2, 3], [3]);
+  const kept = scope(() => {
+    const b = mul(a, a);
+    const c = add(b, a);
+    return { c, list: [relu(c)] };
+  });
+  assert.equal([...(await kept.c.read())], [2, 6, 12]);
+  a.dispose(); kept.c.dispose(); kept.list[0].dispose();
+  assert.is(e.pool.bytesLive, base, 'every buffer back in the pool');
+  assert.throws(() => add(a, a), /tensor #\d+ f32\[3\] \(tensor\) was used after dispose\(\)/);
+  await assert.not.throws(async () => a.dispose());
+});
+
+t('autograd: accumulation over two backward calls, noGrad, non-scalar roots, graph release', async () => {
+  const e = getEngine();
+  const x = tensor([1, -2, 3], [3], { requiresGrad: true });
+  for (let k = 0; k < 2; k++) scope(() => backward(sum(mul(x, x))));   // d/dx Σx² = 2x, twice
+  assert.equal([...(await x.grad!.read())], [4, -8, 12]);
+  const y = noGrad(() => mul(x, x));
+  assert.is(y.node, null);
+  const z = mul(x, x);
+  assert.throws(() => backward(z), /backward: tensor #\d+ f32\[3\] \(mul\) is not a scalar; pass a gradient of shape \[3\]/);
+  const base = e.pool.bytesLive;
+  const w = scope(() => keep(sum(relu(mul(z, x)))));   // saved activations stay alive …
+  assert.ok(e.pool.bytesLive > base);
+  releaseGraph(w); releaseGraph(z);                       // … until the graph is released
+  w.dispose();
+  z.dispose();
+  assert.is(e.pool.bytesLive, base - 256 /* z's own buffer */);
+  x.dispose(); y.dispose();
+});
+
+t('backward frees saved activations as it goes', async () => {
+  const e = getEngine();
+  const x = tensor(Float32Array.from({ length: 1000 }, (_, i) => i / 1000 - 0.5), [10, 100], { requiresGrad: true });
+  const base = e.pool.bytesLive;
+  scope(() => backward(sum(relu(mul(add(x, x), x)))));
+  assert.is(e.pool.bytesLive, base + 4096 /* x.grad */);
+  x.dispose();
+});
+
+t('a WGSL error is reported as a KernelError naming the kernel and line', async () => {
+  const broken = kernel('broken_kernel', /* wgsl */ `
+override WG: u32 = 64;
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) {
+  y[g.x] = undefined_value;
+}`);
+  const y = empty([4]);
+  run(broken, { outputs: [y], threads: 4 });
+  try {
+    await getEngine().sync();
+    assert.unreachable('sync should throw');
+  } catch (err) {
+    assert.instance(err, KernelError);
+    assert.match((err as Error).message, /kernel 'broken_kernel' failed to build: 5:12 unresolved value 'undefined_value'/);
+    assert.match((err as Error).message, /   5\|   y\[g.x\] = undefined_value;/);
+  }
+  y.dispose();
+  await getEngine().sync().catch(() => undefined);   // drain the invalid pipeline's submit error
+});
+
+t('a lost device gives a clear error on the next op', async () => {
+  const main = getEngine();
+  const dev = await createNodeDevice();
+  const e = initEngine(dev.device);
+  try {
+    const a = tensor([1, 2], [2]);
+    dev.device.destroy();
+    await dev.device.lost;
+    assert.throws(() => add(a, a), /add output \[2\]: the GPU device was lost \(destroyed/);
+    await a.read().then(() => assert.unreachable('read should fail'), (err: Error) =>
+      assert.match(err.message, /read: the GPU device was lost/));
+  } finally {
+    e.destroy();
+    setEngine(main);
+  }
+});
+
+t('dtype errors name op and tensor', () => {
+  const l = tensor(new Int32Array([1, 2]), [2]);
+  assert.throws(() => relu(l), /relu: input must be f32, got tensor #\d+ i32\[2\]/);
+  assert.throws(() => tensor([1, 2, 3], [2, 2]), /tensor: 3 values do not fill shape \[2,2\] \(4 elements\)/);
+  l.dispose();
+});
+
+t('src/engine and src/kernels import no Node-only module (they run in browsers)', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
+  for (const dir of ['engine', 'kernels']) {
+    for (const f of readdirSync(join(root, dir)).filter((n) => n.endsWith('.ts'))) {
+      const src = readFileSync(join(root, dir, f), 'utf8');
+      const bad = [...src.matchAll(/from '([^']+)'/g)].map((m) => m[1]).filter((m) => !m.startsWith('.'));
+      assert.equal(bad, [], `${dir}/${f} imports ${bad.join(', ')}`);
+      assert.not.match(src, /\bprocess\.|require\(/, `${dir}/${f} uses Node globals`);
+    }
+  }
+});
+t.run();
