@@ -1,0 +1,1 @@
+export { createNodeDevice, createNodeEngine, type NodeDevice, type NodeDeviceOptions } from './device.js';
