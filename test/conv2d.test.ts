@@ -15,6 +15,8 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 2, 19, 17], w: [2, 2, 3, 1], o: { padding: [16, 0], dilation: [16, 1] }, bias: false },  // dilation 16
   { x: [1, 3, 9, 8], w: [5, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },         // downsampler 3×3 s2
   { x: [2, 5, 6, 7], w: [3, 5, 1, 1], o: {}, bias: true },                                           // 1×1
+  { x: [1, 3, 1, 9], w: [2, 3, 1, 3], o: { padding: [0, 8], dilation: [1, 8] }, bias: true },       // H = 1, dilation 8
+  { x: [2, 2, 10, 3], w: [3, 2, 3, 1], o: { padding: [2, 0], dilation: [2, 1] }, bias: true },      // dilation 2
   { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
 ];
 for (const c of cases) {

@@ -129,3 +129,32 @@ t('src/engine and src/kernels import no Node-only module (they run in browsers)'
   }
 });
 t.run();
+
+const t2 = suite('engine-sizes');
+t2('dispatches beyond 65535 workgroups fold into 2-D (relu on 4.5M elements, reduction with 70k outputs)', async () => {
+  const { relu: r } = await import('../src/kernels/elementwise.js');
+  const n = 4_500_000;   // 70313 workgroups of 64
+  const x = tensor(Float32Array.from({ length: n }, (_, i) => (i % 7) - 3), [n]);
+  const y = scope(() => r(x));
+  const v = await y.read();
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (v[i] !== Math.max((i % 7) - 3, 0)) bad++;
+  assert.is(bad, 0);
+  const m = tensor(Float32Array.from({ length: 210_000 }, (_, i) => Math.floor(i / 3) % 1000), [70_000, 3]);
+  const s = scope(() => sum(m, [1]));   // 70000 workgroups, one per output
+  const sv = await s.read();
+  let badSum = 0;
+  for (let i = 0; i < 70_000; i++) if (sv[i] !== 3 * (i % 1000)) badSum++;
+  assert.is(badSum, 0);
+  for (const t of [x, y, m, s]) t.dispose();
+});
+t2('zeros, ones and full for f32, i32 and u32', async () => {
+  const { full, ones, zeros } = await import('../src/engine/tensor.js');
+  const a = zeros([3, 5]), b = ones([7], 'i32'), c = full([2, 2], -2.5), d = full([3], 4_000_000_000, 'u32');
+  assert.equal([...(await a.read())], new Array(15).fill(0));
+  assert.equal([...(await b.read())], new Array(7).fill(1));
+  assert.equal([...(await c.read())], [-2.5, -2.5, -2.5, -2.5]);
+  assert.equal([...(await d.read())], [4e9, 4e9, 4e9]);
+  for (const t of [a, b, c, d]) t.dispose();
+});
+t2.run();
