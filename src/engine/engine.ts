@@ -3,6 +3,7 @@ import { FILL } from './builtins.js';
 import { BufferUsage, MapMode } from './gpu-consts.js';
 import { type Param, packParams } from './params.js';
 import { type Kernel, PipelineCache, type Signature } from './pipeline-cache.js';
+import { type KernelTiming, Profiler } from './profiler.js';
 
 export interface EngineOptions {
   /** Fill every new output buffer with NaN so an unwritten element shows up (tests). */
@@ -117,10 +118,13 @@ export class Engine {
     if (y > this.limits.maxComputeWorkgroupsPerDimension) {
       throw new Error(`${kernel.name}: ${groups} workgroups exceed the device's dispatch limit`);
     }
-    const pass = this.beginPass();
+    const stamps = this.profiler?.next(kernel.name);
+    const pass = stamps ? this.commandEncoder().beginComputePass({ label: kernel.name, timestampWrites: stamps })
+      : this.beginPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y);
+    if (stamps) pass.end();
     this.dispatches++;
     if (++this.inBatch >= this.flushEvery) this.flush();
   }
@@ -136,6 +140,30 @@ export class Engine {
     if (this.pass) { this.pass.end(); this.pass = null; }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'mirage batch' });
     return this.encoder;
+  }
+
+  private profiler: Profiler | null = null;
+
+  /** Starts timing every dispatch with GPU timestamps (one pass each, so slower overall). */
+  startProfiling(capacity = 2048): void {
+    if (capacity > 2048) throw new Error(`startProfiling: at most 2048 dispatches (4096 timestamps), got ${capacity}`);
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error('profiling needs the timestamp-query feature, which this device lacks');
+    }
+    this.flush();
+    this.profiler = new Profiler(this.device, capacity);
+  }
+
+  get profiling(): boolean { return this.profiler !== null; }
+
+  /** Stops profiling and returns the GPU time of each dispatch since startProfiling(). */
+  async stopProfiling(): Promise<KernelTiming[]> {
+    const p = this.profiler;
+    if (!p) throw new Error('stopProfiling: profiling was not started');
+    this.profiler = null;
+    const read = p.resolve(this.commandEncoder());
+    this.flush();
+    return read();
   }
 
   /** Submits everything encoded so far and recycles the buffers released meanwhile. */
