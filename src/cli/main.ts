@@ -1,15 +1,81 @@
 #!/usr/bin/env node
-// mirage command line. Subcommands live in src/cli/<name>.ts.
-import yargs from 'yargs';
+// mirage command line. Each command lives in src/cli/<name>.ts; errors print as one clear line.
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { convert } from './convert.js';
+import { evaluate } from './eval.js';
 import { info } from './info.js';
+import { predict } from './predict.js';
+import { train } from './train.js';
+
+const dataOpt = {
+  type: 'string', default: 'synthetic',
+  describe: 'synthetic | cityscapes:DIR | camvid:DIR | folder:DIR (folder: DIR/classes.txt, DIR/{train,val}/{images,labels})',
+} as const;
+const common = (y: Argv) => y
+  .option('model', { type: 'string', default: 'erfnet', describe: 'model architecture' })
+  .option('seed', { type: 'number', default: 1, describe: 'seed for initialisation, data order, dropout and synthetic data' });
+
+const run = (fn: (a: any) => Promise<void>) => async (a: any) => {
+  try { await fn(a); } catch (e) {
+    console.error(`mirage: ${(e as Error).message}`);
+    if (process.env.MIRAGE_DEBUG) console.error((e as Error).stack);
+    process.exitCode = 1;
+  }
+};
 
 await yargs(hideBin(process.argv))
   .scriptName('mirage')
   .usage('$0 <command> [options]')
+  .command('train', 'Train a segmentation model', (y) => common(y)
+    .option('data', dataOpt)
+    .option('height', { type: 'number', default: 128, describe: 'input height (multiple of 8); width keeps the data aspect' })
+    .option('width', { type: 'number', describe: 'input width (multiple of 8); default from the aspect (synthetic: 2×height)' })
+    .option('epochs', { type: 'number', default: 10, describe: 'training epochs (reference: 150)' })
+    .option('batch-size', { type: 'number', default: 4, describe: 'images per step (reference: 6)' })
+    .option('lr', { type: 'number', default: 5e-4, describe: 'Adam learning rate, decayed by poly (1 − e/N)^0.9 each epoch' })
+    .option('weight-decay', { type: 'number', default: 1e-4, describe: 'Adam L2 weight decay' })
+    .option('savedir', { type: 'string', default: 'runs/erfnet', describe: 'checkpoints, log.csv and curves.png go here' })
+    .option('encoder-only', { type: 'boolean', default: false, describe: 'stage 1: train the encoder on 1/8-resolution labels' })
+    .option('pretrained-encoder', { type: 'string', describe: 'initialise the encoder from a checkpoint (.safetensors or .pth)' })
+    .option('class-weights', { type: 'string', default: 'enet', describe: 'enet (1/ln(c+p) from the labels) | erfnet (reference Cityscapes tables) | none | FILE' })
+    .option('steps-loss', { type: 'number', default: 10, describe: 'show the running loss every N steps' })
+    .option('iou-train', { type: 'boolean', default: false, describe: 'also compute mIoU on the training set' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue from SAVEDIR/checkpoint.safetensors' })
+    .option('train-size', { type: 'number', default: 400, describe: 'synthetic data: number of training scenes' })
+    .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of validation scenes' })
+    .option('flip', { type: 'boolean', default: true, describe: 'random horizontal flip (reference)' })
+    .option('translate', { type: 'number', default: 2, describe: 'random translation up to N pixels (reference: 2)' })
+    .option('scale-crop', { type: 'string', describe: 'random scale "lo,hi" about the centre, e.g. 0.75,1.5 (off by default)' }),
+  run((a) => train(a)))
+  .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy', (y) => common(y)
+    .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth)' })
+    .option('data', dataOpt)
+    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const })
+    .option('height', { type: 'number', default: 128, describe: 'evaluation height (multiple of 8); report it with the result' })
+    .option('width', { type: 'number', describe: 'evaluation width; default from the aspect' })
+    .option('batch-size', { type: 'number', default: 4 })
+    .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of scenes' })
+    .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' }),
+  run((a) => evaluate(a)))
+  .command('predict', 'Segment images: colourised PNGs, overlays, diffs against ground truth, raw logits', (y) => common(y)
+    .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth)' })
+    .option('image', { type: 'string', describe: 'a PNG file or a folder of PNGs' })
+    .option('data', { type: 'string', describe: 'or a data set (as in train), which adds diff images against its labels' })
+    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const })
+    .option('limit', { type: 'number', describe: 'at most this many images from --data' })
+    .option('height', { type: 'number', describe: 'resize to this height first (default: the image’s own size, no resampling)' })
+    .option('out', { type: 'string', default: 'predictions', describe: 'output folder: rgb/ pred/ compose/ diff/' })
+    .option('save-logits', { type: 'string', describe: 'write raw float32 logits (N,C,H,W) to this .npy file' }),
+  run((a) => predict(a)))
+  .command('convert <input> <output>', 'Convert a PyTorch .pth/.pth.tar state dict to safetensors', (y) => y
+    .positional('input', { type: 'string', demandOption: true, describe: 'file written by torch.save' })
+    .positional('output', { type: 'string', demandOption: true, describe: '.safetensors file to write' })
+    .option('model', { type: 'string', default: 'erfnet' }),
+  run((a) => convert(a)))
   .command('info', 'Show the WebGPU adapter, its features and the limits mirage requests', (y) =>
     y.option('backend', { type: 'string', describe: 'Dawn backend (vulkan, metal, d3d12, null)' }),
-  (a) => info(a.backend))
+  run((a) => info(a.backend)))
   .demandCommand(1, 'Name a command (see --help).')
   .strict()
   .help()

@@ -192,6 +192,13 @@ export class Engine {
     this.throwPending();
   }
 
+  /** Submits what is encoded and returns a promise that resolves when the GPU has finished it. */
+  fence(): Promise<void> {
+    this.flush();
+    if (this.destroyed || this.lostReason !== null) return Promise.resolve();
+    return this.device.queue.onSubmittedWorkDone();
+  }
+
   private throwPending(): void {
     this.assertAlive('sync');
     const e = this.errors.shift();

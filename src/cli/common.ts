@@ -1,0 +1,36 @@
+// Shared CLI helpers: engine setup, weight files (safetensors or PyTorch), result tables.
+import { existsSync } from 'node:fs';
+import type { HostTensor } from '../engine/module.js';
+import { seedGlobal } from '../engine/rng.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
+import { readPth } from '../io/pth.js';
+import type { IouResult } from '../train/iou.js';
+import { createNodeEngine } from '../node/device.js';
+
+export async function startEngine(seed: number) {
+  seedGlobal(seed);
+  const { engine, gpu } = await createNodeEngine({ seed });
+  return { engine, close: () => { engine.destroy(); gpu.destroy(); } };
+}
+
+/** Model tensors and metadata from a .safetensors checkpoint or a PyTorch .pth/.pth.tar file. */
+export function readWeights(path: string): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+  if (!existsSync(path)) throw new Error(`weights file ${path} does not exist`);
+  if (/\.pth(\.tar)?$|\.pt$/.test(path)) return { tensors: readPth(path), meta: {} };
+  const ck = loadCheckpoint(path);
+  return { tensors: ck.model, meta: ck.meta };
+}
+
+/** Entries under `prefix.` with the prefix removed (e.g. the encoder of a full model). */
+export function subDict(m: Map<string, HostTensor>, prefix: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [k, v] of m) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
+  return out;
+}
+
+export function iouTable(r: IouResult, names: string[], ignore: number): string {
+  const rows = names.filter((_, i) => i !== ignore).map((n, k) => `  ${n.padEnd(16)} ${(100 * r.iou[k]).toFixed(2).padStart(6)}`);
+  return [...rows, `  ${'mIoU'.padEnd(16)} ${(100 * r.miou).toFixed(2).padStart(6)}`,
+    `  ${'pixel accuracy'.padEnd(16)} ${(100 * r.pixelAccuracy).toFixed(2).padStart(6)}`,
+    `  ${'mean class acc'.padEnd(16)} ${(100 * r.meanClassAccuracy).toFixed(2).padStart(6)}`].join('\n');
+}

@@ -1,0 +1,67 @@
+// Renders training curves (loss on the left axis, mIoU on the right) to a PNG, with a 5×7 font.
+import { writePng } from '../data/png.js';
+
+const FONT: Record<string, string> = {   // 5×7 glyphs, rows top to bottom, 5 bits each
+  '0': '0e11131519110e', '1': '040c040404040e', '2': '0e11010204081f', '3': '1f02040201110e', '4': '02060a121f0202',
+  '5': '1f101e0101110e', '6': '0608101e11110e', '7': '1f010204080808', '8': '0e11110e11110e', '9': '0e11110f01020c',
+  '.': '00000000000c0c', '-': '0000001f000000', ' ': '00000000000000', 'A': '0e11111f111111', 'C': '0e11101010110e',
+  'E': '1f10101e10101f', 'H': '1111111f111111', 'I': '0e04040404040e', 'L': '1010101010101f', 'M': '111b1515111111',
+  'N': '11111915131111', 'O': '0e11111111110e', 'P': '1e11111e101010', 'R': '1e11111e141211', 'S': '0f10100e01011e',
+  'T': '1f040404040404', 'U': '1111111111110e', 'V': '11111111110a04', 'W': '11111115151b11', ':': '000c0c000c0c00',
+};
+
+export interface Series { name: string; values: number[]; color: [number, number, number]; axis: 'left' | 'right' }
+
+export function plotCurves(path: string, series: Series[], title = 'EPOCH'): void {
+  const W = 640, H = 360, L = 60, R = 60, T = 30, B = 40;
+  const img = new Uint8Array(W * H * 3).fill(255);
+  const put = (x: number, y: number, c: [number, number, number]) => {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    const i = 3 * (Math.round(y) * W + Math.round(x));
+    img[i] = c[0]; img[i + 1] = c[1]; img[i + 2] = c[2];
+  };
+  const text = (s: string, x: number, y: number, c: [number, number, number] = [0, 0, 0]) => {
+    [...s.toUpperCase()].forEach((ch, k) => {
+      const g = (FONT[ch] ?? FONT[' ']).replace(/ /g, '');
+      for (let row = 0; row < 7; row++) {
+        const bits = parseInt(g.slice(2 * row, 2 * row + 2), 16);
+        for (let col = 0; col < 5; col++) if (bits & (16 >> col)) put(x + 6 * k + col, y + row, c);
+      }
+    });
+  };
+  const line = (x0: number, y0: number, x1: number, y1: number, c: [number, number, number]) => {
+    const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+    for (let k = 0; k <= n; k++) put(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n, c);
+  };
+  const n = Math.max(1, ...series.map((s) => s.values.length));
+  const range = (axis: 'left' | 'right') => {
+    const vals = series.filter((s) => s.axis === axis).flatMap((s) => s.values).filter(Number.isFinite);
+    const hi = vals.length ? Math.max(...vals) : 1;
+    return [0, hi > 0 ? hi * 1.05 : 1] as const;
+  };
+  const ranges = { left: range('left'), right: range('right') };
+  const px = (i: number) => L + (n === 1 ? 0.5 : i / (n - 1)) * (W - L - R);
+  const py = (v: number, axis: 'left' | 'right') => H - B - (v - ranges[axis][0]) / (ranges[axis][1] - ranges[axis][0]) * (H - T - B);
+  line(L, H - B, W - R, H - B, [0, 0, 0]); line(L, T, L, H - B, [0, 0, 0]); line(W - R, T, W - R, H - B, [0, 0, 0]);
+  for (let k = 0; k <= 4; k++) {
+    const f = k / 4, y = H - B - f * (H - T - B);
+    line(L - 3, y, L, y, [0, 0, 0]); line(W - R, y, W - R + 3, y, [0, 0, 0]);
+    for (let x = L + 1; x < W - R; x += 4) put(x, y, [220, 220, 220]);
+    text((ranges.left[1] * f).toPrecision(2), 4, y - 3);
+    text((ranges.right[1] * f).toPrecision(2), W - R + 6, y - 3);
+  }
+  for (let i = 0; i < n; i += Math.max(1, Math.ceil(n / 10))) text(String(i + 1), px(i) - 3, H - B + 6);
+  text(title, W / 2 - 15, H - 14);
+  series.forEach((s, k) => {
+    for (let i = 1; i < s.values.length; i++) {
+      if (Number.isFinite(s.values[i - 1]) && Number.isFinite(s.values[i])) {
+        for (const d of [-0.5, 0, 0.5]) line(px(i - 1), py(s.values[i - 1], s.axis) + d, px(i), py(s.values[i], s.axis) + d, s.color);
+      }
+    }
+    s.values.forEach((v, i) => { if (Number.isFinite(v)) for (let a = -2; a <= 2; a++) for (let b = -2; b <= 2; b++) put(px(i) + a, py(v, s.axis) + b, s.color); });
+    const lx = L + 10 + 150 * k;
+    for (let a = 0; a < 12; a++) for (let b = 0; b < 7; b++) put(lx + a, 10 + b, s.color);
+    text(`${s.name} ${s.axis === 'left' ? '(L)' : '(R)'}`.replace(/[()]/g, ' '), lx + 16, 10);
+  });
+  writePng(path, W, H, img, 3);
+}
