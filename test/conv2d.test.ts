@@ -17,6 +17,8 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [2, 5, 6, 7], w: [3, 5, 1, 1], o: {}, bias: true },                                           // 1×1
   { x: [1, 3, 1, 9], w: [2, 3, 1, 3], o: { padding: [0, 8], dilation: [1, 8] }, bias: true },       // H = 1, dilation 8
   { x: [2, 2, 10, 3], w: [3, 2, 3, 1], o: { padding: [2, 0], dilation: [2, 1] }, bias: true },      // dilation 2
+  { x: [1, 10, 6, 7], w: [11, 10, 3, 1], o: { padding: [1, 0] }, bias: true },                      // >8 channels, not ×8
+  { x: [2, 13, 5, 9], w: [17, 13, 1, 3], o: { padding: [0, 2], dilation: [1, 2], stride: [1, 2] }, bias: true },
   { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
 ];
 for (const c of cases) {
@@ -33,6 +35,7 @@ const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
   { x: [2, 3, 5, 4], w: [3, 2, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } }, // ERFNet upsampler
   { x: [1, 4, 3, 5], w: [4, 3, 2, 2], o: { stride: [2, 2] } },                                         // output_conv / U-Net up
   { x: [1, 2, 4, 3], w: [2, 2, 3, 2], o: { stride: [1, 2], padding: [0, 1], dilation: [2, 1] } },
+  { x: [1, 10, 3, 4], w: [10, 9, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } },  // >8 channels
 ];
 for (const c of tcases) {
   const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;

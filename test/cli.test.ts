@@ -1,0 +1,70 @@
+// Runs the real `mirage` binary in child processes (each with its own Dawn device).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeSafetensors } from '../src/io/safetensors.js';
+
+const t = suite('cli');
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '..', 'src', 'cli', 'main.js');
+const fixtures = join(here, '..', '..', 'test', 'fixtures');
+
+function mirage(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((res) => execFile(process.execPath, [bin, ...args], { timeout: 300_000 }, (e, out, err) =>
+    res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err })));
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mirage-cli-'));
+const run = join(dir, 'run');
+
+t('train → eval → predict on synthetic data, with checkpoint, log, curves, logits', async () => {
+  const tr = await mirage('train', '--height', '16', '--epochs', '2', '--train-size', '4', '--val-size', '2', '--batch-size', '2',
+    '--savedir', run, '--steps-loss', '1');
+  assert.is(tr.code, 0, tr.err + tr.out);
+  assert.match(tr.out, /best val mIoU/);
+  for (const f of ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png']) assert.ok(existsSync(join(run, f)), f);
+  assert.is(readFileSync(join(run, 'log.csv'), 'utf8').trim().split('\n').length, 3);
+  const resumed = await mirage('train', '--height', '16', '--epochs', '3', '--train-size', '4', '--val-size', '2', '--batch-size', '2',
+    '--savedir', run, '--resume');
+  assert.is(resumed.code, 0, resumed.err);
+  assert.match(resumed.out, /resumed from .* after epoch 2/);
+  assert.is(readFileSync(join(run, 'log.csv'), 'utf8').trim().split('\n').length, 4);
+  const ev = await mirage('eval', '--weights', join(run, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
+  assert.is(ev.code, 0, ev.err);
+  assert.match(ev.out, /mIoU\s+\d+\.\d\d/);
+  const out = join(dir, 'pred');
+  const pr = await mirage('predict', '--weights', join(run, 'model_best.safetensors'), '--data', 'synthetic', '--limit', '2',
+    '--height', '20', '--out', out, '--save-logits', join(dir, 'logits.npy'));
+  assert.is(pr.code, 0, pr.err);
+  for (const d of ['rgb', 'pred', 'compose', 'diff']) assert.is(readdirSync(join(out, d)).length, 2, d);
+  const npy = readFileSync(join(dir, 'logits.npy'));
+  assert.match(npy.subarray(10, 80).toString('latin1'), /'shape': \(2, 20, 20, 40\)/);   // 20 px is padded to 24 inside, cropped back
+});
+
+t('convert a torch.save file; checkpoints of another model are refused', async () => {
+  const cv = await mirage('convert', join(fixtures, 'plain.pth'), join(dir, 'x.safetensors'));
+  assert.is(cv.code, 1);
+  assert.match(cv.err, /plain.pth: no decoder.output_conv or encoder.output_conv weight — not an ERFNet checkpoint/);
+  const other = join(dir, 'other.safetensors');
+  writeSafetensors(other, new Map([['w', { shape: [1], data: new Float32Array(1) }]]), { model: 'feedback-unet' });
+  const ev = await mirage('eval', '--weights', other, '--height', '16', '--val-size', '2');
+  assert.is(ev.code, 1);
+  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, not ERFNet/);
+});
+
+t('bad flags and paths give one clear line', async () => {
+  const a = await mirage('train', '--data', 'cityscapes:/no/where', '--savedir', join(dir, 'bad'));
+  assert.match(a.err, /mirage: --data cityscapes:\/no\/where: folder \/no\/where does not exist/);
+  const b = await mirage('train', '--height', '12', '--savedir', join(dir, 'bad'), '--train-size', '2');
+  assert.match(b.err, /--height must be a positive multiple of 8, got 12/);
+  const c = await mirage('eval', '--weights', join(dir, 'missing.safetensors'));
+  assert.match(c.err, /weights file .*missing.safetensors does not exist/);
+  writeFileSync(join(dir, 'corrupt.safetensors'), 'garbage!garbage!');
+  const d = await mirage('eval', '--weights', join(dir, 'corrupt.safetensors'));
+  assert.match(d.err, /corrupt.safetensors: not a safetensors file/);
+});
+t.run();

@@ -1,0 +1,180 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Rng } from '../src/engine/rng.js';
+import { scope } from '../src/engine/scope.js';
+import { tensor } from '../src/engine/tensor.js';
+import { enetWeights } from '../src/data/class-weights.js';
+import { CamVidDataset, CityscapesDataset, FolderDataset, parseDataSpec } from '../src/data/datasets.js';
+import { Loader } from '../src/data/loader.js';
+import { writePng } from '../src/data/png.js';
+import { syntheticScene } from '../src/data/synthetic.js';
+import { augment, resizeImage, resizeLabel } from '../src/data/transforms.js';
+import { argmaxConfusion } from '../src/kernels/metrics.js';
+import { IouEval, iouFromConfusion } from '../src/train/iou.js';
+import { rng } from './reference/core.js';
+
+const t = suite('data');
+const tmp = () => mkdtempSync(join(tmpdir(), 'mirage-data-'));
+const W = 16, H = 8;
+
+function png(path: string, f: (x: number, y: number) => [number, number, number], w = W, h = H) {
+  mkdirSync(join(path, '..'), { recursive: true });
+  const d = new Uint8Array(3 * w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) d.set(f(x, y), 3 * (y * w + x));
+  writePng(path, w, h, d, 3);
+}
+const gray = (v: (x: number, y: number) => number) => (x: number, y: number): [number, number, number] => { const g = v(x, y); return [g, g, g]; };
+
+t('synthetic scenes: deterministic by seed, several classes, any size', () => {
+  const a = syntheticScene(3, 5, 96, 48), b = syntheticScene(3, 5, 96, 48), c = syntheticScene(3, 6, 96, 48);
+  assert.equal(a.label, b.label);
+  assert.equal(a.image, b.image);
+  assert.not.equal(a.label, c.label);
+  const classes = new Set(a.label);
+  for (const k of [0, 2, 10]) assert.ok(classes.has(k), `class ${k} (road/building/sky) present`);
+  assert.ok(a.image.every((v) => v >= 0 && v <= 1));
+  assert.is(syntheticScene(1, 0, 33, 17).label.length, 33 * 17);
+});
+
+t('cityscapes layout: labelTrainIds and labelIds (mapped), 255 → ignore 19', () => {
+  const root = tmp();
+  const img = (city: string, n: string) => join(root, 'leftImg8bit', 'train', city, `${city}_000000_00000${n}_leftImg8bit.png`);
+  const gt = (city: string, n: string, kind: string) => join(root, 'gtFine', 'train', city, `${city}_000000_00000${n}_gtFine_${kind}.png`);
+  png(img('aachen', '1'), () => [10, 20, 30]);
+  png(gt('aachen', '1', 'labelTrainIds'), gray((x) => (x < 8 ? 13 : 255)));
+  png(img('bremen', '2'), () => [40, 50, 60]);
+  png(gt('bremen', '2', 'labelIds'), gray((x) => (x < 4 ? 7 : x < 8 ? 26 : 0)));   // road, car, unlabeled
+  const ds = new CityscapesDataset(root, 'train');
+  assert.is(ds.length, 2);
+  const a = ds.load(0), b = ds.load(1);
+  assert.is(a.label[0], 13); assert.is(a.label[15], 19);
+  assert.is(b.label[0], 0); assert.is(b.label[5], 13); assert.is(b.label[9], 19);
+  assert.ok(Math.abs(a.image[0] - 10 / 255) < 1e-6);
+});
+
+t('cityscapes: missing folder, image without label, size mismatch, out-of-range label, corrupt PNG', () => {
+  const root = tmp();
+  assert.throws(() => new CityscapesDataset(root, 'val'), /folder .*leftImg8bit\/val does not exist/);
+  const img = join(root, 'leftImg8bit', 'train', 'x', 'x_0_0_leftImg8bit.png');
+  png(img, () => [0, 0, 0]);
+  assert.throws(() => new CityscapesDataset(root, 'train'), /image .*x_0_0_leftImg8bit.png has no label/);
+  const lab = join(root, 'gtFine', 'train', 'x', 'x_0_0_gtFine_labelTrainIds.png');
+  png(lab, gray(() => 1), 8, 8);
+  assert.throws(() => new CityscapesDataset(root, 'train').load(0), /is 16x8 but its label .* is 8x8/);
+  png(lab, gray((x) => (x === 3 ? 40 : 1)));
+  assert.throws(() => new CityscapesDataset(root, 'train').load(0), /label .* has value 40 at pixel \(3, 0\)/);
+  writeFileSync(img, 'not a png');
+  assert.throws(() => new CityscapesDataset(root, 'train').load(0), /x_0_0_leftImg8bit.png is not a valid PNG/);
+});
+
+t('camvid SegNet layout (index labels) and Kaggle/Suite layout (RGB labels + class_dict.csv)', () => {
+  const seg = tmp();
+  png(join(seg, 'train', 'a.png'), () => [1, 2, 3]);
+  png(join(seg, 'trainannot', 'a.png'), gray((x) => x % 12));
+  const s = new CamVidDataset(seg, 'train');
+  assert.is(s.layout, 'segnet');
+  assert.is(s.load(0).label[11], 11);
+  const kag = tmp();
+  writeFileSync(join(kag, 'class_dict.csv'), 'name,r,g,b\nRoad, 128, 64,128\nCar,64,0,128\nAnimal,64,128,64\n');
+  png(join(kag, 'val', '0001TP_1.png'), () => [9, 9, 9]);
+  png(join(kag, 'val_labels', '0001TP_1_L.png'), (x) => (x < 5 ? [128, 64, 128] : x < 10 ? [64, 0, 128] : [64, 128, 64]));
+  const k = new CamVidDataset(kag, 'val');
+  assert.is(k.layout, 'suite');
+  const l = k.load(0).label;
+  assert.equal([l[0], l[7], l[12]], [5, 3, 11]);   // Road, Car, other → void
+  png(join(kag, 'val_labels', '0001TP_1_L.png'), () => [1, 2, 3]);
+  assert.throws(() => k.load(0), /has colour \(1,2,3\) not in class_dict.csv/);
+  assert.throws(() => new CamVidDataset(tmp(), 'train'), /has neither trainannot\/ .* nor train_labels\//);
+});
+
+t('generic folder layout with classes.txt; 255 → ignore', () => {
+  const root = tmp();
+  writeFileSync(join(root, 'classes.txt'), 'background\nroad\ncar\n');
+  png(join(root, 'train', 'images', 'p.png'), () => [5, 5, 5]);
+  png(join(root, 'train', 'labels', 'p.png'), gray((x) => (x < 3 ? x : 255)));
+  const ds = new FolderDataset(root, 'train');
+  assert.is(ds.numClasses, 4); assert.is(ds.ignoreIndex, 3);
+  assert.equal([...ds.load(0).label.slice(0, 5)], [0, 1, 2, 3, 3]);
+  assert.throws(() => parseDataSpec('folder:/no/such/dir'), /--data folder:\/no\/such\/dir: folder \/no\/such\/dir does not exist/);
+  assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR or folder:DIR/);
+});
+
+t('resize: bilinear image (identity at same size, constant preserved), nearest label', () => {
+  const img = Float32Array.from({ length: 3 * 40 * 20 }, (_, i) => (i % 7) / 7);
+  assert.equal(resizeImage(img, 40, 20, 40, 20), img);
+  const c = resizeImage(new Float32Array(3 * 40 * 20).fill(0.25), 40, 20, 13, 9);
+  assert.ok(c.every((v) => Math.abs(v - 0.25) < 1e-6));
+  const lab = Uint8Array.from({ length: 8 * 4 }, (_, i) => i % 8);
+  assert.equal([...resizeLabel(lab, 8, 4, 4, 2)], [0, 2, 4, 6, 0, 2, 4, 6].map((v) => v + 1));
+});
+
+t('augment: flip mirrors image and label together; translation fills with ignore', () => {
+  const s = syntheticScene(1, 2, 32, 16);
+  let flipped = s;
+  const r = new Rng(1);
+  for (let k = 0; k < 20 && flipped === s; k++) flipped = augment(s, { flip: true }, r, 19);
+  assert.ok(flipped !== s, 'a flip happens within 20 draws');
+  for (let y = 0; y < 16; y++) for (let x = 0; x < 32; x++) {
+    assert.is(flipped.label[y * 32 + x], s.label[y * 32 + (31 - x)]);
+    assert.ok(Math.abs(flipped.image[y * 32 + x] - s.image[y * 32 + 31 - x]) < 1e-5);
+  }
+  const moved = augment(s, { translate: 2 }, new Rng(5), 19);
+  assert.equal(moved.label.length, s.label.length);
+});
+
+t('loader: shapes, label downscale for the encoder stage, deterministic shuffling', async () => {
+  const ds = { name: 'syn', length: 5, numClasses: 20, ignoreIndex: 19, classNames: [], palette: [],
+    load: (i: number) => syntheticScene(7, i, 64, 32) };
+  const L = new Loader(ds, { batchSize: 2, height: 16, shuffle: true, seed: 3, labelDownscale: 8 });
+  assert.is(L.width, 32);
+  const batches = [];
+  for await (const b of L.epoch(0)) batches.push(b);
+  assert.equal(batches.map((b) => b.n), [2, 2, 1]);
+  assert.equal([batches[0].labelHeight, batches[0].labelWidth], [2, 4]);
+  assert.is(batches[0].x.length, 2 * 3 * 16 * 32);
+  const again = [];
+  for await (const b of L.epoch(0)) again.push(b.names.join());
+  assert.equal(again, batches.map((b) => b.names.join()));
+  assert.throws(() => new Loader(ds, { batchSize: 2, height: 12 }), /--height must be a positive multiple of 8, got 12/);
+});
+
+t('ENet class weights 1/ln(c + p), ignore class 0', () => {
+  const w = enetWeights(Float64Array.from([50, 30, 20, 99]), 1.1, 3);
+  assert.ok(Math.abs(w[0] - 1 / Math.log(1.1 + 0.5)) < 1e-6);
+  assert.ok(Math.abs(w[2] - 1 / Math.log(1.1 + 0.2)) < 1e-6);
+  assert.is(w[3], 0);
+});
+
+t('confusion matrix on the GPU and IoU with iouEval semantics', async () => {
+  const N = 2, C = 5, P = 37, ignore = 4;
+  const r = rng(9);
+  const logits = Float32Array.from({ length: N * C * P }, () => r());
+  const labels = Int32Array.from({ length: N * P }, () => Math.floor(r() * C));
+  const meter = new IouEval(C, ignore);
+  scope(() => meter.add(tensor(logits, [N, C, P]), tensor(labels, [N, P])));
+  const res = await meter.result();
+  // reference: one-hot iouEval over the same pixels
+  const tp = new Array(C).fill(0), fp = new Array(C).fill(0), fn = new Array(C).fill(0);
+  for (let n = 0; n < N; n++) for (let p = 0; p < P; p++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (logits[(n * C + c) * P + p] > logits[(n * C + best) * P + p]) best = c;
+    const g = labels[n * P + p];
+    for (let c = 0; c < C - 1; c++) {
+      const pc = best === c ? 1 : 0, gc = g === c ? 1 : 0, ig = g === ignore ? 1 : 0;
+      tp[c] += pc * gc; fp[c] += pc * (1 - gc - ig); fn[c] += (1 - pc) * gc;
+    }
+  }
+  const want = tp.slice(0, C - 1).map((v, c) => v / (v + fp[c] + fn[c] + 1e-15));
+  want.forEach((v, c) => assert.ok(Math.abs(res.iou[c] - v) < 1e-12, `class ${c}: ${res.iou[c]} vs ${v}`));
+  assert.ok(Math.abs(res.miou - want.reduce((a, b) => a + b) / want.length) < 1e-12);
+  meter.dispose();
+  const direct = iouFromConfusion([5, 0, 0, 5], 2, 99);
+  assert.ok(direct.iou.every((v) => Math.abs(v - 1) < 1e-12));
+  const pred = scope(() => argmaxConfusion(tensor(Float32Array.from([1, 2, 1, 1, 0, 3]), [1, 3, 2]), null, null));
+  assert.equal([...(await pred.read())], [0, 2]);   // pixel 0 ties classes 0 and 1 → first maximum
+  pred.dispose();
+});
+t.run();
