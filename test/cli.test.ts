@@ -45,6 +45,20 @@ t('train → eval → predict on synthetic data, with checkpoint, log, curves, l
   assert.match(npy.subarray(10, 80).toString('latin1'), /'shape': \(2, 20, 20, 40\)/);   // 20 px is padded to 24 inside, cropped back
 });
 
+t('two-stage recipe: encoder-only on 1/8 labels, then the full model from that encoder', async () => {
+  const enc = join(dir, 'enc');
+  const a = await mirage('train', '--encoder-only', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
+    '--batch-size', '2', '--savedir', enc);
+  assert.is(a.code, 0, a.err);
+  assert.match(a.out, /stage encoder \(1\/8 labels\)/);
+  const ev = await mirage('eval', '--weights', join(enc, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
+  assert.match(ev.out, /encoder-only: 1\/8 labels/);
+  const b = await mirage('train', '--pretrained-encoder', join(enc, 'model_best.safetensors'), '--height', '16', '--epochs', '1',
+    '--train-size', '2', '--val-size', '2', '--batch-size', '2', '--savedir', join(dir, 'dec'));
+  assert.is(b.code, 0, b.err);
+  assert.match(b.out, /encoder initialised from .*model_best.safetensors \(\d+ tensors\)/);
+});
+
 t('convert a torch.save file; checkpoints of another model are refused', async () => {
   const cv = await mirage('convert', join(fixtures, 'plain.pth'), join(dir, 'x.safetensors'));
   assert.is(cv.code, 1);

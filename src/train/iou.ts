@@ -9,6 +9,8 @@ import { argmaxConfusion } from '../kernels/metrics.js';
 export interface IouResult {
   iou: number[];
   miou: number;
+  /** Mean IoU over the classes that occur in the ground truth (the reference averages all). */
+  miouPresent: number;
   pixelAccuracy: number;
   meanClassAccuracy: number;
   /** Row = ground truth, column = prediction. */
@@ -18,7 +20,7 @@ export interface IouResult {
 export function iouFromConfusion(m: ArrayLike<number>, C: number, ignore: number): IouResult {
   const at = (g: number, p: number) => m[g * C + p];
   const classes = Array.from({ length: C }, (_, i) => i).filter((c) => c !== ignore);
-  const iou: number[] = [], acc: number[] = [];
+  const iou: number[] = [], acc: number[] = [], present: number[] = [];
   let tpAll = 0, valid = 0;
   for (const c of classes) {
     const tp = at(c, c);
@@ -26,12 +28,13 @@ export function iouFromConfusion(m: ArrayLike<number>, C: number, ignore: number
     for (let g = 0; g < C; g++) if (g !== c && g !== ignore) fp += at(g, c);
     for (let p = 0; p < C; p++) if (p !== c) fn += at(c, p);
     iou.push(tp / (tp + fp + fn + 1e-15));
-    if (tp + fn > 0) acc.push(tp / (tp + fn));
+    if (tp + fn > 0) { acc.push(tp / (tp + fn)); present.push(iou[iou.length - 1]); }
     tpAll += tp; valid += tp + fn;
   }
   const confusion = Array.from({ length: C }, (_, g) => Array.from({ length: C }, (_, p) => at(g, p)));
   return {
     iou, miou: iou.reduce((a, b) => a + b, 0) / Math.max(1, iou.length),
+    miouPresent: present.reduce((a, b) => a + b, 0) / Math.max(1, present.length),
     pixelAccuracy: valid ? tpAll / valid : 0,
     meanClassAccuracy: acc.length ? acc.reduce((a, b) => a + b, 0) / acc.length : 0,
     confusion,
