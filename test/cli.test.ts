@@ -70,6 +70,22 @@ t('convert a torch.save file; checkpoints of another model are refused', async (
   assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, not ERFNet/);
 });
 
+t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model numbers; profile lists layers', async () => {
+  const out = join(dir, 'bench');
+  const b = await mirage('bench', '--reps', '1', '--no-peer', '--out', out);
+  assert.is(b.code, 0, b.err);
+  const file = readdirSync(out).find((f) => f.endsWith('.json'))!;
+  const r = JSON.parse(readFileSync(join(out, file), 'utf8'));
+  assert.ok(r.ceilings.matmul.gflops > 0 && r.ceilings.copy.gbps > 0);
+  assert.is(r.convs.length, 33);
+  assert.ok(r.convs.every((c: { gpuMs: number }) => c.gpuMs > 0));
+  assert.ok(r.models[0].ms > 0 && r.models[0].peakPoolBytes > 0);
+  const p = await mirage('profile', '--height', '16', '--batch-size', '1');
+  assert.is(p.code, 0, p.err);
+  assert.match(p.out, /encoder.layers.14\s+\d+\.\d+\s+\d+\.\d+/);
+  assert.match(p.out, /conv2d_fwd\s+74/);
+});
+
 t('bad flags and paths give one clear line', async () => {
   const a = await mirage('train', '--data', 'cityscapes:/no/where', '--savedir', join(dir, 'bad'));
   assert.match(a.err, /mirage: --data cityscapes:\/no\/where: folder \/no\/where does not exist/);

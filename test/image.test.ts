@@ -23,7 +23,7 @@ function mmRef(a: F64Tensor, b: F64Tensor, transB = false): F64Tensor {
   }
   return y;
 }
-for (const [M, K, N] of [[7, 13, 5], [1, 3, 1], [33, 70, 9]]) {
+for (const [M, K, N] of [[7, 13, 5], [1, 3, 1], [33, 70, 9], [19, 5, 23]]) {
   t(`matmul ${M}x${K} @ ${K}x${N}`, async () => {
     const a = randn([M, K], 1), b = randn([K, N], 2);
     await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(K) });

@@ -2,10 +2,12 @@
 // mirage command line. Each command lives in src/cli/<name>.ts; errors print as one clear line.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { bench } from './bench.js';
 import { convert } from './convert.js';
 import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { predict } from './predict.js';
+import { profile } from './profile.js';
 import { train } from './train.js';
 
 const dataOpt = {
@@ -73,6 +75,19 @@ await yargs(hideBin(process.argv))
     .positional('output', { type: 'string', demandOption: true, describe: '.safetensors file to write' })
     .option('model', { type: 'string', default: 'erfnet' }),
   run((a) => convert(a)))
+  .command('bench', 'Benchmark kernels and models, with tfjs-webgpu as the peer on the same adapter', (y) => y
+    .option('quick', { type: 'boolean', describe: 'small shapes (default on CPU adapters such as lavapipe)' })
+    .option('full', { type: 'boolean', describe: 'paper-size shapes even on a CPU adapter' })
+    .option('reps', { type: 'number', default: 5, describe: 'timed repetitions per measurement (median reported)' })
+    .option('peer', { type: 'boolean', default: true, describe: 'run the tfjs-webgpu peer column (--no-peer to skip)' })
+    .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' }),
+  run((a) => bench(a)))
+  .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step', (y) => common(y)
+    .option('height', { type: 'number', default: 64, describe: 'input height (multiple of 8)' })
+    .option('width', { type: 'number', describe: 'input width (default 2×height)' })
+    .option('batch-size', { type: 'number', default: 2 })
+    .option('top', { type: 'number', default: 12, describe: 'kernels to list' }),
+  run((a) => profile(a)))
   .command('info', 'Show the WebGPU adapter, its features and the limits mirage requests', (y) =>
     y.option('backend', { type: 'string', describe: 'Dawn backend (vulkan, metal, d3d12, null)' }),
   run((a) => info(a.backend)))

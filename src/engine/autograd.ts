@@ -1,4 +1,5 @@
 import { ADD_SAME } from './builtins.js';
+import { currentLabel, labelled } from './engine.js';
 import { keep } from './scope.js';
 import { fmt, sameShape } from './shape.js';
 import { type GradNode, type Tensor, empty, isTensor, ones } from './tensor.js';
@@ -47,9 +48,10 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
     const ctx = new OpContext<S>(needsGrad);
     const out = def.forward(ctx, ...args);
     if (needsGrad.some(Boolean)) {
+      const label = currentLabel();   // backward kernels are attributed to the same layer
       const node: GradNode = {
         name, inputs, needsGrad,
-        backward: (dy) => def.backward(ctx, dy),
+        backward: (dy) => (label ? labelled(`${label} (backward)`, () => def.backward(ctx, dy)) : def.backward(ctx, dy)),
         release: () => ctx.release(),
       };
       out.node = node;

@@ -65,6 +65,9 @@ export class BufferPool {
     this.pending = [];
   }
 
+  /** Starts a new peak measurement from the current live bytes. */
+  resetPeak(): void { this.bytesPeak = this.bytesLive; }
+
   /** Destroys every free buffer (live ones are untouched). */
   trim(): void {
     for (const list of this.free.values()) {

@@ -118,7 +118,7 @@ export class Engine {
     if (y > this.limits.maxComputeWorkgroupsPerDimension) {
       throw new Error(`${kernel.name}: ${groups} workgroups exceed the device's dispatch limit`);
     }
-    const stamps = this.profiler?.next(kernel.name);
+    const stamps = this.profiler?.next(this.labels.length ? `${this.labels[this.labels.length - 1]}|${kernel.name}` : kernel.name);
     const pass = stamps ? this.commandEncoder().beginComputePass({ label: kernel.name, timestampWrites: stamps })
       : this.beginPass();
     pass.setPipeline(pipeline);
@@ -143,6 +143,8 @@ export class Engine {
   }
 
   private profiler: Profiler | null = null;
+  /** Layer names for the profiler (innermost last); see `labelled()`. */
+  readonly labels: string[] = [];
 
   /** Starts timing every dispatch with GPU timestamps (one pass each, so slower overall). */
   startProfiling(capacity = 2048): void {
@@ -251,6 +253,16 @@ export class Engine {
 }
 
 let current: Engine | null = null;
+
+/** Runs fn with a layer label on the engine's stack; profiled dispatches are named "label|kernel". */
+export function labelled<T>(label: string, fn: () => T): T {
+  const e = current;
+  if (!e) return fn();
+  e.labels.push(label);
+  try { return fn(); } finally { e.labels.pop(); }
+}
+
+export const currentLabel = (): string | undefined => current?.labels[current.labels.length - 1];
 
 /** Creates an engine on a device handed in by the host app and makes it the current one. */
 export function initEngine(device: GPUDevice, opts: EngineOptions = {}): Engine {

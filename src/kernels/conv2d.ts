@@ -192,7 +192,7 @@ function pair(p: Pair | undefined, d: number): [number, number] {
 }
 
 /** Geometry of the underlying convolution ("conv input" x: n,c,h,w; "conv output": n,k,oh,ow). */
-interface Geometry { n: number; c: number; h: number; w: number; k: number; r: number; s: number;
+export interface Geometry { n: number; c: number; h: number; w: number; k: number; r: number; s: number;
   oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }
 
 const params = (g: Geometry, hasBias: boolean) =>
@@ -232,24 +232,24 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
   return { n, c, h, w, k, r, s, oh, ow, sh, sw, ph, pw, dh, dw };
 }
 
-/** Launches: y[n,k,oh,ow] = conv(x, w) + bias. */
-function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+/** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
+export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
   run(CONV2D_FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), threads });
   return y;
 }
 
-/** Launches: dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
-function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
+/** Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
+export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });
   return dx;
 }
 
-/** Launches: dw[k,c,r,s] = Σ dy[n,k,·]·x[n,c,·]. */
-function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
+/** Raw launch (no autograd): dw[k,c,r,s] = Σ dy[n,k,·]·x[n,c,·]. */
+export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
   const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
   const threads = Math.ceil(g.k / 8) * Math.ceil(g.c / 4) * g.r * g.s;
   run(CONV2D_BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), threads });

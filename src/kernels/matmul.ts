@@ -1,7 +1,7 @@
 // matmul: C[m,n] = Σ_k A[m,k]·B[k,n], operands read through (row, col) strides so transposes are
-// free; each invocation computes a 4×4 block of C from global memory (fast on lavapipe, see
+// free; each invocation computes an 8×8 block of C from global memory (fast on lavapipe, see
 // platform.md; a tiled workgroup-memory variant for real GPUs belongs to the bench issue).
-// linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
+// linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]). Blocks are 8×8 (64 FMAs per 16 loads).
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
@@ -16,22 +16,29 @@ struct P { m: u32, n: u32, k: u32, sam: u32, sak: u32, sbk: u32, sbn: u32, tiles
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
-  let m0 = (idx / u.tiles_n) * 4u;                  // idx = tile_row·tiles_n + tile_col
-  let n0 = (idx % u.tiles_n) * 4u;
+  let m0 = (idx / u.tiles_n) * 8u;                  // idx = tile_row·tiles_n + tile_col; 8×8 block of C
+  let n0 = (idx % u.tiles_n) * 8u;
   if (m0 >= u.m) { return; }
-  var acc: array<vec4f, 4>;
+  var lo: array<vec4f, 8>;                          // lo[i] = C[m0+i, n0..n0+3]
+  var hi: array<vec4f, 8>;                          // hi[i] = C[m0+i, n0+4..n0+7]
   for (var kk = 0u; kk < u.k; kk++) {
-    var bv = vec4f(0.0);
+    var b0 = vec4f(0.0);
+    var b1 = vec4f(0.0);
     for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < u.n) { bv[j] = b[kk * u.sbk + (n0 + j) * u.sbn]; }
+      if (n0 + j < u.n) { b0[j] = b[kk * u.sbk + (n0 + j) * u.sbn]; }
+      if (n0 + 4u + j < u.n) { b1[j] = b[kk * u.sbk + (n0 + 4u + j) * u.sbn]; }
     }
-    for (var i = 0u; i < 4u; i++) {
-      if (m0 + i < u.m) { acc[i] += a[(m0 + i) * u.sam + kk * u.sak] * bv; }
+    for (var i = 0u; i < 8u; i++) {
+      if (m0 + i < u.m) {
+        let av = a[(m0 + i) * u.sam + kk * u.sak];
+        lo[i] += av * b0;
+        hi[i] += av * b1;
+      }
     }
   }
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (m0 + i < u.m && n0 + j < u.n) { c[(m0 + i) * u.n + n0 + j] = acc[i][j]; }
+  for (var i = 0u; i < 8u; i++) {
+    for (var j = 0u; j < 8u; j++) {
+      if (m0 + i < u.m && n0 + j < u.n) { c[(m0 + i) * u.n + n0 + j] = select(hi[i][j % 4u], lo[i][j % 4u], j < 4u); }
     }
   }
 }`);
@@ -43,9 +50,9 @@ const transposed = (o: Operand): Operand => ({ t: o.t, rows: o.cols, cols: o.row
 
 export function matmulRaw(a: Operand, b: Operand): Tensor {
   const c = empty([a.rows, b.cols], 'f32', 'matmul');
-  const tilesN = Math.ceil(b.cols / 4);
+  const tilesN = Math.ceil(b.cols / 8);
   run(MATMUL, {
-    inputs: [a.t, b.t], outputs: [c], threads: Math.ceil(a.rows / 4) * tilesN,
+    inputs: [a.t, b.t], outputs: [c], threads: Math.ceil(a.rows / 8) * tilesN,
     params: [a.rows, b.cols, a.cols, a.rs, a.cs, b.rs, b.cs, tilesN],
   });
   return c;

@@ -1,5 +1,6 @@
 // ERFNet (Romera et al., T-ITS 2018) as in Eromera/erfnet_pytorch train/erfnet.py: layer table,
 // dropout rates, dilations, BatchNorm eps 1e-3 and state-dict names identical (seed-specs §2).
+import { labelled } from '../engine/engine.js';
 import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -89,11 +90,11 @@ export class Encoder extends Module {
   }
   /** Features at 1/8 resolution, or class logits through output_conv when `predict`. */
   forward(x: Tensor, predict = false): Tensor {
-    let y = this.initial_block.forward(x);
-    for (const l of this.layers) y = (l as DownsamplerBlock | NonBottleneck1d).forward(y);
+    let y = labelled('encoder.initial_block', () => this.initial_block.forward(x));
+    this.layers.forEach((l, i) => { y = labelled(`encoder.layers.${i}`, () => (l as DownsamplerBlock | NonBottleneck1d).forward(y)); });
     if (!predict) return y;
     if (!this.output_conv) throw new Error('ERFNet encoder: built without output_conv, cannot predict at 1/8');
-    return this.output_conv.forward(y);
+    return labelled('encoder.output_conv', () => this.output_conv!.forward(y));
   }
 }
 
@@ -108,8 +109,8 @@ export class Decoder extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const l of this.layers) y = (l as UpsamplerBlock | NonBottleneck1d).forward(y);
-    return this.output_conv.forward(y);
+    this.layers.forEach((l, i) => { y = labelled(`decoder.layers.${i}`, () => (l as UpsamplerBlock | NonBottleneck1d).forward(y)); });
+    return labelled('decoder.output_conv', () => this.output_conv.forward(y));
   }
 }
 

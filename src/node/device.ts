@@ -13,6 +13,8 @@ export interface NodeDeviceOptions {
 
 export interface NodeDevice {
   device: GPUDevice;
+  /** The Dawn GPU instance (navigator.gpu equivalent), e.g. for another WebGPU library. */
+  instance: GPU;
   adapter: GPUAdapter;
   /** Adapter description: vendor, architecture, device, description. */
   info: Record<string, string>;
@@ -52,7 +54,7 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   const ai = adapter.info as unknown as Record<string, unknown>;
   const info: Record<string, string> = {};
   for (const k of ['vendor', 'architecture', 'device', 'description']) info[k] = String(ai[k] ?? '');
-  return { device, adapter, info, features, destroy: () => device.destroy() };
+  return { device, instance: gpu as unknown as GPU, adapter, info, features, destroy: () => device.destroy() };
 }
 
 /** A Dawn device plus an engine on it, made current. */

@@ -1,0 +1,207 @@
+// mirage bench: per-kernel GPU time (timestamp queries), GFLOP/s and GB/s against ceilings measured
+// in the same run, ERFNet conv shapes against the tfjs-webgpu peer (alternating, same adapter,
+// outputs checked), and whole-model numbers. Results go to stdout and bench/results/*.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { backward, noGrad } from '../src/engine/autograd.js';
+import { type Engine, initEngine } from '../src/engine/engine.js';
+import { Rng } from '../src/engine/rng.js';
+import { keep, scope } from '../src/engine/scope.js';
+import { type Tensor, empty, tensor } from '../src/engine/tensor.js';
+import { convBwdInput, convBwdWeight, convFwd, conv2dGeometry, convTranspose2dGeometry } from '../src/kernels/conv2d.js';
+import { crossEntropy } from '../src/kernels/losses.js';
+import { matmulRaw } from '../src/kernels/matmul.js';
+import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
+import { ERFNet } from '../src/models/erfnet.js';
+import { createNodeDevice } from '../src/node/device.js';
+import { Adam } from '../src/optim/adam.js';
+import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet } from './peer-tfjs.js';
+import { type ConvCase, convFlops, erfnetConvs, outShape } from './shapes.js';
+
+// Bandwidth ceiling: the simplest possible WGSL copy, one vec4 per invocation.
+const COPY_VEC4 = kernel('copy_vec4', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(2) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  y[idx] = x[idx];
+}`);
+
+export interface BenchOptions { quick?: boolean; full?: boolean; reps: number; peer: boolean; outDir: string; command: string }
+
+const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+const spread = (a: number[]) => (a.length ? [Math.min(...a), Math.max(...a)] : [NaN, NaN]);
+const randn = (n: number, seed: number) => { const r = new Rng(seed); return Float32Array.from({ length: n }, () => r.normal()); };
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+
+/** GPU milliseconds of the dispatches `run` makes, median over reps (first call excluded as warm-up). */
+async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTimestamps: boolean): Promise<number[]> {
+  const once = () => { const t = scope(() => noGrad(() => run())); if (t) t.dispose(); };
+  once();
+  await e.sync();
+  const out: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    if (useTimestamps) {
+      e.startProfiling();
+      once();
+      out.push((await e.stopProfiling()).reduce((a, t) => a + t.ms, 0));
+    } else {
+      const t0 = performance.now();
+      once();
+      await e.fence();
+      out.push(performance.now() - t0);
+    }
+  }
+  return out;
+}
+
+export async function runBench(o: BenchOptions): Promise<void> {
+  const dev = await createNodeDevice();
+  const e = initEngine(dev.device, { seed: 1 });
+  const ts = dev.features.includes('timestamp-query');
+  const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(dev.info).join(' '));
+  const quick = o.quick ?? (cpu && !o.full);
+  const reps = o.reps;
+  const date = new Date().toISOString();
+  const device = Object.values(dev.info).filter(Boolean).join(' | ');
+  console.log(`mirage bench ${quick ? '(quick shapes)' : '(full shapes)'} on ${device}`);
+  console.log(`timing: ${ts ? 'GPU timestamp queries (quantization off)' : 'wall clock with queue sync (no timestamp-query)'}, ` +
+    `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\n`);
+  const result: Record<string, unknown> = { device, info: dev.info, features: dev.features, date, command: o.command,
+    quick, timing: ts ? 'timestamp-query' : 'wall-clock' };
+
+  // ceilings measured in this run: our tiled matmul for FLOP/s, a large copy for bandwidth
+  const M = quick ? 1024 : 4096;
+  const a = tensor(randn(M * M, 1), [M, M]), b = tensor(randn(M * M, 2), [M, M]);
+  const op = (t: Tensor) => ({ t, rows: M, cols: M, rs: M, cs: 1 });
+  const mm = median(await gpuTime(e, () => matmulRaw(op(a), op(b)), reps, ts));
+  const peakFlops = (2 * M ** 3) / (mm / 1e3) / 1e9;
+  const copyN = Math.min(quick ? 8 << 20 : 64 << 20, e.limits.maxStorageBufferBindingSize / 4);
+  const src = empty([copyN]), dst = empty([copyN]);
+  const cp = median(await gpuTime(e, () => { launch(COPY_VEC4, { inputs: [src], outputs: [dst], params: [copyN / 4], threads: copyN / 4 }); }, reps, ts));
+  const peakBw = (8 * copyN) / (cp / 1e3) / 1e9;
+  for (const t of [a, b, src, dst]) t.dispose();
+  console.log(`ceilings (measured now): matmul ${M}³ (8×8 register blocks) ${fmt(peakFlops)} GFLOP/s; vec4 copy of ${(4 * copyN) >> 20} MiB ${fmt(peakBw)} GB/s (read + write)\n`);
+  result.ceilings = { matmul: { n: M, ms: mm, gflops: peakFlops }, copy: { bytes: 4 * copyN, ms: cp, gbps: peakBw } };
+
+  // ERFNet convolutions: mirage kernels (GPU time), and wall-clock against the peer, alternating
+  const peer: Peer | null = o.peer ? await loadTfjsPeer(dev.instance) : null;
+  if (o.peer && !peer) console.log('peer: @tensorflow/tfjs-backend-webgpu not installed or failed to start; peer column skipped\n');
+  const [n, H, W] = quick ? [1, 64, 128] : [1, 512, 1024];
+  const rows: Record<string, unknown>[] = [];
+  console.log(`ERFNet convolutions at ${n}x3x${H}x${W}${peer ? `, peer ${peer.name}` : ''}`);
+  console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'GB/s', '%bw', 'wall ms', 'peer ms', 'speed-up', 'peer check']
+    .map((s, i) => (i < 2 ? s : s.padStart(8))).join(' '));
+  for (const cs of erfnetConvs(n, H, W)) {
+    const y = outShape(cs);
+    const xh = randn(size(cs.x), 3), wh = randn(size(cs.w), 4).map((v) => v * 0.1), dyh = randn(size(y), 5);
+    const x = tensor(xh, cs.x), w = tensor(wh, cs.w), dy = tensor(dyh, y);
+    const g = cs.transposed
+      ? convTranspose2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation, outputPadding: cs.transposed.outputPadding })
+      : conv2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation });
+    const passes: [Pass, () => Tensor][] = cs.transposed
+      ? [['forward', () => convBwdInput(g, x, w, null)], ['bwd_input', () => convFwd(g, dy, w, null)], ['bwd_weight', () => convBwdWeight(g, x, dy)]]
+      : [['forward', () => convFwd(g, x, w, null)], ['bwd_input', () => convBwdInput(g, dy, w, null)], ['bwd_weight', () => convBwdWeight(g, dy, x)]];
+    for (const [pass, run] of passes) {
+      const gt = await gpuTime(e, run, reps, ts);
+      const gms = median(gt);
+      const flops = convFlops(cs), bytes = 4 * (size(cs.x) + size(cs.w) + size(y));
+      const gf = flops / (gms / 1e3) / 1e9, gb = bytes / (gms / 1e3) / 1e9;
+      // wall clock, alternating mirage / peer, each op followed by a queue sync
+      let mine: Tensor | null = null;
+      const mirageRun = () => { mine?.dispose(); mine = keep(noGrad(run)); };
+      let peerOp = null as ReturnType<Peer['conv']> | null, note = '';
+      if (peer) {
+        try { peerOp = peer.conv(cs, pass, xh, wh, dyh); } catch (err) { note = (err as Error).message.replace('unsupported: ', 'n/a: '); }
+      }
+      const mw: number[] = [], pw: number[] = [];
+      mirageRun(); await e.fence();
+      peerOp?.run(); if (peerOp) await peer!.sync();
+      for (let r = 0; r < reps; r++) {
+        let t0 = performance.now(); mirageRun(); await e.fence(); mw.push(performance.now() - t0);
+        if (peerOp) { t0 = performance.now(); peerOp.run(); await peer!.sync(); pw.push(performance.now() - t0); }
+      }
+      if (peerOp) {
+        const got = await peerOp.result(), want = await mine!.readF32();
+        let maxErr = 0, maxRef = 0;
+        for (let i = 0; i < want.length; i++) { maxErr = Math.max(maxErr, Math.abs(got[i] - want[i])); maxRef = Math.max(maxRef, Math.abs(want[i])); }
+        const rel = maxErr / Math.max(maxRef, 1e-12);
+        note = got.length !== want.length ? `WRONG size ${got.length} vs ${want.length}` : rel < 1e-3 ? `ok (${rel.toExponential(1)})` : `WRONG (max rel err ${rel.toExponential(1)})`;
+        peerOp.dispose();
+      }
+      (mine as Tensor | null)?.dispose();
+      const [mwm, pwm] = [median(mw), median(pw)];
+      rows.push({ shape: cs.name, pass, x: cs.x, w: cs.w, gpuMs: gms, gpuSpread: spread(gt), gflops: gf, gbps: gb,
+        peakFraction: gf / peakFlops, bwFraction: gb / peakBw, wallMs: mwm, peerWallMs: peer ? pwm : null,
+        speedup: peer && pw.length ? pwm / mwm : null, peerCheck: note || null });
+      console.log([cs.name.padEnd(22), pass.padEnd(10), fmt(gms), fmt(gf), fmt((100 * gf) / peakFlops, 0) + '%', fmt(gb),
+        fmt((100 * gb) / peakBw, 0) + '%', fmt(mwm), pw.length ? fmt(pwm) : '-', pw.length ? fmt(pwm / mwm) + '×' : '-', note]
+        .map((s, i) => (i < 2 || i === 10 ? s : s.padStart(8))).join(' '));
+    }
+    x.dispose(); w.dispose(); dy.dispose();
+  }
+  result.convs = rows;
+
+  // whole-model numbers
+  const models: Record<string, unknown>[] = [];
+  const infer = quick ? [[1, 64, 128]] : [[1, 512, 1024], [1, 224, 448]];
+  const trainShape = quick ? [2, 64, 128] : [8, 224, 448];
+  const net = new ERFNet({ rng: new Rng(1) });
+  console.log('\nwhole model (wall clock with queue sync, median)');
+  for (const [bn, h, w] of infer) {
+    net.eval();
+    const x = tensor(randn(bn * 3 * h * w, 6), [bn, 3, h, w]);
+    e.pool.resetPeak();
+    const fwd = () => scope(() => noGrad(() => { net.forward(x); }));
+    fwd(); await e.fence();
+    const times: number[] = [];
+    for (let r = 0; r < reps; r++) { const t0 = performance.now(); fwd(); await e.fence(); times.push(performance.now() - t0); }
+    const peak = e.pool.bytesPeak;
+    let peerMs: number | null = null;
+    if (peer) {
+      const tf = tfjsErfnet(peer.tf, bn, h, w);
+      const go = async () => { const t0 = performance.now(); const y = tf.run(); await peer.sync(); const dt = performance.now() - t0; y.dispose(); return dt; };
+      await go();
+      const pt: number[] = [];
+      for (let r = 0; r < reps; r++) pt.push(await go());
+      peerMs = median(pt);
+      tf.dispose();
+    }
+    models.push({ name: 'erfnet inference', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: peak, peerMs });
+    console.log(`ERFNet inference ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB` +
+      (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster)` : ''));
+    x.dispose();
+  }
+  {
+    const [bn, h, w] = trainShape;
+    net.train();
+    const x = tensor(randn(bn * 3 * h * w, 7), [bn, 3, h, w]);
+    const r = new Rng(8);
+    const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
+    const opt = new Adam(net.parameters(), { lr: 5e-4, weightDecay: 1e-4 });
+    const step = () => scope(() => { backward(crossEntropy(net.forward(x), y)); opt.step(); opt.zeroGrad(); });
+    step(); await e.fence();
+    e.pool.resetPeak();
+    const times: number[] = [];
+    for (let k = 0; k < reps; k++) { const t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0); }
+    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: e.pool.bytesPeak });
+    console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s), ` +
+      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
+    console.log('feedback model training step: not measured (the feedback network is not implemented yet)');
+    opt.dispose(); x.dispose(); y.dispose();
+  }
+  net.dispose();
+  result.models = models;
+
+  mkdirSync(o.outDir, { recursive: true });
+  const tag = `${date.slice(0, 10)}-${(dev.info.description || dev.info.device || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}${quick ? '-quick' : ''}`;
+  const path = join(o.outDir, `${tag}.json`);
+  writeFileSync(path, JSON.stringify(result, null, 1));
+  console.log(`\nresults → ${path}`);
+  e.destroy();
+  dev.destroy();
+}

@@ -1,0 +1,49 @@
+// The convolutions of ERFNet (seed-specs §2.2) at an input of H×W, as benchmark cases.
+export interface ConvCase {
+  name: string;
+  /** x: [n, c, h, w]; w: [k, c, r, s] (transposed: [cin, cout, r, s]). */
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  transposed?: { outputPadding: [number, number] };
+}
+
+export function erfnetConvs(n: number, H: number, W: number): ConvCase[] {
+  const c = (name: string, x: ConvCase['x'], w: ConvCase['w'], stride: [number, number], padding: [number, number],
+    dilation: [number, number] = [1, 1], transposed?: ConvCase['transposed']): ConvCase => ({ name, x, w, stride, padding, dilation, transposed });
+  const [h2, w2, h4, w4, h8, w8] = [H / 2, W / 2, H / 4, W / 4, H / 8, W / 8];
+  return [
+    c('initial 3x3 s2 3→13', [n, 3, H, W], [13, 3, 3, 3], [2, 2], [1, 1]),
+    c('down 3x3 s2 16→48', [n, 16, h2, w2], [48, 16, 3, 3], [2, 2], [1, 1]),
+    c('nb64 3x1', [n, 64, h4, w4], [64, 64, 3, 1], [1, 1], [1, 0]),
+    c('nb64 1x3', [n, 64, h4, w4], [64, 64, 1, 3], [1, 1], [0, 1]),
+    c('down 3x3 s2 64→64', [n, 64, h4, w4], [64, 64, 3, 3], [2, 2], [1, 1]),
+    c('nb128 3x1 d2', [n, 128, h8, w8], [128, 128, 3, 1], [1, 1], [2, 0], [2, 1]),
+    c('nb128 1x3 d4', [n, 128, h8, w8], [128, 128, 1, 3], [1, 1], [0, 4], [1, 4]),
+    c('nb128 3x1 d16', [n, 128, h8, w8], [128, 128, 3, 1], [1, 1], [16, 0], [16, 1]),
+    c('up convT 128→64', [n, 128, h8, w8], [128, 64, 3, 3], [2, 2], [1, 1], [1, 1], { outputPadding: [1, 1] }),
+    c('up convT 64→16', [n, 64, h4, w4], [64, 16, 3, 3], [2, 2], [1, 1], [1, 1], { outputPadding: [1, 1] }),
+    c('out convT 2x2 16→20', [n, 16, h2, w2], [16, 20, 2, 2], [2, 2], [0, 0], [1, 1], { outputPadding: [0, 0] }),
+  ];
+}
+
+/** Output shape [n, k, oh, ow] of a case. */
+export function outShape(cs: ConvCase): [number, number, number, number] {
+  const [n, , h, w] = cs.x, [r, s] = [cs.w[2], cs.w[3]];
+  if (cs.transposed) {
+    const [op, oq] = cs.transposed.outputPadding;
+    return [n, cs.w[1], (h - 1) * cs.stride[0] - 2 * cs.padding[0] + cs.dilation[0] * (r - 1) + op + 1,
+      (w - 1) * cs.stride[1] - 2 * cs.padding[1] + cs.dilation[1] * (s - 1) + oq + 1];
+  }
+  return [n, cs.w[0], Math.floor((h + 2 * cs.padding[0] - cs.dilation[0] * (r - 1) - 1) / cs.stride[0]) + 1,
+    Math.floor((w + 2 * cs.padding[1] - cs.dilation[1] * (s - 1) - 1) / cs.stride[1]) + 1];
+}
+
+/** Multiply-adds × 2 of one pass (forward, or either backward: same count). */
+export function convFlops(cs: ConvCase): number {
+  const [n, k, oh, ow] = outShape(cs);
+  const macs = cs.transposed ? n * cs.x[1] * cs.x[2] * cs.x[3] * k * cs.w[2] * cs.w[3] : n * k * oh * ow * cs.x[1] * cs.w[2] * cs.w[3];
+  return 2 * macs;
+}
