@@ -86,6 +86,34 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(p.out, /conv2d_fwd\s+74/);
 });
 
+t('simulate: distorted copy in the same layout, labels copied unchanged, deterministic', async () => {
+  const { writePng } = await import('../src/data/png.js');
+  const src = join(dir, 'cityscapes'), img = join(src, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png');
+  const lab = join(src, 'gtFine', 'val', 'c', 'c_0_0_gtFine_labelTrainIds.png');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dirname(img), { recursive: true }); mkdirSync(dirname(lab), { recursive: true });
+  const rgb = new Uint8Array(3 * 32 * 24).map((_, i) => ((i / 3) % 32) * 8);
+  writePng(img, 32, 24, rgb, 3);
+  writePng(lab, 32, 24, new Uint8Array(3 * 32 * 24).fill(7), 3);
+  const out = join(dir, 'tcityscapes');
+  const s = await mirage('simulate', '--in', src, '--out', out, '--sigma', '2', '--corr-length', '5');
+  assert.is(s.code, 0, s.err);
+  const outImg = readFileSync(join(out, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png'));
+  assert.not.equal(outImg, readFileSync(img));
+  assert.equal(readFileSync(join(out, 'gtFine', 'val', 'c', 'c_0_0_gtFine_labelTrainIds.png')), readFileSync(lab));
+  const out2 = join(dir, 'tcityscapes2');
+  await mirage('simulate', '--in', src, '--out', out2, '--sigma', '2', '--corr-length', '5');
+  assert.equal(readFileSync(join(out2, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png')), outImg);
+  const bad = await mirage('simulate', '--in', src, '--out', join(dir, 't3'), '--cn2=-1e-13');
+  assert.match(bad.err, /Cn² must be ≥ 0, got -1e-13/);
+  assert.not.ok(existsSync(join(dir, 't3')), 'nothing written on bad parameters');
+  const again = await mirage('simulate', '--in', src, '--out', out);
+  assert.match(again.err, /already exists; remove it or choose another folder/);
+  const ev = await mirage('train', '--data', `cityscapes:${out}`, '--height', '16', '--epochs', '1', '--batch-size', '1',
+    '--savedir', join(dir, 'tcs-run'));
+  assert.match(ev.err + ev.out, /leftImg8bit[/\\]train does not exist/);   // only val was written: a clear error, not a crash
+});
+
 t('bad flags and paths give one clear line', async () => {
   const a = await mirage('train', '--data', 'cityscapes:/no/where', '--savedir', join(dir, 'bad'));
   assert.match(a.err, /mirage: --data cityscapes:\/no\/where: folder \/no\/where does not exist/);

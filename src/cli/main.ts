@@ -8,6 +8,7 @@ import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { predict } from './predict.js';
 import { profile } from './profile.js';
+import { simulate } from './simulate.js';
 import { train } from './train.js';
 
 const dataOpt = {
@@ -88,6 +89,20 @@ await yargs(hideBin(process.argv))
     .option('batch-size', { type: 'number', default: 2 })
     .option('top', { type: 'number', default: 12, describe: 'kernels to list' }),
   run((a) => profile(a)))
+  .command('simulate', 'Write a heat-distorted copy of a data set (same layout; labels are not warped)', (y) => y
+    .option('in', { type: 'string', demandOption: true, describe: 'data-set folder (e.g. cityscapes/)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output folder (e.g. tcityscapes/)' })
+    .option('seed', { type: 'number', default: 1, describe: 'distortions are fixed by this seed and each file path' })
+    .option('sigma', { type: 'number', describe: 'displacement std in pixels (direct mode; default 2)' })
+    .option('corr-length', { type: 'number', describe: 'pixels at which the longitudinal correlation is 0.5 (direct mode; default 8)' })
+    .option('anisotropy', { type: 'number', describe: 'lateral/longitudinal correlation length (default 2.73; 1 = isotropic)' })
+    .option('cn2', { type: 'number', describe: 'physical mode: Cn² in m^-2/3 (hot day ≈ 1e-12; write negative values as --cn2=-…)' })
+    .option('path-length', { type: 'number', describe: 'physical: metres to the scene (default 2000)' })
+    .option('focal-length', { type: 'number', describe: 'physical: metres (default 0.3)' })
+    .option('aperture', { type: 'number', describe: 'physical: aperture diameter in metres (default focal/5.6)' })
+    .option('pixel-pitch', { type: 'number', describe: 'physical: metres per pixel at the image size (default 4e-6)' })
+    .option('wavelength', { type: 'number', describe: 'physical: metres (default 550e-9)' }),
+  run((a) => simulate(a)))
   .command('info', 'Show the WebGPU adapter, its features and the limits mirage requests', (y) =>
     y.option('backend', { type: 'string', describe: 'Dawn backend (vulkan, metal, d3d12, null)' }),
   run((a) => info(a.backend)))

@@ -1,0 +1,76 @@
+// mirage simulate: a heat-distorted copy of a data-set tree in the same layout (the reference's
+// tcityscapes/ beside cityscapes/). Images are warped; label PNGs and other files are copied as they
+// are (labels are not warped); the distortion of each image is fixed by --seed and its path.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { scope } from '../engine/scope.js';
+import { tensor } from '../engine/tensor.js';
+import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
+import { type TurbulenceParams, TurbulenceSimulator, resolveTurbulence } from '../sim/turbulence.js';
+import { startEngine } from './common.js';
+import { Progress } from './progress.js';
+
+export interface SimulateArgs extends TurbulenceParams { in: string; out: string; seed: number; dryRun?: boolean }
+
+const isLabel = (rel: string) => /gtFine|annot[/\\]|_labels[/\\]|(^|[/\\])labels[/\\]|_L\.png$|_gtFine_/.test(rel);
+
+function walk(root: string): string[] {
+  const out: string[] = [];
+  const go = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) go(join(d, e.name)); else out.push(join(d, e.name));
+    }
+  };
+  go(root);
+  return out;
+}
+
+const pathSeed = (seed: number, rel: string) => {
+  let h = (seed ^ 0x811c9dc5) >>> 0;
+  for (let i = 0; i < rel.length; i++) h = Math.imul(h ^ rel.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+};
+
+export async function simulate(a: SimulateArgs): Promise<void> {
+  if (!existsSync(a.in) || !statSync(a.in).isDirectory()) throw new Error(`--in ${a.in} is not a folder`);
+  if (a.out === a.in) throw new Error('--out must differ from --in (the clean data set is kept)');
+  if (existsSync(a.out)) throw new Error(`--out ${a.out} already exists; remove it or choose another folder`);
+  resolveTurbulence(a);                           // bad parameters fail before anything is written
+  const files = walk(a.in);
+  const images = files.filter((f) => f.toLowerCase().endsWith('.png') && !isLabel(relative(a.in, f)));
+  if (!images.length) throw new Error(`--in ${a.in}: no image PNGs found`);
+  const { close } = await startEngine(a.seed);
+  const sims = new Map<string, TurbulenceSimulator>();
+  const tmp = `${a.out}.partial-${process.pid}`;   // renamed to --out only when every file is written
+  try {
+    const bar = new Progress('simulate', images.length);
+    let done = 0;
+    for (const f of files) {
+      const rel = relative(a.in, f), dst = join(tmp, rel);
+      mkdirSync(dirname(dst), { recursive: true });
+      if (!images.includes(f)) { copyFileSync(f, dst); continue; }
+      const img = readPng(f);
+      const key = `${img.width}x${img.height}`;
+      let sim = sims.get(key);
+      if (!sim) { sim = new TurbulenceSimulator(img.height, img.width, a); sims.set(key, sim); }
+      if (done === 0) {
+        const p = sim.params;
+        console.log(`distortion: σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, ` +
+          `lateral/longitudinal ${p.anisotropy.toFixed(2)} (${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''})`);
+      }
+      const out = scope(() => sim!.distort(tensor(toChwFloat(img), [1, 3, img.height, img.width]), pathSeed(a.seed, rel)).image);
+      const chw = await out.readF32();
+      out.dispose();
+      writePng(dst, img.width, img.height, fromChwFloat(chw, img.width, img.height), 3);
+      bar.update(++done, done);
+    }
+    renameSync(tmp, a.out);
+    bar.done(`→ ${a.out} (${images.length} images distorted, ${files.length - images.length} other files copied)`);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    for (const s of sims.values()) s.dispose();
+    close();
+  }
+}
