@@ -114,6 +114,27 @@ t('simulate: distorted copy in the same layout, labels copied unchanged, determi
   assert.match(ev.err + ev.out, /leftImg8bit[/\\]train does not exist/);   // only val was written: a clear error, not a crash
 });
 
+t('feedback model: train (on-the-fly distortion) → eval per iteration → predict panels; ERFNet --distort baseline', async () => {
+  const fb = join(dir, 'fb');
+  const tr = await mirage('train', '--model', 'feedback', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
+    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--sigma', '1', '--corr-length', '3', '--savedir', fb);
+  assert.is(tr.code, 0, tr.err);
+  assert.match(tr.out, /val mIoU per iteration: \d+\.\d\d → \d+\.\d\d → \d+\.\d\d/);
+  const ev = await mirage('eval', '--weights', join(fb, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
+  assert.is(ev.code, 0, ev.err);
+  assert.match(ev.out, /correlation 3.0 px \(from the checkpoint\)/);
+  const pr = await mirage('predict', '--weights', join(fb, 'model_best.safetensors'), '--data', 'synthetic', '--limit', '1',
+    '--height', '16', '--out', join(dir, 'fbpred'));
+  assert.is(pr.code, 0, pr.err);
+  assert.is(readdirSync(join(dir, 'fbpred', 'panels')).length, 1);
+  const wrong = await mirage('eval', '--weights', join(fb, 'model_best.safetensors'), '--data', `camvid:${dir}`);
+  assert.is(wrong.code, 1);
+  const base = await mirage('train', '--distort', '--sigma', '1', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
+    '--batch-size', '2', '--savedir', join(dir, 'erfd'));
+  assert.is(base.code, 0, base.err);
+  assert.match(base.out, /heat distortion on the fly: σ 1.00 px/);
+});
+
 t('bad flags and paths give one clear line', async () => {
   const a = await mirage('train', '--data', 'cityscapes:/no/where', '--savedir', join(dir, 'bad'));
   assert.match(a.err, /mirage: --data cityscapes:\/no\/where: folder \/no\/where does not exist/);

@@ -10,6 +10,7 @@ import { predict } from './predict.js';
 import { profile } from './profile.js';
 import { simulate } from './simulate.js';
 import { train } from './train.js';
+import { trainFeedback } from './train-feedback.js';
 
 const dataOpt = {
   type: 'string', default: 'synthetic',
@@ -49,8 +50,23 @@ await yargs(hideBin(process.argv))
     .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of validation scenes' })
     .option('flip', { type: 'boolean', default: true, describe: 'random horizontal flip (reference)' })
     .option('translate', { type: 'number', default: 2, describe: 'random translation up to N pixels (reference: 2)' })
-    .option('scale-crop', { type: 'string', describe: 'random scale "lo,hi" about the centre, e.g. 0.75,1.5 (off by default)' }),
-  run((a) => train(a)))
+    .option('scale-crop', { type: 'string', describe: 'random scale "lo,hi" about the centre, e.g. 0.75,1.5 (off by default)' })
+    .option('distort', { type: 'boolean', default: false, describe: 'erfnet: train and validate on heat-distorted images (simulator flags below)' })
+    .option('sigma', { type: 'number', describe: 'distortion: displacement std in pixels (default 2)' })
+    .option('corr-length', { type: 'number', describe: 'distortion: pixels at which the longitudinal correlation is 0.5 (default 8)' })
+    .option('anisotropy', { type: 'number', describe: 'distortion: lateral/longitudinal correlation length (default 2.73)' })
+    .option('cn2', { type: 'number', describe: 'distortion, physical mode: Cn² (see mirage simulate --help)' })
+    .option('path-length', { type: 'number' }).option('focal-length', { type: 'number' }).option('aperture', { type: 'number' })
+    .option('pixel-pitch', { type: 'number' }).option('wavelength', { type: 'number' })
+    .option('loss', { choices: ['ce', 'focal', 'ifl', 'cbifl'] as const, default: 'cbifl' as const, describe: 'feedback: segmentation loss per iteration (iFL/CB-iFL: γ = 0, 0.1, 0.2)' })
+    .option('feedback', { type: 'boolean', default: true, describe: 'feedback: use the feedback branch (--no-feedback = restoration pre-network only)' })
+    .option('end-to-end', { type: 'boolean', default: false, describe: 'feedback: back-propagate the segmentation loss through the warp into the U-Net' })
+    .option('iterations', { type: 'number', default: 3, describe: 'feedback: iterations after the plain pass' })
+    .option('unet-depth', { type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' })
+    .option('unet-width', { type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' })
+    .option('lr-restore', { type: 'number', default: 2e-4, describe: 'feedback: U-Net Adam lr, halved every 30 epochs' }),
+  run((a) => (a.model === 'feedback' ? trainFeedback({ ...a, lrSeg: a.lr, weightDecay: a.weightDecay, unetDepth: a.unetDepth,
+    unetWidth: a.unetWidth, lrRestore: a.lrRestore, endToEnd: a.endToEnd }) : train(a))))
   .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy', (y) => common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth)' })
     .option('data', dataOpt)
@@ -59,7 +75,10 @@ await yargs(hideBin(process.argv))
     .option('width', { type: 'number', describe: 'evaluation width; default from the aspect' })
     .option('batch-size', { type: 'number', default: 4 })
     .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of scenes' })
-    .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' }),
+    .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' })
+    .option('distort', { type: 'boolean', default: false, describe: 'erfnet: evaluate on heat-distorted images (feedback models always are)' })
+    .option('sigma', { type: 'number', describe: 'distortion std in pixels (feedback: default from the checkpoint)' })
+    .option('corr-length', { type: 'number', describe: 'distortion correlation length in pixels' }),
   run((a) => evaluate(a)))
   .command('predict', 'Segment images: colourised PNGs, overlays, diffs against ground truth, raw logits', (y) => common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth)' })

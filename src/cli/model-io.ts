@@ -1,6 +1,8 @@
 // Building ERFNet from a weights file: checks the model kind and class count, loads strictly.
 import type { HostTensor } from '../engine/module.js';
 import { ERFNet } from '../models/erfnet.js';
+import { RestorationUNet } from '../models/restoration-unet.js';
+import { FeedbackSystem, type SegLoss } from '../train/feedback.js';
 import { readWeights } from './common.js';
 
 export interface LoadedModel { net: ERFNet; encoderOnly: boolean; meta: Record<string, string>; numClasses: number }
@@ -35,4 +37,29 @@ export function loadErfnet(model: string, path: string, dataClasses?: number): L
   }
   net.eval();
   return { net, encoderOnly, meta, numClasses };
+}
+
+export interface LoadedFeedback { unet: RestorationUNet; seg: ERFNet; sys: FeedbackSystem; meta: Record<string, string>; numClasses: number;
+  dispose(): void }
+
+/** A feedback checkpoint (restore.* + seg.*) as written by `mirage train --model feedback`. */
+export function loadFeedback(path: string, dataClasses?: number): LoadedFeedback {
+  const { tensors, meta } = readWeights(path);
+  if (meta.model !== 'feedback') throw new Error(`${path} holds a '${meta.model ?? 'unknown'}' model, not the feedback model`);
+  const numClasses = Number(meta.classes);
+  if (dataClasses !== undefined && dataClasses !== numClasses) throw new Error(`${path} predicts ${numClasses} classes but the data set has ${dataClasses}`);
+  const unet = new RestorationUNet({ depth: Number(meta.unet_depth), wf: Number(meta.unet_wf), numClasses });
+  const seg = new ERFNet({ numClasses, encoderOutputConv: false });
+  const sub = (pre: string) => new Map([...tensors].filter(([k]) => k.startsWith(pre)).map(([k, v]) => [k.slice(pre.length), v]));
+  try {
+    unet.loadStateDict(sub('restore.'));
+    seg.loadStateDict(sub('seg.'));
+  } catch (e) {
+    unet.dispose(); seg.dispose();
+    throw new Error(`${path} (U-Net depth ${meta.unet_depth}, width ${meta.unet_wf}): ${(e as Error).message}`);
+  }
+  unet.eval(); seg.eval();
+  const sys = new FeedbackSystem(unet, seg, { ignoreIndex: numClasses - 1, loss: (meta.loss ?? 'cbifl') as SegLoss,
+    feedback: meta.feedback !== 'false' });
+  return { unet, seg, sys, meta, numClasses, dispose: () => { unet.dispose(); seg.dispose(); } };
 }

@@ -13,7 +13,9 @@ import { resizeImage, resizeLabel } from '../data/transforms.js';
 import { writeNpy } from '../io/npy.js';
 import { argmaxConfusion } from '../kernels/metrics.js';
 import { startEngine } from './common.js';
-import { loadErfnet } from './model-io.js';
+import { loadErfnet, loadFeedback } from './model-io.js';
+import { readWeights } from './common.js';
+import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { Progress } from './progress.js';
 
 export interface PredictArgs { model: string; weights: string; image?: string; data?: string; split: Split; height?: number;
@@ -37,6 +39,7 @@ function inputs(a: PredictArgs): { count: number; get: (i: number) => Sample; pa
 }
 
 export async function predict(a: PredictArgs): Promise<void> {
+  if (readWeights(a.weights).meta.model === 'feedback') return predictFeedback(a);
   const { close } = await startEngine(a.seed);
   try {
     const src = inputs(a);
@@ -100,6 +103,52 @@ export async function predict(a: PredictArgs): Promise<void> {
     }
     if (meta.height) console.log(`(model trained at ${meta.width}x${meta.height})`);
     net.dispose();
+  } finally {
+    close();
+  }
+}
+
+/** Feedback model: panels [distorted | restored | segmentation] per image (distortion as in training). */
+async function predictFeedback(a: PredictArgs): Promise<void> {
+  const { close } = await startEngine(a.seed);
+  try {
+    const src = inputs(a);
+    const fb = loadFeedback(a.weights);
+    const palette = src.palette ?? (fb.numClasses === 20 ? CITYSCAPES_PALETTE : undefined);
+    if (!palette) throw new Error(`${a.weights}: ${fb.numClasses} classes and no data set palette; pass --data`);
+    mkdirSync(join(a.out, 'panels'), { recursive: true });
+    const sims = new Map<string, TurbulenceSimulator>();
+    const m = 2 ** (fb.unet.depth - 1);
+    const bar = new Progress('predict', src.count);
+    for (let i = 0; i < src.count; i++) {
+      let s = src.get(i);
+      const H = Math.max(m, Math.round((a.height ?? s.height) / m) * m);
+      const W = Math.max(m, Math.round((s.width * H) / s.height / m) * m);
+      if (H !== s.height || W !== s.width) s = { ...s, image: resizeImage(s.image, s.width, s.height, W, H), width: W, height: H };
+      let sim = sims.get(`${W}x${H}`);
+      if (!sim) { sim = new TurbulenceSimulator(H, W, { sigma: Number(fb.meta.sigma ?? 2), corrLength: Number(fb.meta.corr_length ?? 8) }); sims.set(`${W}x${H}`, sim); }
+      const [turb, rest, pred] = scope(() => {
+        const t = sim!.distort(tensor(s.image, [1, 3, H, W]), sampleSeed(a.seed + 7777, i)).image;
+        const o = fb.sys.run(t, null, null, null);
+        const r = o.restored[o.restored.length - 1];
+        return [keep(t), keep(r), keep(noGrad(() => argmaxConfusion(o.logits[o.logits.length - 1], null, null)))];
+      });
+      const [tv, rv, pv] = [await turb.readF32(), await rest.readF32(), await pred.read()];
+      turb.dispose(); rest.dispose(); pred.dispose();
+      const panel = new Uint8Array(3 * H * 3 * W);
+      const put = (col: number, rgb: (p: number) => ArrayLike<number>) => {
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) panel.set(rgb(y * W + x) as Uint8Array, 3 * (y * 3 * W + col * W + x));
+      };
+      const t8 = fromChwFloat(tv, W, H), r8 = fromChwFloat(rv, W, H);
+      put(0, (p) => t8.subarray(3 * p, 3 * p + 3));
+      put(1, (p) => r8.subarray(3 * p, 3 * p + 3));
+      put(2, (p) => palette[pv[p]] ?? [255, 255, 255]);
+      writePng(join(a.out, 'panels', `${s.name}.png`), 3 * W, H, panel, 3);
+      bar.update(i + 1, i + 1);
+    }
+    bar.done(`→ ${a.out}/panels (distorted | restored | segmentation)`);
+    for (const sm of sims.values()) sm.dispose();
+    fb.dispose();
   } finally {
     close();
   }

@@ -17,6 +17,7 @@ import { ERFNet } from '../models/erfnet.js';
 import { Adam } from '../optim/adam.js';
 import { PolyLR } from '../optim/lr-scheduler.js';
 import { IouEval, type IouResult } from '../train/iou.js';
+import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { iouTable, readWeights, startEngine, subDict } from './common.js';
 import { plotCurves } from './plot.js';
 import { Progress, fmtTime } from './progress.js';
@@ -25,13 +26,16 @@ export interface TrainArgs {
   model: string; data: string; height: number; width?: number; epochs: number; batchSize: number; lr: number;
   weightDecay: number; savedir: string; pretrainedEncoder?: string; encoderOnly: boolean; stepsLoss: number;
   iouTrain: boolean; resume: boolean; seed: number; classWeights: string; trainSize: number; valSize: number;
-  flip: boolean; translate: number; scaleCrop?: string;
+  flip: boolean; translate: number; scaleCrop?: string; distort?: boolean;
+  sigma?: number; corrLength?: number; anisotropy?: number; cn2?: number; pathLength?: number; focalLength?: number;
+  aperture?: number; pixelPitch?: number; wavelength?: number;
 }
 
 interface EpochResult { loss: number; iou: IouResult | null; images: number; seconds: number }
 
 async function runEpoch(net: ERFNet, loader: Loader, o: { train: boolean; encoderOnly: boolean; weight: Tensor | null;
-  opt?: Adam; iou: boolean; stepsLoss: number; label: string; epoch: number }): Promise<EpochResult> {
+  opt?: Adam; iou: boolean; stepsLoss: number; label: string; epoch: number;
+  distort?: (x: Tensor, batch: number) => Tensor }): Promise<EpochResult> {
   const ds = loader.ds;
   const meter = o.iou ? new IouEval(ds.numClasses, ds.ignoreIndex) : null;
   let lossSum = keep(zeros([]));
@@ -43,8 +47,9 @@ async function runEpoch(net: ERFNet, loader: Loader, o: { train: boolean; encode
     for await (const b of loader.epoch(o.epoch)) {
       const x = tensor(b.x, [b.n, 3, b.height, b.width]);
       const y = tensor(b.y, [b.n, b.labelHeight, b.labelWidth], { dtype: 'i32' });
+      const batchIndex = steps;
       const step = () => {
-        const logits = net.forward(x, o.encoderOnly);
+        const logits = net.forward(o.distort ? o.distort(x, batchIndex) : x, o.encoderOnly);
         const loss = crossEntropy(logits, y, { weight: o.weight, ignoreIndex: ds.ignoreIndex });
         meter?.add(logits, y).dispose();
         if (o.train) { backward(loss); o.opt!.step(); o.opt!.zeroGrad(); }
@@ -76,7 +81,7 @@ function describe(ds: SegDataset, loader: Loader): string {
 }
 
 export async function train(a: TrainArgs): Promise<void> {
-  if (a.model !== 'erfnet') throw new Error(`--model ${a.model}: only 'erfnet' is available (the feedback model comes with the hot-weather work)`);
+  if (a.model !== 'erfnet') throw new Error(`--model ${a.model}: expected erfnet or feedback`);
   if (!(a.epochs >= 1)) throw new Error(`--epochs must be ≥ 1, got ${a.epochs}`);
   if (!(a.lr > 0)) throw new Error(`--lr must be > 0, got ${a.lr}`);
   if (!(a.stepsLoss >= 1)) throw new Error(`--steps-loss must be ≥ 1, got ${a.stepsLoss}`);
@@ -119,6 +124,10 @@ export async function train(a: TrainArgs): Promise<void> {
     const sched = new PolyLR(opt, a.epochs, 0.9);
     const last = join(a.savedir, 'checkpoint.safetensors'), bestPath = join(a.savedir, 'model_best.safetensors');
     const logPath = join(a.savedir, 'log.csv');
+    const sim = a.distort ? new TurbulenceSimulator(trainLoader.height, trainLoader.width, a) : null;
+    if (sim) console.log(`heat distortion on the fly: σ ${sim.params.sigma.toFixed(2)} px, correlation 0.5 at ${sim.params.corrLength.toFixed(1)} px`);
+    const distortTrain = sim ? (e: number) => (x: Tensor, k: number) => sim.distort(x, sampleSeed(a.seed, e * 100003 + k)).image : () => undefined;
+    const distortVal = sim ? (x: Tensor, k: number) => sim.distort(x, sampleSeed(a.seed + 7777, k)).image : undefined;
     let start = 0, best = -1;
     const history: { train: number; val: number; trainIou: number; valIou: number }[] = [];
     if (a.resume) {
@@ -136,14 +145,14 @@ export async function train(a: TrainArgs): Promise<void> {
     for (let e = start; e < a.epochs; e++) {
       sched.setEpoch(e);
       const tr = await runEpoch(net, trainLoader, { train: true, encoderOnly: a.encoderOnly, weight, opt, iou: a.iouTrain,
-        stepsLoss: a.stepsLoss, label: `epoch ${e + 1}/${a.epochs} train`, epoch: e });
+        stepsLoss: a.stepsLoss, label: `epoch ${e + 1}/${a.epochs} train`, epoch: e, distort: distortTrain(e) });
       const va = await runEpoch(net, valLoader, { train: false, encoderOnly: a.encoderOnly, weight, iou: true, stepsLoss: a.stepsLoss,
-        label: `epoch ${e + 1}/${a.epochs} val  `, epoch: 0 });
+        label: `epoch ${e + 1}/${a.epochs} val  `, epoch: 0, distort: distortVal });
       const valIou = va.iou!.miou;
       appendFileSync(logPath, [e + 1, tr.loss, va.loss, tr.iou?.miou ?? '', valIou, opt.lr, tr.seconds.toFixed(1),
         (tr.images / tr.seconds).toFixed(3)].join(',') + '\n');
       history.push({ train: tr.loss, val: va.loss, trainIou: tr.iou?.miou ?? NaN, valIou });
-      const meta = { model: modelName, classes: trainDs.numClasses, height: a.height, width: trainLoader.width, epoch: e + 1,
+      const meta = { model: modelName, classes: trainDs.numClasses, distorted: sim ? `sigma ${sim.params.sigma} corr ${sim.params.corrLength}` : 'no', height: a.height, width: trainLoader.width, epoch: e + 1,
         miou: valIou, best_miou: Math.max(best, valIou), data: a.data, class_names: trainDs.classNames.join('|') };
       await saveCheckpoint(last, net, meta, opt);
       if (valIou > best) {
@@ -160,7 +169,7 @@ export async function train(a: TrainArgs): Promise<void> {
     }
     console.log(`best val mIoU ${(100 * best).toFixed(2)}; log ${logPath}, curves ${join(a.savedir, 'curves.png')}, ` +
       `peak GPU pool ${(engine.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB, ${fmtTime(performance.now() / 1000)} since start`);
-    opt.dispose(); net.dispose(); weight?.dispose();
+    opt.dispose(); net.dispose(); weight?.dispose(); sim?.dispose();
   } finally {
     close();
   }

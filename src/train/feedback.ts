@@ -1,0 +1,100 @@
+// Spatial feedback learning (Rai et al., BMVC 2020; seed-specs §1.5): a restoration U-Net in front
+// of ERFNet, run for 3 feedback iterations after one plain pass. Iteration k feeds
+// [Δ·R_r | Δ·R_g | Δ·R_b] (Δ = change of the segmentation logits, R = previous restored image, both
+// detached) into the U-Net bottleneck; the U-Net takes an Adam step on its own L1 loss after every
+// iteration; ERFNet sees the detached restored image and takes one step on Σ_k loss_k (iFL / CB-iFL:
+// focal with γ_k = 0, 0.1, 0.2). The end-to-end variant instead back-propagates the segmentation loss
+// through the warp into the U-Net and steps both networks once on Σ_k (seg_k + L1_k).
+import { backward, noGrad } from '../engine/autograd.js';
+import type { Tensor } from '../engine/tensor.js';
+import { add, sub } from '../kernels/elementwise.js';
+import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
+import type { ERFNet } from '../models/erfnet.js';
+import { type RestorationUNet, feedbackInput } from '../models/restoration-unet.js';
+import type { Optimizer } from '../optim/optimizer.js';
+
+export type SegLoss = 'ce' | 'focal' | 'ifl' | 'cbifl';
+
+export interface FeedbackOptions {
+  iterations?: number;
+  /** Per-iteration γ for iFL / CB-iFL (reference 0, 0.1, 0.2); `focal` uses gammas[last] throughout. */
+  gammas?: number[];
+  loss?: SegLoss;
+  /** false: the restoration net runs without the feedback branch (the "restoration pre-network" variant). */
+  feedback?: boolean;
+  endToEnd?: boolean;
+  ignoreIndex: number;
+}
+
+/** CB weights from effective numbers (Cui et al.; seed-specs §1.6): n_c = 100 / w_c, w' = (1 − β)/(1 − β^n_c). */
+export function cbWeights(base: ArrayLike<number>, beta = 0.9999): Float32Array {
+  return Float32Array.from(base, (w) => (w > 0 ? (1 - beta) / (1 - beta ** (100 / w)) : 0));
+}
+
+/** detach: same storage, no autograd history. */
+export const detach = (t: Tensor): Tensor => t.view(t.shape);
+
+export interface FeedbackResult { restored: Tensor[]; logits: Tensor[]; l1: Tensor[]; seg: Tensor | null }
+
+export class FeedbackSystem {
+  readonly iterations: number;
+  readonly gammas: number[];
+  readonly loss: SegLoss;
+  constructor(readonly unet: RestorationUNet, readonly seg: ERFNet, readonly o: FeedbackOptions) {
+    this.iterations = o.iterations ?? 3;
+    this.gammas = o.gammas ?? [0, 0.1, 0.2];
+    this.loss = o.loss ?? 'cbifl';
+    if (this.gammas.length < this.iterations) throw new Error(`feedback: ${this.iterations} iterations need ${this.iterations} gammas`);
+  }
+
+  private segLoss(k: number, logits: Tensor, labels: Tensor, weight: Tensor | null): Tensor {
+    const ig = this.o.ignoreIndex;
+    switch (this.loss) {
+      case 'ce': return crossEntropy(logits, labels, { weight, ignoreIndex: ig });
+      case 'focal': return focalLoss(logits, labels, { weight, gamma: this.gammas[this.iterations - 1], ignoreIndex: ig });
+      case 'ifl': return focalLoss(logits, labels, { gamma: this.gammas[k], ignoreIndex: ig });
+      case 'cbifl': return focalLoss(logits, labels, { weight, gamma: this.gammas[k], ignoreIndex: ig });
+    }
+  }
+
+  /**
+   * The unrolled loop on a batch. With optimizers (training) it updates the networks as the
+   * reference does; without (evaluation) it only runs forward. Call inside scope() and return what
+   * you need from it; everything else is freed there.
+   */
+  run(turbulent: Tensor, clean: Tensor | null, labels: Tensor | null, weight: Tensor | null,
+    opt?: { restore: Optimizer; seg: Optimizer }): FeedbackResult {
+    const training = opt !== undefined;
+    const useFb = this.o.feedback ?? true, e2e = training && (this.o.endToEnd ?? false);
+    const restored: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], segLosses: Tensor[] = [];
+    // plain pass: initialises prev = cur = S_plain, so the first feedback Δ is 0
+    let rPrev = noGrad(() => this.unet.forward(turbulent).restored);
+    let prev = noGrad(() => this.seg.forward(rPrev));
+    let cur = prev;
+    for (let k = 0; k < this.iterations; k++) {
+      const fb = useFb ? noGrad(() => feedbackInput(sub(cur, prev), rPrev)) : null;
+      const r = (training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb))).restored;
+      if (clean) {
+        const l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
+        l1s.push(l1);
+        if (training && !e2e) { backward(l1); opt!.restore.step(); opt!.restore.zeroGrad(); }
+      }
+      const segIn = e2e ? r : detach(r);
+      const s = training ? this.seg.forward(segIn) : noGrad(() => this.seg.forward(segIn));
+      if (labels) segLosses.push(training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight)));
+      restored.push(r); logits.push(s);
+      prev = cur; cur = detach(s); rPrev = detach(r);
+    }
+    let seg: Tensor | null = null;
+    if (segLosses.length) {
+      seg = segLosses.reduce((a, b) => (training ? add(a, b) : noGrad(() => add(a, b))));
+      if (training) {
+        const total = e2e ? l1s.reduce((a, b) => add(a, b), seg) : seg;
+        backward(total);
+        opt!.seg.step(); opt!.seg.zeroGrad();
+        if (e2e) { opt!.restore.step(); opt!.restore.zeroGrad(); }
+      }
+    }
+    return { restored, logits, l1: l1s, seg };
+  }
+}

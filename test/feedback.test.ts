@@ -1,0 +1,83 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getEngine } from '../src/engine/engine.js';
+import { Rng } from '../src/engine/rng.js';
+import { scope } from '../src/engine/scope.js';
+import { tensor } from '../src/engine/tensor.js';
+import { ERFNET_WEIGHTS } from '../src/data/classes.js';
+import { syntheticScene } from '../src/data/synthetic.js';
+import { ERFNet } from '../src/models/erfnet.js';
+import { RestorationUNet } from '../src/models/restoration-unet.js';
+import { Adam } from '../src/optim/adam.js';
+import { TurbulenceSimulator } from '../src/sim/turbulence.js';
+import { FeedbackSystem, cbWeights } from '../src/train/feedback.js';
+
+const t = suite('feedback');
+
+t('CB-iFL class weights from effective numbers match seed-specs §1.6', () => {
+  const w = cbWeights(ERFNET_WEIGHTS.decoder);
+  const want: [number, number][] = [[0, 0.02820], [1, 0.06990], [2, 0.03794], [3, 0.09947], [8, 0.04637], [10, 0.07874],
+    [13, 0.06666], [17, 0.10410], [19, 0]];
+  for (const [c, v] of want) assert.ok(Math.abs(w[c] - v) < 5e-5, `class ${c}: ${w[c]} vs ${v}`);
+});
+
+async function setup(H: number, W: number) {
+  const scenes = [0, 1].map((i) => syntheticScene(5, i, W, H));
+  const clean = tensor(Float32Array.from(scenes.flatMap((s) => [...s.image])), [2, 3, H, W]);
+  const labels = tensor(Int32Array.from(scenes.flatMap((s) => [...s.label])), [2, H, W], { dtype: 'i32' });
+  const sim = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 4 });
+  const { image: turb, field } = sim.distort(clean, 11);
+  field.dispose(); sim.dispose();
+  return { clean, labels, turb };
+}
+
+const snapshot = async (ts: { read(): Promise<ArrayLike<number>> }[]) => Promise.all(ts.map(async (x) => Float64Array.from(await x.read())));
+const changed = (a: Float64Array[], b: Float64Array[]) => a.some((x, i) => x.some((v, j) => v !== b[i][j]));
+
+t('feedback training steps: both networks update, losses finite, pool live bytes constant', async () => {
+  const e = getEngine();
+  const { clean, labels, turb } = await setup(16, 32);
+  const unet = new RestorationUNet({ depth: 3, wf: 2, rng: new Rng(1) });
+  const seg = new ERFNet({ rng: new Rng(2) });
+  const weight = tensor(cbWeights(ERFNET_WEIGHTS.decoder), [20]);
+  const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl' });
+  const opt = { restore: new Adam(unet.parameters(), { lr: 2e-4 }), seg: new Adam(seg.parameters(), { lr: 5e-4, weightDecay: 2e-4 }) };
+  const u0 = await snapshot([unet.last.weight]), s0 = await snapshot([seg.decoder.output_conv.weight]);
+  let live = -1;
+  for (let step = 0; step < 3; step++) {
+    const [l1, sl] = await (async () => {
+      const r = scope(() => { const o = sys.run(turb, clean, labels, weight, opt); return [o.l1[2], o.seg!]; });
+      const v = [await r[0].item(), await r[1].item()];
+      r.forEach((x) => x.dispose());
+      return v;
+    })();
+    assert.ok(Number.isFinite(l1) && Number.isFinite(sl) && sl > 0, `losses ${l1} ${sl}`);
+    if (step === 0) live = e.pool.bytesLive; else assert.is(e.pool.bytesLive, live, `leak at step ${step}`);
+  }
+  assert.ok(changed(u0, await snapshot([unet.last.weight])), 'U-Net updated');
+  assert.ok(changed(s0, await snapshot([seg.decoder.output_conv.weight])), 'ERFNet updated');
+  // evaluation: three iterations of logits, no update
+  const before = await snapshot([seg.decoder.output_conv.weight]);
+  const n = scope(() => sys.run(turb, null, null, null).logits.length);
+  assert.is(n, 3);
+  assert.equal(await snapshot([seg.decoder.output_conv.weight]), before);
+  opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose();
+  for (const x of [clean, labels, turb, weight]) x.dispose();
+});
+
+t('end-to-end variant: the segmentation loss reaches the U-Net through the warp (the detached one does not)', async () => {
+  const { clean, labels, turb } = await setup(16, 32);
+  for (const endToEnd of [false, true]) {
+    const unet = new RestorationUNet({ depth: 3, wf: 2, rng: new Rng(3) });
+    const seg = new ERFNet({ rng: new Rng(4) });
+    const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'ce', endToEnd });
+    const opt = { restore: new Adam(unet.parameters(), { lr: 1e-3 }), seg: new Adam(seg.parameters(), { lr: 1e-3 }) };
+    const u0 = await snapshot([unet.last.weight, unet.down_path[0].block[0].parameters()[0]]);
+    scope(() => { sys.run(turb, null, labels, null, opt); });           // no L1 target: only the seg loss can move the U-Net
+    const moved = changed(u0, await snapshot([unet.last.weight, unet.down_path[0].block[0].parameters()[0]]));
+    assert.is(moved, endToEnd, `endToEnd=${endToEnd}: U-Net ${moved ? 'moved' : 'did not move'}`);
+    opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose();
+  }
+  for (const x of [clean, labels, turb]) x.dispose();
+});
+t.run();
