@@ -135,6 +135,20 @@ t('feedback model: train (on-the-fly distortion) → eval per iteration → pred
   assert.match(base.out, /heat distortion on the fly: σ 1.00 px/);
 });
 
+t('experiment hot-weather: table, JSON and chart for the chosen variants', async () => {
+  const out = join(dir, 'exp');
+  const r = await mirage('experiment', 'hot-weather', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
+    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl', '--savedir', out);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /distorted\s+\d+\.\d\d/);
+  assert.match(r.out, /feedback-cbifl\s+\d+\.\d\d\s+\d+\.\d\d → /);
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl']);
+  assert.ok(existsSync(join(out, 'results.png')));
+  const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
+  assert.match(bad.err, /--variants: unknown 'nope'/);
+});
+
 t('bad flags and paths give one clear line', async () => {
   const a = await mirage('train', '--data', 'cityscapes:/no/where', '--savedir', join(dir, 'bad'));
   assert.match(a.err, /mirage: --data cityscapes:\/no\/where: folder \/no\/where does not exist/);

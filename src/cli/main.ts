@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { bench } from './bench.js';
 import { convert } from './convert.js';
 import { evaluate } from './eval.js';
+import { experiment } from './experiment.js';
 import { info } from './info.js';
 import { predict } from './predict.js';
 import { profile } from './profile.js';
@@ -65,8 +66,8 @@ await yargs(hideBin(process.argv))
     .option('unet-depth', { type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' })
     .option('unet-width', { type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' })
     .option('lr-restore', { type: 'number', default: 2e-4, describe: 'feedback: U-Net Adam lr, halved every 30 epochs' }),
-  run((a) => (a.model === 'feedback' ? trainFeedback({ ...a, lrSeg: a.lr, weightDecay: a.weightDecay, unetDepth: a.unetDepth,
-    unetWidth: a.unetWidth, lrRestore: a.lrRestore, endToEnd: a.endToEnd }) : train(a))))
+  run(async (a) => { await (a.model === 'feedback' ? trainFeedback({ ...a, lrSeg: a.lr, weightDecay: a.weightDecay, unetDepth: a.unetDepth,
+    unetWidth: a.unetWidth, lrRestore: a.lrRestore, endToEnd: a.endToEnd }) : train(a)); }))
   .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy', (y) => common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth)' })
     .option('data', dataOpt)
@@ -122,6 +123,20 @@ await yargs(hideBin(process.argv))
     .option('pixel-pitch', { type: 'number', describe: 'physical: metres per pixel at the image size (default 4e-6)' })
     .option('wavelength', { type: 'number', describe: 'physical: metres (default 550e-9)' }),
   run((a) => simulate(a)))
+  .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL', (y) => y
+    .positional('name', { type: 'string', demandOption: true, describe: 'hot-weather' })
+    .option('data', dataOpt)
+    .option('height', { type: 'number', default: 64 }).option('width', { type: 'number' })
+    .option('epochs', { type: 'number', default: 5 }).option('batch-size', { type: 'number', default: 4 })
+    .option('train-size', { type: 'number', default: 160 }).option('val-size', { type: 'number', default: 50 })
+    .option('seed', { type: 'number', default: 1 })
+    .option('lr', { type: 'number', default: 2e-3, describe: 'segmentation Adam lr (reference 5e-4 over 150 epochs)' })
+    .option('sigma', { type: 'number', default: 2, describe: 'distortion std in pixels at the training size' })
+    .option('corr-length', { type: 'number', default: 6, describe: 'distortion correlation length in pixels' })
+    .option('unet-depth', { type: 'number', default: 5 }).option('unet-width', { type: 'number', default: 3, describe: '2^w filters (reference 6)' })
+    .option('variants', { type: 'string', describe: 'comma list: clean,distorted,restoration,feedback-ce,feedback-ifl,feedback-cbifl (default all)' })
+    .option('savedir', { type: 'string', default: 'runs/hot-weather' }),
+  run((a) => experiment(a)))
   .command('info', 'Show the WebGPU adapter, its features and the limits mirage requests', (y) =>
     y.option('backend', { type: 'string', describe: 'Dawn backend (vulkan, metal, d3d12, null)' }),
   run((a) => info(a.backend)))

@@ -7,7 +7,8 @@ const FONT: Record<string, string> = {   // 5×7 glyphs, rows top to bottom, 5 b
   '.': '00000000000c0c', '-': '0000001f000000', ' ': '00000000000000', 'A': '0e11111f111111', 'C': '0e11101010110e',
   'E': '1f10101e10101f', 'H': '1111111f111111', 'I': '0e04040404040e', 'L': '1010101010101f', 'M': '111b1515111111',
   'N': '11111915131111', 'O': '0e11111111110e', 'P': '1e11111e101010', 'R': '1e11111e141211', 'S': '0f10100e01011e',
-  'T': '1f040404040404', 'U': '1111111111110e', 'V': '11111111110a04', 'W': '11111115151b11', ':': '000c0c000c0c00',
+  'T': '1f040404040404', 'D': '1e11111111111e', 'F': '1f10101e101010', 'B': '1e11111e11111e', 'G': '0e11101711110f',
+  'X': '11110a040a1111', 'Y': '11110a04040404', 'K': '11121418141211', '+': '0004041f040400', '(': '02040808080402', ')': '08040202020408', 'U': '1111111111110e', 'V': '11111111110a04', 'W': '11111115151b11', ':': '000c0c000c0c00',
 };
 
 export interface Series { name: string; values: number[]; color: [number, number, number]; axis: 'left' | 'right' }
@@ -62,6 +63,37 @@ export function plotCurves(path: string, series: Series[], title = 'EPOCH'): voi
     const lx = L + 10 + 150 * k;
     for (let a = 0; a < 12; a++) for (let b = 0; b < 7; b++) put(lx + a, 10 + b, s.color);
     text(`${s.name} ${s.axis === 'left' ? '(L)' : '(R)'}`.replace(/[()]/g, ' '), lx + 16, 10);
+  });
+  writePng(path, W, H, img, 3);
+}
+
+/** A bar chart of named values (e.g. mIoU per variant), values labelled above the bars. */
+export function plotBars(path: string, bars: { name: string; value: number }[], title: string): void {
+  const W = 640, H = 360, L = 40, B = 50, T = 40;
+  const img = new Uint8Array(W * H * 3).fill(255);
+  const put = (x: number, y: number, c: [number, number, number]) => {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    const i = 3 * (Math.round(y) * W + Math.round(x));
+    img[i] = c[0]; img[i + 1] = c[1]; img[i + 2] = c[2];
+  };
+  const text = (s: string, x: number, y: number) => [...s.toUpperCase()].forEach((ch, k) => {
+    const g = FONT[ch] ?? FONT[' '];
+    for (let row = 0; row < 7; row++) {
+      const bits = parseInt(g.slice(2 * row, 2 * row + 2), 16);
+      for (let col = 0; col < 5; col++) if (bits & (16 >> col)) put(x + 6 * k + col, y + row, [0, 0, 0]);
+    }
+  });
+  const max = Math.max(1e-9, ...bars.map((b) => b.value)) * 1.15;
+  const slot = (W - 2 * L) / Math.max(1, bars.length);
+  text(title, L, 12);
+  for (let x = L; x < W - L; x++) put(x, H - B, [0, 0, 0]);
+  bars.forEach((b, i) => {
+    const x0 = L + i * slot + slot * 0.15, x1 = L + (i + 1) * slot - slot * 0.15;
+    const top = H - B - (b.value / max) * (H - B - T);
+    const c: [number, number, number] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75]][i % 6] as [number, number, number];
+    for (let y = Math.round(top); y < H - B; y++) for (let x = Math.round(x0); x <= x1; x++) put(x, y, c);
+    text(b.value.toFixed(2), x0, top - 10);
+    text(b.name, x0 - 4, H - B + 8 + (i % 2) * 12);
   });
   writePng(path, W, H, img, 3);
 }

@@ -19,6 +19,7 @@ import { type TurbulenceParams, TurbulenceSimulator, sampleSeed } from '../sim/t
 import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
 import { IouEval } from '../train/iou.js';
 import { iouTable, startEngine } from './common.js';
+import type { TrainSummary } from './train.js';
 import { plotCurves } from './plot.js';
 import { Progress } from './progress.js';
 
@@ -34,9 +35,10 @@ export interface FeedbackTrainArgs extends TurbulenceParams {
   lrSeg: number; lrRestore: number; weightDecay: number; flip: boolean; translate: number;
 }
 
-export async function trainFeedback(a: FeedbackTrainArgs): Promise<void> {
+export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary> {
   const spec = parseDataSpec(a.data);
   mkdirSync(a.savedir, { recursive: true });
+  const t0 = performance.now();
   const { engine, close } = await startEngine(a.seed);
   try {
     const open = (split: 'train' | 'val', n: number) =>
@@ -136,6 +138,8 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<void> {
     }
     console.log(`best val mIoU ${(100 * best).toFixed(2)}; log ${logPath}; peak GPU pool ${(engine.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
     opt.restore.dispose(); opt.seg.dispose(); model.dispose(); weight?.dispose(); sim.dispose();
+    const bestEpoch = hist.reduce((bi, h, i) => (h[h.length - 1] > hist[bi][hist[bi].length - 1] ? i : bi), 0);
+    return { bestMiou: best, perIteration: hist[bestEpoch], seconds: (performance.now() - t0) / 1000, savedir: a.savedir };
   } finally {
     close();
   }

@@ -80,7 +80,9 @@ function describe(ds: SegDataset, loader: Loader): string {
   return `${ds.name}: ${ds.length} images → ${loader.width}x${loader.height}, ${ds.numClasses} classes (ignore ${ds.ignoreIndex})`;
 }
 
-export async function train(a: TrainArgs): Promise<void> {
+export interface TrainSummary { bestMiou: number; perIteration?: number[]; seconds: number; savedir: string }
+
+export async function train(a: TrainArgs): Promise<TrainSummary> {
   if (a.model !== 'erfnet') throw new Error(`--model ${a.model}: expected erfnet or feedback`);
   if (!(a.epochs >= 1)) throw new Error(`--epochs must be ≥ 1, got ${a.epochs}`);
   if (!(a.lr > 0)) throw new Error(`--lr must be > 0, got ${a.lr}`);
@@ -91,6 +93,7 @@ export async function train(a: TrainArgs): Promise<void> {
   }
   const spec = parseDataSpec(a.data);
   mkdirSync(a.savedir, { recursive: true });
+  const t0 = performance.now();
   const { engine, close } = await startEngine(a.seed);
   try {
     const open = (split: 'train' | 'val', n: number) =>
@@ -170,6 +173,7 @@ export async function train(a: TrainArgs): Promise<void> {
     console.log(`best val mIoU ${(100 * best).toFixed(2)}; log ${logPath}, curves ${join(a.savedir, 'curves.png')}, ` +
       `peak GPU pool ${(engine.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB, ${fmtTime(performance.now() / 1000)} since start`);
     opt.dispose(); net.dispose(); weight?.dispose(); sim?.dispose();
+    return { bestMiou: best, seconds: (performance.now() - t0) / 1000, savedir: a.savedir };
   } finally {
     close();
   }
