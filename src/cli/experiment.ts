@@ -1,6 +1,7 @@
 // mirage experiment hot-weather: the paper's comparison (seed-specs §1.8) on one data set and budget:
 // ERFNet on clean images, ERFNet on distorted images, restoration pre-network + ERFNet, and the
-// feedback model with CE, iFL and CB-iFL. Same data, seed, epochs and class weights for all.
+// feedback model with CE, iFL and CB-iFL. Same data, seed, epochs, class weights and segmentation
+// recipe for all (Adam, weight decay 1e-4, poly 0.9), so only the model differs between rows.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { plotBars } from './plot.js';
@@ -35,7 +36,7 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
     } else {
       const loss: SegLoss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
       r = await trainFeedback({ ...common, savedir, loss, feedback: v !== 'restoration', endToEnd: false, iterations: 3,
-        unetDepth: a.unetDepth, unetWidth: a.unetWidth, lrSeg: a.lr, lrRestore: 2e-4, weightDecay: 2e-4 });
+        unetDepth: a.unetDepth, unetWidth: a.unetWidth, lrSeg: a.lr, lrRestore: 2e-4, weightDecay: 1e-4, segSchedule: 'poly' });
     }
     rows.push({ variant: v, miou: r.bestMiou, perIteration: r.perIteration, minutes: r.seconds / 60 });
   }

@@ -65,7 +65,8 @@ await yargs(hideBin(process.argv))
     .option('iterations', { type: 'number', default: 3, describe: 'feedback: iterations after the plain pass' })
     .option('unet-depth', { type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' })
     .option('unet-width', { type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' })
-    .option('lr-restore', { type: 'number', default: 2e-4, describe: 'feedback: U-Net Adam lr, halved every 30 epochs' }),
+    .option('lr-restore', { type: 'number', default: 2e-4, describe: 'feedback: U-Net Adam lr, halved every 30 epochs' })
+    .option('seg-schedule', { choices: ['step', 'poly'] as const, default: 'step' as const, describe: 'feedback: ERFNet lr schedule, step ×0.99/epoch (reference) or poly 0.9' }),
   run(async (a) => { await (a.model === 'feedback' ? trainFeedback({ ...a, lrSeg: a.lr, weightDecay: a.weightDecay, unetDepth: a.unetDepth,
     unetWidth: a.unetWidth, lrRestore: a.lrRestore, endToEnd: a.endToEnd }) : train(a)); }))
   .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy', (y) => common(y)

@@ -14,7 +14,7 @@ import { expectModel, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js
 import { ERFNet } from '../models/erfnet.js';
 import { RestorationUNet } from '../models/restoration-unet.js';
 import { Adam } from '../optim/adam.js';
-import { StepLR } from '../optim/lr-scheduler.js';
+import { PolyLR, StepLR } from '../optim/lr-scheduler.js';
 import { type TurbulenceParams, TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
 import { IouEval } from '../train/iou.js';
@@ -33,6 +33,8 @@ export interface FeedbackTrainArgs extends TurbulenceParams {
   trainSize: number; valSize: number; resume: boolean; stepsLoss: number; classWeights: string;
   loss: SegLoss; feedback: boolean; endToEnd: boolean; iterations: number; unetDepth: number; unetWidth: number;
   lrSeg: number; lrRestore: number; weightDecay: number; flip: boolean; translate: number;
+  /** ERFNet's schedule: 'step' ×0.99 per epoch (the SFL reference) or 'poly' (the ERFNet recipe). */
+  segSchedule?: 'step' | 'poly';
 }
 
 export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary> {
@@ -60,7 +62,8 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
     const sys = new FeedbackSystem(unet, seg, { ignoreIndex: trainDs.ignoreIndex, loss: a.loss, feedback: a.feedback,
       endToEnd: a.endToEnd, iterations: a.iterations, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, a.iterations)) });
     const opt = { restore: new Adam(unet.parameters(), { lr: a.lrRestore }), seg: new Adam(seg.parameters(), { lr: a.lrSeg, weightDecay: a.weightDecay }) };
-    const schedR = new StepLR(opt.restore, 30, 0.5), schedS = new StepLR(opt.seg, 1, 0.99);
+    const schedR = new StepLR(opt.restore, 30, 0.5);
+    const schedS = a.segSchedule === 'poly' ? new PolyLR(opt.seg, a.epochs, 0.9) : new StepLR(opt.seg, 1, 0.99);
     const variant = `feedback(${a.feedback ? 'on' : 'off'}, ${a.loss}${a.endToEnd ? ', end-to-end' : ''}, U-Net depth ${a.unetDepth} wf ${a.unetWidth})`;
     console.log(`${variant}: U-Net ${unet.numParameters().toLocaleString('en')} parameters, ERFNet ${seg.numParameters().toLocaleString('en')}`);
     const last = join(a.savedir, 'checkpoint.safetensors'), bestPath = join(a.savedir, 'model_best.safetensors');
