@@ -15,6 +15,8 @@ import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
 import { ERFNet } from '../src/models/erfnet.js';
 import { createNodeDevice } from '../src/node/device.js';
 import { Adam } from '../src/optim/adam.js';
+import { RestorationUNet } from '../src/models/restoration-unet.js';
+import { FeedbackSystem } from '../src/train/feedback.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet } from './peer-tfjs.js';
 import { type ConvCase, convFlops, erfnetConvs, outShape } from './shapes.js';
 
@@ -191,10 +193,33 @@ export async function runBench(o: BenchOptions): Promise<void> {
     models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: e.pool.bytesPeak });
     console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s), ` +
       `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
-    console.log('feedback model training step: not measured (the feedback network is not implemented yet)');
     opt.dispose(); x.dispose(); y.dispose();
   }
   net.dispose();
+  {
+    // the feedback model's step: U-Net (reference width unless quick) + ERFNet, 3 feedback iterations
+    const [bn, h, w] = trainShape;
+    const wf = quick ? 3 : 6;
+    const unet = new RestorationUNet({ depth: 5, wf, rng: new Rng(2) });
+    const seg = new ERFNet({ encoderOutputConv: false, rng: new Rng(3) });
+    const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl' });
+    const opt = { restore: new Adam(unet.parameters(), { lr: 2e-4 }), seg: new Adam(seg.parameters(), { lr: 5e-4, weightDecay: 2e-4 }) };
+    const clean = tensor(randn(bn * 3 * h * w, 9).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
+    const turb = tensor(randn(bn * 3 * h * w, 10).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
+    const r = new Rng(11);
+    const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
+    const step = () => scope(() => { sys.run(turb, clean, y, null, opt); });
+    step(); await e.fence();
+    e.pool.resetPeak();
+    const times: number[] = [];
+    for (let k = 0; k < reps; k++) { const t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0); }
+    models.push({ name: `feedback training step (U-Net wf ${wf} + ERFNet, 3 iterations, CB-iFL)`, shape: [bn, 3, h, w], ms: median(times),
+      peakPoolBytes: e.pool.bytesPeak });
+    console.log(`feedback training step ${bn}x3x${h}x${w} (U-Net width ${2 ** wf}, 3 iterations): ${fmt(median(times), 1)} ms, ` +
+      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
+    opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose();
+    for (const t of [clean, turb, y]) t.dispose();
+  }
   result.models = models;
 
   mkdirSync(o.outDir, { recursive: true });
