@@ -5,6 +5,7 @@ import { seedGlobal } from '../engine/rng.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { readPth } from '../io/pth.js';
 import type { IouResult } from '../train/iou.js';
+import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
 import { createNodeEngine } from '../node/device.js';
 
 export async function startEngine(seed: number) {
@@ -35,4 +36,14 @@ export function iouTable(r: IouResult, names: string[], ignore: number): string 
     `  ${'mIoU present'.padEnd(16)} ${(100 * r.miouPresent).toFixed(2).padStart(6)}  (${present} classes that occur in the ground truth)`,
     `  ${'pixel accuracy'.padEnd(16)} ${(100 * r.pixelAccuracy).toFixed(2).padStart(6)}`,
     `  ${'mean class acc'.padEnd(16)} ${(100 * r.meanClassAccuracy).toFixed(2).padStart(6)}`].join('\n');
+}
+
+export interface SplitArgs { data: string; seed: number; height: number; width?: number; trainSize: number; valSize: number }
+
+/** The train and val splits of --data (synthetic: disjoint scene streams of trainSize / valSize). */
+export function openSplits(a: SplitArgs): { trainDs: SegDataset; valDs: SegDataset } {
+  const spec = parseDataSpec(a.data);
+  const open = (split: 'train' | 'val', n: number) =>
+    openDataset(spec, { split, syntheticCount: n, seed: a.seed, height: a.height, width: a.width ?? 2 * a.height });
+  return { trainDs: open('train', a.trainSize), valDs: open('val', a.valSize) };
 }

@@ -8,7 +8,7 @@ import { Rng } from '../engine/rng.js';
 import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { classWeights } from '../data/class-weights.js';
-import { openDataset, parseDataSpec } from '../data/datasets.js';
+import { parseDataSpec } from '../data/datasets.js';
 import { Loader } from '../data/loader.js';
 import { expectModel, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { ERFNet } from '../models/erfnet.js';
@@ -18,7 +18,7 @@ import { PolyLR, StepLR } from '../optim/lr-scheduler.js';
 import { type TurbulenceParams, TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
 import { IouEval } from '../train/iou.js';
-import { iouTable, startEngine } from './common.js';
+import { iouTable, openSplits, startEngine } from './common.js';
 import type { TrainSummary } from './train.js';
 import { plotCurves } from './plot.js';
 import { Progress } from './progress.js';
@@ -38,14 +38,12 @@ export interface FeedbackTrainArgs extends TurbulenceParams {
 }
 
 export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary> {
-  const spec = parseDataSpec(a.data);
+  parseDataSpec(a.data);                          // a bad --data fails before anything is created
   mkdirSync(a.savedir, { recursive: true });
   const t0 = performance.now();
   const { engine, close } = await startEngine(a.seed);
   try {
-    const open = (split: 'train' | 'val', n: number) =>
-      openDataset(spec, { split, syntheticCount: n, seed: a.seed, height: a.height, width: a.width ?? 2 * a.height });
-    const trainDs = open('train', a.trainSize), valDs = open('val', a.valSize);
+    const { trainDs, valDs } = openSplits(a);
     const trainLoader = new Loader(trainDs, { batchSize: a.batchSize, height: a.height, width: a.width, shuffle: true, seed: a.seed,
       augment: { flip: a.flip, translate: a.translate } });
     const valLoader = new Loader(valDs, { batchSize: a.batchSize, height: a.height, width: trainLoader.width });

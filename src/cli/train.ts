@@ -8,7 +8,7 @@ import { Rng } from '../engine/rng.js';
 import { keep, scope } from '../engine/scope.js';
 import { type Tensor, tensor, zeros } from '../engine/tensor.js';
 import { classWeights } from '../data/class-weights.js';
-import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
+import { type SegDataset, parseDataSpec } from '../data/datasets.js';
 import { Loader } from '../data/loader.js';
 import { add } from '../kernels/elementwise.js';
 import { crossEntropy } from '../kernels/losses.js';
@@ -18,7 +18,7 @@ import { Adam } from '../optim/adam.js';
 import { PolyLR } from '../optim/lr-scheduler.js';
 import { IouEval, type IouResult } from '../train/iou.js';
 import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
-import { iouTable, readWeights, startEngine, subDict } from './common.js';
+import { iouTable, openSplits, readWeights, startEngine, subDict } from './common.js';
 import { plotCurves } from './plot.js';
 import { Progress, fmtTime } from './progress.js';
 
@@ -91,14 +91,12 @@ export async function train(a: TrainArgs): Promise<TrainSummary> {
   if (scale && (scale.length !== 2 || !scale.every((v) => v > 0) || scale[0] > scale[1])) {
     throw new Error(`--scale-crop ${a.scaleCrop}: expected "lo,hi" with 0 < lo ≤ hi, e.g. 0.75,1.5`);
   }
-  const spec = parseDataSpec(a.data);
+  parseDataSpec(a.data);                          // a bad --data fails before anything is created
   mkdirSync(a.savedir, { recursive: true });
   const t0 = performance.now();
   const { engine, close } = await startEngine(a.seed);
   try {
-    const open = (split: 'train' | 'val', n: number) =>
-      openDataset(spec, { split, syntheticCount: n, seed: a.seed, height: a.height, width: a.width ?? 2 * a.height });
-    const trainDs = open('train', a.trainSize), valDs = open('val', a.valSize);
+    const { trainDs, valDs } = openSplits(a);
     const down = a.encoderOnly ? 8 : 1;
     const trainLoader = new Loader(trainDs, { batchSize: a.batchSize, height: a.height, width: a.width, shuffle: true, seed: a.seed,
       labelDownscale: down, augment: { flip: a.flip, translate: a.translate, scale } });

@@ -4,14 +4,15 @@
 // removed, and BatchNorm's integer num_batches_tracked is dropped.
 import { readFileSync } from 'node:fs';
 import type { HostTensor } from '../engine/module.js';
+import { bf16ToFloat, halfToFloat } from './half.js';
 import { isCall, unpickle, unpickleAt } from './pickle.js';
 import { readZip } from './zip.js';
 
 const DTYPES: Record<string, { bytes: number; read: (b: Buffer, i: number) => number; float: boolean }> = {
   FloatStorage: { bytes: 4, read: (b, i) => b.readFloatLE(4 * i), float: true },
   DoubleStorage: { bytes: 8, read: (b, i) => b.readDoubleLE(8 * i), float: true },
-  HalfStorage: { bytes: 2, read: (b, i) => half(b.readUInt16LE(2 * i)), float: true },
-  BFloat16Storage: { bytes: 2, read: (b, i) => new Float32Array(new Uint32Array([b.readUInt16LE(2 * i) << 16]).buffer)[0], float: true },
+  HalfStorage: { bytes: 2, read: (b, i) => halfToFloat(b.readUInt16LE(2 * i)), float: true },
+  BFloat16Storage: { bytes: 2, read: (b, i) => bf16ToFloat(b.readUInt16LE(2 * i)), float: true },
   LongStorage: { bytes: 8, read: (b, i) => Number(b.readBigInt64LE(8 * i)), float: false },
   IntStorage: { bytes: 4, read: (b, i) => b.readInt32LE(4 * i), float: false },
   ShortStorage: { bytes: 2, read: (b, i) => b.readInt16LE(2 * i), float: false },
@@ -20,12 +21,6 @@ const DTYPES: Record<string, { bytes: number; read: (b: Buffer, i: number) => nu
   BoolStorage: { bytes: 1, read: (b, i) => b[i], float: false },
 };
 
-function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (m / 1024);
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + m / 1024);
-}
 
 interface StorageRef { type: string; key: string; data: () => Buffer }
 interface TensorRec { storage: StorageRef; offset: number; shape: number[]; stride: number[] }

@@ -2,6 +2,7 @@
 // then raw little-endian tensor bytes. Written atomically (temp file + rename).
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { HostTensor } from '../engine/module.js';
+import { bf16ToFloat, halfToFloat } from './half.js';
 
 export interface SafeTensors { tensors: Map<string, HostTensor>; metadata: Record<string, string> }
 
@@ -35,12 +36,6 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
   renameSync(tmp, path);
 }
 
-function f16(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (m / 1024);
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + m / 1024);
-}
 
 /** Reads a safetensors file; F32, F16, BF16 and F64 tensors come back as float32. */
 export function readSafetensors(path: string): SafeTensors {
@@ -67,7 +62,7 @@ export function readSafetensors(path: string): SafeTensors {
     if (raw.length !== count * width) throw new Error(`${path}: tensor ${name} has ${raw.length} bytes for shape [${shape}] ${dtype}`);
     for (let i = 0; i < count; i++) {
       out[i] = dtype === 'F32' ? raw.readFloatLE(4 * i) : dtype === 'F64' ? raw.readDoubleLE(8 * i)
-        : dtype === 'F16' ? f16(raw.readUInt16LE(2 * i)) : new Float32Array(new Uint32Array([raw.readUInt16LE(2 * i) << 16]).buffer)[0];
+        : dtype === 'F16' ? halfToFloat(raw.readUInt16LE(2 * i)) : bf16ToFloat(raw.readUInt16LE(2 * i));
     }
     tensors.set(name, { shape, data: out });
   }

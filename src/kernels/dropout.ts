@@ -4,7 +4,7 @@ import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { MAIN_1D, kernel, run } from './wgsl.js';
+import { HASH_U32, MAIN_1D, kernel, run } from './wgsl.js';
 
 /** The WGSL hash; `dropKeep` in JS must match it bit for bit (tests rely on that). */
 const DROPOUT = kernel('dropout2d', /* wgsl */ `
@@ -13,13 +13,7 @@ struct P { total: u32, hw: u32, seed: u32, p: f32, scale: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> u: P;
-fn mix(a: u32) -> u32 {
-  var v = a;
-  v ^= v >> 16u; v *= 0x7feb352du;
-  v ^= v >> 15u; v *= 0x846ca68bu;
-  v ^= v >> 16u;
-  return v;
-}
+${HASH_U32}
 ${MAIN_1D}
   if (idx >= u.total) { return; }
   let r = f32(mix(mix(u.seed) ^ (idx / u.hw)) >> 8u) * (1.0 / 16777216.0);   // uniform in [0,1)

@@ -32,6 +32,16 @@ fn atomic_add_f32(i: u32, v: f32) {
   }
 }`;
 
+/** Integer hash (lowbias32) for counter-based random streams; `dropKeep` mirrors it on the host. */
+export const HASH_U32 = /* wgsl */ `
+fn mix(a: u32) -> u32 {
+  var v = a;
+  v ^= v >> 16u; v *= 0x7feb352du;
+  v ^= v >> 15u; v *= 0x846ca68bu;
+  v ^= v >> 16u;
+  return v;
+}`;
+
 /** Reads slot k of an `array<vec4u, 2>` uniform field (rank ≤ 6 shapes and strides). */
 export const at = (field: string, k: string) => `u.${field}[(${k}) / 4u][(${k}) % 4u]`;
 

@@ -7,7 +7,7 @@ import { noGrad } from '../engine/autograd.js';
 
 import { f32 } from '../engine/params.js';
 import { type Tensor, empty, tensor } from '../engine/tensor.js';
-import { MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from '../kernels/wgsl.js';
+import { HASH_U32, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from '../kernels/wgsl.js';
 import { warp } from '../kernels/warp.js';
 import { fft2dRealEven } from './cpu-fft.js';
 import { fft2d } from './fft.js';
@@ -75,11 +75,7 @@ override WG: u32 = 64;
 struct P { n: u32, seed: u32 }
 @group(0) @binding(0) var<storage, read_write> z: array<vec2f>;
 @group(0) @binding(1) var<uniform> u: P;
-fn mix(a: u32) -> u32 {
-  var v = a;
-  v ^= v >> 16u; v *= 0x7feb352du; v ^= v >> 15u; v *= 0x846ca68bu; v ^= v >> 16u;
-  return v;
-}
+${HASH_U32}
 ${MAIN_1D}
   if (idx >= u.n) { return; }
   let s = mix(u.seed);
