@@ -4,7 +4,7 @@
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { reduceRaw } from './reduce.js';
+import { channelSum } from './reduce.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const GEOMETRY = /* wgsl */ `
@@ -271,7 +271,7 @@ const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dOptions], Geomet
     return [
       ctx.needsGrad[0] ? convBwdInput(g, dy, w, null) : null,
       ctx.needsGrad[1] ? convBwdWeight(g, dy, x) : null,
-      ctx.needsGrad[2] ? reduceRaw(dy, [0, 2, 3], 1) : null,   // db[k] = Σ_{b,y,x} dy
+      ctx.needsGrad[2] ? channelSum(dy) : null,   // db[k] = Σ_{b,y,x} dy
     ];
   },
 });
@@ -310,7 +310,7 @@ const convTranspose2dOp = defineOp<[Tensor, Tensor, Tensor | null, ConvTranspose
     return [
       ctx.needsGrad[0] ? convFwd(g, dy, w, null) : null,
       ctx.needsGrad[1] ? convBwdWeight(g, x, dy) : null,
-      ctx.needsGrad[2] ? reduceRaw(dy, [0, 2, 3], 1) : null,
+      ctx.needsGrad[2] ? channelSum(dy) : null,
     ];
   },
 });

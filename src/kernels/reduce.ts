@@ -57,6 +57,33 @@ export function reduceRaw(x: Tensor, axes: readonly number[], scale: number): Te
   return y;
 }
 
+// Σ over batch and space per channel of NCHW (bias gradients): one workgroup per channel, one
+// index division per element instead of the generic kernel's loop over reduced dims.
+const CHANNEL_SUM = kernel('channel_sum', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, c: u32, hw: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> u: P;
+var<workgroup> part: array<f32, WG>;
+${MAIN_PER_GROUP}
+  if (o >= u.c) { return; }
+  var acc = 0.0;
+  for (var i = lid; i < u.n * u.hw; i += WG) { acc += x[((i / u.hw) * u.c + o) * u.hw + i % u.hw]; }   // i = b·HW + p
+  part[lid] = acc;
+  ${TREE_SUM}
+  if (lid == 0u) { y[o] = part[0]; }
+}`);
+
+/** y[c] = Σ_{b,h,w} x[b,c,h,w] for NCHW x (raw launch, no autograd). */
+export function channelSum(x: Tensor): Tensor {
+  const [n, c] = x.shape;
+  const hw = numel(x.shape.slice(2));
+  const y = empty([c], 'f32', 'channel_sum');
+  run(CHANNEL_SUM, { inputs: [x], outputs: [y], params: [n, c, hw], groups: c });
+  return y;
+}
+
 interface ReduceState { inShape: Shape; keptShape: Shape; scale: number }
 
 const reduceOp = defineOp<[Tensor, number[], boolean, boolean], ReduceState>('sum', {
