@@ -18,7 +18,7 @@ import { Adam } from '../src/optim/adam.js';
 import { RestorationUNet } from '../src/models/restoration-unet.js';
 import { FeedbackSystem } from '../src/train/feedback.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet } from './peer-tfjs.js';
-import { type ConvCase, convFlops, erfnetConvs, outShape } from './shapes.js';
+import { convFlops, erfnetConvs, outShape } from './shapes.js';
 
 // Bandwidth ceiling: the simplest possible WGSL copy, one vec4 per invocation.
 const COPY_VEC4 = kernel('copy_vec4', /* wgsl */ `

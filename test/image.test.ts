@@ -1,6 +1,5 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor } from '../src/engine/tensor.js';
 import { linear, matmul } from '../src/kernels/matmul.js';
 import { resizeBilinear } from '../src/kernels/resize.js';
 import { logSoftmax, softmax } from '../src/kernels/softmax.js';

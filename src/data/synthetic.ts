@@ -145,7 +145,7 @@ export function syntheticScene(seed: number, index: number, width: number, heigh
     const lane = r.uniform(0.15, 0.85), x = eRoadL(y) + (eRoadR(y) - eRoadL(y)) * lane;
     const body = jitter(r, [r.next(), r.next(), r.next()], 0.1), w = s * r.uniform(0.5, 0.7), h = s * r.uniform(0.3, 0.4);
     objs.push({ y, draw: () => {
-      cv.rect(x - w / 2, y - h, x + w / 2, y - h * 0.15, T.car, (px, py) => body.map((v) => v * (0.8 + 0.2 * (py - y + h) / h)) as RGB);
+      cv.rect(x - w / 2, y - h, x + w / 2, y - h * 0.15, T.car, (_px, py) => body.map((v) => v * (0.8 + 0.2 * (py - y + h) / h)) as RGB);
       cv.rect(x - w * 0.35, y - h * 1.45, x + w * 0.35, y - h, T.car, () => [0.2, 0.25, 0.3]);   // windows
       cv.ellipse(x - w * 0.3, y - h * 0.15, w * 0.1, h * 0.15, T.car, () => [0.05, 0.05, 0.05]);
       cv.ellipse(x + w * 0.3, y - h * 0.15, w * 0.1, h * 0.15, T.car, () => [0.05, 0.05, 0.05]);

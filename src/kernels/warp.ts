@@ -110,7 +110,7 @@ const warpOp = defineOp<[Tensor, Tensor], number[]>('warp', {
   },
   backward(ctx, dy) {
     const [im, flow] = ctx.saved;
-    const [n, c, h, w] = ctx.state;
+    const [n, , h, w] = ctx.state;
     let dim: Tensor | null = null, dflow: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dim = empty(im.shape, 'f32', 'warp_grad_image');
