@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readWeights } from '../src/cli/common.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 
 const t = suite('cli');
@@ -138,12 +139,17 @@ t('feedback model: train (on-the-fly distortion) → eval per iteration → pred
 t('experiment hot-weather: table, JSON and chart for the chosen variants', async () => {
   const out = join(dir, 'exp');
   const r = await mirage('experiment', 'hot-weather', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
-    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl', '--savedir', out);
+    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl', '--seeds', '1,2', '--feedback-scale', '0.5', '--end-to-end', '--savedir', out);
   assert.is(r.code, 0, r.err);
-  assert.match(r.out, /distorted\s+\d+\.\d\d/);
-  assert.match(r.out, /feedback-cbifl\s+\d+\.\d\d\s+\d+\.\d\d → /);
+  assert.match(r.out, /feedback ×0.5, end-to-end, seeds 1,2/);
+  assert.match(r.out, /distorted\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d \d+\.\d\d/);
+  assert.match(r.out, /feedback-cbifl\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d \d+\.\d\d\s+\d+\.\d\d → /);
   const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl']);
+  assert.equal(j.runs.map((x: { seed: number }) => x.seed), [1, 1, 2, 2]);
+  const meta = readWeights(join(out, 'feedback-cbifl-seed2', 'model_best.safetensors')).meta;
+  assert.is(meta.feedback_scale, '0.5');
+  assert.is(meta.end_to_end, 'true');
   assert.ok(existsSync(join(out, 'results.png')));
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);

@@ -11,9 +11,12 @@ import type { SegLoss } from '../train/feedback.js';
 
 export interface ExperimentArgs {
   name: string; data: string; height: number; width?: number; epochs: number; batchSize: number; trainSize: number;
-  valSize: number; seed: number; savedir: string; sigma: number; corrLength: number; unetDepth: number; unetWidth: number;
-  lr: number; variants?: string;
+  valSize: number; seeds: string; savedir: string; sigma: number; corrLength: number; unetDepth: number; unetWidth: number;
+  lr: number; variants?: string; feedbackScale: number; endToEnd: boolean;
 }
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
 
 const ALL = ['clean', 'distorted', 'restoration', 'feedback-ce', 'feedback-ifl', 'feedback-cbifl'] as const;
 
@@ -21,29 +24,43 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   if (a.name !== 'hot-weather') throw new Error(`experiment ${a.name}: only 'hot-weather' exists`);
   const chosen = a.variants ? a.variants.split(',').map((s) => s.trim()) : [...ALL];
   for (const v of chosen) if (!(ALL as readonly string[]).includes(v)) throw new Error(`--variants: unknown '${v}' (choose from ${ALL.join(', ')})`);
+  const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);
   mkdirSync(a.savedir, { recursive: true });
   const common = { data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize, trainSize: a.trainSize,
-    valSize: a.valSize, seed: a.seed, resume: false, stepsLoss: 10, classWeights: 'enet', flip: true, translate: 2,
+    valSize: a.valSize, resume: false, stepsLoss: 10, classWeights: 'enet', flip: true, translate: 2,
     sigma: a.sigma, corrLength: a.corrLength };
-  const rows: { variant: string; miou: number; perIteration?: number[]; minutes: number }[] = [];
-  for (const v of chosen) {
-    console.log(`\n=== ${v} ===`);
-    const savedir = join(a.savedir, v);
-    let r: TrainSummary;
-    if (v === 'clean' || v === 'distorted') {
-      r = await train({ ...common, model: 'erfnet', lr: a.lr, weightDecay: 1e-4, savedir, encoderOnly: false, iouTrain: false,
-        distort: v === 'distorted' });
-    } else {
-      const loss: SegLoss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
-      r = await trainFeedback({ ...common, savedir, loss, feedback: v !== 'restoration', endToEnd: false, iterations: 3,
-        unetDepth: a.unetDepth, unetWidth: a.unetWidth, lrSeg: a.lr, lrRestore: 2e-4, weightDecay: 1e-4, segSchedule: 'poly' });
+  const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; minutes: number }[] = [];
+  const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}`;
+  for (const seed of seeds) {
+    for (const v of chosen) {
+      console.log(`\n=== ${v} (seed ${seed}${v.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
+      const savedir = seeds.length > 1 ? join(a.savedir, `${v}-seed${seed}`) : join(a.savedir, v);
+      let r: TrainSummary;
+      if (v === 'clean' || v === 'distorted') {
+        r = await train({ ...common, seed, model: 'erfnet', lr: a.lr, weightDecay: 1e-4, savedir, encoderOnly: false, iouTrain: false,
+          distort: v === 'distorted' });
+      } else {
+        const loss: SegLoss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
+        r = await trainFeedback({ ...common, seed, savedir, loss, feedback: v !== 'restoration', endToEnd: a.endToEnd, iterations: 3,
+          unetDepth: a.unetDepth, unetWidth: a.unetWidth, lrSeg: a.lr, lrRestore: 2e-4, weightDecay: 1e-4, segSchedule: 'poly',
+          feedbackScale: a.feedbackScale });
+      }
+      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration, minutes: r.seconds / 60 });
     }
-    rows.push({ variant: v, miou: r.bestMiou, perIteration: r.perIteration, minutes: r.seconds / 60 });
   }
-  const table = [`variant            val mIoU   per feedback iteration     minutes`,
-    ...rows.map((r) => `${r.variant.padEnd(18)} ${(100 * r.miou).toFixed(2).padStart(8)}   ${(r.perIteration ?? []).map((x) => (100 * x).toFixed(2)).join(' → ').padEnd(24)} ${r.minutes.toFixed(1).padStart(7)}`)];
-  console.log(`\nhot-weather experiment on ${a.data} at ${a.height} px, ${a.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px:\n${table.join('\n')}`);
-  writeFileSync(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows }, null, 1));
+  const pct = (x: number) => (100 * x).toFixed(2);
+  const rows = chosen.map((v) => {
+    const rs = runs.filter((r) => r.variant === v), m = rs.map((r) => r.miou);
+    const its = rs[0].perIteration ? rs[0].perIteration.map((_, k) => mean(rs.map((r) => r.perIteration![k]))) : undefined;
+    return { variant: v, miou: mean(m), std: std(m), perSeed: m, perIteration: its, minutes: mean(rs.map((r) => r.minutes)) };
+  });
+  const table = [`variant            val mIoU ± std (${seeds.length} seed${seeds.length > 1 ? 's' : ''})   per seed              per feedback iteration (mean)   minutes/run`,
+    ...rows.map((r) => `${r.variant.padEnd(18)} ${pct(r.miou).padStart(8)} ± ${pct(r.std).padEnd(5)}        ${r.perSeed.map(pct).join(' ').padEnd(21)} ` +
+      `${(r.perIteration ?? []).map(pct).join(' → ').padEnd(31)} ${r.minutes.toFixed(1).padStart(6)}`)];
+  console.log(`\nhot-weather experiment on ${a.data} at ${a.height} px, ${a.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
+    `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
+  writeFileSync(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
   plotBars(join(a.savedir, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),
     'VAL MIOU (PERCENT)');
   console.log(`results → ${join(a.savedir, 'results.json')}, ${join(a.savedir, 'results.png')}`);

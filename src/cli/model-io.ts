@@ -3,7 +3,7 @@ import type { HostTensor } from '../engine/module.js';
 import { ERFNet } from '../models/erfnet.js';
 import { RestorationUNet } from '../models/restoration-unet.js';
 import { FeedbackSystem, type SegLoss } from '../train/feedback.js';
-import { readWeights } from './common.js';
+import { readWeights, subDict } from './common.js';
 
 export interface LoadedModel { net: ERFNet; encoderOnly: boolean; meta: Record<string, string>; numClasses: number }
 
@@ -48,12 +48,12 @@ export function loadFeedback(path: string, dataClasses?: number): LoadedFeedback
   if (meta.model !== 'feedback') throw new Error(`${path} holds a '${meta.model ?? 'unknown'}' model, not the feedback model`);
   const numClasses = Number(meta.classes);
   if (dataClasses !== undefined && dataClasses !== numClasses) throw new Error(`${path} predicts ${numClasses} classes but the data set has ${dataClasses}`);
-  const unet = new RestorationUNet({ depth: Number(meta.unet_depth), wf: Number(meta.unet_wf), numClasses });
+  const unet = new RestorationUNet({ depth: Number(meta.unet_depth), wf: Number(meta.unet_wf), numClasses,
+    feedbackScale: meta.feedback_scale !== undefined ? Number(meta.feedback_scale) : 0.001 });
   const seg = new ERFNet({ numClasses, encoderOutputConv: false });
-  const sub = (pre: string) => new Map([...tensors].filter(([k]) => k.startsWith(pre)).map(([k, v]) => [k.slice(pre.length), v]));
   try {
-    unet.loadStateDict(sub('restore.'));
-    seg.loadStateDict(sub('seg.'));
+    unet.loadStateDict(subDict(tensors, 'restore'));
+    seg.loadStateDict(subDict(tensors, 'seg'));
   } catch (e) {
     unet.dispose(); seg.dispose();
     throw new Error(`${path} (U-Net depth ${meta.unet_depth}, width ${meta.unet_wf}): ${(e as Error).message}`);

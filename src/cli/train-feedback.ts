@@ -35,6 +35,8 @@ export interface FeedbackTrainArgs extends TurbulenceParams {
   lrSeg: number; lrRestore: number; weightDecay: number; flip: boolean; translate: number;
   /** ERFNet's schedule: 'step' ×0.99 per epoch (the SFL reference) or 'poly' (the ERFNet recipe). */
   segSchedule?: 'step' | 'poly';
+  /** Scale of the feedback branch's output added to the bottleneck (reference 0.001). */
+  feedbackScale?: number;
 }
 
 export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary> {
@@ -54,7 +56,9 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
     const base = await classWeights(a.classWeights, new Loader(trainDs, { batchSize: a.batchSize, height: a.height, width: trainLoader.width }), false);
     const w = base && (a.loss === 'cbifl' ? cbWeights(base) : base);
     const weight = w ? keep(tensor(w, [w.length])) : null;
-    const unet = new RestorationUNet({ depth: a.unetDepth, wf: a.unetWidth, numClasses: trainDs.numClasses, rng: new Rng(a.seed) });
+    const fbScale = a.feedbackScale ?? 0.001;
+    if (!(fbScale >= 0 && Number.isFinite(fbScale))) throw new Error(`--feedback-scale ${a.feedbackScale}: must be a finite number ≥ 0`);
+    const unet = new RestorationUNet({ depth: a.unetDepth, wf: a.unetWidth, numClasses: trainDs.numClasses, feedbackScale: fbScale, rng: new Rng(a.seed) });
     const seg = new ERFNet({ numClasses: trainDs.numClasses, encoderOutputConv: false, rng: new Rng(a.seed + 1) });
     const model = new FeedbackModel(unet, seg);
     const sys = new FeedbackSystem(unet, seg, { ignoreIndex: trainDs.ignoreIndex, loss: a.loss, feedback: a.feedback,
@@ -62,7 +66,7 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
     const opt = { restore: new Adam(unet.parameters(), { lr: a.lrRestore }), seg: new Adam(seg.parameters(), { lr: a.lrSeg, weightDecay: a.weightDecay }) };
     const schedR = new StepLR(opt.restore, 30, 0.5);
     const schedS = a.segSchedule === 'poly' ? new PolyLR(opt.seg, a.epochs, 0.9) : new StepLR(opt.seg, 1, 0.99);
-    const variant = `feedback(${a.feedback ? 'on' : 'off'}, ${a.loss}${a.endToEnd ? ', end-to-end' : ''}, U-Net depth ${a.unetDepth} wf ${a.unetWidth})`;
+    const variant = `feedback(${a.feedback ? `on ×${fbScale}` : 'off'}, ${a.loss}${a.endToEnd ? ', end-to-end' : ''}, U-Net depth ${a.unetDepth} wf ${a.unetWidth})`;
     console.log(`${variant}: U-Net ${unet.numParameters().toLocaleString('en')} parameters, ERFNet ${seg.numParameters().toLocaleString('en')}`);
     const last = join(a.savedir, 'checkpoint.safetensors'), bestPath = join(a.savedir, 'model_best.safetensors');
     const logPath = join(a.savedir, 'log.csv');
@@ -129,7 +133,7 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
       hist.push(mious);
       const meta = { model: 'feedback', classes: trainDs.numClasses, height: a.height, width: trainLoader.width, epoch: e + 1,
         miou: final, best_miou: Math.max(best, final), unet_depth: a.unetDepth, unet_wf: a.unetWidth, loss: a.loss,
-        feedback: String(a.feedback), end_to_end: String(a.endToEnd), sigma: p.sigma, corr_length: p.corrLength };
+        feedback: String(a.feedback), feedback_scale: fbScale, end_to_end: String(a.endToEnd), sigma: p.sigma, corr_length: p.corrLength };
       await saveCheckpoint(last, model, meta);
       if (final > best) { best = final; await saveCheckpoint(bestPath, model, meta); console.log(`new best val mIoU ${(100 * final).toFixed(2)} → ${bestPath}`); }
       plotCurves(join(a.savedir, 'curves.png'), Array.from({ length: a.iterations }, (_, it) => ({
