@@ -8,6 +8,8 @@ export type Pass = 'forward' | 'bwd_input' | 'bwd_weight';
 
 export interface PeerOp {
   run(): void;
+  /** GPU milliseconds of one run: tfjs's own timestamp queries around each of its programs, summed (tf.time's kernelMs). */
+  gpuMs(): Promise<number>;
   /** The last result in mirage's layout (NCHW, weights [k,c,r,s] / [cin,cout,r,s]). */
   result(): Promise<Float32Array>;
   dispose(): void;
@@ -15,6 +17,8 @@ export interface PeerOp {
 
 export interface Peer {
   name: string;
+  /** Whether tfjs's device has timestamp-query, so gpuMs() measures GPU time (else it is 0). */
+  timestamps: boolean;
   sync(): Promise<void>;
   /** Throws Error('unsupported: …') when the peer has no kernel for this case. */
   conv(cs: ConvCase, pass: Pass, x: Float32Array, w: Float32Array, dy: Float32Array): PeerOp;
@@ -58,6 +62,7 @@ export async function loadTfjsPeer(gpu: GPU): Promise<Peer | null> {
   const nhwc = (a: Float32Array, s: number[]) => tf.tensor4d(nchwToNhwc(a, s), [s[0], s[2], s[3], s[1]]);
   return {
     name: `tfjs-backend-webgpu ${tf.version_core}`,
+    timestamps: backend.device.features.has('timestamp-query'),
     tf,
     async sync() {
       if (backend.commandEncoder) { backend.endComputePassEncoder(); backend.submitQueue(); }   // as tfjs does before a read-back
@@ -76,6 +81,7 @@ export async function loadTfjsPeer(gpu: GPU): Promise<Peer | null> {
       const keep = (t: TfTensor) => { last?.dispose(); last = t; };
       const run = (t: () => TfTensor): PeerOp => ({
         run: () => keep(t()),
+        async gpuMs() { return Number((await tf.time(() => keep(t()))).kernelMs); },
         async result() {
           const v = (await last!.data()) as Float32Array;
           if (pass === 'bwd_weight') return fromRsba(v, cs.w);

@@ -32,7 +32,13 @@ ${MAIN_1D}
   y[idx] = x[idx];
 }`);
 
-export interface BenchOptions { quick?: boolean; full?: boolean; reps: number; peer: boolean; outDir: string; command: string }
+export interface BenchOptions {
+  quick?: boolean; full?: boolean; reps: number; peer: boolean; outDir: string; command: string;
+  /** Run only these parts (default all). */
+  only?: ('convs' | 'models')[];
+  /** Conv shapes at this input [H, W] instead of the quick/full default. */
+  convSize?: [number, number];
+}
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const spread = (a: number[]) => (a.length ? [Math.min(...a), Math.max(...a)] : [NaN, NaN]);
@@ -90,13 +96,28 @@ export async function runBench(o: BenchOptions): Promise<void> {
   console.log(`ceilings (measured now): matmul ${M}³ (8×8 register blocks) ${fmt(peakFlops)} GFLOP/s; vec4 copy of ${(4 * copyN) >> 20} MiB ${fmt(peakBw)} GB/s (read + write)\n`);
   result.ceilings = { matmul: { n: M, ms: mm, gflops: peakFlops }, copy: { bytes: 4 * copyN, ms: cp, gbps: peakBw } };
 
-  // ERFNet convolutions: mirage kernels (GPU time), and wall-clock against the peer, alternating
+  const part = (p: 'convs' | 'models') => !o.only || o.only.includes(p);
   const peer: Peer | null = o.peer ? await loadTfjsPeer(dev.instance) : null;
   if (o.peer && !peer) console.log('peer: @tensorflow/tfjs-backend-webgpu not installed or failed to start; peer column skipped\n');
-  const [n, H, W] = quick ? [1, 64, 128] : [1, 512, 1024];
+  const peerGpu = peer !== null && peer.timestamps && ts;
+  if (part('convs')) await benchConvs();
+  if (part('models')) await benchModels();
+
+  mkdirSync(o.outDir, { recursive: true });
+  const tag = `${date.slice(0, 10)}-${(dev.info.description || dev.info.device || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}${quick ? '-quick' : ''}`;
+  const path = join(o.outDir, `${tag}.json`);
+  writeFileSync(path, JSON.stringify(result, null, 1));
+  console.log(`\nresults → ${path}`);
+  e.destroy();
+  dev.destroy();
+
+  // ERFNet convolutions: GPU time of mirage's kernels and of the peer's programs (each engine's own
+  // timestamp queries, summed over its dispatches), then wall clock with a queue sync, alternating.
+  async function benchConvs(): Promise<void> {
+  const [n, H, W] = o.convSize ? [1, ...o.convSize] : quick ? [1, 64, 128] : [1, 512, 1024];
   const rows: Record<string, unknown>[] = [];
-  console.log(`ERFNet convolutions at ${n}x3x${H}x${W}${peer ? `, peer ${peer.name}` : ''}`);
-  console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'GB/s', '%bw', 'wall ms', 'peer ms', 'speed-up', 'peer check']
+  console.log(`ERFNet convolutions at ${n}x3x${H}x${W}${peer ? `, peer ${peer.name}` : ''}; speed-up = peer time / mirage time`);
+  console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'GB/s', '%bw', 'peer GPU', 'GPU ×', 'wall ms', 'peer wall', 'wall ×', 'peer check']
     .map((s, i) => (i < 2 ? s : s.padStart(8))).join(' '));
   for (const cs of erfnetConvs(n, H, W)) {
     const y = outShape(cs);
@@ -120,9 +141,10 @@ export async function runBench(o: BenchOptions): Promise<void> {
       if (peer) {
         try { peerOp = peer.conv(cs, pass, xh, wh, dyh); } catch (err) { note = (err as Error).message.replace('unsupported: ', 'n/a: '); }
       }
-      const mw: number[] = [], pw: number[] = [];
+      const mw: number[] = [], pw: number[] = [], pg: number[] = [];
       mirageRun(); await e.fence();
       peerOp?.run(); if (peerOp) await peer!.sync();
+      if (peerOp && peerGpu) for (let r = 0; r < reps; r++) pg.push(await peerOp.gpuMs());
       for (let r = 0; r < reps; r++) {
         let t0 = performance.now(); mirageRun(); await e.fence(); mw.push(performance.now() - t0);
         if (peerOp) { t0 = performance.now(); peerOp.run(); await peer!.sync(); pw.push(performance.now() - t0); }
@@ -136,19 +158,23 @@ export async function runBench(o: BenchOptions): Promise<void> {
         peerOp.dispose();
       }
       (mine as Tensor | null)?.dispose();
-      const [mwm, pwm] = [median(mw), median(pw)];
+      const [mwm, pwm, pgm] = [median(mw), median(pw), median(pg)];
       rows.push({ shape: cs.name, pass, x: cs.x, w: cs.w, gpuMs: gms, gpuSpread: spread(gt), gflops: gf, gbps: gb,
-        peakFraction: gf / peakFlops, bwFraction: gb / peakBw, wallMs: mwm, peerWallMs: peer ? pwm : null,
-        speedup: peer && pw.length ? pwm / mwm : null, peerCheck: note || null });
+        peakFraction: gf / peakFlops, bwFraction: gb / peakBw, peerGpuMs: pg.length ? pgm : null, peerGpuSpread: pg.length ? spread(pg) : null,
+        gpuSpeedup: pg.length ? pgm / gms : null, wallMs: mwm, peerWallMs: pw.length ? pwm : null,
+        speedup: pw.length ? pwm / mwm : null, peerCheck: note || null });
       console.log([cs.name.padEnd(22), pass.padEnd(10), fmt(gms), fmt(gf), fmt((100 * gf) / peakFlops, 0) + '%', fmt(gb),
-        fmt((100 * gb) / peakBw, 0) + '%', fmt(mwm), pw.length ? fmt(pwm) : '-', pw.length ? fmt(pwm / mwm) + '×' : '-', note]
-        .map((s, i) => (i < 2 || i === 10 ? s : s.padStart(8))).join(' '));
+        fmt((100 * gb) / peakBw, 0) + '%', pg.length ? fmt(pgm) : '-', pg.length ? fmt(pgm / gms) + '×' : '-',
+        fmt(mwm), pw.length ? fmt(pwm) : '-', pw.length ? fmt(pwm / mwm) + '×' : '-', note]
+        .map((s, i) => (i < 2 || i === 12 ? s : s.padStart(8))).join(' '));
     }
     x.dispose(); w.dispose(); dy.dispose();
   }
   result.convs = rows;
+  }
 
   // whole-model numbers
+  async function benchModels(): Promise<void> {
   const models: Record<string, unknown>[] = [];
   const infer = quick ? [[1, 64, 128]] : [[1, 512, 1024], [1, 224, 448]];
   const trainShape = quick ? [2, 64, 128] : [8, 224, 448];
@@ -221,12 +247,5 @@ export async function runBench(o: BenchOptions): Promise<void> {
     for (const t of [clean, turb, y]) t.dispose();
   }
   result.models = models;
-
-  mkdirSync(o.outDir, { recursive: true });
-  const tag = `${date.slice(0, 10)}-${(dev.info.description || dev.info.device || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}${quick ? '-quick' : ''}`;
-  const path = join(o.outDir, `${tag}.json`);
-  writeFileSync(path, JSON.stringify(result, null, 1));
-  console.log(`\nresults → ${path}`);
-  e.destroy();
-  dev.destroy();
+  }
 }

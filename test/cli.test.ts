@@ -84,7 +84,11 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   const p = await mirage('profile', '--height', '16', '--batch-size', '1');
   assert.is(p.code, 0, p.err);
   assert.match(p.out, /encoder.layers.14\s+\d+\.\d+\s+\d+\.\d+/);
-  assert.match(p.out, /conv2d_fwd\s+74/);
+  assert.match(p.out, /conv2d_fwd(_sg)?\s+74/);
+  const bad = await mirage('bench', '--only', 'convs,nope');
+  assert.match(bad.err, /--only: unknown part 'nope'/);
+  const bad2 = await mirage('bench', '--conv-size', '100x7');
+  assert.match(bad2.err, /--conv-size '100x7': give HxW, both multiples of 8/);
 });
 
 t('simulate: distorted copy in the same layout, labels copied unchanged, deterministic', async () => {

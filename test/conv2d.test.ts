@@ -1,5 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { noGrad } from '../src/engine/autograd.js';
+import { getEngine } from '../src/engine/engine.js';
 import { tensor } from '../src/engine/tensor.js';
 import { conv2d, convTranspose2d } from '../src/kernels/conv2d.js';
 import { checkForward, checkGrad } from './helpers/check.js';
@@ -20,15 +22,40 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 10, 6, 7], w: [11, 10, 3, 1], o: { padding: [1, 0] }, bias: true },                      // >8 channels, not ×8
   { x: [2, 13, 5, 9], w: [17, 13, 1, 3], o: { padding: [0, 2], dilation: [1, 2], stride: [1, 2] }, bias: true },
   { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
+  { x: [2, 18, 4, 9], w: [19, 18, 1, 3], o: { padding: [0, 1] }, bias: true },                       // 2 blocks of 16 in k and c
 ];
-for (const c of cases) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+// Both kernel families: subgroup kernels where the device has them, and the portable ones.
+const families = getEngine().subgroups ? ['subgroup', 'portable'] : ['portable'];
+const using = (fam: string, f: () => unknown) => async () => {
+  const e = getEngine(), was = e.subgroups;
+  e.subgroups = fam === 'subgroup';
+  try { await f(); } finally { e.subgroups = was; }
+};
+t('the subgroup kernels are in use where the device offers subgroups of 8+ lanes', async () => {
+  const e = getEngine();
+  const lanes = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
+  assert.is(e.subgroups, e.device.features.has('subgroups') && lanes >= 8);
+  if (!e.device.features.has('timestamp-query')) return;
+  const names = async () => {
+    e.startProfiling();
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), w = tensor(new Float32Array(5 * 3 * 3 * 3), [5, 3, 3, 3]);
+    const y = noGrad(() => conv2d(x, w));
+    const got = (await e.stopProfiling()).map((k) => k.name);
+    for (const v of [x, w, y]) v.dispose();
+    return got;
+  };
+  await using('portable', async () => assert.ok((await names()).includes('conv2d_fwd')))();
+  if (e.subgroups) assert.ok((await names()).includes('conv2d_fwd_sg'));
+});
+
+for (const fam of families) for (const c of cases) {
+  const name = `${fam} ${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
   const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
   const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
   const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
   const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
-  t(`conv2d forward ${name}`, () => checkForward(fn, ref, xs, tol));
-  t(`conv2d backward ${name}`, () => checkGrad(fn, ref, xs, GR));
+  t(`conv2d forward ${name}`, using(fam, () => checkForward(fn, ref, xs, tol)));
+  t(`conv2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
 
 const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
@@ -37,13 +64,13 @@ const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
   { x: [1, 2, 4, 3], w: [2, 2, 3, 2], o: { stride: [1, 2], padding: [0, 1], dilation: [2, 1] } },
   { x: [1, 10, 3, 4], w: [10, 9, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } },  // >8 channels
 ];
-for (const c of tcases) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+for (const fam of families) for (const c of tcases) {
+  const name = `${fam} ${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
   const xs = [randn(c.x, 4), randn(c.w, 5, 0.5), randn([c.w[1]], 6)];
   const fn = (x: any, w: any, b: any) => convTranspose2d(x, w, b, c.o);
   const ref = (x: any, w: any, b: any) => convTranspose2dRef(x, w, b, c.o);
-  t(`convTranspose2d forward ${name}`, () => checkForward(fn, ref, xs, { rtol: 1e-4, atol: 1e-4 }));
-  t(`convTranspose2d backward ${name}`, () => checkGrad(fn, ref, xs, GR));
+  t(`convTranspose2d forward ${name}`, using(fam, () => checkForward(fn, ref, xs, { rtol: 1e-4, atol: 1e-4 })));
+  t(`convTranspose2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
 
 t('conv2d names the shapes on a channel mismatch', () => {

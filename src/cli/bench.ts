@@ -1,9 +1,17 @@
-import { runBench } from '../../bench/run.js';
+import { type BenchOptions, runBench } from '../../bench/run.js';
 
-export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer: boolean; out: string }
+export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer: boolean; out: string; only?: string; convSize?: string }
 
 export async function bench(a: BenchArgs): Promise<void> {
   if (!(a.reps >= 1)) throw new Error(`--reps must be ≥ 1, got ${a.reps}`);
-  await runBench({ quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out,
+  const only = a.only?.split(',').map((s) => s.trim());
+  for (const p of only ?? []) if (p !== 'convs' && p !== 'models') throw new Error(`--only: unknown part '${p}' (convs, models)`);
+  let convSize: [number, number] | undefined;
+  if (a.convSize !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(a.convSize);
+    if (!m || Number(m[1]) % 8 || Number(m[2]) % 8 || Number(m[1]) < 8) throw new Error(`--conv-size '${a.convSize}': give HxW, both multiples of 8 (e.g. 128x256)`);
+    convSize = [Number(m[1]), Number(m[2])];
+  }
+  await runBench({ quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out, only: only as BenchOptions['only'], convSize,
     command: `mirage bench ${process.argv.slice(3).join(' ')}`.trim() });
 }

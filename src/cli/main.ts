@@ -103,6 +103,8 @@ await yargs(hideBin(process.argv))
     .option('full', { type: 'boolean', describe: 'paper-size shapes even on a CPU adapter' })
     .option('reps', { type: 'number', default: 5, describe: 'timed repetitions per measurement (median reported)' })
     .option('peer', { type: 'boolean', default: true, describe: 'run the tfjs-webgpu peer column (--no-peer to skip)' })
+    .option('only', { type: 'string', describe: 'comma list of parts to run: convs, models (default both)' })
+    .option('conv-size', { type: 'string', describe: 'input HxW for the conv shapes (default 64x128 quick, 512x1024 full)' })
     .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' }),
   run((a) => bench(a)))
   .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step', (y) => common(y)

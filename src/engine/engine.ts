@@ -12,6 +12,8 @@ export interface EngineOptions {
   flushEvery?: number;
   /** Seed of the engine's counter-based RNG (dropout, init). */
   seed?: number;
+  /** Use kernels built on subgroup operations where the device allows (default true). */
+  subgroups?: boolean;
 }
 
 /** What a launch binds: storage inputs (read), storage outputs (read_write), then uniforms. */
@@ -37,6 +39,11 @@ export class Engine {
   readonly poison: boolean;
   readonly limits: GPUSupportedLimits;
   readonly flushEvery: number;
+  /**
+   * Kernels may use subgroup operations: the device has 'subgroups' and every subgroup has at
+   * least 8 lanes. Settable (tests run both kernel families); kernels read it at launch.
+   */
+  subgroups: boolean;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private inBatch = 0;
@@ -55,6 +62,8 @@ export class Engine {
     this.pipelines = new PipelineCache(device);
     this.poison = opts.poison ?? false;
     this.flushEvery = opts.flushEvery ?? 64;
+    const minLanes = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
+    this.subgroups = (opts.subgroups ?? true) && device.features.has('subgroups') && minLanes >= 8;
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;

@@ -2,6 +2,7 @@
 // NCHW, w: [K,C,R,S], groups = 1. conv_transpose2d is the adjoint: its forward is conv2d's
 // input-gradient kernel, its backward uses conv2d's forward and weight-gradient kernels.
 import { defineOp } from '../engine/autograd.js';
+import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { channelSum } from './reduce.js';
@@ -180,6 +181,147 @@ ${MAIN_1D}
   }
 }`);
 
+// Subgroup variants (engine.subgroups). On lavapipe every lane-varying load is a per-lane loop, so
+// loads, not FMAs, set the speed. Here the output-channel block is the same for the whole
+// workgroup: each lane loads one of 8 weights and subgroupBroadcast hands them to the others, so a
+// tap costs 2 loads for 16 channels. Each invocation computes 16 channels × 8 columns, and 16
+// invocations per workgroup keep small layers spread over the cores (bench/NOTES.md §5).
+const SG_K = 16, SG_J = 8, SG_WG = 16;
+const broadcast16 = (a: string, b: string) => [0, 1, 2, 3].map((v) => {
+  const src = v < 2 ? a : b, o = (v % 2) * 4;
+  return `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${o + i}u)`).join(', ')});`;
+}).join('\n        ');
+const SG_HEAD = /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
+  let grp = wid.y * nwg.x + wid.x;`;
+
+// y[b, k0..k0+15, oy, ox0..ox0+7]; workgroup = (b, k-block, 16 spatial blocks). No early return:
+// subgroupBroadcast needs every lane, so out-of-range lanes compute on clamped indices and skip the store.
+const CONV2D_FWD_SG = kernel('conv2d_fwd_sg', /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+${GEOMETRY}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;
+${SG_HEAD}
+  let owb = (u.ow + ${SG_J - 1}u) / ${SG_J}u;
+  let sp = u.oh * owb;
+  let spg = (sp + WG - 1u) / WG;
+  let kbn = (u.k + ${SG_K - 1}u) / ${SG_K}u;
+  let k0 = ((grp / spg) % kbn) * ${SG_K}u;
+  let b = min(grp / (spg * kbn), u.n - 1u);
+  let si = (grp % spg) * WG + lid;
+  let valid = si < sp && grp < u.n * spg * kbn;
+  let oy = min(si / owb, u.oh - 1u);
+  let ox0 = (si % owb) * ${SG_J}u;
+  let kstride = u.c * u.r * u.s;
+  let wa = min(k0 + (sid & 7u), u.k - 1u) * kstride;          // this lane's weight rows
+  let wb = min(k0 + 8u + (sid & 7u), u.k - 1u) * kstride;
+  var acc: array<array<vec4f, 4>, ${SG_J}>;                    // acc[j][v][i] = y[k0 + 4v + i, ox0 + j]
+  var wv: array<vec4f, 4>;
+  for (var c = 0u; c < u.c; c++) {
+    for (var r = 0u; r < u.r; r++) {
+      let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
+      let rowok = iy >= 0 && iy < i32(u.h);
+      let xrow = ((b * u.c + c) * u.h + u32(max(iy, 0))) * u.w;
+      for (var s = 0u; s < u.s; s++) {
+        let wi = (c * u.r + r) * u.s + s;
+        let la = wt[wa + wi];
+        let lb = wt[wb + wi];
+        ${broadcast16('la', 'lb')}
+        if (rowok) {
+          for (var j = 0u; j < ${SG_J}u; j++) {
+            let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
+            if (ix >= 0 && ix < i32(u.w)) {
+              let xv = x[xrow + u32(ix)];
+              acc[j][0] += xv * wv[0]; acc[j][1] += xv * wv[1]; acc[j][2] += xv * wv[2]; acc[j][3] += xv * wv[3];
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!valid) { return; }
+  for (var q = 0u; q < ${SG_K}u; q++) {
+    if (k0 + q >= u.k) { break; }
+    var bq = 0.0;
+    if (u.has_bias != 0u) { bq = bias[k0 + q]; }
+    let o = ((b * u.k + k0 + q) * u.oh + oy) * u.ow;
+    for (var j = 0u; j < ${SG_J}u; j++) {
+      if (ox0 + j < u.ow) { y[o + ox0 + j] = acc[j][q / 4u][q % 4u] + bq; }
+    }
+  }
+}`, { WG: SG_WG });
+
+// dx[b, c0..c0+15, iy, ix0..ix0+7] gathered from dy (as CONV2D_BWD_INPUT), weights broadcast per k.
+const CONV2D_BWD_INPUT_SG = kernel('conv2d_bwd_input_sg', /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+${GEOMETRY}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;
+${SG_HEAD}
+  let wblocks = (u.w + ${SG_J - 1}u) / ${SG_J}u;
+  let sp = u.h * wblocks;
+  let spg = (sp + WG - 1u) / WG;
+  let cbn = (u.c + ${SG_K - 1}u) / ${SG_K}u;
+  let c0 = ((grp / spg) % cbn) * ${SG_K}u;
+  let b = min(grp / (spg * cbn), u.n - 1u);
+  let si = (grp % spg) * WG + lid;
+  let valid = si < sp && grp < u.n * spg * cbn;
+  let iy = min(si / wblocks, u.h - 1u);
+  let ix0 = (si % wblocks) * ${SG_J}u;
+  let rs = u.r * u.s;
+  let ca = min(c0 + (sid & 7u), u.c - 1u) * rs;               // this lane's weight columns
+  let cb = min(c0 + 8u + (sid & 7u), u.c - 1u) * rs;
+  var acc: array<array<vec4f, 4>, ${SG_J}>;                    // acc[j][v][i] = dx[c0 + 4v + i, ix0 + j]
+  var wv: array<vec4f, 4>;
+  for (var r = 0u; r < u.r; r++) {
+    let ty = i32(iy + u.ph) - i32(r * u.dh);
+    let oy = u32(max(ty, 0)) / u.sh;
+    let rowok = ty >= 0 && u32(ty) % u.sh == 0u && oy < u.oh;
+    for (var s = 0u; s < u.s; s++) {
+      var ox: array<i32, ${SG_J}>;                              // source column per j, −1 where none
+      for (var j = 0u; j < ${SG_J}u; j++) {
+        let tx = i32(ix0 + j + u.pw) - i32(s * u.dw);
+        ox[j] = -1;
+        if (tx >= 0 && u32(tx) % u.sw == 0u && u32(tx) / u.sw < u.ow) { ox[j] = tx / i32(u.sw); }
+      }
+      for (var k = 0u; k < u.k; k++) {
+        let wi = k * u.c * rs + r * u.s + s;
+        let la = wt[wi + ca];
+        let lb = wt[wi + cb];
+        ${broadcast16('la', 'lb')}
+        if (rowok) {
+          let dyrow = ((b * u.k + k) * u.oh + oy) * u.ow;
+          for (var j = 0u; j < ${SG_J}u; j++) {
+            if (ox[j] >= 0) {
+              let g = dy[dyrow + u32(ox[j])];
+              acc[j][0] += g * wv[0]; acc[j][1] += g * wv[1]; acc[j][2] += g * wv[2]; acc[j][3] += g * wv[3];
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!valid) { return; }
+  for (var q = 0u; q < ${SG_K}u; q++) {
+    if (c0 + q >= u.c) { break; }
+    var bq = 0.0;
+    if (u.has_bias != 0u) { bq = bias[c0 + q]; }
+    let o = ((b * u.c + c0 + q) * u.h + iy) * u.w;
+    for (var j = 0u; j < ${SG_J}u; j++) {
+      if (ix0 + j < u.w) { dx[o + ix0 + j] = acc[j][q / 4u][q % 4u] + bq; }
+    }
+  }
+}`, { WG: SG_WG });
+
 export type Pair = number | readonly number[];
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
@@ -235,6 +377,11 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
 export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
+  if (getEngine().subgroups) {
+    const groups = g.n * Math.ceil(g.k / SG_K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
+    run(CONV2D_FWD_SG, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
+    return y;
+  }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
   run(CONV2D_FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), threads });
   return y;
@@ -243,6 +390,11 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
 /** Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
 export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
+  if (getEngine().subgroups) {
+    const groups = g.n * Math.ceil(g.c / SG_K) * Math.ceil((g.h * Math.ceil(g.w / SG_J)) / SG_WG);
+    run(CONV2D_BWD_INPUT_SG, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
+    return dx;
+  }
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });
   return dx;
