@@ -331,6 +331,67 @@ ${SG_HEAD}
   }
 }`, { WG: SG_WG });
 
+// dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position
+// (b, oy, ox), uniform for the whole workgroup, the KB dy values are loaded one per lane and
+// broadcast, and each tap reads one x per lane. A 3×1 tap set then costs 5 loads per 48 FMAs
+// (the portable kernel: 12 per 32). The tap loop is unrolled per (R, S), so each shape of
+// kernel gets its own pipeline. No split over positions: enough lanes on a CPU; GPUs want split-K.
+const bwdWeightSg = new Map<string, ReturnType<typeof kernel>>();
+function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof kernel>; kb: number } {
+  const T = R * S, KB = T <= 4 ? 16 : 8, V = KB / 4, key = `${R}x${S}`;
+  let k = bwdWeightSg.get(key);
+  if (!k) {
+    const taps = Array.from({ length: T }, (_, t) => [Math.floor(t / S), t % S]);
+    const lanes = KB === 16 ? ['la', 'lb'] : ['la'];
+    k = kernel(`conv2d_bwd_weight_sg_${key}`, /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+${GEOMETRY}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(3) var<uniform> u: Conv;
+${SG_HEAD}
+  let cbg = (u.c + WG - 1u) / WG;
+  let c = (grp % cbg) * WG + lid;
+  let k0 = (grp / cbg) * ${KB}u;
+  let valid = c < u.c && k0 < u.k;
+  let cc = min(c, u.c - 1u);
+  let hw = u.h * u.w;
+  let ohw = u.oh * u.ow;
+  let ka = min(k0 + (sid & 7u), u.k - 1u);
+  ${KB === 16 ? 'let kb = min(k0 + 8u + (sid & 7u), u.k - 1u);' : ''}
+  ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `var a${t}_${v} = vec4f(0.0);`).join(' ')).join('\n  ')}
+  var wv: array<vec4f, ${V}>;
+  for (var b = 0u; b < u.n; b++) {
+    let xb = (b * u.c + cc) * hw;
+    for (var oy = 0u; oy < u.oh; oy++) {
+      for (var ox = 0u; ox < u.ow; ox++) {
+        let p = oy * u.ow + ox;
+        let la = dy[(b * u.k + ka) * ohw + p];
+        ${KB === 16 ? 'let lb = dy[(b * u.k + kb) * ohw + p];' : ''}
+        ${Array.from({ length: V }, (_, v) => `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${lanes[v >> 1]}, ${(v % 2) * 4 + i}u)`).join(', ')});`).join('\n        ')}
+        ${taps.map(([r, s2], t) => `{
+          let iy = i32(oy * u.sh + ${r}u * u.dh) - i32(u.ph);
+          let ix = i32(ox * u.sw + ${s2}u * u.dw) - i32(u.pw);
+          if (iy >= 0 && iy < i32(u.h) && ix >= 0 && ix < i32(u.w)) {
+            let xv = x[xb + u32(iy) * u.w + u32(ix)];
+            ${Array.from({ length: V }, (_, v) => `a${t}_${v} += xv * wv[${v}];`).join(' ')}
+          }
+        }`).join('\n        ')}
+      }
+    }
+  }
+  if (!valid) { return; }
+  ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `for (var i = 0u; i < 4u; i++) {
+    let kq = k0 + ${4 * v}u + i;
+    if (kq < u.k) { dw[(kq * u.c + c) * ${T}u + ${t}u] = a${t}_${v}[i]; }
+  }`).join('\n  ')).join('\n  ')}
+}`, { WG: SG_WG });
+    bwdWeightSg.set(key, k);
+  }
+  return { kernel: k, kb: KB };
+}
+
 export type Pair = number | readonly number[];
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
@@ -413,6 +474,12 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
 /** Raw launch (no autograd): dw[k,c,r,s] = Σ dy[n,k,·]·x[n,c,·]. */
 export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
   const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
+  // few input channels leave most lanes idle (e.g. RGB input): the portable kernel spreads (k, c, r, s) wider
+  if (getEngine().subgroups && g.c >= 8) {
+    const { kernel: kn, kb } = conv2dBwdWeightSg(g.r, g.s);
+    run(kn, { inputs: [dy, x], outputs: [dw], params: params(g, false), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
+    return dw;
+  }
   const threads = Math.ceil(g.k / 8) * Math.ceil(g.c / 4) * g.r * g.s;
   run(CONV2D_BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), threads });
   return dw;
