@@ -17,20 +17,21 @@ const unary: [string, (x: any) => any, (v: number) => number][] = [
   ['sigmoid', sigmoid, (v) => 1 / (1 + Math.exp(-v))],
   ['scale', (x) => scale(x, -2.5), (v) => -2.5 * v],
 ];
-for (const [name, fn, f] of unary) {
-  const x = randn([3, 5, 7, 3], 7, 2);   // 315 elements: not a multiple of 64
-  t(`${name} forward and backward`, async () => {
+// 315 elements: the scalar kernels, not a multiple of 64; 420: the vec4 kernels, 105 quads
+for (const [name, fn, f] of unary) for (const shape of [[3, 5, 7, 3], [3, 5, 7, 4]]) {
+  const x = randn(shape, 7, 2);
+  t(`${name} forward and backward ${JSON.stringify(shape)}`, async () => {
     await checkForward(fn, (a) => map(a, f), [x], EW);
     await checkGrad(fn, (a) => map(a, f), [x], GR);
   });
 }
 t('tanh saturates without NaN at ±100', async () => {
-  const x = randn([70], 3, 100);
-  await checkForward(tanh, (a) => map(a, Math.tanh), [x], EW);
+  for (const n of [70, 72]) await checkForward(tanh, (a) => map(a, Math.tanh), [randn([n], 3, 100)], EW);
 });
 
 const shapes: [number[], number[]][] = [
   [[2, 3, 5, 7], [2, 3, 5, 7]],
+  [[2, 3, 5, 8], [2, 3, 5, 8]],   // same shape, multiple of 4: the vec4 kernel
   [[2, 3, 5, 7], [1, 3, 1, 1]],   // channel bias on NCHW
   [[4, 13], [13]],                 // row bias
   [[1, 3, 1, 7], [2, 1, 5, 1]],    // both sides broadcast
@@ -47,6 +48,13 @@ for (const [name, fn, f] of binaries) {
     });
   }
 }
+
+t('gradients of a tensor used twice accumulate (scalar and vec4 accumulation)', async () => {
+  for (const shape of [[5, 3], [2, 4, 6]]) {
+    const x = randn(shape, 21);
+    await checkGrad((a: any) => add(mul(a, a), a), (p: any) => binary(binary(p, p, (u, v) => u * v), p, (u, v) => u + v), [x], GR);
+  }
+});
 
 t('add rejects shapes that do not broadcast', async () => {
   const { tensor } = await import('../src/engine/tensor.js');

@@ -14,14 +14,15 @@ import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.
 const t = suite('nn');
 const GR = { rtol: 1e-3, atol: 1e-4 };
 
-t('batch_norm2d training: output, running stats (momentum, unbiased var) and gradients', async () => {
-  const x = randn([3, 5, 7, 3], 1, 2), g = randn([5], 2), b = randn([5], 3);
+// H·W = 21: the f32 kernels; H·W = 20: the vec4 kernels
+for (const [h, w] of [[7, 3], [4, 5]]) t(`batch_norm2d training ${h}x${w}: output, running stats (momentum, unbiased var) and gradients`, async () => {
+  const x = randn([3, 5, h, w], 1, 2), g = randn([5], 2), b = randn([5], 3);
   const rm0 = randn([5], 4), rv0 = rand([5], 5, 0.5, 2);
   const rm = upload(rm0), rv = upload(rv0);
   const got = await runGpu((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, momentum: 0.1, eps: 1e-3 }), [x, g, b]);
   const want = batchNormRef(x, g, b, 1e-3);
   close(got, want.data, { rtol: 1e-4, atol: 1e-4 }, 'y');
-  const M = 3 * 7 * 3;
+  const M = 3 * h * w;
   close(await rm.read(), want.mean.map((m, c) => 0.9 * rm0.data[c] + 0.1 * m), { rtol: 1e-5, atol: 1e-6 }, 'running_mean');
   close(await rv.read(), want.var.map((v, c) => 0.9 * rv0.data[c] + 0.1 * v * M / (M - 1)), { rtol: 1e-5, atol: 1e-6 }, 'running_var');
   await checkGrad((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3 }),
@@ -29,8 +30,8 @@ t('batch_norm2d training: output, running stats (momentum, unbiased var) and gra
   rm.dispose(); rv.dispose();
 });
 
-t('batch_norm2d eval uses running stats; gradients', async () => {
-  const x = randn([2, 3, 5, 5], 6), g = randn([3], 7), b = randn([3], 8);
+for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses running stats; gradients`, async () => {
+  const x = randn([2, 3, h, w], 6), g = randn([3], 7), b = randn([3], 8);
   const rm0 = randn([3], 9), rv0 = rand([3], 10, 0.5, 2);
   const rm = upload(rm0), rv = upload(rv0);
   const fn = (xx: any, gg: any, bb: any) => batchNorm2d(xx, gg, bb, rm, rv, { training: false, eps: 1e-5 });

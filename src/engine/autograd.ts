@@ -1,4 +1,4 @@
-import { ADD_SAME } from './builtins.js';
+import { ADD_SAME, ADD_SAME_VEC4 } from './builtins.js';
 import { currentLabel, labelled } from './engine.js';
 import { keep } from './scope.js';
 import { fmt, sameShape } from './shape.js';
@@ -64,7 +64,8 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
 
 function addSame(a: Tensor, b: Tensor): Tensor {
   const y = empty(a.shape, 'f32', 'grad');
-  a.engine.launch(ADD_SAME, { inputs: [a.buffer, b.buffer], outputs: [y.buffer], params: [a.size], threads: a.size });
+  const n = a.size % 4 === 0 ? a.size / 4 : a.size;
+  a.engine.launch(a.size % 4 === 0 ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.buffer, b.buffer], outputs: [y.buffer], params: [n], threads: n });
   return y;
 }
 

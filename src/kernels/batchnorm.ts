@@ -7,11 +7,16 @@ import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from './wgsl.js';
 
+// Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
+// straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
+const sfx = (T: string) => (T === 'f32' ? '' : '_vec4');
+const vw = (T: string) => (T === 'f32' ? 1 : 4);
+const hsum = (T: string, v: string) => (T === 'f32' ? v : `dot(${v}, vec4f(1.0))`);
 // stats[c] = mean, stats[C + c] = rstd. One workgroup per channel.
-const BN_STATS = kernel('batchnorm_stats', /* wgsl */ `
+const bnStats = (T: string) => kernel(`batchnorm_stats${sfx(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> rmean: array<f32>;
 @group(0) @binding(2) var<storage, read_write> rvar: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
@@ -24,38 +29,39 @@ ${MAIN_PER_GROUP}
     return;
   }
   let m = u.n * u.hw;
-  var acc = 0.0;
+  var acc = ${T}(0.0);
   for (var i = lid; i < m; i += WG) { acc += x[((i / u.hw) * u.c + o) * u.hw + i % u.hw]; }  // i = b·HW + p
-  part[lid] = acc;
+  part[lid] = ${hsum(T, 'acc')};
   ${TREE_SUM}
-  let mean = part[0] / f32(m);
+  let mean = part[0] / f32(m * ${vw(T)}u);
   workgroupBarrier();
-  acc = 0.0;
+  acc = ${T}(0.0);
   for (var i = lid; i < m; i += WG) {                 // second pass: Σ (x − μ)², no cancellation
     let d = x[((i / u.hw) * u.c + o) * u.hw + i % u.hw] - mean;
     acc += d * d;
   }
-  part[lid] = acc;
+  part[lid] = ${hsum(T, 'acc')};
   ${TREE_SUM}
   if (lid == 0u) {
-    let v = part[0] / f32(m);
+    let mv = f32(m * ${vw(T)}u);
+    let v = part[0] / mv;
     stats[o] = mean;
     stats[u.c + o] = inverseSqrt(v + u.eps);
     if (u.update != 0u) {
       rmean[o] = (1.0 - u.momentum) * rmean[o] + u.momentum * mean;
-      rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * f32(m) / f32(m - 1u);
+      rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * mv / (mv - 1.0);
     }
   }
 }`);
 
-const BN_APPLY = kernel('batchnorm_apply', /* wgsl */ `
+const bnApply = (T: string) => kernel(`batchnorm_apply${sfx(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { total: u32, c: u32, hw: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(5) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.total) { return; }
@@ -64,11 +70,11 @@ ${MAIN_1D}
 }`);
 
 // sums[c] = Σ dy·x̂ (= dγ), sums[C + c] = Σ dy (= dβ). One workgroup per channel.
-const BN_BWD_REDUCE = kernel('batchnorm_bwd_reduce', /* wgsl */ `
+const bnBwdReduce = (T: string) => kernel(`batchnorm_bwd_reduce${sfx(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(4) var<uniform> u: P;
@@ -78,31 +84,31 @@ ${MAIN_PER_GROUP}
   let m = u.n * u.hw;
   let mean = stats[o];
   let rstd = stats[u.c + o];
-  var a = 0.0;
-  var b = 0.0;
+  var a = ${T}(0.0);
+  var b = ${T}(0.0);
   for (var i = lid; i < m; i += WG) {
     let j = ((i / u.hw) * u.c + o) * u.hw + i % u.hw;
     a += dy[j] * (x[j] - mean) * rstd;
     b += dy[j];
   }
-  part[lid] = a;
+  part[lid] = ${hsum(T, 'a')};
   ${TREE_SUM}
   if (lid == 0u) { sums[o] = part[0]; }
   workgroupBarrier();
-  part[lid] = b;
+  part[lid] = ${hsum(T, 'b')};
   ${TREE_SUM}
   if (lid == 0u) { sums[u.c + o] = part[0]; }
 }`);
 
-const BN_BWD_INPUT = kernel('batchnorm_bwd_input', /* wgsl */ `
+const bnBwdInput = (T: string) => kernel(`batchnorm_bwd_input${sfx(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { total: u32, c: u32, hw: u32, train: u32, m: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> sums: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(6) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.total) { return; }
@@ -115,6 +121,11 @@ ${MAIN_1D}
   }
   dx[idx] = gamma[c] * rstd * g;
 }`);
+
+const BN = { f32: { stats: bnStats('f32'), apply: bnApply('f32'), bwdReduce: bnBwdReduce('f32'), bwdInput: bnBwdInput('f32') },
+  vec4f: { stats: bnStats('vec4f'), apply: bnApply('vec4f'), bwdReduce: bnBwdReduce('vec4f'), bwdInput: bnBwdInput('vec4f') } };
+
+const variant = (hw: number): [typeof BN.f32, number] => (hw % 4 === 0 ? [BN.vec4f, 4] : [BN.f32, 1]);
 
 export interface BatchNormOptions { training: boolean; momentum?: number; eps?: number }
 
@@ -133,13 +144,14 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       throw new Error(`batch_norm2d: training needs more than 1 value per channel, got x ${fmt(x.shape)}`);
     }
     const hw = h * w;
+    const [K, q] = variant(hw);
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
-    run(BN_STATS, {
+    run(K.stats, {
       inputs: [x], outputs: [runningMean, runningVar, stats], groups: c,
-      params: [n, c, hw, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
+      params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
     });
     const y = empty(x.shape, 'f32', 'batchnorm');
-    run(BN_APPLY, { inputs: [x, stats, gamma, beta], outputs: [y], params: [y.size, c, hw], threads: y.size });
+    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [y.size / q, c, hw / q], threads: y.size / q });
     ctx.state = { training: opt.training, n, c, hw };
     ctx.save(x, stats, gamma);
     stats.dispose();
@@ -148,14 +160,15 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
   backward(ctx, dy) {
     const [x, stats, gamma] = ctx.saved;
     const { training, n, c, hw } = ctx.state;
+    const [K, q] = variant(hw);
     const sums = empty([2, c], 'f32', 'batchnorm_sums');
-    run(BN_BWD_REDUCE, { inputs: [dy, x, stats], outputs: [sums], params: [n, c, hw], groups: c });
+    run(K.bwdReduce, { inputs: [dy, x, stats], outputs: [sums], params: [n, c, hw / q], groups: c });
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = empty(x.shape, 'f32', 'batchnorm_grad');
-      run(BN_BWD_INPUT, {
-        inputs: [dy, x, stats, gamma, sums], outputs: [dx], threads: dx.size,
-        params: [dx.size, c, hw, training ? 1 : 0, f32(n * hw)],
+      run(K.bwdInput, {
+        inputs: [dy, x, stats, gamma, sums], outputs: [dx], threads: dx.size / q,
+        params: [dx.size / q, c, hw / q, training ? 1 : 0, f32(n * hw)],
       });
     }
     // Views into the [2, C] sums buffer: row 0 is dγ, row 1 is dβ.

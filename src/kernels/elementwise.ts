@@ -10,20 +10,23 @@ import { MAIN_1D, at, kernel, run } from './wgsl.js';
 
 const enum U { Relu = 0, Leaky = 1, Tanh = 2, Sigmoid = 3, Scale = 4 }
 
-const UNARY_FWD = kernel('unary_fwd', /* wgsl */ `
+// T = f32, or vec4f when the size is a multiple of 4: on lavapipe a vec4 load is one lane loop for
+// four values instead of four loops (bench/NOTES.md §10).
+const unaryFwd = (T: 'f32' | 'vec4f') => kernel(T === 'f32' ? 'unary_fwd' : 'unary_fwd_vec4', /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(2) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
   let v = x[idx];
-  var r: f32;
+  let z = ${T}(0.0);
+  var r: ${T};
   switch u.op {
-    case 0u: { r = select(0.0, v, v > 0.0); }
-    case 1u: { r = select(v * u.alpha, v, v > 0.0); }
-    case 2u: { r = tanh(clamp(v, -15.0, 15.0)); }   // clamp: some drivers overflow exp in tanh
+    case 0u: { r = select(z, v, v > z); }
+    case 1u: { r = select(v * u.alpha, v, v > z); }
+    case 2u: { r = tanh(clamp(v, ${T}(-15.0), ${T}(15.0))); }   // clamp: some drivers overflow exp in tanh
     case 3u: { r = 1.0 / (1.0 + exp(-v)); }
     default: { r = v * u.alpha; }
   }
@@ -31,31 +34,37 @@ ${MAIN_1D}
 }`);
 
 // s is the saved tensor: x for relu/leaky, y for tanh/sigmoid, unused for scale.
-const UNARY_BWD = kernel('unary_bwd', /* wgsl */ `
+const unaryBwd = (T: 'f32' | 'vec4f') => kernel(T === 'f32' ? 'unary_bwd' : 'unary_bwd_vec4', /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> s: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> s: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
   let g = dy[idx];
   let v = s[idx];
-  var r: f32;
+  let z = ${T}(0.0);
+  var r: ${T};
   switch u.op {
-    case 0u: { r = select(0.0, g, v > 0.0); }
-    case 1u: { r = select(g * u.alpha, g, v > 0.0); }
+    case 0u: { r = select(z, g, v > z); }
+    case 1u: { r = select(g * u.alpha, g, v > z); }
     case 2u: { r = g * (1.0 - v * v); }
     case 3u: { r = g * v * (1.0 - v); }
     default: { r = g * u.alpha; }
   }
   dx[idx] = r;
 }`);
+const UNARY_FWD = { f32: unaryFwd('f32'), vec4f: unaryFwd('vec4f') };
+const UNARY_BWD = { f32: unaryBwd('f32'), vec4f: unaryBwd('vec4f') };
+/** The vec4 variant and its element count when n allows it. */
+const lanes = (n: number): ['f32' | 'vec4f', number] => (n % 4 === 0 ? ['vec4f', n / 4] : ['f32', n]);
 
 function unaryRaw(x: Tensor, op: U, alpha: number, label: string): Tensor {
   const y = empty(x.shape, 'f32', label);
-  run(UNARY_FWD, { inputs: [x], outputs: [y], params: [x.size, op, f32(alpha)], threads: x.size });
+  const [T, n] = lanes(x.size);
+  run(UNARY_FWD[T], { inputs: [x], outputs: [y], params: [n, op, f32(alpha)], threads: n });
   return y;
 }
 
@@ -71,7 +80,8 @@ function makeUnary(name: string, op: U, saveOutput: boolean) {
     backward(ctx, dy) {
       const s = ctx.saved[0] ?? dy;
       const dx = empty(dy.shape, 'f32', `${name}_grad`);
-      run(UNARY_BWD, { inputs: [dy, s], outputs: [dx], params: [dy.size, op, f32(ctx.state)], threads: dy.size });
+      const [T, n] = lanes(dy.size);
+      run(UNARY_BWD[T], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(ctx.state)], threads: n });
       return [dx];
     },
   });
@@ -123,6 +133,25 @@ ${MAIN_1D}
   y[idx] = r;
 }`);
 
+// Same shapes, size a multiple of 4 (residual adds, feedback differences): no index unravelling, vec4.
+const BINARY_SAME_VEC4 = kernel('binary_same_vec4', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, op: u32 }
+@group(0) @binding(0) var<storage, read> a: array<vec4f>;
+@group(0) @binding(1) var<storage, read> b: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  let va = a[idx];
+  let vb = b[idx];
+  switch u.op {
+    case 0u: { y[idx] = va + vb; }
+    case 1u: { y[idx] = va - vb; }
+    default: { y[idx] = va * vb; }
+  }
+}`);
+
 function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
   assertDType(name, a, 'f32', 'a');
   assertDType(name, b, 'f32', 'b');
@@ -130,6 +159,10 @@ function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
   if (shape.length > 6) throw new Error(`${name}: rank ${shape.length} above the supported 6`);
   const y = empty(shape, 'f32', name);
   const n = y.size;
+  if (a.size === n && b.size === n && n % 4 === 0) {
+    run(BINARY_SAME_VEC4, { inputs: [a, b], outputs: [y], params: [n / 4, op], threads: n / 4 });
+    return y;
+  }
   run(BINARY_FWD, {
     inputs: [a, b], outputs: [y], threads: n,
     params: [n, op, shape.length, 0, ...slots8(shape, 1), ...slots8(broadcastStrides(a.shape, shape)),
