@@ -109,6 +109,12 @@ t('simulate: distorted copy in the same layout, labels copied unchanged, determi
   const out2 = join(dir, 'tcityscapes2');
   await mirage('simulate', '--in', src, '--out', out2, '--sigma', '2', '--corr-length', '5');
   assert.equal(readFileSync(join(out2, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png')), outImg);
+  const blurred = await mirage('simulate', '--in', src, '--out', join(dir, 'tblur'), '--sigma', '2', '--corr-length', '5', '--blur', '1.5');
+  assert.is(blurred.code, 0, blurred.err);
+  assert.match(blurred.out, /blur up to σ 1.5 px/);
+  assert.not.equal(readFileSync(join(dir, 'tblur', 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png')), outImg);
+  const badBlur = await mirage('simulate', '--in', src, '--out', join(dir, 't4'), '--blur=-2');
+  assert.match(badBlur.err, /blur must be ≥ 0 pixels, got -2/);
   const bad = await mirage('simulate', '--in', src, '--out', join(dir, 't3'), '--cn2=-1e-13');
   assert.match(bad.err, /Cn² must be ≥ 0, got -1e-13/);
   assert.not.ok(existsSync(join(dir, 't3')), 'nothing written on bad parameters');

@@ -2,6 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor } from '../src/engine/tensor.js';
 import { TurbulenceSimulator, resolveTurbulence } from '../src/sim/turbulence.js';
+import { gaussianBlur, variableBlur } from '../src/sim/blur.js';
+import { checkForward } from './helpers/check.js';
+import { rand, randn } from './reference/core.js';
+import { gaussianBlurRef, variableBlurRef } from './reference/blur.js';
 
 const t = suite('turbulence');
 
@@ -60,4 +64,33 @@ t('physical parameters: reference settings give ≈5.7 px and an 11 px correlati
   assert.throws(() => resolveTurbulence({ cn2: 1e-13, aperture: 0 }), /aperture must be a positive number, got 0/);
   assert.throws(() => resolveTurbulence({ sigma: -2 }), /sigma must be ≥ 0 pixels/);
 });
+t('blur stage: Gaussian blur and the per-pixel blend of blur levels match float64 references', async () => {
+  const x = randn([2, 3, 7, 11], 5);
+  for (const sigma of [0.4, 1.3]) await checkForward((a: any) => gaussianBlur(a, sigma), (a) => gaussianBlurRef(a, sigma), [x], { rtol: 1e-5, atol: 1e-5 });
+  const m = rand([2, 7, 11], 6, -0.2, 1.2);   // clamped to [0, 1], so both ends are hit
+  m.data[0] = 0; m.data[1] = 1; m.data[2] = 1 / 3;
+  await checkForward((a: any, mm: any) => variableBlur(a, mm, 2), (a, mm) => variableBlurRef(a, mm, 2), [x, m], { rtol: 1e-5, atol: 1e-5 });
+  assert.throws(() => gaussianBlur(tensor(new Float32Array(4), [4]), 1), /images must be \[N,C,H,W\]/);
+  assert.throws(() => variableBlur(tensor(new Float32Array(12), [1, 1, 3, 4]), tensor(new Float32Array(12), [1, 4, 3]), 1), /map .* should be \[1,3,4\]/);
+});
+
+t('simulator blur: off by default, deterministic, smooths detail, keeps flat images flat; negative blur is an error', async () => {
+  const [H, W] = [24, 40];
+  const checker = new Float32Array(3 * H * W).map((_, i) => ((i % W) + Math.floor(i / W)) % 2);
+  const img = tensor(checker, [1, 3, H, W]), flat = tensor(new Float32Array(3 * H * W).fill(0.7), [1, 3, H, W]);
+  const plain = new TurbulenceSimulator(H, W, { sigma: 1, corrLength: 4 });
+  const blurred = new TurbulenceSimulator(H, W, { sigma: 1, corrLength: 4, blur: 2 });
+  assert.is(plain.params.blur, 0);
+  const tv = (v: Float32Array) => { let s = 0; for (let i = 1; i < v.length; i++) if (i % W) s += Math.abs(v[i] - v[i - 1]); return s; };
+  const a = await plain.distort(img, 7).image.readF32(), b = await blurred.distort(img, 7).image.readF32();
+  assert.ok(tv(b) < 0.6 * tv(a), `total variation ${tv(b)} vs ${tv(a)} without blur`);
+  assert.equal(await blurred.distort(img, 7).image.readF32(), b);
+  assert.not.equal(await blurred.distort(img, 8).image.readF32(), b);
+  const f = await blurred.distort(flat, 3).image.readF32();
+  assert.ok(f.every((v) => Math.abs(v - 0.7) < 1e-5));
+  assert.throws(() => resolveTurbulence({ blur: -1 }), /blur must be ≥ 0 pixels, got -1/);
+  for (const s of [plain, blurred]) s.dispose();
+  img.dispose(); flat.dispose();
+});
+
 t.run();

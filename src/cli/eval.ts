@@ -61,9 +61,9 @@ async function evaluateFeedback(a: EvalArgs): Promise<void> {
     const loader = new Loader(ds, { batchSize: a.batchSize, height: a.height, width: a.width });
     const useMeta = a.sigma === undefined && a.cn2 === undefined && fb.meta.sigma !== undefined;
     const sim = new TurbulenceSimulator(loader.height, loader.width,
-      useMeta ? { sigma: Number(fb.meta.sigma), corrLength: Number(fb.meta.corr_length) } : a);
+      useMeta ? { sigma: Number(fb.meta.sigma), corrLength: Number(fb.meta.corr_length), blur: Number(fb.meta.blur ?? 0) } : a);
     console.log(`${ds.name}: ${ds.length} images at ${loader.width}x${loader.height}, distortion σ ${sim.params.sigma.toFixed(2)} px, ` +
-      `correlation ${sim.params.corrLength.toFixed(1)} px${useMeta ? ' (from the checkpoint)' : ''}`);
+      `correlation ${sim.params.corrLength.toFixed(1)} px${sim.params.blur ? `, blur up to σ ${sim.params.blur} px` : ''}${useMeta ? ' (from the checkpoint)' : ''}`);
     const meters = Array.from({ length: fb.sys.iterations }, () => new IouEval(ds.numClasses, ds.ignoreIndex));
     const bar = new Progress('eval', ds.length);
     let n = 0, k = 0;
@@ -83,7 +83,7 @@ async function evaluateFeedback(a: EvalArgs): Promise<void> {
     console.log(`mIoU per feedback iteration: ${res.map((r) => (100 * r.miou).toFixed(2)).join(' → ')}`);
     console.log(`IoU after the last iteration on ${ds.name} at ${loader.width}x${loader.height}:\n${iouTable(res[res.length - 1], ds.classNames, ds.ignoreIndex)}`);
     if (a.json) writeFileSync(a.json, JSON.stringify({ data: a.data, split: a.split, height: loader.height, width: loader.width,
-      sigma: sim.params.sigma, corrLength: sim.params.corrLength, classes: ds.classNames, iterations: res }, null, 1));
+      sigma: sim.params.sigma, corrLength: sim.params.corrLength, blur: sim.params.blur, classes: ds.classNames, iterations: res }, null, 1));
     meters.forEach((m) => m.dispose()); fb.dispose(); sim.dispose();
   } finally {
     close();

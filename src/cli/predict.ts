@@ -126,7 +126,7 @@ async function predictFeedback(a: PredictArgs): Promise<void> {
       const W = Math.max(m, Math.round((s.width * H) / s.height / m) * m);
       if (H !== s.height || W !== s.width) s = { ...s, image: resizeImage(s.image, s.width, s.height, W, H), width: W, height: H };
       let sim = sims.get(`${W}x${H}`);
-      if (!sim) { sim = new TurbulenceSimulator(H, W, { sigma: Number(fb.meta.sigma ?? 2), corrLength: Number(fb.meta.corr_length ?? 8) }); sims.set(`${W}x${H}`, sim); }
+      if (!sim) { sim = new TurbulenceSimulator(H, W, { sigma: Number(fb.meta.sigma ?? 2), corrLength: Number(fb.meta.corr_length ?? 8), blur: Number(fb.meta.blur ?? 0) }); sims.set(`${W}x${H}`, sim); }
       const [turb, rest, pred] = scope(() => {
         const t = sim!.distort(tensor(s.image, [1, 3, H, W]), sampleSeed(a.seed + 7777, i)).image;
         const o = fb.sys.run(t, null, null, null);

@@ -56,7 +56,8 @@ export async function simulate(a: SimulateArgs): Promise<void> {
       if (done === 0) {
         const p = sim.params;
         console.log(`distortion: σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, ` +
-          `lateral/longitudinal ${p.anisotropy.toFixed(2)} (${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''})`);
+          `lateral/longitudinal ${p.anisotropy.toFixed(2)} (${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''})` +
+          (p.blur ? `, blur up to σ ${p.blur} px` : ''));
       }
       const out = scope(() => sim!.distort(tensor(toChwFloat(img), [1, 3, img.height, img.width]), pathSeed(a.seed, rel)).image);
       const chw = await out.readF32();

@@ -52,7 +52,8 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
     const sim = new TurbulenceSimulator(trainLoader.height, trainLoader.width, a);
     const p = sim.params;
     console.log(`train ${trainDs.name}: ${trainDs.length} images → ${trainLoader.width}x${trainLoader.height}; val ${valDs.length}`);
-    console.log(`distortion on the fly: σ ${p.sigma.toFixed(2)} px, correlation 0.5 at ${p.corrLength.toFixed(1)} px (${p.mode})`);
+    console.log(`distortion on the fly: σ ${p.sigma.toFixed(2)} px, correlation 0.5 at ${p.corrLength.toFixed(1)} px (${p.mode})` +
+      (p.blur ? `, blur up to σ ${p.blur} px` : ''));
     const base = await classWeights(a.classWeights, new Loader(trainDs, { batchSize: a.batchSize, height: a.height, width: trainLoader.width }), false);
     const w = base && (a.loss === 'cbifl' ? cbWeights(base) : base);
     const weight = w ? keep(tensor(w, [w.length])) : null;
@@ -133,7 +134,7 @@ export async function trainFeedback(a: FeedbackTrainArgs): Promise<TrainSummary>
       hist.push(mious);
       const meta = { model: 'feedback', classes: trainDs.numClasses, height: a.height, width: trainLoader.width, epoch: e + 1,
         miou: final, best_miou: Math.max(best, final), unet_depth: a.unetDepth, unet_wf: a.unetWidth, loss: a.loss,
-        feedback: String(a.feedback), feedback_scale: fbScale, end_to_end: String(a.endToEnd), sigma: p.sigma, corr_length: p.corrLength };
+        feedback: String(a.feedback), feedback_scale: fbScale, end_to_end: String(a.endToEnd), sigma: p.sigma, corr_length: p.corrLength, blur: p.blur };
       await saveCheckpoint(last, model, meta);
       if (final > best) { best = final; await saveCheckpoint(bestPath, model, meta); console.log(`new best val mIoU ${(100 * final).toFixed(2)} → ${bestPath}`); }
       plotCurves(join(a.savedir, 'curves.png'), Array.from({ length: a.iterations }, (_, it) => ({

@@ -27,7 +27,7 @@ export interface TrainArgs {
   weightDecay: number; savedir: string; pretrainedEncoder?: string; encoderOnly: boolean; stepsLoss: number;
   iouTrain: boolean; resume: boolean; seed: number; classWeights: string; trainSize: number; valSize: number;
   flip: boolean; translate: number; scaleCrop?: string; distort?: boolean;
-  sigma?: number; corrLength?: number; anisotropy?: number; cn2?: number; pathLength?: number; focalLength?: number;
+  sigma?: number; corrLength?: number; anisotropy?: number; blur?: number; cn2?: number; pathLength?: number; focalLength?: number;
   aperture?: number; pixelPitch?: number; wavelength?: number;
 }
 
@@ -126,7 +126,8 @@ export async function train(a: TrainArgs): Promise<TrainSummary> {
     const last = join(a.savedir, 'checkpoint.safetensors'), bestPath = join(a.savedir, 'model_best.safetensors');
     const logPath = join(a.savedir, 'log.csv');
     const sim = a.distort ? new TurbulenceSimulator(trainLoader.height, trainLoader.width, a) : null;
-    if (sim) console.log(`heat distortion on the fly: σ ${sim.params.sigma.toFixed(2)} px, correlation 0.5 at ${sim.params.corrLength.toFixed(1)} px`);
+    if (sim) console.log(`heat distortion on the fly: σ ${sim.params.sigma.toFixed(2)} px, correlation 0.5 at ${sim.params.corrLength.toFixed(1)} px` +
+      (sim.params.blur ? `, blur up to σ ${sim.params.blur} px` : ''));
     const distortTrain = sim ? (e: number) => (x: Tensor, k: number) => sim.distort(x, sampleSeed(a.seed, e * 100003 + k)).image : () => undefined;
     const distortVal = sim ? (x: Tensor, k: number) => sim.distort(x, sampleSeed(a.seed + 7777, k)).image : undefined;
     let start = 0, best = -1;
@@ -153,7 +154,7 @@ export async function train(a: TrainArgs): Promise<TrainSummary> {
       appendFileSync(logPath, [e + 1, tr.loss, va.loss, tr.iou?.miou ?? '', valIou, opt.lr, tr.seconds.toFixed(1),
         (tr.images / tr.seconds).toFixed(3)].join(',') + '\n');
       history.push({ train: tr.loss, val: va.loss, trainIou: tr.iou?.miou ?? NaN, valIou });
-      const meta = { model: modelName, classes: trainDs.numClasses, distorted: sim ? `sigma ${sim.params.sigma} corr ${sim.params.corrLength}` : 'no', height: a.height, width: trainLoader.width, epoch: e + 1,
+      const meta = { model: modelName, classes: trainDs.numClasses, distorted: sim ? `sigma ${sim.params.sigma} corr ${sim.params.corrLength} blur ${sim.params.blur}` : 'no', height: a.height, width: trainLoader.width, epoch: e + 1,
         miou: valIou, best_miou: Math.max(best, valIou), data: a.data, class_names: trainDs.classNames.join('|') };
       await saveCheckpoint(last, net, meta, opt);
       if (valIou > best) {

@@ -10,6 +10,7 @@ import { type Tensor, empty, tensor } from '../engine/tensor.js';
 import { HASH_U32, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from '../kernels/wgsl.js';
 import { warp } from '../kernels/warp.js';
 import { fft2dRealEven } from './cpu-fft.js';
+import { variableBlur } from './blur.js';
 import { fft2d } from './fft.js';
 
 /**
@@ -40,9 +41,11 @@ export interface TurbulenceParams {
   /** Wavelength in metres (reference: 550e-9); reported as q = D/√(λL). */
   wavelength?: number;
   wave?: 'spherical' | 'plane';
+  /** Optional blur stage: largest Gaussian σ in pixels, varying smoothly over the image (0 = off). */
+  blur?: number;
 }
 
-export interface ResolvedTurbulence { sigma: number; corrLength: number; anisotropy: number; mode: 'direct' | 'physical'; q?: number }
+export interface ResolvedTurbulence { sigma: number; corrLength: number; anisotropy: number; mode: 'direct' | 'physical'; q?: number; blur: number }
 
 /** Turns physical or direct parameters into pixel units; out-of-range values are errors naming the parameter. */
 export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
@@ -51,6 +54,8 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
   };
   const anisotropy = p.anisotropy ?? CORRELATION_MODEL.anisotropy;
   positive('anisotropy', anisotropy);
+  const blur = p.blur ?? 0;
+  if (!(Number.isFinite(blur) && blur >= 0)) throw new Error(`turbulence: blur must be ≥ 0 pixels, got ${blur}`);
   if (p.cn2 !== undefined) {
     if (!(Number.isFinite(p.cn2) && p.cn2 >= 0)) throw new Error(`turbulence: Cn² must be ≥ 0, got ${p.cn2}`);
     const L = p.pathLength ?? 2000, f = p.focalLength ?? 0.3, D = p.aperture ?? (p.focalLength ?? 0.3) / 5.6;
@@ -61,12 +66,12 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
     const fpx = f / pitch;
     const sigma = fpx * Math.sqrt(c * p.cn2 * L * D ** (-1 / 3));
     const corrLength = CORRELATION_MODEL.halfLong * fpx * (D / L);   // β = r / (f·θ_D), θ_D = D/L
-    return { sigma, corrLength, anisotropy, mode: 'physical', q: D / Math.sqrt(lambda * L) };
+    return { sigma, corrLength, anisotropy, mode: 'physical', q: D / Math.sqrt(lambda * L), blur };
   }
   const sigma = p.sigma ?? 2, corrLength = p.corrLength ?? 8;
   if (!(Number.isFinite(sigma) && sigma >= 0)) throw new Error(`turbulence: sigma must be ≥ 0 pixels, got ${sigma}`);
   positive('correlation length', corrLength);
-  return { sigma, corrLength, anisotropy, mode: 'direct' };
+  return { sigma, corrLength, anisotropy, mode: 'direct', blur };
 }
 
 // white complex noise: re ~ N(0,1) (Box–Muller of two counter-hashed uniforms), im = 0
@@ -149,6 +154,19 @@ ${MAIN_1D}
   out[idx] = u.sigma * f[src * u.g * u.g + (p / u.w) * u.g + p % u.w].x / sd;
 }`);
 
+// blur map from channel 0 of a unit-variance field: Φ(v) ≈ 1 / (1 + e^(−1.702 v))
+const BLUR_MAP = kernel('turb_blur_map', /* wgsl */ `
+override WG: u32 = 64;
+struct P { total: u32, hw: u32 }
+@group(0) @binding(0) var<storage, read> f: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.total) { return; }
+  let b = idx / u.hw;
+  m[idx] = 1.0 / (1.0 + exp(-1.702 * f[2u * b * u.hw + idx % u.hw]));
+}`);
+
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const filterCache = new Map<string, Float32Array>();
 
@@ -199,7 +217,19 @@ export class TurbulenceSimulator {
   }
 
   /** Displacement fields [n, 2, H, W] (channel 0 rows, 1 columns, pixels), the same for the same seed. */
-  fields(n: number, seed: number): Tensor {
+  fields(n: number, seed: number): Tensor { return this.field(n, seed, this.params.sigma); }
+
+  /** Blur map [n, H, W] in (0, 1): a unit-variance field (same correlation) through a logistic CDF approximation. */
+  blurMap(n: number, seed: number): Tensor {
+    return noGrad(() => {
+      const f = this.field(n, seed, 1), m = empty([n, this.height, this.width], 'f32', 'blur_map');
+      run(BLUR_MAP, { inputs: [f], outputs: [m], params: [m.size, this.height * this.width], threads: m.size });
+      f.dispose();
+      return m;
+    });
+  }
+
+  private field(n: number, seed: number, scale: number): Tensor {
     return noGrad(() => {
       const g = this.grid, [H, W] = [this.height, this.width];
       const z = empty([2 * n, g, g, 2], 'f32', 'turb_noise');
@@ -214,19 +244,27 @@ export class TurbulenceSimulator {
       const stats = empty([2 * n, 2], 'f32', 'turb_stats');
       run(CROP_STATS, { inputs: [f], outputs: [stats], params: [2 * n, g, H, W], groups: 2 * n });
       const out = empty([n, 2, H, W], 'f32', 'turbulence');
-      run(CROP_SCALE, { inputs: [f, stats], outputs: [out], params: [n, g, H, W, f32(this.params.sigma)], threads: out.size });
+      run(CROP_SCALE, { inputs: [f, stats], outputs: [out], params: [n, g, H, W, f32(scale)], threads: out.size });
       f.dispose(); stats.dispose();
       return out;
     });
   }
 
-  /** Warps images [n, 3, H, W] by fresh fields; returns the distorted images and the fields. */
+  /**
+   * Warps images [n, 3, H, W] by fresh fields, then (blur > 0) blurs them by σ(x) = blur·m(x) with
+   * an independent smooth map m; returns the distorted images and the fields.
+   */
   distort(images: Tensor, seed: number): { image: Tensor; field: Tensor } {
     if (images.rank !== 4 || images.shape[2] !== this.height || images.shape[3] !== this.width) {
       throw new Error(`turbulence: images ${images.describe()} do not match the simulator's ${this.width}x${this.height}`);
     }
     const field = this.fields(images.shape[0], seed);
-    return { image: noGrad(() => warp(images, field)), field };
+    const warped = noGrad(() => warp(images, field));
+    if (this.params.blur === 0) return { image: warped, field };
+    const map = this.blurMap(images.shape[0], (Math.imul(seed, 0x2545f491) ^ 0x6a09e667) >>> 0);
+    const image = noGrad(() => variableBlur(warped, map, this.params.blur));
+    warped.dispose(); map.dispose();
+    return { image, field };
   }
 
   dispose(): void { this.filter.dispose(); }
