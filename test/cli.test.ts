@@ -85,6 +85,8 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.is(p.code, 0, p.err);
   assert.match(p.out, /encoder.layers.14\s+\d+\.\d+\s+\d+\.\d+/);
   assert.match(p.out, /conv2d_fwd(_sg)?\s+74/);
+  const inf = await mirage('info');
+  assert.match(inf.out, /kernels: +(cpu|gpu) class; convolutions (subgroup-broadcast|portable)/);
   const bad = await mirage('bench', '--only', 'convs,nope');
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');

@@ -12,7 +12,11 @@ export interface EngineOptions {
   flushEvery?: number;
   /** Seed of the engine's counter-based RNG (dropout, init). */
   seed?: number;
-  /** Use kernels built on subgroup operations where the device allows (default true). */
+  /**
+   * Use the subgroup-broadcast kernels (bench/NOTES.md §5–7). Default: on CPU adapters (lavapipe,
+   * SwiftShader), where they were measured to be 2–3× faster; off on GPUs until measured there.
+   * Either way only where the device has 'subgroups' with at least 8 lanes.
+   */
   subgroups?: boolean;
 }
 
@@ -44,6 +48,8 @@ export class Engine {
    * least 8 lanes. Settable (tests run both kernel families); kernels read it at launch.
    */
   subgroups: boolean;
+  /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': kernels pick variants by it. */
+  readonly deviceClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private inBatch = 0;
@@ -62,8 +68,11 @@ export class Engine {
     this.pipelines = new PipelineCache(device);
     this.poison = opts.poison ?? false;
     this.flushEvery = opts.flushEvery ?? 64;
-    const minLanes = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
-    this.subgroups = (opts.subgroups ?? true) && device.features.has('subgroups') && minLanes >= 8;
+    const info = (device as GPUDevice & { adapterInfo?: Record<string, unknown> }).adapterInfo ?? {};
+    this.deviceClass = /llvmpipe|lavapipe|swiftshader|software/i.test(
+      ['vendor', 'architecture', 'device', 'description'].map((k) => String(info[k] ?? '')).join(' ')) ? 'cpu' : 'gpu';
+    const minLanes = Number(info.subgroupMinSize ?? 0);
+    this.subgroups = (opts.subgroups ?? this.deviceClass === 'cpu') && device.features.has('subgroups') && minLanes >= 8;
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
