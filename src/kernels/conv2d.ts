@@ -336,6 +336,7 @@ ${SG_HEAD}
 // broadcast, and each tap reads one x per lane. A 3×1 tap set then costs 5 loads per 48 FMAs
 // (the portable kernel: 12 per 32). The tap loop is unrolled per (R, S), so each shape of
 // kernel gets its own pipeline. No split over positions: enough lanes on a CPU; GPUs want split-K.
+// With has_bias, the bias gradient Σ dy comes along: lane l already holds dy for channel k0 + l.
 const bwdWeightSg = new Map<string, ReturnType<typeof kernel>>();
 function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof kernel>; kb: number } {
   const T = R * S, KB = T <= 4 ? 16 : 8, V = KB / 4, key = `${R}x${S}`;
@@ -349,7 +350,8 @@ ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(3) var<uniform> u: Conv;
+@group(0) @binding(3) var<storage, read_write> db: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;
 ${SG_HEAD}
   let cbg = (u.c + WG - 1u) / WG;
   let c = (grp % cbg) * WG + lid;
@@ -362,13 +364,16 @@ ${SG_HEAD}
   ${KB === 16 ? 'let kb = min(k0 + 8u + (sid & 7u), u.k - 1u);' : ''}
   ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `var a${t}_${v} = vec4f(0.0);`).join(' ')).join('\n  ')}
   var wv: array<vec4f, ${V}>;
+  var sa = 0.0;
+  var sb = 0.0;
   for (var b = 0u; b < u.n; b++) {
     let xb = (b * u.c + cc) * hw;
     for (var oy = 0u; oy < u.oh; oy++) {
       for (var ox = 0u; ox < u.ow; ox++) {
         let p = oy * u.ow + ox;
         let la = dy[(b * u.k + ka) * ohw + p];
-        ${KB === 16 ? 'let lb = dy[(b * u.k + kb) * ohw + p];' : ''}
+        ${KB === 16 ? 'let lb = dy[(b * u.k + kb) * ohw + p]; sb += lb;' : ''}
+        sa += la;
         ${Array.from({ length: V }, (_, v) => `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${lanes[v >> 1]}, ${(v % 2) * 4 + i}u)`).join(', ')});`).join('\n        ')}
         ${taps.map(([r, s2], t) => `{
           let iy = i32(oy * u.sh + ${r}u * u.dh) - i32(u.ph);
@@ -380,6 +385,10 @@ ${SG_HEAD}
         }`).join('\n        ')}
       }
     }
+  }
+  if (u.has_bias != 0u && grp % cbg == 0u && lid == sid && sid < 8u) {   // one writer per channel
+    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
+    ${KB === 16 ? 'if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }' : ''}
   }
   if (!valid) { return; }
   ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `for (var i = 0u; i < 4u; i++) {
@@ -473,16 +482,22 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
 
 /** Raw launch (no autograd): dw[k,c,r,s] = Σ dy[n,k,·]·x[n,c,·]. */
 export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
+  return convBwdWeightBias(g, dy, x, false)[0];
+}
+
+/** dw, and db[k] = Σ dy[n,k,·] when `bias` and the kernel family computes it along (else null: use channelSum). */
+export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: boolean): [Tensor, Tensor | null] {
   const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
   // few input channels leave most lanes idle (e.g. RGB input): the portable kernel spreads (k, c, r, s) wider
   if (getEngine().subgroups && g.c >= 8) {
     const { kernel: kn, kb } = conv2dBwdWeightSg(g.r, g.s);
-    run(kn, { inputs: [dy, x], outputs: [dw], params: params(g, false), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
-    return dw;
+    const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
+    run(kn, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
+    return [dw, db];
   }
   const threads = Math.ceil(g.k / 8) * Math.ceil(g.c / 4) * g.r * g.s;
   run(CONV2D_BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), threads });
-  return dw;
+  return [dw, null];
 }
 
 const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dOptions], Geometry>('conv2d', {
@@ -497,11 +512,10 @@ const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dOptions], Geomet
   backward(ctx, dy) {
     const [x, w] = ctx.saved;
     const g = ctx.state;
-    return [
-      ctx.needsGrad[0] ? convBwdInput(g, dy, w, null) : null,
-      ctx.needsGrad[1] ? convBwdWeight(g, dy, x) : null,
-      ctx.needsGrad[2] ? channelSum(dy) : null,   // db[k] = Σ_{b,y,x} dy
-    ];
+    const dx = ctx.needsGrad[0] ? convBwdInput(g, dy, w, null) : null;
+    let [dw, db] = ctx.needsGrad[1] ? convBwdWeightBias(g, dy, x, ctx.needsGrad[2]) : [null, null];
+    if (ctx.needsGrad[2] && !db) db = channelSum(dy);   // db[k] = Σ_{b,y,x} dy
+    return [dx, dw, db];
   },
 });
 
