@@ -104,8 +104,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
   if (part('models')) await benchModels();
 
   mkdirSync(o.outDir, { recursive: true });
-  // date and minute (UTC), device, size: runs on the same day do not overwrite each other
-  const tag = `${date.slice(0, 10)}T${date.slice(11, 16).replace(':', '')}-${(dev.info.device || dev.info.description || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}${quick ? '-quick' : ''}`;
+  // date and time to the second (UTC), device, size: runs do not overwrite each other
+  const tag = `${date.slice(0, 10)}T${date.slice(11, 19).replace(/:/g, '')}-${(dev.info.device || dev.info.description || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40)}${quick ? '-quick' : ''}`;
   const path = join(o.outDir, `${tag}.json`);
   writeFileSync(path, JSON.stringify(result, null, 1));
   console.log(`\nresults → ${path}`);
