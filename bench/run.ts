@@ -47,10 +47,9 @@ const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
 /** GPU milliseconds of the dispatches `run` makes, median over reps (first call excluded as warm-up). */
-async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTimestamps: boolean): Promise<number[]> {
+async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTimestamps: boolean, warmUp = true): Promise<number[]> {
   const once = () => { const t = scope(() => noGrad(() => run())); if (t) t.dispose(); };
-  once();
-  await e.sync();
+  if (warmUp) { once(); await e.sync(); }
   const out: number[] = [];
   for (let r = 0; r < reps; r++) {
     if (useTimestamps) {
@@ -131,21 +130,25 @@ export async function runBench(o: BenchOptions): Promise<void> {
       ? [['forward', () => convBwdInput(g, x, w, null)], ['bwd_input', () => convFwd(g, dy, w, null)], ['bwd_weight', () => convBwdWeight(g, x, dy)]]
       : [['forward', () => convFwd(g, x, w, null)], ['bwd_input', () => convBwdInput(g, dy, w, null)], ['bwd_weight', () => convBwdWeight(g, dy, x)]];
     for (const [pass, run] of passes) {
-      const gt = await gpuTime(e, run, reps, ts);
-      const gms = median(gt);
-      const flops = convFlops(cs), bytes = 4 * (size(cs.x) + size(cs.w) + size(y));
-      const gf = flops / (gms / 1e3) / 1e9, gb = bytes / (gms / 1e3) / 1e9;
-      // wall clock, alternating mirage / peer, each op followed by a queue sync
       let mine: Tensor | null = null;
       const mirageRun = () => { mine?.dispose(); mine = keep(noGrad(run)); };
       let peerOp = null as ReturnType<Peer['conv']> | null, note = '';
       if (peer) {
         try { peerOp = peer.conv(cs, pass, xh, wh, dyh); } catch (err) { note = (err as Error).message.replace('unsupported: ', 'n/a: '); }
       }
-      const mw: number[] = [], pw: number[] = [], pg: number[] = [];
+      const mw: number[] = [], pw: number[] = [], pg: number[] = [], gt: number[] = [];
       mirageRun(); await e.fence();
       peerOp?.run(); if (peerOp) await peer!.sync();
-      if (peerOp && peerGpu) for (let r = 0; r < reps; r++) pg.push(await peerOp.gpuMs());
+      // GPU time, alternating mirage / peer one repetition at a time, so drifts in the machine's
+      // speed (lavapipe shares the CPU) reach both sides alike
+      for (let r = 0; r < reps; r++) {
+        gt.push(...(await gpuTime(e, run, 1, ts, false)));
+        if (peerOp && peerGpu) pg.push(await peerOp.gpuMs());
+      }
+      const gms = median(gt);
+      const flops = convFlops(cs), bytes = 4 * (size(cs.x) + size(cs.w) + size(y));
+      const gf = flops / (gms / 1e3) / 1e9, gb = bytes / (gms / 1e3) / 1e9;
+      // then wall clock, alternating the same way, each op followed by a queue sync
       for (let r = 0; r < reps; r++) {
         let t0 = performance.now(); mirageRun(); await e.fence(); mw.push(performance.now() - t0);
         if (peerOp) { t0 = performance.now(); peerOp.run(); await peer!.sync(); pw.push(performance.now() - t0); }

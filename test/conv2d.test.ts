@@ -24,6 +24,7 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
   { x: [2, 18, 4, 9], w: [19, 18, 1, 3], o: { padding: [0, 1] }, bias: true },                       // 2 blocks of 16 in k and c
   { x: [1, 9, 5, 6], w: [10, 9, 3, 3], o: { padding: [1, 1] }, bias: true },                          // 3×3, 8-channel k blocks
+  { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
 ];
 // Both kernel families: subgroup kernels where the device has them, and the portable ones.
 const families = getEngine().subgroups ? ['subgroup', 'portable'] : ['portable'];
