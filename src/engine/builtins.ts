@@ -23,35 +23,21 @@ ${MAIN_1D}
 }`,
 };
 
-/** y = a + b on vec4 quads (gradient accumulation; sizes that are not a multiple of 4 use ADD_SAME). */
-export const ADD_SAME_VEC4: Kernel = {
-  name: 'add_same_vec4',
+/** y = a + b for gradient accumulation, on f32 or (sizes that are multiples of 4) vec4 quads. */
+const addSame = (T: 'f32' | 'vec4f'): Kernel => ({
+  name: T === 'f32' ? 'add_same' : 'add_same_vec4',
   constants: { WG: 64 },
   wgsl: /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> a: array<vec4f>;
-@group(0) @binding(1) var<storage, read> b: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(0) var<storage, read> a: array<${T}>;
+@group(0) @binding(1) var<storage, read> b: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
   y[idx] = a[idx] + b[idx];
 }`,
-};
-
-export const ADD_SAME: Kernel = {
-  name: 'add_same',
-  constants: { WG: 64 },
-  wgsl: /* wgsl */ `
-override WG: u32 = 64;
-struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> u: P;
-${MAIN_1D}
-  if (idx >= u.n) { return; }
-  y[idx] = a[idx] + b[idx];
-}`,
-};
+});
+export const ADD_SAME = addSame('f32');
+export const ADD_SAME_VEC4 = addSame('vec4f');

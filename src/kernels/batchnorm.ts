@@ -5,15 +5,13 @@ import { defineOp } from '../engine/autograd.js';
 import { f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from './wgsl.js';
+import { type Elem, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, elemSuffix, elemWidth, kernel, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
 // straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
-const sfx = (T: string) => (T === 'f32' ? '' : '_vec4');
-const vw = (T: string) => (T === 'f32' ? 1 : 4);
-const hsum = (T: string, v: string) => (T === 'f32' ? v : `dot(${v}, vec4f(1.0))`);
+const hsum = (T: Elem, v: string) => (T === 'f32' ? v : `dot(${v}, vec4f(1.0))`);
 // stats[c] = mean, stats[C + c] = rstd. One workgroup per channel.
-const bnStats = (T: string) => kernel(`batchnorm_stats${sfx(T)}`, /* wgsl */ `
+const bnStats = (T: Elem) => kernel(`batchnorm_stats${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
@@ -33,7 +31,7 @@ ${MAIN_PER_GROUP}
   for (var i = lid; i < m; i += WG) { acc += x[((i / u.hw) * u.c + o) * u.hw + i % u.hw]; }  // i = b·HW + p
   part[lid] = ${hsum(T, 'acc')};
   ${TREE_SUM}
-  let mean = part[0] / f32(m * ${vw(T)}u);
+  let mean = part[0] / f32(m * ${elemWidth(T)}u);
   workgroupBarrier();
   acc = ${T}(0.0);
   for (var i = lid; i < m; i += WG) {                 // second pass: Σ (x − μ)², no cancellation
@@ -43,7 +41,7 @@ ${MAIN_PER_GROUP}
   part[lid] = ${hsum(T, 'acc')};
   ${TREE_SUM}
   if (lid == 0u) {
-    let mv = f32(m * ${vw(T)}u);
+    let mv = f32(m * ${elemWidth(T)}u);
     let v = part[0] / mv;
     stats[o] = mean;
     stats[u.c + o] = inverseSqrt(v + u.eps);
@@ -54,7 +52,7 @@ ${MAIN_PER_GROUP}
   }
 }`);
 
-const bnApply = (T: string) => kernel(`batchnorm_apply${sfx(T)}`, /* wgsl */ `
+const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { total: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
@@ -70,7 +68,7 @@ ${MAIN_1D}
 }`);
 
 // sums[c] = Σ dy·x̂ (= dγ), sums[C + c] = Σ dy (= dβ). One workgroup per channel.
-const bnBwdReduce = (T: string) => kernel(`batchnorm_bwd_reduce${sfx(T)}`, /* wgsl */ `
+const bnBwdReduce = (T: Elem) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
@@ -100,7 +98,7 @@ ${MAIN_PER_GROUP}
   if (lid == 0u) { sums[u.c + o] = part[0]; }
 }`);
 
-const bnBwdInput = (T: string) => kernel(`batchnorm_bwd_input${sfx(T)}`, /* wgsl */ `
+const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { total: u32, c: u32, hw: u32, train: u32, m: f32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
@@ -125,7 +123,7 @@ ${MAIN_1D}
 const BN = { f32: { stats: bnStats('f32'), apply: bnApply('f32'), bwdReduce: bnBwdReduce('f32'), bwdInput: bnBwdInput('f32') },
   vec4f: { stats: bnStats('vec4f'), apply: bnApply('vec4f'), bwdReduce: bnBwdReduce('vec4f'), bwdInput: bnBwdInput('vec4f') } };
 
-const variant = (hw: number): [typeof BN.f32, number] => (hw % 4 === 0 ? [BN.vec4f, 4] : [BN.f32, 1]);
+const variant = (hw: number): [typeof BN.f32, number] => { const T = vecOf(hw)[0]; return [BN[T], elemWidth(T)]; };
 
 export interface BatchNormOptions { training: boolean; momentum?: number; eps?: number }
 

@@ -191,6 +191,24 @@ const broadcast16 = (a: string, b: string) => [0, 1, 2, 3].map((v) => {
   const src = v < 2 ? a : b, o = (v % 2) * 4;
   return `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${o + i}u)`).join(', ')});`;
 }).join('\n        ');
+/** acc[j][v] += value · wv[v] for the 16 channels of a block. */
+const fma16 = (value: string) => [0, 1, 2, 3].map((v) => `acc[j][${v}] += ${value} * wv[${v}];`).join(' ');
+/**
+ * The store of a 16-channel × SG_J-column block plus bias: channel ch0 + q of `count`, row start
+ * `row(q)`, column `col` (of j) while `ok` (of j) holds.
+ */
+const storeBlock = (out: string, ch0: string, count: string, row: string, col: string, ok: string) => /* wgsl */ `
+  if (!valid) { return; }
+  for (var q = 0u; q < ${SG_K}u; q++) {
+    if (${ch0} + q >= ${count}) { break; }
+    var bq = 0.0;
+    if (u.has_bias != 0u) { bq = bias[${ch0} + q]; }
+    let o = ${row};
+    for (var j = 0u; j < ${SG_J}u; j++) {
+      if (${ok}) { ${out}[o + ${col}] = acc[j][q / 4u][q % 4u] + bq; }
+    }
+  }`;
+
 const SG_HEAD = /* wgsl */ `
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -238,23 +256,14 @@ ${SG_HEAD}
             let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
             if (ix >= 0 && ix < i32(u.w)) {
               let xv = x[xrow + u32(ix)];
-              acc[j][0] += xv * wv[0]; acc[j][1] += xv * wv[1]; acc[j][2] += xv * wv[2]; acc[j][3] += xv * wv[3];
+              ${fma16('xv')}
             }
           }
         }
       }
     }
   }
-  if (!valid) { return; }
-  for (var q = 0u; q < ${SG_K}u; q++) {
-    if (k0 + q >= u.k) { break; }
-    var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[k0 + q]; }
-    let o = ((b * u.k + k0 + q) * u.oh + oy) * u.ow;
-    for (var j = 0u; j < ${SG_J}u; j++) {
-      if (ox0 + j < u.ow) { y[o + ox0 + j] = acc[j][q / 4u][q % 4u] + bq; }
-    }
-  }
+${storeBlock('y', 'k0', 'u.k', '((b * u.k + k0 + q) * u.oh + oy) * u.ow', 'ox0 + j', 'ox0 + j < u.ow')}
 }`, { WG: SG_WG });
 
 // dx[b, c0..c0+15, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
@@ -311,24 +320,14 @@ ${SG_HEAD}
             let ox = ox0 + j;
             if (ox >= 0 && ox < i32(u.ow)) {
               let g = dy[dyrow + u32(ox)];
-              acc[j][0] += g * wv[0]; acc[j][1] += g * wv[1]; acc[j][2] += g * wv[2]; acc[j][3] += g * wv[3];
+              ${fma16('g')}
             }
           }
         }
       }
     }
   }
-  if (!valid) { return; }
-  for (var q = 0u; q < ${SG_K}u; q++) {
-    if (c0 + q >= u.c) { break; }
-    var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[c0 + q]; }
-    let o = ((b * u.c + c0 + q) * u.h + iy) * u.w;
-    for (var j = 0u; j < ${SG_J}u; j++) {
-      let ix = px + (jx0 + j) * u.sw;
-      if (ix < u.w) { dx[o + ix] = acc[j][q / 4u][q % 4u] + bq; }
-    }
-  }
+${storeBlock('dx', 'c0', 'u.c', '((b * u.c + c0 + q) * u.h + iy) * u.w', 'px + (jx0 + j) * u.sw', 'px + (jx0 + j) * u.sw < u.w')}
 }`, { WG: SG_WG });
 
 // dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position

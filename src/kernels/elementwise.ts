@@ -6,13 +6,13 @@ import { f32, slots8 } from '../engine/params.js';
 import { broadcastShapes, broadcastStrides } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { sumTo } from './reduce.js';
-import { MAIN_1D, at, kernel, run } from './wgsl.js';
+import { type Elem, MAIN_1D, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 
 const enum U { Relu = 0, Leaky = 1, Tanh = 2, Sigmoid = 3, Scale = 4 }
 
 // T = f32, or vec4f when the size is a multiple of 4: on lavapipe a vec4 load is one lane loop for
 // four values instead of four loops (bench/NOTES.md §10).
-const unaryFwd = (T: 'f32' | 'vec4f') => kernel(T === 'f32' ? 'unary_fwd' : 'unary_fwd_vec4', /* wgsl */ `
+const unaryFwd = (T: Elem) => kernel(`unary_fwd${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
@@ -34,7 +34,7 @@ ${MAIN_1D}
 }`);
 
 // s is the saved tensor: x for relu/leaky, y for tanh/sigmoid, unused for scale.
-const unaryBwd = (T: 'f32' | 'vec4f') => kernel(T === 'f32' ? 'unary_bwd' : 'unary_bwd_vec4', /* wgsl */ `
+const unaryBwd = (T: Elem) => kernel(`unary_bwd${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
@@ -58,12 +58,10 @@ ${MAIN_1D}
 }`);
 const UNARY_FWD = { f32: unaryFwd('f32'), vec4f: unaryFwd('vec4f') };
 const UNARY_BWD = { f32: unaryBwd('f32'), vec4f: unaryBwd('vec4f') };
-/** The vec4 variant and its element count when n allows it. */
-const lanes = (n: number): ['f32' | 'vec4f', number] => (n % 4 === 0 ? ['vec4f', n / 4] : ['f32', n]);
 
 function unaryRaw(x: Tensor, op: U, alpha: number, label: string): Tensor {
   const y = empty(x.shape, 'f32', label);
-  const [T, n] = lanes(x.size);
+  const [T, n] = vecOf(x.size);
   run(UNARY_FWD[T], { inputs: [x], outputs: [y], params: [n, op, f32(alpha)], threads: n });
   return y;
 }
@@ -80,7 +78,7 @@ function makeUnary(name: string, op: U, saveOutput: boolean) {
     backward(ctx, dy) {
       const s = ctx.saved[0] ?? dy;
       const dx = empty(dy.shape, 'f32', `${name}_grad`);
-      const [T, n] = lanes(dy.size);
+      const [T, n] = vecOf(dy.size);
       run(UNARY_BWD[T], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(ctx.state)], threads: n });
       return [dx];
     },

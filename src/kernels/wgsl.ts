@@ -64,5 +64,13 @@ export function run(kernel: Kernel, r: Run): Engine {
   return e;
 }
 
+/** Element type of the vec4 kernel variants (bench/NOTES.md §10). */
+export type Elem = 'f32' | 'vec4f';
+/** Kernel-name suffix and values per element of a variant. */
+export const elemSuffix = (T: Elem): string => (T === 'f32' ? '' : '_vec4');
+export const elemWidth = (T: Elem): number => (T === 'f32' ? 1 : 4);
+/** The vec4 variant and its element count when n is a multiple of 4, else f32 and n. */
+export const vecOf = (n: number): [Elem, number] => (n % 4 === 0 ? ['vec4f', n / 4] : ['f32', n]);
+
 export const kernel = (name: string, wgsl: string, constants: Record<string, number> = { WG: 64 }): Kernel =>
   ({ name, wgsl, constants });
