@@ -12,6 +12,22 @@ const GEOMETRY = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
               sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32 }`;
 
+/**
+ * Stores a block of `K` channels × `J` columns plus bias: channel ch0 + q of `count`, flat index
+ * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j). Shared by all conv kernels.
+ */
+const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number }) => /* wgsl */ `
+  for (var q = 0u; q < ${o.K}u; q++) {
+    if (${o.ch0} + q >= ${o.count}) { break; }
+    var bq = 0.0;
+    if (u.has_bias != 0u) { bq = bias[${o.ch0} + q]; }
+    for (var j = 0u; j < ${o.J}u; j++) {
+      if (${o.ok}) { ${o.out}[${o.index}] = ${o.acc} + bq; }
+    }
+  }`;
+const LOHI = 'select(hi[j][q % 4u], lo[j][q % 4u], q < 4u)';   // portable kernels: channels 0–3 in lo, 4–7 in hi
+const ACC16 = 'acc[j][q / 4u][q % 4u]';                         // subgroup kernels: 16 channels as 4 vec4s
+
 // Each invocation computes a 4×4 register block (4 channels × 4 neighbouring columns), reading
 // global memory directly: 16 FMAs per 8 loads. (Measured on lavapipe, where workgroup-memory
 // tiling is slower; real GPUs will get a tiled variant, bench issue.)
@@ -60,17 +76,7 @@ ${MAIN_1D}
       }
     }
   }
-  for (var q = 0u; q < 8u; q++) {
-    if (k0 + q >= u.k) { break; }
-    var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[k0 + q]; }
-    for (var j = 0u; j < 4u; j++) {
-      if (ox0 + j < u.ow) {
-        let v = select(hi[j][q % 4u], lo[j][q % 4u], q < 4u);
-        y[((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j] = v + bq;
-      }
-    }
-  }
+${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: LOHI, K: 8, J: 4 })}
 }`);
 
 // dx[b,c,iy,ix] = bias[c] + Σ_{k,r,s} dy[b,k,oy,ox]·w[k,c,r,s] with oy·sh = iy+ph−r·dh,
@@ -125,16 +131,7 @@ ${MAIN_1D}
       }
     }
   }
-  for (var q = 0u; q < 8u; q++) {
-    if (c0 + q >= u.c) { break; }
-    var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[c0 + q]; }
-    for (var j = 0u; j < 4u; j++) {
-      if (ix0 + j < u.w) {
-        dx[((b * u.c + c0 + q) * u.h + iy) * u.w + ix0 + j] = select(hi[j][q % 4u], lo[j][q % 4u], q < 4u) + bq;
-      }
-    }
-  }
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + ix0 + j', ok: 'ix0 + j < u.w', acc: LOHI, K: 8, J: 4 })}
 }`);
 
 // dw[k,c,r,s] = Σ_{b,oy,ox} dy[b,k,oy,ox]·x[b,c,oy·sh+r·dh−ph, ox·sw+s·dw−pw];
@@ -193,22 +190,6 @@ const broadcast16 = (a: string, b: string) => [0, 1, 2, 3].map((v) => {
 }).join('\n        ');
 /** acc[j][v] += value · wv[v] for the 16 channels of a block. */
 const fma16 = (value: string) => [0, 1, 2, 3].map((v) => `acc[j][${v}] += ${value} * wv[${v}];`).join(' ');
-/**
- * The store of a 16-channel × SG_J-column block plus bias: channel ch0 + q of `count`, row start
- * `row(q)`, column `col` (of j) while `ok` (of j) holds.
- */
-const storeBlock = (out: string, ch0: string, count: string, row: string, col: string, ok: string) => /* wgsl */ `
-  if (!valid) { return; }
-  for (var q = 0u; q < ${SG_K}u; q++) {
-    if (${ch0} + q >= ${count}) { break; }
-    var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[${ch0} + q]; }
-    let o = ${row};
-    for (var j = 0u; j < ${SG_J}u; j++) {
-      if (${ok}) { ${out}[o + ${col}] = acc[j][q / 4u][q % 4u] + bq; }
-    }
-  }`;
-
 const SG_HEAD = /* wgsl */ `
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -263,7 +244,8 @@ ${SG_HEAD}
       }
     }
   }
-${storeBlock('y', 'k0', 'u.k', '((b * u.k + k0 + q) * u.oh + oy) * u.ow', 'ox0 + j', 'ox0 + j < u.ow')}
+  if (!valid) { return; }
+${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC16, K: SG_K, J: SG_J })}
 }`, { WG: SG_WG });
 
 // dx[b, c0..c0+15, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
@@ -327,7 +309,8 @@ ${SG_HEAD}
       }
     }
   }
-${storeBlock('dx', 'c0', 'u.c', '((b * u.c + c0 + q) * u.h + iy) * u.w', 'px + (jx0 + j) * u.sw', 'px + (jx0 + j) * u.sw < u.w')}
+  if (!valid) { return; }
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC16, K: SG_K, J: SG_J })}
 }`, { WG: SG_WG });
 
 // dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position
