@@ -1,4 +1,6 @@
 // The convolutions of ERFNet (seed-specs §2.2) at an input of H×W, as benchmark cases.
+import { conv2dGeometry, convTranspose2dGeometry } from '../src/kernels/conv2d.js';
+
 export interface ConvCase {
   name: string;
   /** x: [n, c, h, w]; w: [k, c, r, s] (transposed: [cin, cout, r, s]). */
@@ -41,8 +43,27 @@ export function outShape(cs: ConvCase): [number, number, number, number] {
     Math.floor((w + 2 * cs.padding[1] - cs.dilation[1] * (s - 1) - 1) / cs.stride[1]) + 1];
 }
 
-/** Multiply-adds × 2 of one pass (forward, or either backward: same count). */
+/**
+ * Multiply-adds × 2 of one pass (forward, or either backward: same count), counting only taps
+ * whose input lies inside the image: taps on zero padding are not work (a 3×1 conv with
+ * dilation 16 on an 8-row map has two of its three taps entirely outside).
+ */
 export function convFlops(cs: ConvCase): number {
+  const g = cs.transposed
+    ? convTranspose2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation, outputPadding: cs.transposed.outputPadding })
+    : conv2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation });
+  // in the (adjoint) convolution, output row o reads input row o·stride + tap·dilation − padding
+  const inside = (taps: number, outN: number, inN: number, st: number, d: number, pad: number) => {
+    let count = 0;
+    for (let t = 0; t < taps; t++) for (let o = 0; o < outN; o++) { const i = o * st + t * d - pad; if (i >= 0 && i < inN) count++; }
+    return count;
+  };
+  const macs = g.n * g.k * g.c * inside(g.r, g.oh, g.h, g.sh, g.dh, g.ph) * inside(g.s, g.ow, g.w, g.sw, g.dw, g.pw);
+  return 2 * macs;
+}
+
+/** The same without the padding test: every tap of every output (the usual nominal count). */
+export function convFlopsNominal(cs: ConvCase): number {
   const [n, k, oh, ow] = outShape(cs);
   const macs = cs.transposed ? n * cs.x[1] * cs.x[2] * cs.x[3] * k * cs.w[2] * cs.w[3] : n * k * oh * ow * cs.x[1] * cs.w[2] * cs.w[3];
   return 2 * macs;

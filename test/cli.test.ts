@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readWeights } from '../src/cli/common.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
+import { convFlops, convFlopsNominal, erfnetConvs } from '../bench/shapes.js';
 
 const t = suite('cli');
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +79,8 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   const file = readdirSync(out).find((f) => f.endsWith('.json'))!;
   const r = JSON.parse(readFileSync(join(out, file), 'utf8'));
   assert.ok(r.ceilings.matmul.gflops > 0 && r.ceilings.copy.gbps > 0);
+  // the FLOP ceiling is the fastest matmul measured, so it is never below one of the others
+  assert.ok(r.ceilings.matmul.kernels.every((k: { gflops: number }) => k.gflops <= r.ceilings.matmul.gflops));
   assert.is(r.convs.length, 33);
   assert.ok(r.convs.every((c: { gpuMs: number }) => c.gpuMs > 0));
   assert.ok(r.models[0].ms > 0 && r.models[0].peakPoolBytes > 0);
@@ -91,6 +94,19 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');
   assert.match(bad2.err, /--conv-size '100x7': give HxW, both multiples of 8/);
+});
+
+t('bench FLOP counts leave out taps on padding', () => {
+  const cs = erfnetConvs(1, 64, 128);
+  const by = (name: string) => cs.find((c) => c.name === name)!;
+  // 3×1 dilation 16 on 8 rows: only the centre tap is ever inside the image
+  assert.is(convFlops(by('nb128 3x1 d16')), convFlopsNominal(by('nb128 3x1 d16')) / 3);
+  // 3×1 padding 1 on 16 rows: the outer taps miss one row each → 46 of 48 row-taps
+  assert.is(convFlops(by('nb64 3x1')), (2 * 64 * 64 * 32 * 46));
+  // transposed 3×3 s2 (pad 1, output padding 1) from 8×16: per axis, tap 0 of the first input lands on
+  // row −1, outside the output; the other taps all land inside → (7+8+8)·(15+16+16) of 9·8·16
+  assert.is(convFlops(by('up convT 128→64')), 2 * 128 * 64 * (8 + 8 + 7) * (16 + 16 + 15));
+  assert.ok(convFlops(by('down 3x3 s2 16→48')) < convFlopsNominal(by('down 3x3 s2 16→48')));
 });
 
 t('simulate: distorted copy in the same layout, labels copied unchanged, deterministic', async () => {

@@ -5,6 +5,7 @@ import { getEngine } from '../src/engine/engine.js';
 import { tensor } from '../src/engine/tensor.js';
 import { conv2d, convTranspose2d } from '../src/kernels/conv2d.js';
 import { checkForward, checkGrad } from './helpers/check.js';
+import { kernelFamilies, using } from './helpers/gpu.js';
 import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
 import { randn } from './reference/core.js';
 
@@ -26,13 +27,7 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 9, 5, 6], w: [10, 9, 3, 3], o: { padding: [1, 1] }, bias: true },                          // 3×3, 8-channel k blocks
   { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
 ];
-// Both kernel families: subgroup kernels where the device has them, and the portable ones.
-const families = getEngine().subgroups ? ['subgroup', 'portable'] : ['portable'];
-const using = (fam: string, f: () => unknown) => async () => {
-  const e = getEngine(), was = e.subgroups;
-  e.subgroups = fam === 'subgroup';
-  try { await f(); } finally { e.subgroups = was; }
-};
+const families = kernelFamilies();
 t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes', async () => {
   const e = getEngine();
   const lanes = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;

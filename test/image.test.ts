@@ -5,7 +5,7 @@ import { resizeBilinear } from '../src/kernels/resize.js';
 import { logSoftmax, softmax } from '../src/kernels/softmax.js';
 import { warp } from '../src/kernels/warp.js';
 import { checkForward, checkGrad } from './helpers/check.js';
-import { upload } from './helpers/gpu.js';
+import { kernelFamilies, upload, using } from './helpers/gpu.js';
 import { type F64Tensor, f64, randn, rand } from './reference/core.js';
 import { resizeRef, softmaxRef, warpRef } from './reference/image.js';
 
@@ -22,12 +22,13 @@ function mmRef(a: F64Tensor, b: F64Tensor, transB = false): F64Tensor {
   }
   return y;
 }
-for (const [M, K, N] of [[7, 13, 5], [1, 3, 1], [33, 70, 9], [19, 5, 23]]) {
-  t(`matmul ${M}x${K} @ ${K}x${N}`, async () => {
+// [130, 9, 17]: more rows than one subgroup-kernel workgroup (128), two 16-column blocks
+for (const fam of kernelFamilies()) for (const [M, K, N] of [[7, 13, 5], [1, 3, 1], [33, 70, 9], [19, 5, 23], [130, 9, 17]]) {
+  t(`matmul ${M}x${K} @ ${K}x${N} (${fam})`, using(fam, async () => {
     const a = randn([M, K], 1), b = randn([K, N], 2);
     await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(K) });
     await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
-  });
+  }));
 }
 t('linear = x·Wᵀ + b', async () => {
   const x = randn([5, 6], 3), w = randn([4, 6], 4), b = randn([4], 5);

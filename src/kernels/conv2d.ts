@@ -6,6 +6,7 @@ import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { channelSum } from './reduce.js';
+import { ACC16, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const GEOMETRY = /* wgsl */ `
@@ -26,7 +27,6 @@ const storeBlock = (o: { out: string; ch0: string; count: string; index: string;
     }
   }`;
 const LOHI = 'select(hi[j][q % 4u], lo[j][q % 4u], q < 4u)';   // portable kernels: channels 0–3 in lo, 4–7 in hi
-const ACC16 = 'acc[j][q / 4u][q % 4u]';                         // subgroup kernels: 16 channels as 4 vec4s
 
 // Each invocation computes a 4×4 register block (4 channels × 4 neighbouring columns), reading
 // global memory directly: 16 FMAs per 8 loads. (Measured on lavapipe, where workgroup-memory
@@ -183,18 +183,6 @@ ${MAIN_1D}
 // workgroup: each lane loads one of 8 weights and subgroupBroadcast hands them to the others, so a
 // tap costs 2 loads for 16 channels. Each invocation computes 16 channels × 8 columns, and 16
 // invocations per workgroup keep small layers spread over the cores (bench/NOTES.md §5).
-const SG_K = 16, SG_J = 8, SG_WG = 16;
-const broadcast16 = (a: string, b: string) => [0, 1, 2, 3].map((v) => {
-  const src = v < 2 ? a : b, o = (v % 2) * 4;
-  return `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${o + i}u)`).join(', ')});`;
-}).join('\n        ');
-/** acc[j][v] += value · wv[v] for the 16 channels of a block. */
-const fma16 = (value: string) => [0, 1, 2, 3].map((v) => `acc[j][${v}] += ${value} * wv[${v}];`).join(' ');
-const SG_HEAD = /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let grp = wid.y * nwg.x + wid.x;`;
 
 // y[b, k0..k0+15, oy, ox0..ox0+7]; workgroup = (b, k-block, 16 spatial blocks). No early return:
 // subgroupBroadcast needs every lane, so out-of-range lanes compute on clamped indices and skip the store.

@@ -1,11 +1,14 @@
 // matmul: C[m,n] = Σ_k A[m,k]·B[k,n], operands read through (row, col) strides so transposes are
-// free; each invocation computes an 8×8 block of C from global memory (fast on lavapipe, see
-// platform.md; a tiled workgroup-memory variant for real GPUs belongs to the bench issue).
-// linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]). Blocks are 8×8 (64 FMAs per 16 loads).
+// free; each invocation computes a register block of C from global memory (fast on lavapipe, see
+// platform.md): 8×8 in the portable kernel, 8 rows × 16 columns in the subgroup one. A tiled
+// workgroup-memory variant for real GPUs is still to come (bench/NOTES.md, next steps).
+// linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { getEngine } from '../engine/engine.js';
 import { add } from './elementwise.js';
+import { SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const MATMUL = kernel('matmul', /* wgsl */ `
@@ -43,6 +46,40 @@ ${MAIN_1D}
   }
 }`);
 
+// Subgroup variant (engine.subgroups, as the conv kernels): the 16-column block of B is uniform per
+// workgroup, so each lane loads 2 of its values per k and broadcasts them; each lane computes
+// 8 rows × 16 columns: 10 loads per 128 FMAs (the portable kernel: 16 per 64).
+const MATMUL_SG = kernel('matmul_sg', /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+struct P { m: u32, n: u32, k: u32, sam: u32, sak: u32, sbk: u32, sbn: u32, tiles_n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${SG_HEAD}
+  let n0 = (grp % u.tiles_n) * ${SG_K}u;                       // grp = row_group·tiles_n + tile_col
+  let m0 = ((grp / u.tiles_n) * WG + lid) * ${SG_J}u;         // this lane's rows m0..m0+7
+  let na = min(n0 + (sid & 7u), u.n - 1u) * u.sbn;             // this lane's B columns
+  let nb = min(n0 + 8u + (sid & 7u), u.n - 1u) * u.sbn;
+  var acc: array<array<vec4f, 4>, ${SG_J}>;                    // acc[j][v][i] = C[m0 + j, n0 + 4v + i]
+  var wv: array<vec4f, 4>;
+  for (var kk = 0u; kk < u.k; kk++) {
+    let la = b[kk * u.sbk + na];
+    let lb = b[kk * u.sbk + nb];
+    ${broadcast16('la', 'lb')}
+    for (var j = 0u; j < ${SG_J}u; j++) {
+      let av = a[min(m0 + j, u.m - 1u) * u.sam + kk * u.sak];   // clamped: every lane must reach the broadcasts
+      ${fma16('av')}
+    }
+  }
+  for (var j = 0u; j < ${SG_J}u; j++) {
+    if (m0 + j >= u.m) { break; }
+    for (var q = 0u; q < ${SG_K}u; q++) {
+      if (n0 + q < u.n) { c[(m0 + j) * u.n + n0 + q] = acc[j][q / 4u][q % 4u]; }
+    }
+  }
+}`, { WG: SG_WG });
+
 /** An operand as (tensor, rows, cols, rowStride, colStride). */
 interface Operand { t: Tensor; rows: number; cols: number; rs: number; cs: number }
 const plain = (t: Tensor): Operand => ({ t, rows: t.shape[0], cols: t.shape[1], rs: t.shape[1], cs: 1 });
@@ -50,6 +87,14 @@ const transposed = (o: Operand): Operand => ({ t: o.t, rows: o.cols, cols: o.row
 
 export function matmulRaw(a: Operand, b: Operand): Tensor {
   const c = empty([a.rows, b.cols], 'f32', 'matmul');
+  if (getEngine().subgroups) {
+    const tilesN = Math.ceil(b.cols / SG_K);
+    run(MATMUL_SG, {
+      inputs: [a.t, b.t], outputs: [c], groups: Math.ceil(a.rows / (SG_J * SG_WG)) * tilesN,
+      params: [a.rows, b.cols, a.cols, a.rs, a.cs, b.rs, b.cs, tilesN],
+    });
+    return c;
+  }
   const tilesN = Math.ceil(b.cols / 8);
   run(MATMUL, {
     inputs: [a.t, b.t], outputs: [c], threads: Math.ceil(a.rows / 8) * tilesN,

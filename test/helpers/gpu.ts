@@ -1,6 +1,6 @@
 // One Dawn device + engine shared by the whole test process (pipelines compile once).
 import { backward } from '../../src/engine/autograd.js';
-import type { Engine } from '../../src/engine/engine.js';
+import { type Engine, getEngine } from '../../src/engine/engine.js';
 import { scope } from '../../src/engine/scope.js';
 import { type Tensor, tensor } from '../../src/engine/tensor.js';
 import { createNodeEngine } from '../../src/node/device.js';
@@ -21,6 +21,15 @@ export async function getGpu(): Promise<Gpu> {
   shared = { engine, info: gpu.info, features: gpu.features, destroy: () => { engine.destroy(); gpu.destroy(); } };
   return shared;
 }
+
+/** Kernel families to test: the subgroup kernels where the device has them, and the portable ones. */
+export const kernelFamilies = (): string[] => (getEngine().subgroups ? ['subgroup', 'portable'] : ['portable']);
+/** A test body run with one kernel family selected. */
+export const using = (fam: string, f: () => unknown) => async () => {
+  const e = getEngine(), was = e.subgroups;
+  e.subgroups = fam === 'subgroup';
+  try { await f(); } finally { e.subgroups = was; }
+};
 
 export type GpuFn = (...xs: Tensor[]) => Tensor;
 
