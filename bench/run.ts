@@ -13,7 +13,7 @@ import { crossEntropy } from '../src/kernels/losses.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
 import { ERFNet } from '../src/models/erfnet.js';
-import { createNodeDevice } from '../src/node/device.js';
+import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { Adam } from '../src/optim/adam.js';
 import { RestorationUNet } from '../src/models/restoration-unet.js';
 import { FeedbackSystem } from '../src/train/feedback.js';
@@ -68,7 +68,7 @@ async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTim
 
 export async function runBench(o: BenchOptions): Promise<void> {
   const dev = await createNodeDevice();
-  const e = initEngine(dev.device, { seed: 1 });
+  const e = initEngine(dev.device, { ...engineDefaults, seed: 1 });
   const ts = dev.features.includes('timestamp-query');
   const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(dev.info).join(' '));
   const quick = o.quick ?? (cpu && !o.full);
@@ -77,9 +77,9 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const device = Object.values(dev.info).filter(Boolean).join(' | ');
   console.log(`mirage bench ${quick ? '(quick shapes)' : '(full shapes)'} on ${device}`);
   console.log(`timing: ${ts ? 'GPU timestamp queries (quantization off)' : 'wall clock with queue sync (no timestamp-query)'}, ` +
-    `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\n`);
+    `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\nkernels: ${e.kernelFamily} family for convolutions (--kernels)\n`);
   const result: Record<string, unknown> = { device, info: dev.info, features: dev.features, date, command: o.command,
-    quick, timing: ts ? 'timestamp-query' : 'wall-clock' };
+    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily };
 
   // ceilings measured in this run: the fastest of our matmul kernels for FLOP/s (both families
   // where the subgroup one exists, since that is what the convs use, and A read row- or
@@ -88,18 +88,21 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const a = tensor(randn(M * M, 1), [M, M]), b = tensor(randn(M * M, 2), [M, M]);
   const rowMajor = (t: Tensor) => ({ t, rows: M, cols: M, rs: M, cs: 1 });
   const colMajor = (t: Tensor) => ({ t, rows: M, cols: M, rs: 1, cs: M });
+  const canSubgroup = e.subgroups || (e.device.features.has('subgroups') && e.deviceClass === 'cpu');
   const variants = [
-    ...(e.subgroups ? [['subgroup 8×16, Aᵀ·B', true, colMajor], ['subgroup 8×16, A·B', true, rowMajor]] as const : []),
-    ['portable 8×8, A·B', false, rowMajor] as const,
+    ...(canSubgroup ? [['subgroup 8×16, Aᵀ·B', 'subgroup', colMajor], ['subgroup 8×16, A·B', 'subgroup', rowMajor]] as const : []),
+    ['tiled 64×64, A·B', 'tiled', rowMajor] as const,
+    ['portable 8×8, A·B', 'portable', rowMajor] as const,
   ];
   const mms: { kernel: string; ms: number; gflops: number }[] = [];
-  for (const [label, sub, layout] of variants) {
-    const was = e.subgroups;
-    e.subgroups = sub;
+  for (const [label, fam, layout] of variants) {
+    const was = [e.subgroups, e.tiled] as const;
+    e.subgroups = fam === 'subgroup';
+    e.tiled = fam === 'tiled';
     try {
       const ms = median(await gpuTime(e, () => matmulRaw(layout(a), rowMajor(b)), reps, ts));
       mms.push({ kernel: label, ms, gflops: (2 * M ** 3) / (ms / 1e3) / 1e9 });
-    } finally { e.subgroups = was; }
+    } finally { [e.subgroups, e.tiled] = was; }
   }
   const best = mms.reduce((x, y) => (y.gflops > x.gflops ? y : x));
   const peakFlops = best.gflops;

@@ -90,6 +90,10 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(p.out, /conv2d_fwd(_sg)?\s+74/);
   const inf = await mirage('info');
   assert.match(inf.out, /kernels: +(cpu|gpu) class; convolutions (subgroup-broadcast|portable)/);
+  const tiled = await mirage('info', '--kernels', 'tiled');
+  assert.match(tiled.out, /convolutions workgroup-memory tiles/);
+  const nope = await mirage('info', '--kernels', 'fast');
+  assert.match(nope.err, /kernels.*Choices: "auto", "subgroup", "tiled", "portable"/s);
   const bad = await mirage('bench', '--only', 'convs,nope');
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');

@@ -6,6 +6,7 @@ import { tensor } from '../src/engine/tensor.js';
 import { conv2d, convTranspose2d } from '../src/kernels/conv2d.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { kernelFamilies, using } from './helpers/gpu.js';
+import { chooseSplits, splitChunk } from '../src/kernels/tiled.js';
 import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
 import { randn } from './reference/core.js';
 
@@ -28,7 +29,7 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
 ];
 const families = kernelFamilies();
-t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes', async () => {
+t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes; each family runs its own kernel', async () => {
   const e = getEngine();
   const lanes = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
   assert.is(e.subgroups, e.deviceClass === 'cpu' && e.device.features.has('subgroups') && lanes >= 8);
@@ -42,6 +43,7 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
     return got;
   };
   await using('portable', async () => assert.ok((await names()).includes('conv2d_fwd')))();
+  await using('tiled', async () => assert.ok((await names()).includes('conv2d_fwd_tiled')))();
   if (e.subgroups) assert.ok((await names()).includes('conv2d_fwd_sg'));
 });
 
@@ -69,6 +71,13 @@ for (const fam of families) for (const c of tcases) {
   t(`convTranspose2d forward ${name}`, using(fam, () => checkForward(fn, ref, xs, { rtol: 1e-4, atol: 1e-4 })));
   t(`convTranspose2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
+
+t('tiled weight gradient: split-K is chosen for many positions and few output tiles (the 19×17 case above runs split)', () => {
+  assert.is(chooseSplits(2, 6, 19 * 17), 5);
+  assert.is(chooseSplits(2, 6, 20), 1);
+  assert.equal(splitChunk(323, 5), { chunk: 80, splits: 5 });
+  assert.equal(splitChunk(100, 7), { chunk: 16, splits: 7 });
+});
 
 t('conv2d names the shapes on a channel mismatch', () => {
   const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);

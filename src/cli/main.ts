@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // mirage command line. Each command lives in src/cli/<name>.ts; errors print as one clear line.
 import yargs, { type Argv } from 'yargs';
+import { type EngineOptions, KERNEL_FAMILIES } from '../engine/engine.js';
+import { engineDefaults } from '../node/device.js';
 import { hideBin } from 'yargs/helpers';
 import { bench } from './bench.js';
 import { convert } from './convert.js';
@@ -32,6 +34,11 @@ const run = (fn: (a: any) => Promise<void>) => async (a: any) => {
 await yargs(hideBin(process.argv))
   .scriptName('mirage')
   .usage('$0 <command> [options]')
+  .option('kernels', {
+    type: 'string', choices: ['auto', ...KERNEL_FAMILIES], default: 'auto', global: true,
+    describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, else portable), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
+  })
+  .middleware((a) => { engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
   .command('train', 'Train a segmentation model', (y) => common(y)
     .option('data', dataOpt)
     .option('height', { type: 'number', default: 128, describe: 'input height (multiple of 8); width keeps the data aspect' })

@@ -18,7 +18,18 @@ export interface EngineOptions {
    * Either way only where the device has 'subgroups' with at least 8 lanes.
    */
   subgroups?: boolean;
+  /**
+   * Use the workgroup-memory tiled kernels (src/kernels/tiled.ts) where the subgroup ones are
+   * off. Default off until measured on a GPU; lavapipe runs them slowly (emulated barriers).
+   */
+  tiled?: boolean;
+  /** Kernel family by name (the CLI's --kernels); overrides `subgroups` and `tiled`. 'auto' keeps the defaults. */
+  kernels?: KernelFamily | 'auto';
 }
+
+/** Convolution and matmul kernel families (bench/NOTES.md §5, §13, §14). */
+export type KernelFamily = 'subgroup' | 'tiled' | 'portable';
+export const KERNEL_FAMILIES: readonly KernelFamily[] = ['subgroup', 'tiled', 'portable'];
 
 /** What a launch binds: storage inputs (read), storage outputs (read_write), then uniforms. */
 export interface LaunchSpec {
@@ -48,6 +59,10 @@ export class Engine {
    * least 8 lanes. Settable (tests run both kernel families); kernels read it at launch.
    */
   subgroups: boolean;
+  /** Kernels use workgroup-memory tiles where `subgroups` is off. Settable, like `subgroups`. */
+  tiled: boolean;
+  /** The family the conv and matmul kernels use now. */
+  get kernelFamily(): KernelFamily { return this.subgroups ? 'subgroup' : this.tiled ? 'tiled' : 'portable'; }
   /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': kernels pick variants by it. */
   readonly deviceClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | null = null;
@@ -72,7 +87,13 @@ export class Engine {
     this.deviceClass = /llvmpipe|lavapipe|swiftshader|software/i.test(
       ['vendor', 'architecture', 'device', 'description'].map((k) => String(info[k] ?? '')).join(' ')) ? 'cpu' : 'gpu';
     const minLanes = Number(info.subgroupMinSize ?? 0);
-    this.subgroups = (opts.subgroups ?? this.deviceClass === 'cpu') && device.features.has('subgroups') && minLanes >= 8;
+    const canSubgroup = device.features.has('subgroups') && minLanes >= 8;
+    const k = opts.kernels ?? 'auto';
+    if (k === 'subgroup' && !canSubgroup) {
+      throw new Error(`kernels 'subgroup': this device has no 'subgroups' feature with at least 8 lanes (subgroupMinSize ${minLanes}); use tiled or portable`);
+    }
+    this.subgroups = k === 'auto' ? (opts.subgroups ?? this.deviceClass === 'cpu') && canSubgroup : k === 'subgroup';
+    this.tiled = k === 'auto' ? opts.tiled ?? false : k === 'tiled';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;

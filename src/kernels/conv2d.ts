@@ -5,6 +5,7 @@ import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { convBwdInputTiled, convBwdWeightTiled, convFwdTiled } from './conv2d-tiled.js';
 import { channelSum } from './reduce.js';
 import { ACC16, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
@@ -423,10 +424,14 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
   return { n, c, h, w, k, r, s, oh, ow, sh, sw, ph, pw, dh, dw };
 }
 
+/** Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.tiled) or portable. */
+const family = () => getEngine().kernelFamily;
+
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
 export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  if (family() === 'tiled') return convFwdTiled(g, x, w, b);
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
-  if (getEngine().subgroups) {
+  if (family() === 'subgroup') {
     const groups = g.n * Math.ceil(g.k / SG_K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     run(CONV2D_FWD_SG, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
     return y;
@@ -438,8 +443,9 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
 
 /** Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
 export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  if (family() === 'tiled') return convBwdInputTiled(g, dy, w, b);
   const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
-  if (getEngine().subgroups) {
+  if (family() === 'subgroup') {
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const groups = g.n * Math.ceil(g.c / SG_K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
     run(CONV2D_BWD_INPUT_SG, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
@@ -457,9 +463,10 @@ export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
 
 /** dw, and db[k] = Σ dy[n,k,·] when `bias` and the kernel family computes it along (else null: use channelSum). */
 export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: boolean): [Tensor, Tensor | null] {
+  if (family() === 'tiled') return [convBwdWeightTiled(g, dy, x), null];
   const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
   // few input channels leave most lanes idle (e.g. RGB input): the portable kernel spreads (k, c, r, s) wider
-  if (getEngine().subgroups && g.c >= 8) {
+  if (family() === 'subgroup' && g.c >= 8) {
     const { kernel: kn, kb } = conv2dBwdWeightSg(g.r, g.s);
     const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
     run(kn, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });

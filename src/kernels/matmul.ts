@@ -1,7 +1,7 @@
 // matmul: C[m,n] = Σ_k A[m,k]·B[k,n], operands read through (row, col) strides so transposes are
 // free; each invocation computes a register block of C from global memory (fast on lavapipe, see
-// platform.md): 8×8 in the portable kernel, 8 rows × 16 columns in the subgroup one. A tiled
-// workgroup-memory variant for real GPUs is still to come (bench/NOTES.md, next steps).
+// platform.md): 8×8 in the portable kernel, 8 rows × 16 columns in the subgroup one; or, with
+// engine.tiled, the workgroup-memory tiled GEMM meant for GPUs (tiled.ts).
 // linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
@@ -9,6 +9,7 @@ import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { getEngine } from '../engine/engine.js';
 import { add } from './elementwise.js';
 import { SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
+import { runTiled, tiledGemm } from './tiled.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const MATMUL = kernel('matmul', /* wgsl */ `
@@ -80,6 +81,22 @@ ${SG_HEAD}
   }
 }`, { WG: SG_WG });
 
+// Tiled variant (engine.tiled): the shared workgroup-memory GEMM with strided operand loads.
+const MATMUL_TILED = tiledGemm({
+  name: 'matmul_tiled',
+  decls: /* wgsl */ `
+struct P { sam: u32, sak: u32, sbk: u32, sbn: u32, gm: u32, gn: u32, gt: u32, chunk: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;`,
+  fns: /* wgsl */ `
+fn load_a(m: u32, t: u32) -> f32 { return a[m * u.sam + t * u.sak]; }
+fn load_b(t: u32, n: u32) -> f32 { return b[t * u.sbk + n * u.sbn]; }
+fn store(m: u32, n: u32, split: u32, v: f32) { c[m * u.gn + n] = v; }`,
+  aContiguous: 't', bContiguous: 'n',
+});
+
 /** An operand as (tensor, rows, cols, rowStride, colStride). */
 interface Operand { t: Tensor; rows: number; cols: number; rs: number; cs: number }
 const plain = (t: Tensor): Operand => ({ t, rows: t.shape[0], cols: t.shape[1], rs: t.shape[1], cs: 1 });
@@ -93,6 +110,10 @@ export function matmulRaw(a: Operand, b: Operand): Tensor {
       inputs: [a.t, b.t], outputs: [c], groups: Math.ceil(a.rows / (SG_J * SG_WG)) * tilesN,
       params: [a.rows, b.cols, a.cols, a.rs, a.cs, b.rs, b.cs, tilesN],
     });
+    return c;
+  }
+  if (getEngine().tiled) {
+    runTiled(MATMUL_TILED, { inputs: [a.t, b.t], outputs: [c], params: [a.rs, a.cs, b.rs, b.cs], m: a.rows, n: b.cols, t: a.cols });
     return c;
   }
   const tilesN = Math.ceil(b.cols / 8);

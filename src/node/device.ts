@@ -57,9 +57,13 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   return { device, instance: gpu as unknown as GPU, adapter, info, features, destroy: () => device.destroy() };
 }
 
+/** Engine options every createNodeEngine call starts from (the CLI's --kernels sets them). */
+export const engineDefaults: EngineOptions = {};
+
 /** A Dawn device plus an engine on it, made current. */
 export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions = {}): Promise<{ engine: Engine; gpu: NodeDevice }> {
   const gpu = await createNodeDevice(opts);
-  const engine = initEngine(gpu.device, opts);
+  let engine: Engine;
+  try { engine = initEngine(gpu.device, { ...engineDefaults, ...opts }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
 }

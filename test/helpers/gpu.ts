@@ -22,13 +22,14 @@ export async function getGpu(): Promise<Gpu> {
   return shared;
 }
 
-/** Kernel families to test: the subgroup kernels where the device has them, and the portable ones. */
-export const kernelFamilies = (): string[] => (getEngine().subgroups ? ['subgroup', 'portable'] : ['portable']);
+/** Kernel families to test: the subgroup kernels where the device has them, the tiled and the portable ones. */
+export const kernelFamilies = (): string[] => [...(getEngine().subgroups ? ['subgroup'] : []), 'tiled', 'portable'];
 /** A test body run with one kernel family selected. */
 export const using = (fam: string, f: () => unknown) => async () => {
-  const e = getEngine(), was = e.subgroups;
+  const e = getEngine(), was = [e.subgroups, e.tiled] as const;
   e.subgroups = fam === 'subgroup';
-  try { await f(); } finally { e.subgroups = was; }
+  e.tiled = fam === 'tiled';
+  try { await f(); } finally { [e.subgroups, e.tiled] = was; }
 };
 
 export type GpuFn = (...xs: Tensor[]) => Tensor;

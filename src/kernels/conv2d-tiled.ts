@@ -1,0 +1,130 @@
+// The three convolution passes as implicit GEMMs on the tiled kernel (engine.tiled, GPU class):
+//   forward     y[k, p]       = Σ_{c,r,s} w[k, (c,r,s)] · x[c, im2col(p, r, s)]      p = (b, oy, ox)
+//   bwd_input   dx[c, p]      = Σ_{k,r,s} w[k, c, r, s] · dy[k, col2im(p, r, s)]     p = (b, iy, ix), taps of the right stride phase only
+//   bwd_weight  dw[k, (c,r,s)] = Σ_p dy[k, p] · x[c, im2col(p, r, s)]               split over p, partial tiles summed
+// Geometry as in conv2d.ts; the bias is added in the store (the weight gradient's bias comes from channelSum).
+import { type Tensor, empty } from '../engine/tensor.js';
+import type { Geometry } from './conv2d.js';
+import { chooseSplits, runTiled, sumSplits, tiledGemm } from './tiled.js';
+
+const STRUCT = /* wgsl */ `
+struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
+              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32,
+              gm: u32, gn: u32, gt: u32, chunk: u32 }`;
+
+/** x at conv-output position p = (b, oy, ox) for input channel c and tap (r, s), 0 on padding. */
+const IM2COL = /* wgsl */ `
+fn im2col(c: u32, r: u32, s: u32, p: u32) -> f32 {
+  let ohw = u.oh * u.ow;
+  let b = p / ohw;
+  let oy = (p % ohw) / u.ow;
+  let ox = p % u.ow;
+  let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
+  let ix = i32(ox * u.sw + s * u.dw) - i32(u.pw);
+  if (iy < 0 || iy >= i32(u.h) || ix < 0 || ix >= i32(u.w)) { return 0.0; }
+  return x[((b * u.c + c) * u.h + u32(iy)) * u.w + u32(ix)];
+}`;
+
+const FWD = tiledGemm({
+  name: 'conv2d_fwd_tiled',
+  decls: /* wgsl */ `${STRUCT}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;`,
+  fns: /* wgsl */ `${IM2COL}
+fn load_a(m: u32, t: u32) -> f32 { return wt[m * u.gt + t]; }
+fn load_b(t: u32, n: u32) -> f32 { return im2col(t / (u.r * u.s), (t / u.s) % u.r, t % u.s, n); }
+fn store(m: u32, n: u32, split: u32, v: f32) {
+  let ohw = u.oh * u.ow;
+  var bq = 0.0;
+  if (u.has_bias != 0u) { bq = bias[m]; }
+  y[((n / ohw) * u.k + m) * ohw + n % ohw] = v + bq;
+}`,
+  aContiguous: 't', bContiguous: 'n',
+});
+
+const BWD_INPUT = tiledGemm({
+  name: 'conv2d_bwd_input_tiled',
+  decls: /* wgsl */ `${STRUCT}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;`,
+  fns: /* wgsl */ `
+fn load_a(m: u32, t: u32) -> f32 {                       // w[k, c = m, r, s] with t = (k, r, s)
+  let rs = u.r * u.s;
+  return wt[((t / rs) * u.c + m) * rs + t % rs];
+}
+fn load_b(t: u32, n: u32) -> f32 {                       // dy[k, oy, ox] with oy·sh = iy + ph − r·dh, n = (b, iy, ix)
+  let rs = u.r * u.s;
+  let k = t / rs;
+  let r = (t % rs) / u.s;
+  let s = t % u.s;
+  let hw = u.h * u.w;
+  let b = n / hw;
+  let ty = i32((n % hw) / u.w + u.ph) - i32(r * u.dh);
+  let tx = i32(n % u.w + u.pw) - i32(s * u.dw);
+  if (ty < 0 || tx < 0 || u32(ty) % u.sh != 0u || u32(tx) % u.sw != 0u) { return 0.0; }
+  let oy = u32(ty) / u.sh;
+  let ox = u32(tx) / u.sw;
+  if (oy >= u.oh || ox >= u.ow) { return 0.0; }
+  return dy[((b * u.k + k) * u.oh + oy) * u.ow + ox];
+}
+fn store(m: u32, n: u32, split: u32, v: f32) {
+  let hw = u.h * u.w;
+  var bq = 0.0;
+  if (u.has_bias != 0u) { bq = bias[m]; }
+  dx[((n / hw) * u.c + m) * hw + n % hw] = v + bq;
+}`,
+  aContiguous: 'm', bContiguous: 'n',
+});
+
+const BWD_WEIGHT = tiledGemm({
+  name: 'conv2d_bwd_weight_tiled',
+  decls: /* wgsl */ `${STRUCT}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+@group(0) @binding(3) var<uniform> u: Conv;`,
+  fns: /* wgsl */ `${IM2COL}
+fn load_a(m: u32, t: u32) -> f32 {                       // dy[b, k = m, p] with t = (b, p)
+  let ohw = u.oh * u.ow;
+  return dy[((t / ohw) * u.k + m) * ohw + t % ohw];
+}
+fn load_b(t: u32, n: u32) -> f32 { return im2col(n / (u.r * u.s), (n / u.s) % u.r, n % u.s, t); }
+fn store(m: u32, n: u32, split: u32, v: f32) { part[(split * u.gm + m) * u.gn + n] = v; }`,
+  aContiguous: 't', bContiguous: 't',
+});
+
+const params = (g: Geometry, hasBias: boolean) =>
+  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0];
+
+export function convFwdTiled(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
+  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), m: g.k, n: g.n * g.oh * g.ow, t: g.c * g.r * g.s });
+  return y;
+}
+
+export function convBwdInputTiled(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
+  runTiled(BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), m: g.c, n: g.n * g.h * g.w, t: g.k * g.r * g.s });
+  return dx;
+}
+
+export function convBwdWeightTiled(g: Geometry, dy: Tensor, x: Tensor): Tensor {
+  const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
+  const m = g.k, n = g.c * g.r * g.s, t = g.n * g.oh * g.ow;
+  const want = chooseSplits(m, n, t);
+  if (want === 1) {
+    runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t });
+    return dw;
+  }
+  const part = empty([want, m, n], 'f32', 'conv2d_bwd_weight_splits');
+  const splits = runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [part], params: params(g, false), m, n, t, splits: want });
+  sumSplits(part, dw, splits);
+  part.dispose();
+  return dw;
+}
