@@ -372,6 +372,66 @@ ${SG_HEAD}
   return { kernel: k, kb: KB };
 }
 
+// Weight gradient for layers with few input channels (the RGB layer: c = 3), where one channel per
+// lane would leave most lanes idle: one (c, r, s) entry per lane instead, 16 output channels per
+// workgroup. At each position the 16 dy values are loaded one per lane and broadcast, and each lane
+// reads its one x: 3 loads per 16 FMAs a lane. The bias gradient comes along as in the kernel above.
+const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+${GEOMETRY}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(3) var<storage, read_write> db: array<f32>;
+@group(0) @binding(4) var<uniform> u: Conv;
+${SG_HEAD}
+  let crs = u.c * u.r * u.s;
+  let jg = (crs + WG - 1u) / WG;
+  let j = (grp % jg) * WG + lid;                              // this lane's (c, r, s)
+  let k0 = (grp / jg) * ${SG_K}u;
+  let valid = j < crs && k0 < u.k;
+  let jj = min(j, crs - 1u);
+  let c = jj / (u.r * u.s);
+  let r = (jj / u.s) % u.r;
+  let s = jj % u.s;
+  let hw = u.h * u.w;
+  let ohw = u.oh * u.ow;
+  let ka = min(k0 + (sid & 7u), u.k - 1u);
+  let kb = min(k0 + 8u + (sid & 7u), u.k - 1u);
+  var acc: array<vec4f, 4>;                                   // acc[v][i] = dw[k0 + 4v + i, j]
+  var wv: array<vec4f, 4>;
+  var sa = 0.0;
+  var sb = 0.0;
+  for (var b = 0u; b < u.n; b++) {
+    let xb = (b * u.c + c) * hw;
+    for (var oy = 0u; oy < u.oh; oy++) {
+      let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
+      let rowok = iy >= 0 && iy < i32(u.h);
+      for (var ox = 0u; ox < u.ow; ox++) {
+        let p = oy * u.ow + ox;
+        let la = dy[(b * u.k + ka) * ohw + p];
+        let lb = dy[(b * u.k + kb) * ohw + p];
+        sa += la;
+        sb += lb;
+        ${broadcast16('la', 'lb')}
+        let ix = i32(ox * u.sw + s * u.dw) - i32(u.pw);
+        if (rowok && ix >= 0 && ix < i32(u.w)) {
+          let xv = x[xb + u32(iy) * u.w + u32(ix)];
+          acc[0] += xv * wv[0]; acc[1] += xv * wv[1]; acc[2] += xv * wv[2]; acc[3] += xv * wv[3];
+        }
+      }
+    }
+  }
+  if (u.has_bias != 0u && grp % jg == 0u && lid == sid && sid < 8u) {   // one writer per channel
+    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
+    if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }
+  }
+  if (!valid) { return; }
+  for (var q = 0u; q < ${SG_K}u; q++) {
+    if (k0 + q < u.k) { dw[(k0 + q) * crs + j] = acc[q / 4u][q % 4u]; }
+  }
+}`, { WG: SG_WG });
+
 export type Pair = number | readonly number[];
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
 export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
@@ -465,8 +525,14 @@ export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
 export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: boolean): [Tensor, Tensor | null] {
   if (family() === 'tiled') return [convBwdWeightTiled(g, dy, x), null];
   const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
-  // few input channels leave most lanes idle (e.g. RGB input): the portable kernel spreads (k, c, r, s) wider
-  if (family() === 'subgroup' && g.c >= 8) {
+  // few input channels leave most lanes idle (e.g. RGB input): one (c, r, s) per lane instead
+  if (family() === 'subgroup' && g.c < 8) {
+    const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
+    const groups = Math.ceil(g.k / SG_K) * Math.ceil((g.c * g.r * g.s) / SG_WG);
+    run(CONV2D_BWD_WEIGHT_SG_TAPS, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups });
+    return [dw, db];
+  }
+  if (family() === 'subgroup') {
     const { kernel: kn, kb } = conv2dBwdWeightSg(g.r, g.s);
     const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
     run(kn, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
