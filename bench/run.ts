@@ -17,7 +17,7 @@ import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { Adam } from '../src/optim/adam.js';
 import { RestorationUNet } from '../src/models/restoration-unet.js';
 import { FeedbackSystem } from '../src/train/feedback.js';
-import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet } from './peer-tfjs.js';
+import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
 import { convFlops, convFlopsNominal, erfnetConvs, outShape } from './shapes.js';
 
 // Bandwidth ceiling: the simplest possible WGSL copy, one vec4 per invocation.
@@ -239,11 +239,24 @@ export async function runBench(o: BenchOptions): Promise<void> {
     const step = () => scope(() => { backward(crossEntropy(net.forward(x), y)); opt.step(); opt.zeroGrad(); });
     step(); await e.fence();
     e.pool.resetPeak();
-    const times: number[] = [];
-    for (let k = 0; k < reps; k++) { const t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0); }
-    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: e.pool.bytesPeak });
+    // the peer's step (tfjs: space-to-batch for the dilated convs), alternating with mirage's
+    const tf = peer ? tfjsErfnetTrain(peer.tf, bn, h, w) : null;
+    let peerCheck: number | null = null;
+    if (tf) { peerCheck = await tf.check(); tf.step(); await peer!.sync(); }
+    const times: number[] = [], pt: number[] = [];
+    for (let k = 0; k < reps; k++) {
+      let t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0);
+      if (tf) { t0 = performance.now(); tf.step(); await peer!.sync(); pt.push(performance.now() - t0); }
+    }
+    const peerLoss = tf ? await tf.loss() : null;
+    tf?.dispose();
+    const peerMs = pt.length ? median(pt) : null;
+    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: e.pool.bytesPeak,
+      peerMs, peerLoss, peerDilatedConvCheck: peerCheck });
     console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s), ` +
-      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
+      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB` +
+      (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster; its space-to-batch dilated conv ` +
+        `${peerCheck! < 1e-4 ? 'matches' : 'DIFFERS from'} tf.conv2d, rel err ${peerCheck!.toExponential(1)}; loss ${fmt(peerLoss!, 3)})` : ''));
     opt.dispose(); x.dispose(); y.dispose();
   }
   net.dispose();
