@@ -24,6 +24,10 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 10, 6, 7], w: [11, 10, 3, 1], o: { padding: [1, 0] }, bias: true },                      // >8 channels, not ×8
   { x: [2, 13, 5, 9], w: [17, 13, 1, 3], o: { padding: [0, 2], dilation: [1, 2], stride: [1, 2] }, bias: true },
   { x: [1, 2, 11, 10], w: [2, 2, 5, 5], o: { padding: [2, 2] }, bias: false },                      // 5×5
+  // widths that are multiples of 4 with stride 1: the forward reads rows as vec4 quads (every shift, both edges)
+  { x: [1, 5, 3, 12], w: [6, 5, 1, 3], o: { padding: [0, 4], dilation: [1, 4] }, bias: true },
+  { x: [2, 17, 5, 8], w: [18, 17, 3, 3], o: { padding: [1, 1] }, bias: true },
+  { x: [1, 3, 4, 20], w: [4, 3, 1, 5], o: { padding: [0, 3] }, bias: false },                       // shifts 1–3 and −3
   { x: [2, 18, 4, 9], w: [19, 18, 1, 3], o: { padding: [0, 1] }, bias: true },                       // 2 blocks of 16 in k and c
   { x: [1, 9, 5, 6], w: [10, 9, 3, 3], o: { padding: [1, 1] }, bias: true },                          // 3×3, 8-channel k blocks
   { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
@@ -44,7 +48,7 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   };
   await using('portable', async () => assert.ok((await names()).includes('conv2d_fwd')))();
   await using('tiled', async () => assert.ok((await names()).includes('conv2d_fwd_tiled')))();
-  if (e.subgroups) assert.ok((await names()).includes('conv2d_fwd_sg'));
+  if (e.subgroups) assert.ok((await names()).includes('conv2d_fwd_sg_quads'));   // width 4: rows read as vec4 quads
 });
 
 for (const fam of families) for (const c of cases) {

@@ -187,10 +187,36 @@ ${MAIN_1D}
 
 // y[b, k0..k0+15, oy, ox0..ox0+7]; workgroup = (b, k-block, 16 spatial blocks). No early return:
 // subgroupBroadcast needs every lane, so out-of-range lanes compute on clamped indices and skip the store.
-const CONV2D_FWD_SG = kernel('conv2d_fwd_sg', /* wgsl */ `enable subgroups;
+const SCALAR_ROW = /* wgsl */ `for (var j = 0u; j < ${SG_J}u; j++) {
+            let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
+            if (ix >= 0 && ix < i32(u.w)) {
+              let xv = x[xrow + u32(ix)];
+              ${fma16('xv')}
+            }
+          }`;
+// Stride 1 and rows a multiple of 4 long: the 8 columns come from three vec4 quads. Their offset
+// within the first quad, (ox0 + s·dw − pw) mod 4, is the same in every lane (ox0 is a multiple
+// of 8), so a uniform switch picks them; columns off the row read clamped quads and are zeroed.
+const QUAD_ROW = /* wgsl */ `let st = i32(ox0 + s * u.dw) - i32(u.pw);      // first column
+          let q0 = st >> 2;
+          let nq = i32(u.w / 4u) - 1;
+          let base = xrow / 4u;
+          let v0 = x4[base + u32(clamp(q0, 0, nq))];
+          let v1 = x4[base + u32(clamp(q0 + 1, 0, nq))];
+          let v2 = x4[base + u32(clamp(q0 + 2, 0, nq))];
+          var xv: array<f32, ${SG_J}>;
+          switch (u32(st & 3)) {
+            ${[0, 1, 2, 3].map((sh) => `case ${sh}u: { ${Array.from({ length: SG_J }, (_, j) => `xv[${j}] = v${(sh + j) >> 2}[${(sh + j) & 3}];`).join(' ')} }`).join('\n            ')}
+            default: {}
+          }
+          for (var j = 0; j < ${SG_J}; j++) {
+            if (st + j < 0 || st + j >= i32(u.w)) { xv[j] = 0.0; }
+            ${fma16('xv[j]')}
+          }`;
+const fwdSg = (quads: boolean) => kernel(quads ? 'conv2d_fwd_sg_quads' : 'conv2d_fwd_sg', /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> ${quads ? 'x4: array<vec4f>' : 'x: array<f32>'};
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -222,13 +248,7 @@ ${SG_HEAD}
         let lb = wt[wb + wi];
         ${broadcast16('la', 'lb')}
         if (rowok) {
-          for (var j = 0u; j < ${SG_J}u; j++) {
-            let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
-            if (ix >= 0 && ix < i32(u.w)) {
-              let xv = x[xrow + u32(ix)];
-              ${fma16('xv')}
-            }
-          }
+          ${quads ? QUAD_ROW : SCALAR_ROW}
         }
       }
     }
@@ -236,6 +256,7 @@ ${SG_HEAD}
   if (!valid) { return; }
 ${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC16, K: SG_K, J: SG_J })}
 }`, { WG: SG_WG });
+const CONV2D_FWD_SG = fwdSg(false), CONV2D_FWD_SG_QUADS = fwdSg(true);
 
 // dx[b, c0..c0+15, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
 // sh×sw phases (iy mod sh, ix mod sw), one per workgroup, so whether a tap (r, s) reaches a phase is
@@ -493,7 +514,8 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
   if (family() === 'subgroup') {
     const groups = g.n * Math.ceil(g.k / SG_K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
-    run(CONV2D_FWD_SG, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
+    const quads = g.sw === 1 && g.w % 4 === 0;   // bench/NOTES.md §17
+    run(quads ? CONV2D_FWD_SG_QUADS : CONV2D_FWD_SG, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
     return y;
   }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
