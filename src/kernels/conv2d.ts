@@ -195,24 +195,27 @@ const SCALAR_ROW = /* wgsl */ `for (var j = 0u; j < ${SG_J}u; j++) {
             }
           }`;
 // Stride 1 and rows a multiple of 4 long: the 8 columns come from three vec4 quads. Their offset
-// within the first quad, (ox0 + s·dw − pw) mod 4, is the same in every lane (ox0 is a multiple
-// of 8), so a uniform switch picks them; columns off the row read clamped quads and are zeroed.
-const QUAD_ROW = /* wgsl */ `let st = i32(ox0 + s * u.dw) - i32(u.pw);      // first column
+// within the first quad is the same in every lane (the lanes' first columns are multiples of 8
+// apart, plus a uniform tap offset), so a uniform switch picks them; columns off the row read
+// clamped quads and are zeroed. `first`: the lane's first column (i32); `base`: the row's first
+// quad; `len`: the row length (bench/NOTES.md §17).
+const quadRow = (arr: string, base: string, first: string, len: string, value: string) => /* wgsl */ `let st = ${first};
           let q0 = st >> 2;
-          let nq = i32(u.w / 4u) - 1;
-          let base = xrow / 4u;
-          let v0 = x4[base + u32(clamp(q0, 0, nq))];
-          let v1 = x4[base + u32(clamp(q0 + 1, 0, nq))];
-          let v2 = x4[base + u32(clamp(q0 + 2, 0, nq))];
+          let nq = i32(${len} / 4u) - 1;
+          let base = ${base};
+          let v0 = ${arr}[base + u32(clamp(q0, 0, nq))];
+          let v1 = ${arr}[base + u32(clamp(q0 + 1, 0, nq))];
+          let v2 = ${arr}[base + u32(clamp(q0 + 2, 0, nq))];
           var xv: array<f32, ${SG_J}>;
           switch (u32(st & 3)) {
             ${[0, 1, 2, 3].map((sh) => `case ${sh}u: { ${Array.from({ length: SG_J }, (_, j) => `xv[${j}] = v${(sh + j) >> 2}[${(sh + j) & 3}];`).join(' ')} }`).join('\n            ')}
             default: {}
           }
           for (var j = 0; j < ${SG_J}; j++) {
-            if (st + j < 0 || st + j >= i32(u.w)) { xv[j] = 0.0; }
-            ${fma16('xv[j]')}
+            if (st + j < 0 || st + j >= i32(${len})) { xv[j] = 0.0; }
+            ${value}
           }`;
+const QUAD_ROW = quadRow('x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fma16('xv[j]'));
 const fwdSg = (quads: boolean) => kernel(quads ? 'conv2d_fwd_sg_quads' : 'conv2d_fwd_sg', /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
@@ -263,10 +266,10 @@ const CONV2D_FWD_SG = fwdSg(false), CONV2D_FWD_SG_QUADS = fwdSg(true);
 // the same for the whole workgroup and unused taps are skipped instead of masked: a 3×3 stride-2
 // gradient does 2.25 taps per output on average instead of 9. Within a phase, 8 neighbouring
 // outputs read 8 neighbouring dy columns.
-const CONV2D_BWD_INPUT_SG = kernel('conv2d_bwd_input_sg', /* wgsl */ `enable subgroups;
+const bwdInputSg = (quads: boolean) => kernel(quads ? 'conv2d_bwd_input_sg_quads' : 'conv2d_bwd_input_sg', /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> ${quads ? 'dy4: array<vec4f>' : 'dy: array<f32>'};
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -308,13 +311,13 @@ ${SG_HEAD}
         ${broadcast16('la', 'lb')}
         if (rowok) {
           let dyrow = ((b * u.k + k) * u.oh + u32(oy)) * u.ow;
-          for (var j = 0; j < ${SG_J}; j++) {
+          ${quads ? quadRow('dy4', 'dyrow / 4u', 'ox0', 'u.ow', fma16('xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
             let ox = ox0 + j;
             if (ox >= 0 && ox < i32(u.ow)) {
               let g = dy[dyrow + u32(ox)];
               ${fma16('g')}
             }
-          }
+          }`}
         }
       }
     }
@@ -322,6 +325,7 @@ ${SG_HEAD}
   if (!valid) { return; }
 ${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC16, K: SG_K, J: SG_J })}
 }`, { WG: SG_WG });
+const CONV2D_BWD_INPUT_SG = bwdInputSg(false), CONV2D_BWD_INPUT_SG_QUADS = bwdInputSg(true);
 
 // dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position
 // (b, oy, ox), uniform for the whole workgroup, the KB dy values are loaded one per lane and
@@ -530,7 +534,8 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
   if (family() === 'subgroup') {
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const groups = g.n * Math.ceil(g.c / SG_K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
-    run(CONV2D_BWD_INPUT_SG, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
+    const quads = g.sw === 1 && g.ow % 4 === 0;   // rows of dy as vec4 quads (bench/NOTES.md §17)
+    run(quads ? CONV2D_BWD_INPUT_SG_QUADS : CONV2D_BWD_INPUT_SG, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
     return dx;
   }
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
