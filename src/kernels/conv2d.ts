@@ -333,14 +333,8 @@ const CONV2D_BWD_INPUT_SG = bwdInputSg(false), CONV2D_BWD_INPUT_SG_QUADS = bwdIn
 // (the portable kernel: 12 per 32). The tap loop is unrolled per (R, S), so each shape of
 // kernel gets its own pipeline. No split over positions: enough lanes on a CPU; GPUs want split-K.
 // With has_bias, the bias gradient Σ dy comes along: lane l already holds dy for channel k0 + l.
-const bwdWeightSg = new Map<string, ReturnType<typeof kernel>>();
-function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof kernel>; kb: number } {
-  const T = R * S, KB = T <= 4 ? 16 : 8, V = KB / 4, key = `${R}x${S}`;
-  let k = bwdWeightSg.get(key);
-  if (!k) {
-    const taps = Array.from({ length: T }, (_, t) => [Math.floor(t / S), t % S]);
-    const lanes = KB === 16 ? ['la', 'lb'] : ['la'];
-    k = kernel(`conv2d_bwd_weight_sg_${key}`, /* wgsl */ `enable subgroups;
+/** Bindings and entry of both subgroup weight-gradient kernels (dw, and db when has_bias). */
+const BWD_WEIGHT_SG_HEAD = /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
@@ -348,7 +342,21 @@ ${GEOMETRY}
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(3) var<storage, read_write> db: array<f32>;
 @group(0) @binding(4) var<uniform> u: Conv;
-${SG_HEAD}
+${SG_HEAD}`;
+/** db[k0 + l] = Σ dy of lane l's channels (sa: first 8, sb: next 8), one writer per channel: the first workgroup of each k-block. */
+const writeBiasGrad = (firstOfBlock: string, two: boolean) => /* wgsl */ `
+  if (u.has_bias != 0u && ${firstOfBlock} && lid == sid && sid < 8u) {
+    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
+    ${two ? 'if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }' : ''}
+  }`;
+const bwdWeightSg = new Map<string, ReturnType<typeof kernel>>();
+function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof kernel>; kb: number } {
+  const T = R * S, KB = T <= 4 ? 16 : 8, V = KB / 4, key = `${R}x${S}`;
+  let k = bwdWeightSg.get(key);
+  if (!k) {
+    const taps = Array.from({ length: T }, (_, t) => [Math.floor(t / S), t % S]);
+    const lanes = KB === 16 ? ['la', 'lb'] : ['la'];
+    k = kernel(`conv2d_bwd_weight_sg_${key}`, `${BWD_WEIGHT_SG_HEAD}
   let cbg = (u.c + WG - 1u) / WG;
   let c = (grp % cbg) * WG + lid;
   let k0 = (grp / cbg) * ${KB}u;
@@ -382,10 +390,7 @@ ${SG_HEAD}
       }
     }
   }
-  if (u.has_bias != 0u && grp % cbg == 0u && lid == sid && sid < 8u) {   // one writer per channel
-    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
-    ${KB === 16 ? 'if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }' : ''}
-  }
+${writeBiasGrad('grp % cbg == 0u', KB === 16)}
   if (!valid) { return; }
   ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `for (var i = 0u; i < 4u; i++) {
     let kq = k0 + ${4 * v}u + i;
@@ -401,15 +406,7 @@ ${SG_HEAD}
 // lane would leave most lanes idle: one (c, r, s) entry per lane instead, 16 output channels per
 // workgroup. At each position the 16 dy values are loaded one per lane and broadcast, and each lane
 // reads its one x: 3 loads per 16 FMAs a lane. The bias gradient comes along as in the kernel above.
-const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', /* wgsl */ `enable subgroups;
-override WG: u32 = ${SG_WG};
-${GEOMETRY}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(3) var<storage, read_write> db: array<f32>;
-@group(0) @binding(4) var<uniform> u: Conv;
-${SG_HEAD}
+const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEIGHT_SG_HEAD}
   let crs = u.c * u.r * u.s;
   let jg = (crs + WG - 1u) / WG;
   let j = (grp % jg) * WG + lid;                              // this lane's (c, r, s)
@@ -447,10 +444,7 @@ ${SG_HEAD}
       }
     }
   }
-  if (u.has_bias != 0u && grp % jg == 0u && lid == sid && sid < 8u) {   // one writer per channel
-    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
-    if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }
-  }
+${writeBiasGrad('grp % jg == 0u', true)}
   if (!valid) { return; }
   for (var q = 0u; q < ${SG_K}u; q++) {
     if (k0 + q < u.k) { dw[(k0 + q) * crs + j] = acc[q / 4u][q % 4u]; }
