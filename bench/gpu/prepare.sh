@@ -5,6 +5,7 @@
 #   carry: [".gpu", "dist"], command: "bash bench/gpu/session.sh"
 set -euo pipefail
 npm run build >/dev/null
+mkdir -p "$(git rev-parse --git-path info)"   # pack.sh appends to .git/info/exclude, absent in some checkouts
 bash ../shared/gpu/pack.sh
 tar -C node_modules -cJf .gpu/peer.tar.xz --exclude='*.map' --exclude='*_test.js' --exclude='*.d.ts' --exclude='*.min.js' \
   --exclude='tf-core.js' --exclude='tf-core.es2017.js' --exclude='tf-core.fesm.js' \
