@@ -48,6 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let tiles_n = (u.gn + ${TILE_N - 1}u) / ${TILE_N}u;
   let tiles_m = (u.gm + ${TILE_M - 1}u) / ${TILE_M}u;
   let split = grp / (tiles_m * tiles_n);
+  if (split * u.chunk >= u.gt) { return; }                    // spare workgroups of a 2-D dispatch (uniform per workgroup)
   let m0 = ((grp / tiles_n) % tiles_m) * ${TILE_M}u;
   let n0 = (grp % tiles_n) * ${TILE_N}u;
   let t_begin = split * u.chunk;
