@@ -88,21 +88,19 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const a = tensor(randn(M * M, 1), [M, M]), b = tensor(randn(M * M, 2), [M, M]);
   const rowMajor = (t: Tensor) => ({ t, rows: M, cols: M, rs: M, cs: 1 });
   const colMajor = (t: Tensor) => ({ t, rows: M, cols: M, rs: 1, cs: M });
-  const canSubgroup = e.subgroups || (e.device.features.has('subgroups') && e.deviceClass === 'cpu');
   const variants = [
-    ...(canSubgroup ? [['subgroup 8×16, Aᵀ·B', 'subgroup', colMajor], ['subgroup 8×16, A·B', 'subgroup', rowMajor]] as const : []),
+    ...(e.canSubgroup ? [['subgroup 8×16, Aᵀ·B', 'subgroup', colMajor], ['subgroup 8×16, A·B', 'subgroup', rowMajor]] as const : []),
     ['tiled 64×64, A·B', 'tiled', rowMajor] as const,
     ['portable 8×8, A·B', 'portable', rowMajor] as const,
   ];
   const mms: { kernel: string; ms: number; gflops: number }[] = [];
   for (const [label, fam, layout] of variants) {
-    const was = [e.subgroups, e.tiled] as const;
-    e.subgroups = fam === 'subgroup';
-    e.tiled = fam === 'tiled';
+    const was = e.kernelFamily;
+    e.kernelFamily = fam;
     try {
       const ms = median(await gpuTime(e, () => matmulRaw(layout(a), rowMajor(b)), reps, ts));
       mms.push({ kernel: label, ms, gflops: (2 * M ** 3) / (ms / 1e3) / 1e9 });
-    } finally { [e.subgroups, e.tiled] = was; }
+    } finally { e.kernelFamily = was; }
   }
   const best = mms.reduce((x, y) => (y.gflops > x.gflops ? y : x));
   const peakFlops = best.gflops;

@@ -54,15 +54,15 @@ export class Engine {
   readonly poison: boolean;
   readonly limits: GPUSupportedLimits;
   readonly flushEvery: number;
+  /** The device has 'subgroups' and every subgroup has at least 8 lanes, so the subgroup family can run. */
+  readonly canSubgroup: boolean;
   /**
-   * Kernels may use subgroup operations: the device has 'subgroups' and every subgroup has at
-   * least 8 lanes. Settable (tests run both kernel families); kernels read it at launch.
+   * The family the conv and matmul kernels use, read at each launch. Settable (tests and the bench
+   * run every family); 'subgroup' only where `canSubgroup`.
    */
-  subgroups: boolean;
-  /** Kernels use workgroup-memory tiles where `subgroups` is off. Settable, like `subgroups`. */
-  tiled: boolean;
-  /** The family the conv and matmul kernels use now. */
-  get kernelFamily(): KernelFamily { return this.subgroups ? 'subgroup' : this.tiled ? 'tiled' : 'portable'; }
+  kernelFamily: KernelFamily;
+  /** Kernels may use subgroup operations (the subgroup family is selected). */
+  get subgroups(): boolean { return this.kernelFamily === 'subgroup'; }
   /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': kernels pick variants by it. */
   readonly deviceClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | null = null;
@@ -87,13 +87,13 @@ export class Engine {
     this.deviceClass = /llvmpipe|lavapipe|swiftshader|software/i.test(
       ['vendor', 'architecture', 'device', 'description'].map((k) => String(info[k] ?? '')).join(' ')) ? 'cpu' : 'gpu';
     const minLanes = Number(info.subgroupMinSize ?? 0);
-    const canSubgroup = device.features.has('subgroups') && minLanes >= 8;
+    this.canSubgroup = device.features.has('subgroups') && minLanes >= 8;
     const k = opts.kernels ?? 'auto';
-    if (k === 'subgroup' && !canSubgroup) {
+    if (k === 'subgroup' && !this.canSubgroup) {
       throw new Error(`kernels 'subgroup': this device has no 'subgroups' feature with at least 8 lanes (subgroupMinSize ${minLanes}); use tiled or portable`);
     }
-    this.subgroups = k === 'auto' ? (opts.subgroups ?? this.deviceClass === 'cpu') && canSubgroup : k === 'subgroup';
-    this.tiled = k === 'auto' ? opts.tiled ?? false : k === 'tiled';
+    const sub = (opts.subgroups ?? this.deviceClass === 'cpu') && this.canSubgroup;
+    this.kernelFamily = k !== 'auto' ? k : sub ? 'subgroup' : opts.tiled ? 'tiled' : 'portable';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;

@@ -1,4 +1,4 @@
-// The three convolution passes as implicit GEMMs on the tiled kernel (engine.tiled, GPU class):
+// The three convolution passes as implicit GEMMs on the tiled kernel (engine.kernelFamily 'tiled', GPU class):
 //   forward     y[k, p]       = Σ_{c,r,s} w[k, (c,r,s)] · x[c, im2col(p, r, s)]      p = (b, oy, ox)
 //   bwd_input   dx[c, p]      = Σ_{k,r,s} w[k, c, r, s] · dy[k, col2im(p, r, s)]     p = (b, iy, ix), taps of the right stride phase only
 //   bwd_weight  dw[k, (c,r,s)] = Σ_p dy[k, p] · x[c, im2col(p, r, s)]               split over p, partial tiles summed

@@ -503,7 +503,7 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
   return { n, c, h, w, k, r, s, oh, ow, sh, sw, ph, pw, dh, dw };
 }
 
-/** Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.tiled) or portable. */
+/** Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.kernelFamily 'tiled') or portable. */
 const family = () => getEngine().kernelFamily;
 
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */

@@ -1,7 +1,7 @@
 // matmul: C[m,n] = Σ_k A[m,k]·B[k,n], operands read through (row, col) strides so transposes are
 // free; each invocation computes a register block of C from global memory (fast on lavapipe, see
 // platform.md): 8×8 in the portable kernel, 8 rows × 16 columns in the subgroup one; or, with
-// engine.tiled, the workgroup-memory tiled GEMM meant for GPUs (tiled.ts).
+// the tiled family, the workgroup-memory tiled GEMM meant for GPUs (tiled.ts).
 // linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
@@ -81,7 +81,7 @@ ${SG_HEAD}
   }
 }`, { WG: SG_WG });
 
-// Tiled variant (engine.tiled): the shared workgroup-memory GEMM with strided operand loads.
+// Tiled variant (engine.kernelFamily 'tiled'): the shared workgroup-memory GEMM with strided operand loads.
 const MATMUL_TILED = tiledGemm({
   name: 'matmul_tiled',
   decls: /* wgsl */ `
@@ -112,7 +112,7 @@ export function matmulRaw(a: Operand, b: Operand): Tensor {
     });
     return c;
   }
-  if (getEngine().tiled) {
+  if (getEngine().kernelFamily === 'tiled') {
     runTiled(MATMUL_TILED, { inputs: [a.t, b.t], outputs: [c], params: [a.rs, a.cs, b.rs, b.cs], m: a.rows, n: b.cols, t: a.cols });
     return c;
   }

@@ -1,4 +1,4 @@
-// Workgroup-memory tiled GEMM for GPU-class devices (engine.tiled; platform.md B6 recipe):
+// Workgroup-memory tiled GEMM for GPU-class devices (engine.kernelFamily 'tiled'; platform.md B6 recipe):
 // C[m, n] = Σ_t A(m, t)·B(t, n) over 64×64 output tiles, 16-deep slices of t staged in workgroup
 // memory, 256 invocations each computing 4×4 outputs. An instance supplies the operand loads and
 // the store as WGSL functions, so matmul and the three convolution passes (implicit GEMM: im2col

@@ -1,6 +1,6 @@
 // One Dawn device + engine shared by the whole test process (pipelines compile once).
 import { backward } from '../../src/engine/autograd.js';
-import { type Engine, getEngine } from '../../src/engine/engine.js';
+import { type Engine, type KernelFamily, getEngine } from '../../src/engine/engine.js';
 import { scope } from '../../src/engine/scope.js';
 import { type Tensor, tensor } from '../../src/engine/tensor.js';
 import { createNodeEngine } from '../../src/node/device.js';
@@ -23,13 +23,12 @@ export async function getGpu(): Promise<Gpu> {
 }
 
 /** Kernel families to test: the subgroup kernels where the device has them, the tiled and the portable ones. */
-export const kernelFamilies = (): string[] => [...(getEngine().subgroups ? ['subgroup'] : []), 'tiled', 'portable'];
+export const kernelFamilies = (): KernelFamily[] => [...(getEngine().canSubgroup ? ['subgroup' as const] : []), 'tiled', 'portable'];
 /** A test body run with one kernel family selected. */
-export const using = (fam: string, f: () => unknown) => async () => {
-  const e = getEngine(), was = [e.subgroups, e.tiled] as const;
-  e.subgroups = fam === 'subgroup';
-  e.tiled = fam === 'tiled';
-  try { await f(); } finally { [e.subgroups, e.tiled] = was; }
+export const using = (fam: KernelFamily, f: () => unknown) => async () => {
+  const e = getEngine(), was = e.kernelFamily;
+  e.kernelFamily = fam;
+  try { await f(); } finally { e.kernelFamily = was; }
 };
 
 export type GpuFn = (...xs: Tensor[]) => Tensor;
