@@ -12,13 +12,17 @@ import { SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
 import { runTiled, tiledGemm } from './tiled.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
-const MATMUL = kernel('matmul', /* wgsl */ `
-override WG: u32 = 64;
+/** Params and bindings of the portable and subgroup matmul kernels (same launch arguments). */
+const MATMUL_DECLS = /* wgsl */ `
 struct P { m: u32, n: u32, k: u32, sam: u32, sak: u32, sbk: u32, sbn: u32, tiles_n: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> u: P;
+@group(0) @binding(3) var<uniform> u: P;`;
+
+const MATMUL = kernel('matmul', /* wgsl */ `
+override WG: u32 = 64;
+${MATMUL_DECLS}
 ${MAIN_1D}
   let m0 = (idx / u.tiles_n) * 8u;                  // idx = tile_row·tiles_n + tile_col; 8×8 block of C
   let n0 = (idx % u.tiles_n) * 8u;
@@ -52,11 +56,7 @@ ${MAIN_1D}
 // 8 rows × 16 columns: 10 loads per 128 FMAs (the portable kernel: 16 per 64).
 const MATMUL_SG = kernel('matmul_sg', /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
-struct P { m: u32, n: u32, k: u32, sam: u32, sak: u32, sbk: u32, sbn: u32, tiles_n: u32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> u: P;
+${MATMUL_DECLS}
 ${SG_HEAD}
   let n0 = (grp % u.tiles_n) * ${SG_K}u;                       // grp = row_group·tiles_n + tile_col
   let m0 = ((grp / u.tiles_n) * WG + lid) * ${SG_J}u;         // this lane's rows m0..m0+7
