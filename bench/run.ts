@@ -14,6 +14,7 @@ import { matmulRaw } from '../src/kernels/matmul.js';
 import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
 import { ERFNet } from '../src/models/erfnet.js';
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
+import { dawnPollInterval } from '../src/node/poll.js';
 import { Adam } from '../src/optim/adam.js';
 import { RestorationUNet } from '../src/models/restoration-unet.js';
 import { FeedbackSystem } from '../src/train/feedback.js';
@@ -77,9 +78,10 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const device = Object.values(dev.info).filter(Boolean).join(' | ');
   console.log(`mirage bench ${quick ? '(quick shapes)' : '(full shapes)'} on ${device}`);
   console.log(`timing: ${ts ? 'GPU timestamp queries (quantization off)' : 'wall clock with queue sync (no timestamp-query)'}, ` +
-    `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\nkernels: ${e.kernelFamily} family for convolutions (--kernels)\n`);
+    `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\nkernels: ${e.kernelFamily} family for convolutions (--kernels)\n` +
+    `waiting: ${dawnPollInterval() ? `Dawn polled every ${dawnPollInterval()} ms` : 'Dawn busy-polls'} (MIRAGE_POLL_MS), for mirage and the peer alike\n`);
   const result: Record<string, unknown> = { device, info: dev.info, features: dev.features, date, command: o.command,
-    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily };
+    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily, pollMs: dawnPollInterval() };
 
   // ceilings measured in this run: the fastest of our matmul kernels for FLOP/s (both families
   // where the subgroup one exists, since that is what the convs use, and A read row- or

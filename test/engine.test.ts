@@ -12,6 +12,7 @@ import { add, mul, relu } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
 import { kernel, run } from '../src/kernels/wgsl.js';
 import { createNodeDevice } from '../src/node/device.js';
+import { dawnPollInterval, setDawnPollInterval } from '../src/node/poll.js';
 
 const t = suite('engine');
 
@@ -128,6 +129,31 @@ t('src/engine and src/kernels import no Node-only module (they run in browsers)'
     }
   }
 });
+t('Dawn polls on a timer on CPU adapters; JS setImmediate callbacks keep their turn', async () => {
+  const e = getEngine();
+  assert.is(dawnPollInterval(), e.deviceClass === 'cpu' ? 1 : 0);
+  const was = dawnPollInterval();
+  const x = tensor([1, 2, 3], [3]);
+  try {
+    setDawnPollInterval(60);
+    await x.read();                                       // warm: the upload is settled
+    let t0 = performance.now();
+    const v = await x.read();                              // Dawn's tick now waits 60 ms
+    const readMs = performance.now() - t0;
+    assert.equal([...v], [1, 2, 3]);
+    assert.ok(readMs >= 50, `read-back took ${readMs.toFixed(1)} ms, expected Dawn to poll every 60 ms`);
+    t0 = performance.now();
+    const jsMs = await new Promise<number>((done) => setImmediate(() => done(performance.now() - t0)));
+    const boundMs = await new Promise<number>((done) => setImmediate(function f(this: number) { done(performance.now() - this); }.bind(performance.now())));
+    assert.ok(jsMs < 30 && boundMs < 30, `JS callbacks must not be delayed (${jsMs.toFixed(1)}, ${boundMs.toFixed(1)} ms)`);
+  } finally {
+    setDawnPollInterval(was);
+    x.dispose();
+  }
+  assert.throws(() => setDawnPollInterval(-1), /poll interval.*-1/);
+  assert.throws(() => setDawnPollInterval(Number.NaN), /poll interval.*NaN/);
+});
+
 t.run();
 
 const t2 = suite('engine-sizes');

@@ -44,6 +44,13 @@ export interface LaunchSpec {
 
 export const NAN_BITS = 0x7fc00000;
 
+/** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu', from the adapter's info. */
+export function deviceClassOf(info: object): 'cpu' | 'gpu' {
+  const i = info as Record<string, unknown>;
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(
+    ['vendor', 'architecture', 'device', 'description'].map((k) => String(i[k] ?? '')).join(' ')) ? 'cpu' : 'gpu';
+}
+
 /**
  * The engine wraps one GPUDevice handed in by the host: buffer pool, pipeline cache and a
  * batched command encoder (one compute pass, submitted on read-back or every `flushEvery`).
@@ -84,8 +91,7 @@ export class Engine {
     this.poison = opts.poison ?? false;
     this.flushEvery = opts.flushEvery ?? 64;
     const info = (device as GPUDevice & { adapterInfo?: Record<string, unknown> }).adapterInfo ?? {};
-    this.deviceClass = /llvmpipe|lavapipe|swiftshader|software/i.test(
-      ['vendor', 'architecture', 'device', 'description'].map((k) => String(info[k] ?? '')).join(' ')) ? 'cpu' : 'gpu';
+    this.deviceClass = deviceClassOf(info);
     const minLanes = Number(info.subgroupMinSize ?? 0);
     this.canSubgroup = device.features.has('subgroups') && minLanes >= 8;
     const k = opts.kernels ?? 'auto';

@@ -1,7 +1,8 @@
 // Node-side host: creates a Dawn GPUDevice (webgpu npm package) for the CLI, tests and bench.
 // The engine itself never imports this file: browser or other WebGPU hosts pass their own device.
 import { create, globals } from 'webgpu';
-import { type Engine, type EngineOptions, initEngine } from '../engine/engine.js';
+import { type Engine, type EngineOptions, deviceClassOf, initEngine } from '../engine/engine.js';
+import { setDawnPollInterval } from './poll.js';
 
 export interface NodeDeviceOptions {
   /** Dawn backend, e.g. 'vulkan' (default on Linux), 'metal', 'd3d12', 'null'. */
@@ -9,6 +10,12 @@ export interface NodeDeviceOptions {
   /** Extra Dawn toggles to enable (e.g. 'disable_robustness'). */
   enableToggles?: string[];
   powerPreference?: GPUPowerPreference;
+  /**
+   * Milliseconds between Dawn's polls while the host awaits GPU work (src/node/poll.ts). Default
+   * (or env MIRAGE_POLL_MS): 1 on CPU adapters, whose cores a busy-polling JS thread would take
+   * from the kernels; 0 (Dawn's busy polling, lowest latency) on GPUs. Process-wide.
+   */
+  pollMs?: number;
 }
 
 export interface NodeDevice {
@@ -54,6 +61,9 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   const ai = adapter.info as unknown as Record<string, unknown>;
   const info: Record<string, string> = {};
   for (const k of ['vendor', 'architecture', 'device', 'description']) info[k] = String(ai[k] ?? '');
+  const envPoll = process.env.MIRAGE_POLL_MS;
+  if (opts.pollMs === undefined && envPoll && !(Number(envPoll) >= 0)) throw new Error(`MIRAGE_POLL_MS='${envPoll}': expected milliseconds >= 0`);
+  setDawnPollInterval(opts.pollMs ?? (envPoll ? Number(envPoll) : deviceClassOf(info) === 'cpu' ? 1 : 0));
   return { device, instance: gpu as unknown as GPU, adapter, info, features, destroy: () => device.destroy() };
 }
 
