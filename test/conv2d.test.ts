@@ -31,6 +31,7 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [2, 18, 4, 9], w: [19, 18, 1, 3], o: { padding: [0, 1] }, bias: true },                       // 2 blocks of 16 in k and c
   { x: [1, 9, 5, 6], w: [10, 9, 3, 3], o: { padding: [1, 1] }, bias: true },                          // 3×3, 8-channel k blocks
   { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
+  { x: [1, 36, 7, 9], w: [40, 36, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },        // 32-channel blocks, the last partial
 ];
 const families = kernelFamilies();
 t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes; each family runs its own kernel', async () => {
@@ -38,9 +39,9 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   const lanes = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
   assert.is(e.subgroups, e.deviceClass === 'cpu' && e.device.features.has('subgroups') && lanes >= 8);
   if (!e.device.features.has('timestamp-query')) return;
-  const names = async () => {
+  const names = async (k = 5) => {
     e.startProfiling();
-    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), w = tensor(new Float32Array(5 * 3 * 3 * 3), [5, 3, 3, 3]);
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), w = tensor(new Float32Array(k * 3 * 3 * 3), [k, 3, 3, 3]);
     const y = noGrad(() => conv2d(x, w));
     const got = (await e.stopProfiling()).map((k) => k.name);
     for (const v of [x, w, y]) v.dispose();
@@ -48,7 +49,9 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   };
   await using('portable', async () => assert.ok((await names()).includes('conv2d_fwd')))();
   await using('tiled', async () => assert.ok((await names()).includes('conv2d_fwd_tiled')))();
-  if (e.subgroups) assert.ok((await names()).includes('conv2d_fwd_sg_quads'));   // width 4: rows read as vec4 quads
+  if (!e.subgroups) return;
+  assert.ok((await names()).includes('conv2d_fwd_sg_quads'));         // width 4: rows read as vec4 quads
+  assert.ok((await names(24)).includes('conv2d_fwd_sg_quads_k32'));   // more than 16 channels: blocks of 32
 });
 
 for (const fam of families) for (const c of cases) {

@@ -4,10 +4,11 @@
 import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
+import type { Kernel } from '../engine/pipeline-cache.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { convBwdInputTiled, convBwdWeightTiled, convFwdTiled } from './conv2d-tiled.js';
 import { channelSum } from './reduce.js';
-import { ACC16, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, fma16 } from './subgroup.js';
+import { ACC, SG_CONV_K, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, broadcastBlock, fmaBlock } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const GEOMETRY = /* wgsl */ `
@@ -182,16 +183,17 @@ ${MAIN_1D}
 // Subgroup variants (engine.subgroups). On lavapipe every lane-varying load is a per-lane loop, so
 // loads, not FMAs, set the speed. Here the output-channel block is the same for the whole
 // workgroup: each lane loads one of 8 weights and subgroupBroadcast hands them to the others, so a
-// tap costs 2 loads for 16 channels. Each invocation computes 16 channels × 8 columns, and 16
-// invocations per workgroup keep small layers spread over the cores (bench/NOTES.md §5).
+// tap costs K/8 loads for K channels. Each invocation computes K channels × 8 columns (K = 32 where
+// the layer has more than 16 channels, else 16: §19), and 16 invocations per workgroup keep small
+// layers spread over the cores (bench/NOTES.md §5).
 
-// y[b, k0..k0+15, oy, ox0..ox0+7]; workgroup = (b, k-block, 16 spatial blocks). No early return:
+// y[b, k0..k0+K−1, oy, ox0..ox0+7]; workgroup = (b, k-block, 16 spatial blocks). No early return:
 // subgroupBroadcast needs every lane, so out-of-range lanes compute on clamped indices and skip the store.
-const SCALAR_ROW = /* wgsl */ `for (var j = 0u; j < ${SG_J}u; j++) {
+const scalarRow = (K: number) => /* wgsl */ `for (var j = 0u; j < ${SG_J}u; j++) {
             let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
             if (ix >= 0 && ix < i32(u.w)) {
               let xv = x[xrow + u32(ix)];
-              ${fma16('xv')}
+              ${fmaBlock(K, 'xv')}
             }
           }`;
 // Stride 1 and rows a multiple of 4 long: the 8 columns come from three vec4 quads. Their offset
@@ -215,8 +217,13 @@ const quadRow = (arr: string, base: string, first: string, len: string, value: s
             if (st + j < 0 || st + j >= i32(${len})) { xv[j] = 0.0; }
             ${value}
           }`;
-const QUAD_ROW = quadRow('x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fma16('xv[j]'));
-const fwdSg = (quads: boolean) => kernel(quads ? 'conv2d_fwd_sg_quads' : 'conv2d_fwd_sg', /* wgsl */ `enable subgroups;
+const quadRowX = (K: number) => quadRow('x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'));
+/** Lane l's K/8 rows of the weight (or columns, for the input gradient): l{i} = min(first + 8i + lane, last)·stride. */
+const laneRows = (name: string, K: number, first: string, last: string, stride: string) =>
+  Array.from({ length: K / 8 }, (_, i) => `let ${name}${i} = min(${first} + ${8 * i}u + (sid & 7u), ${last}) * ${stride};`).join('\n  ');
+const laneLoads = (K: number, index: (i: number) => string) => Array.from({ length: K / 8 }, (_, i) => `let l${i} = wt[${index(i)}];`).join(' ');
+const lanes = (K: number) => Array.from({ length: K / 8 }, (_, i) => `l${i}`);
+const fwdSg = (quads: boolean, K: number) => kernel(`conv2d_fwd_sg${quads ? '_quads' : ''}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> ${quads ? 'x4: array<vec4f>' : 'x: array<f32>'};
@@ -228,18 +235,17 @@ ${SG_HEAD}
   let owb = (u.ow + ${SG_J - 1}u) / ${SG_J}u;
   let sp = u.oh * owb;
   let spg = (sp + WG - 1u) / WG;
-  let kbn = (u.k + ${SG_K - 1}u) / ${SG_K}u;
-  let k0 = ((grp / spg) % kbn) * ${SG_K}u;
+  let kbn = (u.k + ${K - 1}u) / ${K}u;
+  let k0 = ((grp / spg) % kbn) * ${K}u;
   let b = min(grp / (spg * kbn), u.n - 1u);
   let si = (grp % spg) * WG + lid;
   let valid = si < sp && grp < u.n * spg * kbn;
   let oy = min(si / owb, u.oh - 1u);
   let ox0 = (si % owb) * ${SG_J}u;
   let kstride = u.c * u.r * u.s;
-  let wa = min(k0 + (sid & 7u), u.k - 1u) * kstride;          // this lane's weight rows
-  let wb = min(k0 + 8u + (sid & 7u), u.k - 1u) * kstride;
-  var acc: array<array<vec4f, 4>, ${SG_J}>;                    // acc[j][v][i] = y[k0 + 4v + i, ox0 + j]
-  var wv: array<vec4f, 4>;
+  ${laneRows('w', K, 'k0', 'u.k - 1u', 'kstride')}
+  var acc: array<array<vec4f, ${K / 4}>, ${SG_J}>;              // acc[j][v][i] = y[k0 + 4v + i, ox0 + j]
+  var wv: array<vec4f, ${K / 4}>;
   for (var c = 0u; c < u.c; c++) {
     for (var r = 0u; r < u.r; r++) {
       let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
@@ -247,26 +253,29 @@ ${SG_HEAD}
       let xrow = ((b * u.c + c) * u.h + u32(max(iy, 0))) * u.w;
       for (var s = 0u; s < u.s; s++) {
         let wi = (c * u.r + r) * u.s + s;
-        let la = wt[wa + wi];
-        let lb = wt[wb + wi];
-        ${broadcast16('la', 'lb')}
+        ${laneLoads(K, (i) => `w${i} + wi`)}
+        ${broadcastBlock(lanes(K))}
         if (rowok) {
-          ${quads ? QUAD_ROW : SCALAR_ROW}
+          ${quads ? quadRowX(K) : scalarRow(K)}
         }
       }
     }
   }
   if (!valid) { return; }
-${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC16, K: SG_K, J: SG_J })}
+${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC, K, J: SG_J })}
 }`, { WG: SG_WG });
-const CONV2D_FWD_SG = fwdSg(false), CONV2D_FWD_SG_QUADS = fwdSg(true);
+/** Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it (bench/NOTES.md §19). */
+const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
+const byBlock = (make: (quads: boolean, K: number) => Kernel) => ({
+  16: [make(false, 16), make(true, 16)], [SG_CONV_K]: [make(false, SG_CONV_K), make(true, SG_CONV_K)] } as Record<number, [Kernel, Kernel]>);
+const CONV2D_FWD_SG = byBlock(fwdSg);
 
-// dx[b, c0..c0+15, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
+// dx[b, c0..c0+K−1, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
 // sh×sw phases (iy mod sh, ix mod sw), one per workgroup, so whether a tap (r, s) reaches a phase is
 // the same for the whole workgroup and unused taps are skipped instead of masked: a 3×3 stride-2
 // gradient does 2.25 taps per output on average instead of 9. Within a phase, 8 neighbouring
 // outputs read 8 neighbouring dy columns.
-const bwdInputSg = (quads: boolean) => kernel(quads ? 'conv2d_bwd_input_sg_quads' : 'conv2d_bwd_input_sg', /* wgsl */ `enable subgroups;
+const bwdInputSg = (quads: boolean, K: number) => kernel(`conv2d_bwd_input_sg${quads ? '_quads' : ''}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> ${quads ? 'dy4: array<vec4f>' : 'dy: array<f32>'};
@@ -278,12 +287,12 @@ ${SG_HEAD}
   let hp = (u.h + u.sh - 1u) / u.sh;                         // largest phase: rows, column blocks
   let wpb = ((u.w + u.sw - 1u) / u.sw + ${SG_J - 1}u) / ${SG_J}u;
   let spg = (hp * wpb + WG - 1u) / WG;
-  let cbn = (u.c + ${SG_K - 1}u) / ${SG_K}u;
+  let cbn = (u.c + ${K - 1}u) / ${K}u;
   let nph = u.sh * u.sw;
   let ph = (grp / spg) % nph;                                 // phase (py, px), workgroup-uniform
   let py = ph / u.sw;
   let px = ph % u.sw;
-  let c0 = ((grp / (spg * nph)) % cbn) * ${SG_K}u;
+  let c0 = ((grp / (spg * nph)) % cbn) * ${K}u;
   let b = min(grp / (spg * nph * cbn), u.n - 1u);
   let si = (grp % spg) * WG + lid;
   let iyp = si / wpb;                                         // row and first column within the phase
@@ -291,10 +300,9 @@ ${SG_HEAD}
   let iy = py + iyp * u.sh;
   let valid = si < hp * wpb && iy < u.h && grp < u.n * spg * nph * cbn;
   let rs = u.r * u.s;
-  let ca = min(c0 + (sid & 7u), u.c - 1u) * rs;               // this lane's weight columns
-  let cb = min(c0 + 8u + (sid & 7u), u.c - 1u) * rs;
-  var acc: array<array<vec4f, 4>, ${SG_J}>;                    // acc[j][v][i] = dx[c0 + 4v + i, px + (jx0 + j)·sw]
-  var wv: array<vec4f, 4>;
+  ${laneRows('cw', K, 'c0', 'u.c - 1u', 'rs')}
+  var acc: array<array<vec4f, ${K / 4}>, ${SG_J}>;                    // acc[j][v][i] = dx[c0 + 4v + i, px + (jx0 + j)·sw]
+  var wv: array<vec4f, ${K / 4}>;
   for (var r = 0u; r < u.r; r++) {
     let t0 = i32(py + u.ph) - i32(r * u.dh);                  // ty = iyp·sh + t0
     if (((t0 % i32(u.sh)) + i32(u.sh)) % i32(u.sh) != 0) { continue; }
@@ -306,16 +314,15 @@ ${SG_HEAD}
       let ox0 = i32(jx0) + q0 / i32(u.sw);
       for (var k = 0u; k < u.k; k++) {
         let wi = k * u.c * rs + r * u.s + s;
-        let la = wt[wi + ca];
-        let lb = wt[wi + cb];
-        ${broadcast16('la', 'lb')}
+        ${laneLoads(K, (i) => `wi + cw${i}`)}
+        ${broadcastBlock(lanes(K))}
         if (rowok) {
           let dyrow = ((b * u.k + k) * u.oh + u32(oy)) * u.ow;
-          ${quads ? quadRow('dy4', 'dyrow / 4u', 'ox0', 'u.ow', fma16('xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
+          ${quads ? quadRow('dy4', 'dyrow / 4u', 'ox0', 'u.ow', fmaBlock(K, 'xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
             let ox = ox0 + j;
             if (ox >= 0 && ox < i32(u.ow)) {
               let g = dy[dyrow + u32(ox)];
-              ${fma16('g')}
+              ${fmaBlock(K, 'g')}
             }
           }`}
         }
@@ -323,9 +330,9 @@ ${SG_HEAD}
     }
   }
   if (!valid) { return; }
-${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC16, K: SG_K, J: SG_J })}
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC, K, J: SG_J })}
 }`, { WG: SG_WG });
-const CONV2D_BWD_INPUT_SG = bwdInputSg(false), CONV2D_BWD_INPUT_SG_QUADS = bwdInputSg(true);
+const CONV2D_BWD_INPUT_SG = byBlock(bwdInputSg);
 
 // dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position
 // (b, oy, ox), uniform for the whole workgroup, the KB dy values are loaded one per lane and
@@ -511,9 +518,10 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
   if (family() === 'tiled') return convFwdTiled(g, x, w, b);
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
   if (family() === 'subgroup') {
-    const groups = g.n * Math.ceil(g.k / SG_K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
+    const K = blockFor(g.k);
+    const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     const quads = g.sw === 1 && g.w % 4 === 0;   // bench/NOTES.md §17
-    run(quads ? CONV2D_FWD_SG_QUADS : CONV2D_FWD_SG, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
+    run(CONV2D_FWD_SG[K][+quads], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
     return y;
   }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
@@ -527,9 +535,10 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
   const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
   if (family() === 'subgroup') {
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
-    const groups = g.n * Math.ceil(g.c / SG_K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
+    const K = blockFor(g.c);
+    const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
     const quads = g.sw === 1 && g.ow % 4 === 0;   // rows of dy as vec4 quads (bench/NOTES.md §17)
-    run(quads ? CONV2D_BWD_INPUT_SG_QUADS : CONV2D_BWD_INPUT_SG, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
+    run(CONV2D_BWD_INPUT_SG[K][+quads], { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
     return dx;
   }
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);

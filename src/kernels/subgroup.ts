@@ -5,6 +5,8 @@
 
 /** Columns (or channels) per uniform block, outputs per lane along the other axis, workgroup size. */
 export const SG_K = 16, SG_J = 8, SG_WG = 16;
+/** Channels per block of the conv forward and input-gradient kernels (bench/NOTES.md §19). */
+export const SG_CONV_K = 32;
 
 /** Entry point: flat workgroup index `grp`, `lid` and the lane `sid`. */
 export const SG_HEAD = /* wgsl */ `
@@ -13,14 +15,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let grp = wid.y * nwg.x + wid.x;`;
 
+/** wv[0..K/4−1] = the K values that lanes 0–7 hold in `loads` (8 each, K = 8·loads.length). */
+export const broadcastBlock = (loads: string[]) => loads.flatMap((src, l) => [0, 1].map((h) =>
+  `wv[${2 * l + h}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${h * 4 + i}u)`).join(', ')});`)).join('\n        ');
+
 /** wv[0..3] = the 16 values that lanes 0–7 hold in `a` (first 8) and `b` (last 8). */
-export const broadcast16 = (a: string, b: string) => [0, 1, 2, 3].map((v) => {
-  const src = v < 2 ? a : b, o = (v % 2) * 4;
-  return `wv[${v}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${o + i}u)`).join(', ')});`;
-}).join('\n        ');
+export const broadcast16 = (a: string, b: string) => broadcastBlock([a, b]);
+
+/** acc[j][v] += value · wv[v] for the K values of a block. */
+export const fmaBlock = (K: number, value: string) =>
+  Array.from({ length: K / 4 }, (_, v) => `acc[j][${v}] += ${value} * wv[${v}];`).join(' ');
 
 /** acc[j][v] += value · wv[v] for the 16 values of a block. */
-export const fma16 = (value: string) => [0, 1, 2, 3].map((v) => `acc[j][${v}] += ${value} * wv[${v}];`).join(' ');
+export const fma16 = (value: string) => fmaBlock(16, value);
 
-/** acc[j][q / 4][q % 4]: the accumulator of block entry q at position j. */
-export const ACC16 = 'acc[j][q / 4u][q % 4u]';
+/** acc[j][q / 4][q % 4]: the accumulator of block entry q at position j (any block size). */
+export const ACC = 'acc[j][q / 4u][q % 4u]';
