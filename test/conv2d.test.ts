@@ -32,6 +32,9 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 9, 5, 6], w: [10, 9, 3, 3], o: { padding: [1, 1] }, bias: true },                          // 3×3, 8-channel k blocks
   { x: [1, 64, 4, 5], w: [64, 64, 3, 1], o: { padding: [1, 0] }, bias: false },                      // 64 channels in and out
   { x: [1, 36, 7, 9], w: [40, 36, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },        // 32-channel blocks, the last partial
+  // first columns multiples of 4: rows read as two aligned quads (3×1, and 1×3 with dilation 4), edges zeroed
+  { x: [2, 20, 6, 12], w: [24, 20, 3, 1], o: { padding: [2, 0], dilation: [2, 1] }, bias: true },
+  { x: [1, 33, 3, 8], w: [17, 33, 1, 3], o: { padding: [0, 4], dilation: [1, 4] }, bias: false },
 ];
 const families = kernelFamilies();
 t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes; each family runs its own kernel', async () => {
@@ -52,6 +55,11 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   if (!e.subgroups) return;
   assert.ok((await names()).includes('conv2d_fwd_sg_quads'));         // width 4: rows read as vec4 quads
   assert.ok((await names(24)).includes('conv2d_fwd_sg_quads_k32'));   // more than 16 channels: blocks of 32
+  const x = tensor(new Float32Array(20 * 3 * 8), [1, 20, 3, 8]), w = tensor(new Float32Array(24 * 20 * 3), [24, 20, 3, 1]);
+  e.startProfiling();
+  noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
+  assert.ok((await e.stopProfiling()).some((k) => k.name === 'conv2d_fwd_sg_aligned_k32'), '3×1 rows of 8 read as aligned quads');
+  x.dispose(); w.dispose();
 });
 
 for (const fam of families) for (const c of cases) {

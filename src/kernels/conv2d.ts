@@ -217,16 +217,32 @@ const quadRow = (arr: string, base: string, first: string, len: string, value: s
             if (st + j < 0 || st + j >= i32(${len})) { xv[j] = 0.0; }
             ${value}
           }`;
-const quadRowX = (K: number) => quadRow('x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'));
+// When every lane's first column is a multiple of 4 (the padding is, and so is the dilation if the
+// row has more than one tap: ERFNet's 3×1 convs and its 1×3 with dilation 4), two aligned quads hold
+// the 8 columns, with no switch, and quads off the row read as zero (bench/NOTES.md §20).
+const alignedRow = (arr: string, base: string, first: string, len: string, value: string) => /* wgsl */ `let q0 = (${first}) >> 2;
+          let nq = i32(${len} / 4u);
+          let base = ${base};
+          let v0 = select(vec4f(), ${arr}[base + u32(clamp(q0, 0, nq - 1))], q0 >= 0 && q0 < nq);
+          let v1 = select(vec4f(), ${arr}[base + u32(clamp(q0 + 1, 0, nq - 1))], q0 + 1 >= 0 && q0 + 1 < nq);
+          let xv = array<f32, ${SG_J}>(v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w);
+          for (var j = 0; j < ${SG_J}; j++) {
+            ${value}
+          }`;
+/** How a lane reads its 8 columns: one scalar at a time, as three vec4 quads (stride 1, rows ×4), or two aligned quads. */
+type RowRead = 'scalar' | 'quads' | 'aligned';
+const ROW_READS: RowRead[] = ['scalar', 'quads', 'aligned'];
+const rowRead = (mode: RowRead, arr: string, base: string, first: string, len: string, value: string) =>
+  (mode === 'aligned' ? alignedRow : quadRow)(arr, base, first, len, value);
 /** Lane l's K/8 rows of the weight (or columns, for the input gradient): l{i} = min(first + 8i + lane, last)·stride. */
 const laneRows = (name: string, K: number, first: string, last: string, stride: string) =>
   Array.from({ length: K / 8 }, (_, i) => `let ${name}${i} = min(${first} + ${8 * i}u + (sid & 7u), ${last}) * ${stride};`).join('\n  ');
 const laneLoads = (K: number, index: (i: number) => string) => Array.from({ length: K / 8 }, (_, i) => `let l${i} = wt[${index(i)}];`).join(' ');
 const lanes = (K: number) => Array.from({ length: K / 8 }, (_, i) => `l${i}`);
-const fwdSg = (quads: boolean, K: number) => kernel(`conv2d_fwd_sg${quads ? '_quads' : ''}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
+const fwdSg = (mode: RowRead, K: number) => kernel(`conv2d_fwd_sg${mode === 'scalar' ? '' : `_${mode}`}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
-@group(0) @binding(0) var<storage, read> ${quads ? 'x4: array<vec4f>' : 'x: array<f32>'};
+@group(0) @binding(0) var<storage, read> ${mode !== 'scalar' ? 'x4: array<vec4f>' : 'x: array<f32>'};
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -256,7 +272,7 @@ ${SG_HEAD}
         ${laneLoads(K, (i) => `w${i} + wi`)}
         ${broadcastBlock(lanes(K))}
         if (rowok) {
-          ${quads ? quadRowX(K) : scalarRow(K)}
+          ${mode === 'scalar' ? scalarRow(K) : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
         }
       }
     }
@@ -266,8 +282,11 @@ ${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * 
 }`, { WG: SG_WG });
 /** Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it (bench/NOTES.md §19). */
 const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
-const byBlock = (make: (quads: boolean, K: number) => Kernel) => ({
-  16: [make(false, 16), make(true, 16)], [SG_CONV_K]: [make(false, SG_CONV_K), make(true, SG_CONV_K)] } as Record<number, [Kernel, Kernel]>);
+const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([16, SG_CONV_K].map((K) =>
+  [K, Object.fromEntries(ROW_READS.map((m) => [m, make(m, K)]))])) as Record<number, Record<RowRead, Kernel>>;
+/** The row read a stride-1 launch can use: aligned when every lane's first column is a multiple of 4. */
+const rowReadFor = (g: Geometry, rowLen: number): RowRead =>
+  g.sw !== 1 || rowLen % 4 !== 0 ? 'scalar' : g.pw % 4 === 0 && (g.s === 1 || g.dw % 4 === 0) ? 'aligned' : 'quads';
 const CONV2D_FWD_SG = byBlock(fwdSg);
 
 // dx[b, c0..c0+K−1, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
@@ -275,10 +294,10 @@ const CONV2D_FWD_SG = byBlock(fwdSg);
 // the same for the whole workgroup and unused taps are skipped instead of masked: a 3×3 stride-2
 // gradient does 2.25 taps per output on average instead of 9. Within a phase, 8 neighbouring
 // outputs read 8 neighbouring dy columns.
-const bwdInputSg = (quads: boolean, K: number) => kernel(`conv2d_bwd_input_sg${quads ? '_quads' : ''}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
+const bwdInputSg = (mode: RowRead, K: number) => kernel(`conv2d_bwd_input_sg${mode === 'scalar' ? '' : `_${mode}`}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
-@group(0) @binding(0) var<storage, read> ${quads ? 'dy4: array<vec4f>' : 'dy: array<f32>'};
+@group(0) @binding(0) var<storage, read> ${mode !== 'scalar' ? 'dy4: array<vec4f>' : 'dy: array<f32>'};
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -318,7 +337,7 @@ ${SG_HEAD}
         ${broadcastBlock(lanes(K))}
         if (rowok) {
           let dyrow = ((b * u.k + k) * u.oh + u32(oy)) * u.ow;
-          ${quads ? quadRow('dy4', 'dyrow / 4u', 'ox0', 'u.ow', fmaBlock(K, 'xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
+          ${mode !== 'scalar' ? rowRead(mode, 'dy4', 'dyrow / 4u', 'ox0', 'u.ow', fmaBlock(K, 'xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
             let ox = ox0 + j;
             if (ox >= 0 && ox < i32(u.ow)) {
               let g = dy[dyrow + u32(ox)];
@@ -520,8 +539,8 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
   if (family() === 'subgroup') {
     const K = blockFor(g.k);
     const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
-    const quads = g.sw === 1 && g.w % 4 === 0;   // bench/NOTES.md §17
-    run(CONV2D_FWD_SG[K][+quads], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
+    const read = rowReadFor(g, g.w);   // bench/NOTES.md §17, §20
+    run(CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
     return y;
   }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
@@ -537,8 +556,8 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const K = blockFor(g.c);
     const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
-    const quads = g.sw === 1 && g.ow % 4 === 0;   // rows of dy as vec4 quads (bench/NOTES.md §17)
-    run(CONV2D_BWD_INPUT_SG[K][+quads], { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
+    const read = rowReadFor(g, g.ow);   // rows of dy as vec4 quads (§17, §20)
+    run(CONV2D_BWD_INPUT_SG[K][read], { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
     return dx;
   }
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
