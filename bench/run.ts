@@ -39,6 +39,8 @@ export interface BenchOptions {
   only?: ('convs' | 'models')[];
   /** Conv shapes at this input [H, W] instead of the quick/full default. */
   convSize?: [number, number];
+  /** Only the conv shapes whose name contains one of these (lower case). */
+  shapes?: string[];
 }
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
@@ -140,7 +142,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   console.log(`ERFNet convolutions at ${n}x3x${H}x${W}${peer ? `, peer ${peer.name}` : ''}; speed-up = peer time / mirage time`);
   console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'GB/s', '%bw', 'peer GPU', 'GPU ×', 'wall ms', 'peer wall', 'wall ×', 'peer check']
     .map((s, i) => (i < 2 ? s : s.padStart(8))).join(' '));
-  for (const cs of erfnetConvs(n, H, W)) {
+  for (const cs of erfnetConvs(n, H, W).filter((c) => !o.shapes || o.shapes.some((s) => c.name.toLowerCase().includes(s)))) {
     const y = outShape(cs);
     const xh = randn(size(cs.x), 3), wh = randn(size(cs.w), 4).map((v) => v * 0.1), dyh = randn(size(y), 5);
     const x = tensor(xh, cs.x), w = tensor(wh, cs.w), dy = tensor(dyh, y);

@@ -100,6 +100,14 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');
   assert.match(bad2.err, /--conv-size '100x7': give HxW, both multiples of 8/);
+  const bad3 = await mirage('bench', '--shapes', 'nb64,convX');
+  assert.match(bad3.err, /--shapes 'nb64,convX': no conv shape matches 'convx'; the shapes are: initial 3x3 s2/);
+  const one = await mirage('bench', '--only', 'convs', '--shapes', 'nb128 3x1 d16', '--reps', '1', '--no-peer', '--out', join(dir, 'bench1'));
+  assert.is(one.code, 0, one.err);
+  assert.match(one.out, /command: mirage bench --only convs --shapes 'nb128 3x1 d16'/);
+  assert.is([...one.out.matchAll(/^nb128 3x1 d16 +(forward|bwd_input|bwd_weight) /gm)].length, 3);
+  assert.not.match(one.out, /^nb64/m);
+  assert.is(inf.out.includes('waiting:'), true);
 });
 
 t('bench FLOP counts leave out taps on padding', () => {

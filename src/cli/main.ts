@@ -114,6 +114,7 @@ await yargs(hideBin(process.argv))
     .option('peer', { type: 'boolean', default: true, describe: 'run the tfjs-webgpu peer column (--no-peer to skip)' })
     .option('only', { type: 'string', describe: 'comma list of parts to run: convs, models (default both)' })
     .option('conv-size', { type: 'string', describe: 'input HxW for the conv shapes (default 64x128 quick, 512x1024 full)' })
+    .option('shapes', { type: 'string', describe: "comma list: only the conv shapes whose name contains one of these (e.g. 'convT,nb64')" })
     .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' }),
   run((a) => bench(a)))
   .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step', (y) => common(y)
