@@ -284,7 +284,7 @@ ${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * 
 const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
 const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([16, SG_CONV_K].map((K) =>
   [K, Object.fromEntries(ROW_READS.map((m) => [m, make(m, K)]))])) as Record<number, Record<RowRead, Kernel>>;
-/** The row read a stride-1 launch can use: aligned when every lane's first column is a multiple of 4. */
+/** How a launch reads rows: scalar unless stride 1 on rows ×4; aligned when every lane's first column is a multiple of 4. */
 const rowReadFor = (g: Geometry, rowLen: number): RowRead =>
   g.sw !== 1 || rowLen % 4 !== 0 ? 'scalar' : g.pw % 4 === 0 && (g.s === 1 || g.dw % 4 === 0) ? 'aligned' : 'quads';
 const CONV2D_FWD_SG = byBlock(fwdSg);
