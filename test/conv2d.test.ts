@@ -42,9 +42,9 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   const lanes = (e.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
   assert.is(e.subgroups, e.deviceClass === 'cpu' && e.device.features.has('subgroups') && lanes >= 8);
   if (!e.device.features.has('timestamp-query')) return;
-  const names = async (k = 5) => {
+  const names = async (outC = 5) => {
     e.startProfiling();
-    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), w = tensor(new Float32Array(k * 3 * 3 * 3), [k, 3, 3, 3]);
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]), w = tensor(new Float32Array(outC * 3 * 3 * 3), [outC, 3, 3, 3]);
     const y = noGrad(() => conv2d(x, w));
     const got = (await e.stopProfiling()).map((k) => k.name);
     for (const v of [x, w, y]) v.dispose();
