@@ -7,15 +7,19 @@ import { dropKeep, dropout2d } from '../src/kernels/dropout.js';
 import { avgPool2d, maxPool2d } from '../src/kernels/pool.js';
 import { close } from './helpers/check.js';
 import { checkForward, checkGrad } from './helpers/check.js';
-import { runGpu, upload } from './helpers/gpu.js';
+import { getEngine } from '../src/engine/engine.js';
+import { runGpu, upload, using } from './helpers/gpu.js';
 import { f64, randn, rand } from './reference/core.js';
 import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
 
 const t = suite('nn');
 const GR = { rtol: 1e-3, atol: 1e-4 };
 
-// H·W = 21: the f32 kernels; H·W = 20: the vec4 kernels
-for (const [h, w] of [[7, 3], [4, 5]]) t(`batch_norm2d training ${h}x${w}: output, running stats (momentum, unbiased var) and gradients`, async () => {
+// H·W = 21: the f32 kernels; H·W = 20: the vec4 kernels. 23×29 (f32, 667 values) and 24×45
+// (vec4, 270 quads) span several 256-element chunks of a plane in the elementwise kernels.
+// The reductions come as subgroupAdd (subgroup family) and as a workgroup tree (the others).
+const bnFamilies = () => [...(getEngine().canSubgroup ? ['subgroup' as const] : []), 'portable' as const];
+for (const fam of bnFamilies()) for (const [h, w] of [[7, 3], [4, 5], [23, 29], [24, 45]]) t(`batch_norm2d training ${fam} ${h}x${w}: output, running stats (momentum, unbiased var) and gradients`, using(fam, async () => {
   const x = randn([3, 5, h, w], 1, 2), g = randn([5], 2), b = randn([5], 3);
   const rm0 = randn([5], 4), rv0 = rand([5], 5, 0.5, 2);
   const rm = upload(rm0), rv = upload(rv0);
@@ -28,7 +32,7 @@ for (const [h, w] of [[7, 3], [4, 5]]) t(`batch_norm2d training ${h}x${w}: outpu
   await checkGrad((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3 }),
     (xx, gg, bb) => batchNormRef(xx, gg, bb, 1e-3), [x, g, b], { ...GR, samples: 64 });
   rm.dispose(); rv.dispose();
-});
+}));
 
 for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses running stats; gradients`, async () => {
   const x = randn([2, 3, h, w], 6), g = randn([3], 7), b = randn([3], 8);

@@ -2,16 +2,30 @@
 // Training: μ, σ² (biased) from the batch, running stats updated with momentum (unbiased σ²);
 // eval: running stats. Backward: dγ = Σ dy·x̂, dβ = Σ dy, dx = γ·rstd·(dy − (Σdy + x̂·Σdy·x̂)/M).
 import { defineOp } from '../engine/autograd.js';
+import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { type Elem, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, elemSuffix, elemWidth, kernel, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_PER_GROUP, TREE_SUM, elemSuffix, elemWidth, kernel, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
 // straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
 const hsum = (T: Elem, v: string) => (T === 'f32' ? v : `dot(${v}, vec4f(1.0))`);
+// The per-channel reductions sum over a workgroup: a tree in workgroup memory, or, in the subgroup
+// family (at least 8 lanes), a workgroup of 8 that is one subgroup, so subgroupAdd sums it with no
+// barrier (lavapipe runs each barrier as a switch between the workgroup's invocations: §22).
+const SG_RED_WG = 8;
+const reduceHead = (sg: boolean) => (sg ? 'enable subgroups;\n' : '');
+const reduceVars = (sg: boolean) => (sg ? '' : 'var<workgroup> part: array<f32, WG>;');
+/** `let out = Σ over the workgroup of v;` every invocation gets the total. */
+const wgSum = (sg: boolean, v: string, out: string) => (sg ? `let ${out} = subgroupAdd(${v});` : `part[lid] = ${v};
+  ${TREE_SUM}
+  let ${out} = part[0];
+  workgroupBarrier();`);
+const redName = (sg: boolean) => (sg ? '_sg' : '');
+
 // stats[c] = mean, stats[C + c] = rstd. One workgroup per channel.
-const bnStats = (T: Elem) => kernel(`batchnorm_stats${elemSuffix(T)}`, /* wgsl */ `
+const bnStats = (T: Elem, sg: boolean) => kernel(`batchnorm_stats${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
@@ -19,7 +33,7 @@ struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update:
 @group(0) @binding(2) var<storage, read_write> rvar: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(4) var<uniform> u: P;
-var<workgroup> part: array<f32, WG>;
+${reduceVars(sg)}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
   if (u.train == 0u) {
@@ -28,21 +42,21 @@ ${MAIN_PER_GROUP}
   }
   let m = u.n * u.hw;
   var acc = ${T}(0.0);
-  for (var i = lid; i < m; i += WG) { acc += x[((i / u.hw) * u.c + o) * u.hw + i % u.hw]; }  // i = b·HW + p
-  part[lid] = ${hsum(T, 'acc')};
-  ${TREE_SUM}
-  let mean = part[0] / f32(m * ${elemWidth(T)}u);
-  workgroupBarrier();
-  acc = ${T}(0.0);
-  for (var i = lid; i < m; i += WG) {                 // second pass: Σ (x − μ)², no cancellation
-    let d = x[((i / u.hw) * u.c + o) * u.hw + i % u.hw] - mean;
-    acc += d * d;
+  for (var b = 0u; b < u.n; b++) {
+    let base = (b * u.c + o) * u.hw;
+    for (var p = lid; p < u.hw; p += WG) { acc += x[base + p]; }
   }
-  part[lid] = ${hsum(T, 'acc')};
-  ${TREE_SUM}
+  ${wgSum(sg, hsum(T, 'acc'), 'total')}
+  let mean = total / f32(m * ${elemWidth(T)}u);
+  acc = ${T}(0.0);
+  for (var b = 0u; b < u.n; b++) {                    // second pass: Σ (x − μ)², no cancellation
+    let base = (b * u.c + o) * u.hw;
+    for (var p = lid; p < u.hw; p += WG) { let d = x[base + p] - mean; acc += d * d; }
+  }
+  ${wgSum(sg, hsum(T, 'acc'), 'ss')}
   if (lid == 0u) {
     let mv = f32(m * ${elemWidth(T)}u);
-    let v = part[0] / mv;
+    let v = ss / mv;
     stats[o] = mean;
     stats[u.c + o] = inverseSqrt(v + u.eps);
     if (u.update != 0u) {
@@ -50,80 +64,107 @@ ${MAIN_PER_GROUP}
       rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * mv / (mv - 1.0);
     }
   }
-}`);
+}`, { WG: sg ? SG_RED_WG : 64 });
+
+// The elementwise kernels give each workgroup a chunk of one (b, c) plane, or several whole planes
+// when a plane has fewer values than the workgroup has invocations (`span` lanes per plane), so
+// the channel is found once per invocation: lavapipe does a vector integer division one lane at a
+// time, and the per-element (idx / hw) % c cost more than the arithmetic (bench/NOTES.md §22).
+const PER = 4;   // values (or quads) per invocation and chunk
+const PLANE_CHUNK = /* wgsl */ `
+  let sub = lid / u.span;
+  let plane = (o / u.blocks) * u.ppw + sub;
+  if (sub >= u.ppw || plane >= u.planes) { return; }
+  let c = plane % u.c;
+  let start = (o % u.blocks) * u.span * ${PER}u;
+  let end = min(u.hw, start + u.span * ${PER}u);
+  let i0 = plane * u.hw;`;
+/** [span, planes per workgroup, blocks per plane, workgroups] for planes of hw values and 64-invocation workgroups. */
+const planeLayout = (planes: number, hw: number) => {
+  const WG = 64;
+  if (hw >= WG) { const blocks = Math.ceil(hw / (WG * PER)); return [WG, 1, blocks, planes * blocks]; }
+  const ppw = Math.floor(WG / hw);
+  return [hw, ppw, 1, Math.ceil(planes / ppw)];
+};
 
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { total: u32, c: u32, hw: u32 }
+struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(5) var<uniform> u: P;
-${MAIN_1D}
-  if (idx >= u.total) { return; }
-  let c = (idx / u.hw) % u.c;
-  y[idx] = (x[idx] - stats[c]) * stats[u.c + c] * gamma[c] + beta[c];
+${MAIN_PER_GROUP}
+${PLANE_CHUNK}
+  let scale = stats[u.c + c] * gamma[c];
+  let shift = beta[c] - stats[c] * scale;
+  for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; y[i] = x[i] * scale + shift; }
 }`);
 
-// sums[c] = Σ dy·x̂ (= dγ), sums[C + c] = Σ dy (= dβ). One workgroup per channel.
-const bnBwdReduce = (T: Elem) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}`, /* wgsl */ `
+// dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, straight into the two gradients. One workgroup per channel.
+const bnBwdReduce = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sums: array<f32>;
-@group(0) @binding(4) var<uniform> u: P;
-var<workgroup> part: array<f32, WG>;
+@group(0) @binding(3) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(5) var<uniform> u: P;
+${reduceVars(sg)}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
-  let m = u.n * u.hw;
   let mean = stats[o];
   let rstd = stats[u.c + o];
   var a = ${T}(0.0);
   var b = ${T}(0.0);
-  for (var i = lid; i < m; i += WG) {
-    let j = ((i / u.hw) * u.c + o) * u.hw + i % u.hw;
-    a += dy[j] * (x[j] - mean) * rstd;
-    b += dy[j];
+  for (var bi = 0u; bi < u.n; bi++) {
+    let base = (bi * u.c + o) * u.hw;
+    for (var p = lid; p < u.hw; p += WG) {
+      let g = dy[base + p];
+      a += g * (x[base + p] - mean) * rstd;
+      b += g;
+    }
   }
-  part[lid] = ${hsum(T, 'a')};
-  ${TREE_SUM}
-  if (lid == 0u) { sums[o] = part[0]; }
-  workgroupBarrier();
-  part[lid] = ${hsum(T, 'b')};
-  ${TREE_SUM}
-  if (lid == 0u) { sums[u.c + o] = part[0]; }
-}`);
+  ${wgSum(sg, hsum(T, 'a'), 'sa')}
+  ${wgSum(sg, hsum(T, 'b'), 'sb')}
+  if (lid == 0u) { dgamma[o] = sa; dbeta[o] = sb; }
+}`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { total: u32, c: u32, hw: u32, train: u32, m: f32 }
+struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, train: u32, m: f32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> sums: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<${T}>;
-@group(0) @binding(6) var<uniform> u: P;
-${MAIN_1D}
-  if (idx >= u.total) { return; }
-  let c = (idx / u.hw) % u.c;
+@group(0) @binding(4) var<storage, read> dgamma: array<f32>;
+@group(0) @binding(5) var<storage, read> dbeta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(7) var<uniform> u: P;
+${MAIN_PER_GROUP}
+${PLANE_CHUNK}
   let rstd = stats[u.c + c];
-  var g = dy[idx];
-  if (u.train != 0u) {
-    let xhat = (x[idx] - stats[c]) * rstd;
-    g = g - (sums[u.c + c] + xhat * sums[c]) / u.m;
-  }
-  dx[idx] = gamma[c] * rstd * g;
+  let mean = stats[c];
+  let gs = gamma[c] * rstd;
+  // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
+  let t = select(0.0, 1.0, u.train != 0u);
+  let a = t * dbeta[c] / u.m;
+  let bcoef = t * dgamma[c] * rstd / u.m;
+  for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; dx[i] = gs * (dy[i] - a - (x[i] - mean) * bcoef); }
 }`);
 
-const BN = { f32: { stats: bnStats('f32'), apply: bnApply('f32'), bwdReduce: bnBwdReduce('f32'), bwdInput: bnBwdInput('f32') },
-  vec4f: { stats: bnStats('vec4f'), apply: bnApply('vec4f'), bwdReduce: bnBwdReduce('vec4f'), bwdInput: bnBwdInput('vec4f') } };
+const kernels = (T: Elem) => ({ stats: bnStats(T, false), statsSg: bnStats(T, true), apply: bnApply(T),
+  bwdReduce: bnBwdReduce(T, false), bwdReduceSg: bnBwdReduce(T, true), bwdInput: bnBwdInput(T) });
+const BN = { f32: kernels('f32'), vec4f: kernels('vec4f') };
 
-const variant = (hw: number): [typeof BN.f32, number] => { const T = vecOf(hw)[0]; return [BN[T], elemWidth(T)]; };
+/** The kernels for planes of hw values (vec4 when hw is a multiple of 4), values per element, and the reductions to use. */
+const variant = (hw: number) => {
+  const T = vecOf(hw)[0], K = BN[T], sg = getEngine().kernelFamily === 'subgroup';
+  return { K, q: elemWidth(T), stats: sg ? K.statsSg : K.stats, bwdReduce: sg ? K.bwdReduceSg : K.bwdReduce };
+};
 
 export interface BatchNormOptions { training: boolean; momentum?: number; eps?: number }
 
@@ -142,14 +183,15 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       throw new Error(`batch_norm2d: training needs more than 1 value per channel, got x ${fmt(x.shape)}`);
     }
     const hw = h * w;
-    const [K, q] = variant(hw);
+    const { K, q, stats: statsKernel } = variant(hw);
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
-    run(K.stats, {
+    run(statsKernel, {
       inputs: [x], outputs: [runningMean, runningVar, stats], groups: c,
       params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
     });
     const y = empty(x.shape, 'f32', 'batchnorm');
-    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [y.size / q, c, hw / q], threads: y.size / q });
+    const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
+    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [n * c, c, hw / q, span, ppw, blocks], groups });
     ctx.state = { training: opt.training, n, c, hw };
     ctx.save(x, stats, gamma);
     stats.dispose();
@@ -158,33 +200,23 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
   backward(ctx, dy) {
     const [x, stats, gamma] = ctx.saved;
     const { training, n, c, hw } = ctx.state;
-    const [K, q] = variant(hw);
-    const sums = empty([2, c], 'f32', 'batchnorm_sums');
-    run(K.bwdReduce, { inputs: [dy, x, stats], outputs: [sums], params: [n, c, hw / q], groups: c });
+    const { K, q, bwdReduce } = variant(hw);
+    const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
+    run(bwdReduce, { inputs: [dy, x, stats], outputs: [dgamma, dbeta], params: [n, c, hw / q], groups: c });
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = empty(x.shape, 'f32', 'batchnorm_grad');
+      const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
       run(K.bwdInput, {
-        inputs: [dy, x, stats, gamma, sums], outputs: [dx], threads: dx.size / q,
-        params: [dx.size / q, c, hw / q, training ? 1 : 0, f32(n * hw)],
+        inputs: [dy, x, stats, gamma, dgamma, dbeta], outputs: [dx], groups,
+        params: [n * c, c, hw / q, span, ppw, blocks, training ? 1 : 0, f32(n * hw)],
       });
     }
-    // Views into the [2, C] sums buffer: row 0 is dγ, row 1 is dβ.
-    const flat = sums.view([2 * c]);
-    const dgamma = ctx.needsGrad[1] ? sliceRows(flat, 0, c) : null;
-    const dbeta = ctx.needsGrad[2] ? sliceRows(flat, c, c) : null;
-    flat.dispose();
-    sums.dispose();
-    return [dx, dgamma, dbeta, null, null];
+    if (!ctx.needsGrad[1]) dgamma.dispose();
+    if (!ctx.needsGrad[2]) dbeta.dispose();
+    return [dx, ctx.needsGrad[1] ? dgamma : null, ctx.needsGrad[2] ? dbeta : null, null, null];
   },
 });
-
-import { stridedCopy } from './strided.js';
-function sliceRows(flat: Tensor, offset: number, len: number): Tensor {
-  const y = empty([len], 'f32', 'slice');
-  stridedCopy(flat, y, { shape: [len], inStrides: [1], outStrides: [1], inOffset: offset });
-  return y;
-}
 
 /**
  * Batch normalisation over NCHW. In training it normalises with batch statistics and updates
