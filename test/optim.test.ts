@@ -8,10 +8,12 @@ import { close } from './helpers/check.js';
 import { randn } from './reference/core.js';
 
 const t = suite('optim');
-const N = 77;   // not a multiple of the workgroup size
+// 77 values: the f32 kernels; 308: the vec4 kernels over 77 quads. Neither fills whole workgroups.
+const SIZES = [77, 308];
 
 /** Runs 3 steps on the GPU with fixed gradient sequences; returns the final parameters. */
 async function gpuSteps(make: (p: any[]) => { step(): void; dispose(): void }, p0: Float64Array, grads: Float64Array[]) {
+  const N = p0.length;
   const p = tensor(Float32Array.from(p0), [N], { requiresGrad: true });
   const opt = make([p]);
   for (const g of grads) {
@@ -24,9 +26,10 @@ async function gpuSteps(make: (p: any[]) => { step(): void; dispose(): void }, p
   return out;
 }
 
-const p0 = randn([N], 1).data, grads = [2, 3, 4].map((s) => randn([N], s).data);
+const data = (N: number) => ({ p0: randn([N], 1).data, grads: [2, 3, 4].map((s) => randn([N], s).data) });
 
-t('SGD momentum, dampening, weight decay, nesterov match torch.optim.SGD', async () => {
+for (const N of SIZES) t(`SGD momentum, dampening, weight decay, nesterov match torch.optim.SGD (${N} values)`, async () => {
+  const { p0, grads } = data(N);
   for (const o of [{ momentum: 0 }, { momentum: 0.9, weightDecay: 1e-2 }, { momentum: 0.9, dampening: 0.1 },
     { momentum: 0.8, nesterov: true, weightDecay: 1e-3 }]) {
     const lr = 0.1, mom = o.momentum, damp = (o as any).dampening ?? 0, wd = (o as any).weightDecay ?? 0;
@@ -45,8 +48,9 @@ t('SGD momentum, dampening, weight decay, nesterov match torch.optim.SGD', async
   }
 });
 
-for (const decoupled of [false, true]) {
-  t(`${decoupled ? 'AdamW' : 'Adam'} with weight decay and bias correction matches torch.optim`, async () => {
+for (const N of SIZES) for (const decoupled of [false, true]) {
+  t(`${decoupled ? 'AdamW' : 'Adam'} with weight decay and bias correction matches torch.optim (${N} values)`, async () => {
+    const { p0, grads } = data(N);
     const lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
     const p = Float64Array.from(p0), m = new Float64Array(N), v = new Float64Array(N);
     grads.forEach((g, s) => {

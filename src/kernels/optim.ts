@@ -5,14 +5,16 @@
 //       v = β2·v + (1−β2)·g'²; p −= lr/bc1 · m / (√v/√bc2 + eps).
 import { f32 } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
-import { MAIN_1D, kernel, run } from './wgsl.js';
+import { type Elem, MAIN_1D, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 
-const SGD_STEP = kernel('sgd_step', /* wgsl */ `
+// Both come as f32 and, for sizes that are a multiple of 4, as vec4f (bench/NOTES.md §10, §24).
+
+const sgdStepKernel = (T: Elem) => kernel(`sgd_step${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, momentum: f32, dampening: f32, wd: f32 }
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read_write> buf: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> p: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> buf: array<${T}>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
@@ -25,15 +27,16 @@ ${MAIN_1D}
   }
   p[idx] -= u.lr * d;
 }`);
+const SGD_STEP = { f32: sgdStepKernel('f32'), vec4f: sgdStepKernel('vec4f') };
 
-const ADAM_STEP = kernel('adam_step', /* wgsl */ `
+const adamStepKernel = (T: Elem) => kernel(`adam_step${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, decoupled: u32, p0: u32, p1: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32,
            bc1: f32, bc2: f32 }
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> p: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> m: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> v: array<${T}>;
 @group(0) @binding(4) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
@@ -46,13 +49,15 @@ ${MAIN_1D}
   v[idx] = vi;
   p[idx] = w - (u.lr / u.bc1) * mi / (sqrt(vi) / sqrt(u.bc2) + u.eps);
 }`);
+const ADAM_STEP = { f32: adamStepKernel('f32'), vec4f: adamStepKernel('vec4f') };
 
 export interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
 
 export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, first: boolean, h: SgdHyper): void {
-  run(SGD_STEP, {
-    inputs: [g], outputs: [p, buf], threads: p.size,
-    params: [p.size, first ? 1 : 0, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening),
+  const [T, n] = vecOf(p.size);
+  run(SGD_STEP[T], {
+    inputs: [g], outputs: [p, buf], threads: n,
+    params: [n, first ? 1 : 0, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening),
       f32(h.weightDecay)],
   });
 }
@@ -60,9 +65,10 @@ export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, first: boolean
 export interface AdamHyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
 
 export function adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: number, h: AdamHyper): void {
-  run(ADAM_STEP, {
-    inputs: [g], outputs: [p, m, v], threads: p.size,
-    params: [p.size, h.decoupled ? 1 : 0, 0, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay),
+  const [T, n] = vecOf(p.size);
+  run(ADAM_STEP[T], {
+    inputs: [g], outputs: [p, m, v], threads: n,
+    params: [n, h.decoupled ? 1 : 0, 0, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay),
       f32(1 - h.beta1 ** step), f32(1 - h.beta2 ** step)],
   });
 }
