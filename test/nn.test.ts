@@ -67,11 +67,14 @@ for (const [k, s] of [[4, 4], [3, 2]]) {
   });
 }
 
-t('concat along channels', async () => {
-  const xs = [randn([2, 3, 4, 5], 13), randn([2, 1, 4, 5], 14), randn([2, 6, 4, 5], 15)];
+t('concat along channels: buffer copies (batch ≤ 16) and the strided-copy kernel (batch 17)', async () => {
   const fn = (...a: any[]) => concat(a);
-  await checkForward(fn, (...a) => concatRef(a), xs, { rtol: 1e-7, atol: 0 });
-  await checkGrad(fn, (...a) => concatRef(a), xs, GR);
+  for (const n of [2, 17]) {
+    const xs = [randn([n, 3, 4, 5], 13), randn([n, 1, 4, 5], 14), randn([n, 6, 4, 5], 15)];
+    await checkForward(fn, (...a) => concatRef(a), xs, { rtol: 1e-7, atol: 0 });
+    await checkGrad(fn, (...a) => concatRef(a), xs, GR);
+  }
+  const xs = [randn([2, 3, 4, 5], 13)];
   assert.throws(() => concat([upload(xs[0]), upload(randn([2, 1, 3, 5], 1))]), /concat: shapes \[2,3,4,5\], \[2,1,3,5\] differ/);
 });
 

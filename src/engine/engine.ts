@@ -213,6 +213,15 @@ export class Engine {
     return read();
   }
 
+  /**
+   * Encodes a buffer-to-buffer copy of `bytes` (offsets and size multiples of 4), ordered with the
+   * dispatches around it. No dispatch: lavapipe does it as one memcpy (bench/NOTES.md §25).
+   */
+  copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.assertAlive('copyBuffer');
+    if (bytes > 0) this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
   /** Submits everything encoded so far and recycles the buffers released meanwhile. */
   flush(): void {
     if (this.destroyed || this.lostReason !== null) return;

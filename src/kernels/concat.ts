@@ -4,6 +4,19 @@ import { fmt, numel } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { stridedCopy } from './strided.js';
 
+// Each input is `outer` contiguous blocks of the output. Up to COPY_BLOCKS of them go as buffer
+// copies (no dispatch: bench/NOTES.md §25); more as one strided-copy dispatch.
+const COPY_BLOCKS = 16;
+/** dst[outer × dstStride, from dstOff] = src[outer × srcStride, from srcOff], len values per block. */
+function copyBlocks(src: Tensor, dst: Tensor, outer: number, len: number, srcStride: number, dstStride: number, srcOff: number, dstOff: number): void {
+  if (outer > COPY_BLOCKS) {
+    stridedCopy(src, dst, { shape: [outer, len], inStrides: [srcStride, 1], outStrides: [dstStride, 1], inOffset: srcOff, outOffset: dstOff });
+    return;
+  }
+  const e = dst.engine;
+  for (let b = 0; b < outer; b++) e.copyBuffer(src.buffer, 4 * (srcOff + b * srcStride), dst.buffer, 4 * (dstOff + b * dstStride), 4 * len);
+}
+
 interface ConcatState { shapes: (readonly number[])[]; outer: number; inner: number; total: number }
 
 const concatOp = defineOp<Tensor[], ConcatState>('concat', {
@@ -22,7 +35,7 @@ const concatOp = defineOp<Tensor[], ConcatState>('concat', {
     let off = 0;
     for (const x of xs) {
       const len = x.shape[1] * inner;
-      stridedCopy(x, y, { shape: [outer, len], inStrides: [len, 1], outStrides: [total * inner, 1], outOffset: off * inner });
+      copyBlocks(x, y, outer, len, len, total * inner, 0, off * inner);
       off += x.shape[1];
     }
     ctx.state = { shapes: xs.map((x) => x.shape), outer, inner, total };
@@ -37,7 +50,7 @@ const concatOp = defineOp<Tensor[], ConcatState>('concat', {
       off += s[1];
       if (!ctx.needsGrad[i]) return null;
       const dx = empty(s, 'f32', 'concat_grad');
-      stridedCopy(dy, dx, { shape: [outer, len], inStrides: [total * inner, 1], outStrides: [len, 1], inOffset: start * inner });
+      copyBlocks(dy, dx, outer, len, total * inner, len, start * inner, 0);
       return dx;
     });
   },
