@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
+import { add, addRelu, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
 import { mean, reshape, sum } from '../src/kernels/reduce.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { randn } from './reference/core.js';
@@ -55,6 +55,17 @@ t('gradients of a tensor used twice accumulate (scalar and vec4 accumulation)', 
     await checkGrad((a: any) => add(mul(a, a), a), (p: any) => binary(binary(p, p, (u, v) => u * v), p, (u, v) => u + v), [x], GR);
   }
 });
+
+// relu(a + b): fused for same shapes of a multiple-of-4 size (105 quads), else relu(add) with broadcasting
+for (const [sa, sb] of [[[3, 4, 5, 7], [3, 4, 5, 7]], [[2, 3, 5], [5]]]) {
+  t(`addRelu ${JSON.stringify(sa)} ∘ ${JSON.stringify(sb)}`, async () => {
+    const a = randn(sa, 31), b = randn(sb, 32);
+    const ref = (p: any, q: any) => binary(p, q, (x, y) => Math.max(x + y, 0));
+    await checkForward(addRelu, ref, [a, b], EW);
+    await checkGrad(addRelu, ref, [a, b], GR);
+    await checkGrad((x: any) => addRelu(x, x), (p: any) => ref(p, p), [a], GR);   // one tensor on both sides
+  });
+}
 
 t('add rejects shapes that do not broadcast', async () => {
   const { tensor } = await import('../src/engine/tensor.js');

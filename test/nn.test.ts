@@ -9,7 +9,7 @@ import { close } from './helpers/check.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { getEngine } from '../src/engine/engine.js';
 import { runGpu, upload, using } from './helpers/gpu.js';
-import { f64, randn, rand } from './reference/core.js';
+import { type F64Tensor, f64, randn, rand } from './reference/core.js';
 import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
 
 const t = suite('nn');
@@ -33,6 +33,24 @@ for (const fam of bnFamilies()) for (const [h, w] of [[7, 3], [4, 5], [23, 29], 
     (xx, gg, bb) => batchNormRef(xx, gg, bb, 1e-3), [x, g, b], { ...GR, samples: 64 });
   rm.dispose(); rv.dispose();
 }));
+
+// relu(bn(x)) in the batch-norm kernels: forward clamps, backward masks where the recomputed z ≤ 0.
+const reluOf = (y: F64Tensor) => Object.assign(f64(y.shape), { data: y.data.map((v) => Math.max(v, 0)) });
+for (const fam of bnFamilies()) for (const [h, w, training] of [[7, 3, true], [24, 45, true], [4, 6, false]] as const) {
+  t(`batch_norm2d + relu ${training ? 'training' : 'eval'} ${fam} ${h}x${w}: output and gradients`, using(fam, async () => {
+    const x = randn([2, 5, h, w], 21), g = randn([5], 22), b = randn([5], 23);
+    const rm0 = randn([5], 24), rv0 = rand([5], 25, 0.5, 2);
+    const rm = upload(rm0), rv = upload(rv0);
+    const fn = (xx: any, gg: any, bb: any) => batchNorm2d(xx, gg, bb, rm, rv, { training, eps: 1e-3, momentum: 0, relu: true });
+    const ref = (xx: F64Tensor, gg: F64Tensor, bb: F64Tensor) =>
+      reluOf(batchNormRef(xx, gg, bb, 1e-3, training ? undefined : { mean: rm0, var: rv0 }));
+    const want = ref(x, g, b);
+    assert.ok(want.data.some((v) => v === 0) && want.data.some((v) => v > 0), 'both sides of the kink are covered');
+    await checkForward(fn, ref, [x, g, b], { rtol: 1e-4, atol: 1e-4 });
+    await checkGrad(fn, ref, [x, g, b], { ...GR, samples: 64 });
+    rm.dispose(); rv.dispose();
+  }));
+}
 
 for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses running stats; gradients`, async () => {
   const x = randn([2, 3, h, w], 6), g = randn([3], 7), b = randn([3], 8);

@@ -87,9 +87,14 @@ const planeLayout = (planes: number, hw: number) => {
   return [hw, ppw, 1, Math.ceil(planes / ppw)];
 };
 
+// With the relu flag the op is relu(bn(x)): the apply kernel clamps, and the backward kernels mask
+// dy where z = x·scale + shift ≤ 0, recomputing z exactly as the apply kernel did (AFFINE).
+const AFFINE = /* wgsl */ `
+  let scale = stats[u.c + c] * gamma[c];
+  let shift = beta[c] - stats[c] * scale;`;
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32 }
+struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, relu: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
@@ -98,33 +103,43 @@ struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32 }
 @group(0) @binding(5) var<uniform> u: P;
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
-  let scale = stats[u.c + c] * gamma[c];
-  let shift = beta[c] - stats[c] * scale;
-  for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; y[i] = x[i] * scale + shift; }
+${AFFINE}
+  for (var p = start + lid % u.span; p < end; p += u.span) {
+    let i = i0 + p;
+    let z = x[i] * scale + shift;
+    y[i] = select(z, max(z, ${T}(0.0)), u.relu != 0u);
+  }
 }`);
 
 // dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, straight into the two gradients. One workgroup per channel.
+/** dy, masked to zero where the clamped value z = x·scale + shift was ≤ 0 (relu flag). */
+const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 const bnBwdReduce = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32 }
+struct P { n: u32, c: u32, hw: u32, relu: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(5) var<uniform> u: P;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(7) var<uniform> u: P;
 ${reduceVars(sg)}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
-  let mean = stats[o];
-  let rstd = stats[u.c + o];
+  let c = o;
+  let mean = stats[c];
+  let rstd = stats[u.c + c];
+${AFFINE}
   var a = ${T}(0.0);
   var b = ${T}(0.0);
   for (var bi = 0u; bi < u.n; bi++) {
-    let base = (bi * u.c + o) * u.hw;
+    let base = (bi * u.c + c) * u.hw;
     for (var p = lid; p < u.hw; p += WG) {
-      let g = dy[base + p];
-      a += g * (x[base + p] - mean) * rstd;
+      let xv = x[base + p];
+      let g = ${masked(T, 'dy[base + p]', 'xv')};
+      a += g * (xv - mean) * rstd;
       b += g;
     }
   }
@@ -135,15 +150,16 @@ ${MAIN_PER_GROUP}
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, train: u32, m: f32 }
+struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, train: u32, m: f32, relu: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> dgamma: array<f32>;
-@group(0) @binding(5) var<storage, read> dbeta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
-@group(0) @binding(7) var<uniform> u: P;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read> dgamma: array<f32>;
+@group(0) @binding(6) var<storage, read> dbeta: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(8) var<uniform> u: P;
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
   let rstd = stats[u.c + c];
@@ -153,7 +169,12 @@ ${PLANE_CHUNK}
   let t = select(0.0, 1.0, u.train != 0u);
   let a = t * dbeta[c] / u.m;
   let bcoef = t * dgamma[c] * rstd / u.m;
-  for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; dx[i] = gs * (dy[i] - a - (x[i] - mean) * bcoef); }
+${AFFINE}
+  for (var p = start + lid % u.span; p < end; p += u.span) {
+    let i = i0 + p;
+    let xv = x[i];
+    dx[i] = gs * (${masked(T, 'dy[i]', 'xv')} - a - (xv - mean) * bcoef);
+  }
 }`);
 
 const kernels = (T: Elem) => ({ stats: bnStats(T, false), statsSg: bnStats(T, true), apply: bnApply(T),
@@ -166,9 +187,13 @@ const variant = (hw: number) => {
   return { K, q: elemWidth(T), stats: sg ? K.statsSg : K.stats, bwdReduce: sg ? K.bwdReduceSg : K.bwdReduce };
 };
 
-export interface BatchNormOptions { training: boolean; momentum?: number; eps?: number }
+export interface BatchNormOptions {
+  training: boolean; momentum?: number; eps?: number;
+  /** relu(bn(x)) in the same kernels (bench/NOTES.md §26). */
+  relu?: boolean;
+}
 
-interface BnState { training: boolean; n: number; c: number; hw: number }
+interface BnState { training: boolean; relu: boolean; n: number; c: number; hw: number }
 
 const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormOptions], BnState>('batchNorm2d', {
   forward(ctx, x, gamma, beta, runningMean, runningVar, opt) {
@@ -191,25 +216,26 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     });
     const y = empty(x.shape, 'f32', 'batchnorm');
     const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
-    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [n * c, c, hw / q, span, ppw, blocks], groups });
-    ctx.state = { training: opt.training, n, c, hw };
-    ctx.save(x, stats, gamma);
+    const relu = opt.relu ?? false;
+    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [n * c, c, hw / q, span, ppw, blocks, relu ? 1 : 0], groups });
+    ctx.state = { training: opt.training, relu, n, c, hw };
+    ctx.save(x, stats, gamma, beta);
     stats.dispose();
     return y;
   },
   backward(ctx, dy) {
-    const [x, stats, gamma] = ctx.saved;
-    const { training, n, c, hw } = ctx.state;
+    const [x, stats, gamma, beta] = ctx.saved;
+    const { training, relu, n, c, hw } = ctx.state;
     const { K, q, bwdReduce } = variant(hw);
     const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
-    run(bwdReduce, { inputs: [dy, x, stats], outputs: [dgamma, dbeta], params: [n, c, hw / q], groups: c });
+    run(bwdReduce, { inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta], params: [n, c, hw / q, relu ? 1 : 0], groups: c });
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = empty(x.shape, 'f32', 'batchnorm_grad');
       const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
       run(K.bwdInput, {
-        inputs: [dy, x, stats, gamma, dgamma, dbeta], outputs: [dx], groups,
-        params: [n * c, c, hw / q, span, ppw, blocks, training ? 1 : 0, f32(n * hw)],
+        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups,
+        params: [n * c, c, hw / q, span, ppw, blocks, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
       });
     }
     if (!ctx.needsGrad[1]) dgamma.dispose();

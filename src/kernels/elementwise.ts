@@ -3,7 +3,7 @@
 // bias [N] on [M,N]). Backward of a broadcast operand sums the gradient back to its shape.
 import { defineOp } from '../engine/autograd.js';
 import { f32, slots8 } from '../engine/params.js';
-import { broadcastShapes, broadcastStrides } from '../engine/shape.js';
+import { broadcastShapes, broadcastStrides, sameShape } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { sumTo } from './reduce.js';
 import { type Elem, MAIN_1D, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
@@ -98,7 +98,7 @@ export const sigmoid = (x: Tensor): Tensor => sigmoidOp(x, 0);
 /** y = alpha · x */
 export const scale = (x: Tensor, alpha: number): Tensor => scaleOp(x, alpha);
 
-const enum B { Add = 0, Sub = 1, Mul = 2 }
+const enum B { Add = 0, Sub = 1, Mul = 2, AddRelu = 3 }
 
 const BINARY_FWD = kernel('binary_fwd', /* wgsl */ `
 override WG: u32 = 64;
@@ -146,6 +146,7 @@ ${MAIN_1D}
   switch u.op {
     case 0u: { y[idx] = va + vb; }
     case 1u: { y[idx] = va - vb; }
+    case 3u: { y[idx] = max(va + vb, vec4f(0.0)); }
     default: { y[idx] = va * vb; }
   }
 }`);
@@ -209,8 +210,29 @@ const mulOp = defineOp<[Tensor, Tensor]>('mul', {
   },
 });
 
+// relu(a + b) for same-shape a, b whose size is a multiple of 4 (ERFNet's residual joins): one
+// dispatch forward, and backward one relu mask on the saved output, shared by both inputs (§26).
+const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
+  forward(ctx, a, b) {
+    const y = binaryRaw('addRelu', a, b, B.AddRelu);
+    ctx.save(y);
+    return y;
+  },
+  backward(ctx, dy) {
+    const [y] = ctx.saved;
+    const d = empty(dy.shape, 'f32', 'addRelu_grad');
+    run(UNARY_BWD.vec4f, { inputs: [dy, y], outputs: [d], params: [dy.size / 4, U.Relu, f32(0)], threads: dy.size / 4 });
+    const ga = ctx.needsGrad[0] ? d.view(d.shape) : null, gb = ctx.needsGrad[1] ? d.view(d.shape) : null;
+    d.dispose();
+    return [ga, gb];
+  },
+});
+
 /** a + b with broadcasting. */
 export const add = (a: Tensor, b: Tensor): Tensor => addOp(a, b);
+/** relu(a + b): one fused op when a and b have the same shape and a size that is a multiple of 4. */
+export const addRelu = (a: Tensor, b: Tensor): Tensor =>
+  (sameShape(a.shape, b.shape) && a.size % 4 === 0 && a.dtype === 'f32' && b.dtype === 'f32' ? addReluOp(a, b) : relu(add(a, b)));
 /** a − b with broadcasting. */
 export const sub = (a: Tensor, b: Tensor): Tensor => subOp(a, b);
 /** a · b (element-wise) with broadcasting. */

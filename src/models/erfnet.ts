@@ -6,7 +6,7 @@ import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { dropout2d } from '../kernels/dropout.js';
-import { add, relu } from '../kernels/elementwise.js';
+import { addRelu, relu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d } from './layers.js';
 
@@ -20,7 +20,7 @@ export class DownsamplerBlock extends Module {
     this.bn = new BatchNorm2d(outC, { eps: 1e-3 });
   }
   forward(x: Tensor): Tensor {
-    return relu(this.bn.forward(concat([this.conv.forward(x), maxPool2d(x, 2, 2)])));
+    return this.bn.forward(concat([this.conv.forward(x), maxPool2d(x, 2, 2)]), true);
   }
 }
 
@@ -44,11 +44,11 @@ export class NonBottleneck1d extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = relu(this.conv3x1_1.forward(x));
-    y = relu(this.bn1.forward(this.conv1x3_1.forward(y)));
+    y = this.bn1.forward(this.conv1x3_1.forward(y), true);
     y = relu(this.conv3x1_2.forward(y));
     y = this.bn2.forward(this.conv1x3_2.forward(y));
     if (this.training && this.dropprob !== 0) y = dropout2d(y, this.dropprob);
-    return relu(add(y, x));
+    return addRelu(y, x);
   }
 }
 
@@ -61,7 +61,7 @@ export class UpsamplerBlock extends Module {
     this.conv = new ConvTranspose2d(inC, outC, 3, { stride: 2, padding: 1, outputPadding: 1, rng });
     this.bn = new BatchNorm2d(outC, { eps: 1e-3 });
   }
-  forward(x: Tensor): Tensor { return relu(this.bn.forward(this.conv.forward(x))); }
+  forward(x: Tensor): Tensor { return this.bn.forward(this.conv.forward(x), true); }
 }
 
 export interface ErfnetOptions {

@@ -70,9 +70,10 @@ export class BatchNorm2d extends Module {
     this.running_mean = this.registerBuffer('running_mean', zeros([numFeatures]));
     this.running_var = this.registerBuffer('running_var', full([numFeatures], 1));
   }
-  forward(x: Tensor): Tensor {
+  /** bn(x), or relu(bn(x)) in the same kernels when `relu`. */
+  forward(x: Tensor, relu = false): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.running_mean, this.running_var,
-      { training: this.training, eps: this.eps, momentum: this.momentum });
+      { training: this.training, eps: this.eps, momentum: this.momentum, relu });
   }
 }
 

@@ -65,7 +65,7 @@ export class FeedbackBlock extends Module {
   }
   forward(f: Tensor): Tensor {
     let y = this.pools[0] > 1 ? avgPool2d(f, this.pools[0]) : f;
-    y = relu(this.bn1.forward(this.conv1.forward(y)));
+    y = this.bn1.forward(this.conv1.forward(y), true);
     y = this.bn2.forward(this.conv2.forward(y));
     return this.pools[1] > 1 ? avgPool2d(y, this.pools[1]) : y;
   }
