@@ -96,16 +96,22 @@ t('concat along channels: buffer copies (batch ≤ 16) and the strided-copy kern
   assert.throws(() => concat([upload(xs[0]), upload(randn([2, 1, 3, 5], 1))]), /concat: shapes \[2,3,4,5\], \[2,1,3,5\] differ/);
 });
 
-t('dropout2d drops whole channels with the seeded mask, scales by 1/(1-p), same mask in backward', async () => {
-  const N = 4, C = 50, HW = 6, p = 0.3, seed = 777;
-  const x = rand([N, C, 2, 3], 16, 0.5, 1.5);
-  const want = f64(x.shape, x.data.map((v, i) => (dropKeep(seed, Math.floor(i / HW), p) ? v / (1 - p) : 0)));
-  await checkForward((a) => dropout2d(a, p, true, seed), () => want, [x], { rtol: 1e-6, atol: 1e-6 });
-  const kept = Array.from({ length: N * C }, (_, i) => dropKeep(seed, i, p)).filter(Boolean).length;
-  assert.ok(Math.abs(kept / (N * C) - (1 - p)) < 0.1, `kept fraction ${kept / (N * C)}`);
-  await checkGrad((a) => dropout2d(a, p, true, seed), (a) => f64(a.shape, a.data.map((v, i) => want.data[i] === 0 ? 0 : v / (1 - p))),
-    [x], { ...GR, samples: 100 });
-  const id = await runGpu((a) => dropout2d(a, p, false), [x]);
-  close(id, x.data, { rtol: 1e-6, atol: 0 }, 'eval identity');
-});
+// planes of 6 values (f32, 10 planes per workgroup), 20 (vec4, 5 quads) and 23×13 (f32, 299: two chunks)
+for (const [N, C, H, W] of [[4, 50, 2, 3], [3, 7, 4, 5], [2, 5, 23, 13]]) {
+  t(`dropout2d ${N}x${C}x${H}x${W} drops whole channels with the seeded mask, scales by 1/(1-p), same mask in backward`, async () => {
+    const HW = H * W, p = 0.3, seed = 777;
+    const x = rand([N, C, H, W], 16, 0.5, 1.5);
+    const want = f64(x.shape, x.data.map((v, i) => (dropKeep(seed, Math.floor(i / HW), p) ? v / (1 - p) : 0)));
+    assert.ok(want.data.some((v) => v === 0) && want.data.some((v) => v !== 0), 'some planes dropped, some kept');
+    await checkForward((a) => dropout2d(a, p, true, seed), () => want, [x], { rtol: 1e-6, atol: 1e-6 });
+    if (N * C >= 100) {
+      const kept = Array.from({ length: N * C }, (_, i) => dropKeep(seed, i, p)).filter(Boolean).length;
+      assert.ok(Math.abs(kept / (N * C) - (1 - p)) < 0.1, `kept fraction ${kept / (N * C)}`);
+    }
+    await checkGrad((a) => dropout2d(a, p, true, seed), (a) => f64(a.shape, a.data.map((v, i) => want.data[i] === 0 ? 0 : v / (1 - p))),
+      [x], { ...GR, samples: 100 });
+    const id = await runGpu((a) => dropout2d(a, p, false), [x]);
+    close(id, x.data, { rtol: 1e-6, atol: 0 }, 'eval identity');
+  });
+}
 t.run();

@@ -6,14 +6,14 @@ import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { type Elem, MAIN_PER_GROUP, TREE_SUM, elemSuffix, elemWidth, kernel, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
 // straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
 const hsum = (T: Elem, v: string) => (T === 'f32' ? v : `dot(${v}, vec4f(1.0))`);
 // The per-channel reductions sum over a workgroup: a tree in workgroup memory, or, in the subgroup
 // family (at least 8 lanes), a workgroup of 8 that is one subgroup, so subgroupAdd sums it with no
-// barrier (lavapipe runs each barrier as a switch between the workgroup's invocations: §22).
+// barrier (lavapipe runs each barrier as a switch between the workgroup's invocations: §23).
 const SG_RED_WG = 8;
 const reduceHead = (sg: boolean) => (sg ? 'enable subgroups;\n' : '');
 const reduceVars = (sg: boolean) => (sg ? '' : 'var<workgroup> part: array<f32, WG>;');
@@ -66,27 +66,6 @@ ${MAIN_PER_GROUP}
   }
 }`, { WG: sg ? SG_RED_WG : 64 });
 
-// The elementwise kernels give each workgroup a chunk of one (b, c) plane, or several whole planes
-// when a plane has fewer values than the workgroup has invocations (`span` lanes per plane), so
-// the channel is found once per invocation: lavapipe does a vector integer division one lane at a
-// time, and the per-element (idx / hw) % c cost more than the arithmetic (bench/NOTES.md §22).
-const PER = 4;   // values (or quads) per invocation and chunk
-const PLANE_CHUNK = /* wgsl */ `
-  let sub = lid / u.span;
-  let plane = (o / u.blocks) * u.ppw + sub;
-  if (sub >= u.ppw || plane >= u.planes) { return; }
-  let c = plane % u.c;
-  let start = (o % u.blocks) * u.span * ${PER}u;
-  let end = min(u.hw, start + u.span * ${PER}u);
-  let i0 = plane * u.hw;`;
-/** [span, planes per workgroup, blocks per plane, workgroups] for planes of hw values and 64-invocation workgroups. */
-const planeLayout = (planes: number, hw: number) => {
-  const WG = 64;
-  if (hw >= WG) { const blocks = Math.ceil(hw / (WG * PER)); return [WG, 1, blocks, planes * blocks]; }
-  const ppw = Math.floor(WG / hw);
-  return [hw, ppw, 1, Math.ceil(planes / ppw)];
-};
-
 // With the relu flag the op is relu(bn(x)): the apply kernel clamps, and the backward kernels mask
 // dy where z = x·scale + shift ≤ 0, recomputing z exactly as the apply kernel did (AFFINE).
 const AFFINE = /* wgsl */ `
@@ -94,7 +73,7 @@ const AFFINE = /* wgsl */ `
   let shift = beta[c] - stats[c] * scale;`;
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, relu: u32 }
+struct P { ${PLANE_FIELDS}, relu: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
@@ -150,7 +129,7 @@ ${AFFINE}
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32, train: u32, m: f32, relu: u32 }
+struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
@@ -215,9 +194,9 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
     });
     const y = empty(x.shape, 'f32', 'batchnorm');
-    const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
+    const plane = planeLayout(n * c, c, hw / q);
     const relu = opt.relu ?? false;
-    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [n * c, c, hw / q, span, ppw, blocks, relu ? 1 : 0], groups });
+    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
     ctx.state = { training: opt.training, relu, n, c, hw };
     ctx.save(x, stats, gamma, beta);
     stats.dispose();
@@ -232,10 +211,10 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = empty(x.shape, 'f32', 'batchnorm_grad');
-      const [span, ppw, blocks, groups] = planeLayout(n * c, hw / q);
+      const plane = planeLayout(n * c, c, hw / q);
       run(K.bwdInput, {
-        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups,
-        params: [n * c, c, hw / q, span, ppw, blocks, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
+        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
+        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
       });
     }
     if (!ctx.needsGrad[1]) dgamma.dispose();

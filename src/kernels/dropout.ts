@@ -4,21 +4,25 @@ import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { HASH_U32, MAIN_1D, kernel, run } from './wgsl.js';
+import { type Elem, HASH_U32, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, elemSuffix, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
-/** The WGSL hash; `dropKeep` in JS must match it bit for bit (tests rely on that). */
-const DROPOUT = kernel('dropout2d', /* wgsl */ `
+/** The WGSL hash; `dropKeep` in JS must match it bit for bit (tests rely on that). One draw per
+ * (b, c) plane, made once per invocation (plane layout: wgsl.ts, bench/NOTES.md §27); f32 and, for
+ * planes of a multiple of 4 values, vec4. */
+const dropoutKernel = (T: Elem) => kernel(`dropout2d${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { total: u32, hw: u32, seed: u32, p: f32, scale: f32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+struct P { ${PLANE_FIELDS}, seed: u32, p: f32, scale: f32 }
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(2) var<uniform> u: P;
 ${HASH_U32}
-${MAIN_1D}
-  if (idx >= u.total) { return; }
-  let r = f32(mix(mix(u.seed) ^ (idx / u.hw)) >> 8u) * (1.0 / 16777216.0);   // uniform in [0,1)
-  y[idx] = select(0.0, x[idx] * u.scale, r >= u.p);
+${MAIN_PER_GROUP}
+${PLANE_CHUNK}
+  let r = f32(mix(mix(u.seed) ^ plane) >> 8u) * (1.0 / 16777216.0);   // uniform in [0,1)
+  let s = select(0.0, u.scale, r >= u.p);
+  for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; y[i] = x[i] * s; }
 }`);
+const DROPOUT = { f32: dropoutKernel('f32'), vec4f: dropoutKernel('vec4f') };
 
 function mix(a: number): number {
   let v = a >>> 0;
@@ -31,12 +35,14 @@ function mix(a: number): number {
 export const dropKeep = (seed: number, plane: number, p: number): boolean =>
   Math.fround((mix(mix(seed) ^ plane) >>> 8) * (1 / 16777216)) >= Math.fround(p);
 
-interface DropState { seed: number; p: number; hw: number }
+interface DropState { seed: number; p: number; planes: number; hw: number }
 
 function dropRaw(x: Tensor, s: DropState): Tensor {
   const y = empty(x.shape, 'f32', 'dropout2d');
   const scale = s.p >= 1 ? 0 : 1 / (1 - s.p);
-  run(DROPOUT, { inputs: [x], outputs: [y], params: [x.size, s.hw, s.seed, f32(s.p), f32(scale)], threads: x.size });
+  const [T, hw] = vecOf(s.hw);
+  const plane = planeLayout(s.planes, 1, hw);
+  run(DROPOUT[T], { inputs: [x], outputs: [y], params: [...plane.params, s.seed, f32(s.p), f32(scale)], groups: plane.groups });
   return y;
 }
 
@@ -44,7 +50,8 @@ const dropoutOp = defineOp<[Tensor, number, number], DropState>('dropout2d', {
   forward(ctx, x, p, seed) {
     assertDType('dropout2d', x, 'f32');
     if (x.rank < 2) throw new Error(`dropout2d: x must have a channel axis, got ${x.describe()}`);
-    ctx.state = { seed, p, hw: x.size / (x.shape[0] * x.shape[1]) };
+    const planes = x.shape[0] * x.shape[1];
+    ctx.state = { seed, p, planes, hw: x.size / planes };
     return dropRaw(x, ctx.state);
   },
   backward(ctx, dy) { return [dropRaw(dy, ctx.state)]; },   // linear in x: same mask

@@ -13,6 +13,33 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let o = wid.y * nwg.x + wid.x;`;
 
+// Per-plane elementwise kernels (NCHW): each workgroup takes a chunk of one (b, c) plane, or
+// several whole planes when a plane has fewer values than the workgroup has invocations (`span`
+// lanes per plane), so the plane and channel are found once per invocation. lavapipe does a vector
+// integer division one lane at a time, and a per-element (idx / hw) % c cost more than the
+// arithmetic (bench/NOTES.md §23). Use with MAIN_PER_GROUP, WG = 64 and the uniform fields below;
+// the body loops `for (var p = start + lid % u.span; p < end; p += u.span)` over plane offsets.
+const PLANE_PER = 4;   // values (or quads) per invocation and chunk
+export const PLANE_FIELDS = 'planes: u32, c: u32, hw: u32, span: u32, ppw: u32, blocks: u32';
+export const PLANE_CHUNK = /* wgsl */ `
+  let sub = lid / u.span;
+  let plane = (o / u.blocks) * u.ppw + sub;
+  if (sub >= u.ppw || plane >= u.planes) { return; }
+  let c = plane % u.c;
+  let start = (o % u.blocks) * u.span * ${PLANE_PER}u;
+  let end = min(u.hw, start + u.span * ${PLANE_PER}u);
+  let i0 = plane * u.hw;`;
+/** Uniform values for PLANE_FIELDS ([planes, c, hw, span, ppw, blocks]) and the workgroup count, for n·c planes of hw elements. */
+export function planeLayout(planes: number, c: number, hw: number): { params: number[]; groups: number } {
+  const WG = 64;
+  if (hw >= WG) {
+    const blocks = Math.ceil(hw / (WG * PLANE_PER));
+    return { params: [planes, c, hw, WG, 1, blocks], groups: planes * blocks };
+  }
+  const ppw = Math.floor(WG / hw);
+  return { params: [planes, c, hw, hw, ppw, 1], groups: Math.ceil(planes / ppw) };
+}
+
 /** Workgroup tree reduction of `part[lid]` (WG a power of two); leaves the total in part[0]. */
 export const TREE_SUM = /* wgsl */ `
   workgroupBarrier();
