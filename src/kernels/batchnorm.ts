@@ -71,6 +71,8 @@ ${MAIN_PER_GROUP}
 const AFFINE = /* wgsl */ `
   let scale = stats[u.c + c] * gamma[c];
   let shift = beta[c] - stats[c] * scale;`;
+/** dy, masked to zero where the clamped value z = x·scale + shift was ≤ 0 (relu flag). */
+const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { ${PLANE_FIELDS}, relu: u32 }
@@ -91,8 +93,6 @@ ${AFFINE}
 }`);
 
 // dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, straight into the two gradients. One workgroup per channel.
-/** dy, masked to zero where the clamped value z = x·scale + shift was ≤ 0 (relu flag). */
-const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 const bnBwdReduce = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, relu: u32 }

@@ -232,7 +232,7 @@ const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
 export const add = (a: Tensor, b: Tensor): Tensor => addOp(a, b);
 /** relu(a + b): one fused op when a and b have the same shape and a size that is a multiple of 4. */
 export const addRelu = (a: Tensor, b: Tensor): Tensor =>
-  (sameShape(a.shape, b.shape) && a.size % 4 === 0 && a.dtype === 'f32' && b.dtype === 'f32' ? addReluOp(a, b) : relu(add(a, b)));
+  (sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addReluOp(a, b) : relu(add(a, b)));
 /** a − b with broadcasting. */
 export const sub = (a: Tensor, b: Tensor): Tensor => subOp(a, b);
 /** a · b (element-wise) with broadcasting. */
