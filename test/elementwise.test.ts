@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { add, addRelu, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
-import { mean, reshape, sum } from '../src/kernels/reduce.js';
+import { CHANNEL_SUM_SPAN, channelSum, mean, reshape, sum } from '../src/kernels/reduce.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { randn } from './reference/core.js';
 import { binary, map, sumAxes } from './reference/elementwise.js';
@@ -25,6 +25,15 @@ for (const [name, fn, f] of unary) for (const shape of [[3, 5, 7, 3], [3, 5, 7, 
     await checkGrad(fn, (a) => map(a, f), [x], GR);
   });
 }
+// conv bias gradients, both layouts: one workgroup per channel; and (GPUs) pieces of a plane, here
+// 1 piece, then 2 batches × 2 blocks of a 4270-value plane whose partial sums sum_splits adds
+for (const shape of [[1, 7, 3, 5], [2, 3, 61, 70]]) for (const split of [false, true]) {
+  t(`channelSum ${JSON.stringify(shape)}${split ? ' split' : ''}`, async () => {
+    assert.ok(shape[2] * shape[3] < CHANNEL_SUM_SPAN || shape[2] * shape[3] > CHANNEL_SUM_SPAN + 64);
+    await checkForward((x) => channelSum(x, split), (a) => sumAxes(a, [0, 2, 3]), [randn(shape, 11, 1)], { rtol: 1e-5, atol: 1e-4 });
+  });
+}
+
 t('tanh saturates without NaN at ±100', async () => {
   for (const n of [70, 72]) await checkForward(tanh, (a) => map(a, Math.tanh), [randn([n], 3, 100)], EW);
 });

@@ -7,7 +7,7 @@ import { dropKeep, dropout2d } from '../src/kernels/dropout.js';
 import { avgPool2d, maxPool2d } from '../src/kernels/pool.js';
 import { close } from './helpers/check.js';
 import { checkForward, checkGrad } from './helpers/check.js';
-import { kernelFamilies, runGpu, upload, using } from './helpers/gpu.js';
+import { kernelFamilies, runGpu, splitting, upload, using } from './helpers/gpu.js';
 import { type F64Tensor, f64, randn, rand } from './reference/core.js';
 import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
 
@@ -34,8 +34,33 @@ for (const fam of bnFamilies()) for (const [h, w] of [[7, 3], [4, 5], [23, 29], 
   rm.dispose(); rv.dispose();
 }));
 
-// relu(bn(x)) in the batch-norm kernels: forward clamps, backward masks where the recomputed z ≤ 0.
 const reluOf = (y: F64Tensor) => Object.assign(f64(y.shape), { data: y.data.map((v) => Math.max(v, 0)) });
+
+// Split reductions (engine.splitReductions, on by default on GPUs), on planes of several pieces:
+// 67×63 = 4221 values (f32, 2 pieces of ≤ 4096 per plane) and 130×128 = 4160 quads (vec4, 2 pieces
+// of ≤ 4096 quads), 3 batches, with and without the fused relu; the unsplit kernels alongside.
+for (const split of [true, false]) for (const [h, w, relu] of [[67, 63, false], [130, 128, true]] as const) {
+  t(`batch_norm2d training ${h}x${w}${relu ? ' + relu' : ''}, reductions ${split ? 'split into pieces' : 'one workgroup per channel'}`, splitting(split, async () => {
+    const x = randn([3, 2, h, w], 31, 2), g = randn([2], 32), b = randn([2], 33);
+    const rm0 = randn([2], 34), rv0 = rand([2], 35, 0.5, 2);
+    const rm = upload(rm0), rv = upload(rv0);
+    const fn = (xx: any, gg: any, bb: any) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, momentum: 0.1, eps: 1e-3, relu });
+    const ref = (xx: F64Tensor, gg: F64Tensor, bb: F64Tensor) => {
+      const y = batchNormRef(xx, gg, bb, 1e-3);
+      return relu ? reluOf(y) : y;
+    };
+    const got = await runGpu(fn, [x, g, b]);
+    const want = batchNormRef(x, g, b, 1e-3);
+    close(got, ref(x, g, b).data, { rtol: 1e-4, atol: 1e-4 }, 'y');
+    const M = 3 * h * w;
+    close(await rm.read(), want.mean.map((m, c) => 0.9 * rm0.data[c] + 0.1 * m), { rtol: 1e-5, atol: 1e-6 }, 'running_mean');
+    close(await rv.read(), want.var.map((v, c) => 0.9 * rv0.data[c] + 0.1 * v * M / (M - 1)), { rtol: 1e-5, atol: 1e-6 }, 'running_var');
+    await checkGrad(fn, ref, [x, g, b], { ...GR, samples: 24 });
+    rm.dispose(); rv.dispose();
+  }));
+}
+
+// relu(bn(x)) in the batch-norm kernels: forward clamps, backward masks where the recomputed z ≤ 0.
 for (const fam of bnFamilies()) for (const [h, w, training] of [[7, 3, true], [24, 45, true], [4, 6, false]] as const) {
   t(`batch_norm2d + relu ${training ? 'training' : 'eval'} ${fam} ${h}x${w}: output and gradients`, using(fam, async () => {
     const x = randn([2, 5, h, w], 21), g = randn([5], 22), b = randn([5], 23);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Before a GPU session (run here, from the project root): build, pack Node + the production
-# node_modules (../shared/gpu/pack.sh), and add the tfjs peer (a dev dependency, so pack.sh leaves
-# it out) as .gpu/peer.tar.xz, about 1 MiB. Then call the device tool with
+# node_modules (../shared/gpu/pack.sh), and add the dev dependencies the GPU run needs (pack.sh leaves
+# them out) as .gpu/peer.tar.xz: the tfjs peer and uvu for the test suite, about 1.5 MiB. Then call the device tool with
 #   carry: [".gpu", "dist"], command: "bash bench/gpu/session.sh"
 set -euo pipefail
 npm run build >/dev/null
@@ -10,5 +10,9 @@ bash ../shared/gpu/pack.sh
 tar -C node_modules -cJf .gpu/peer.tar.xz --exclude='*.map' --exclude='*_test.js' --exclude='*.d.ts' --exclude='*.min.js' \
   --exclude='tf-core.js' --exclude='tf-core.es2017.js' --exclude='tf-core.fesm.js' \
   --exclude='tf-backend-webgpu.js' --exclude='tf-backend-webgpu.es2017.js' --exclude='tf-backend-webgpu.fesm.js' \
-  @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu long seedrandom node-fetch whatwg-url tr46 webidl-conversions
+  @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu long seedrandom node-fetch whatwg-url tr46 webidl-conversions \
+  uvu dequal diff kleur sade mri
+# libglvnd, which the NVIDIA Vulkan ICD loads (without it: "Found no drivers!")
+o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64-lists'
+ls .gpu/libglvnd0_*.deb >/dev/null 2>&1 || (cd .gpu && apt-get $o download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1)
 du -sh .gpu dist >&2

@@ -1,17 +1,53 @@
 #!/usr/bin/env bash
-# On the GPU host (device tool; see prepare.sh): the bench in each kernel family that can run on a
-# GPU, then PyTorch's ERFNet step as the reference. Everything goes to $OUT (8 files at most).
-# Written for the first GPU session; budget about 10 minutes per call.
+# On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
+#   1. adapter info and the whole test suite (every kernel family against its CPU references),
+#   2. PyTorch's ERFNet step and inference (fp32, then TF32) as the reference to beat,
+#   3. the full bench (convs + models) in the default family, then the convs in the other families.
+# Each step has its own time limit inside a deadline, so the call ends in time and what was
+# done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
+# (e.g. BENCH_ARGS=--quick to try this script on a CPU adapter); FAMILIES: the other families.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT" bench/results
-tar -C .gpu/node_modules -xJf .gpu/peer.tar.xz
-run() { bash .gpu/remote.sh node dist/src/cli/main.js "$@"; }
-run info > "$OUT/info.txt" 2>&1
-for fam in tiled portable; do
-  timeout 240 bash .gpu/remote.sh node dist/src/cli/main.js bench --full --reps 10 --kernels "$fam" --out "$OUT/bench-$fam" > "$OUT/bench-$fam.txt" 2>&1
-  mv "$OUT"/bench-"$fam"/*.json "$OUT/bench-$fam.json" 2>/dev/null; rmdir "$OUT/bench-$fam" 2>/dev/null
+mkdir -p "$OUT"
+start=$SECONDS
+deadline=${DEADLINE:-560}
+left() { echo $(( deadline - (SECONDS - start) )); }
+step() {   # step LIMIT_S OUTFILE CMD...: run CMD under the smaller of LIMIT_S and the time left
+  local lim=$1 out=$2; shift 2
+  local t; t=$(left); (( t < lim )) && lim=$t
+  if (( lim < 10 )); then echo "skipped (deadline): $*" >> "$out"; return; fi
+  echo "[$(( SECONDS - start ))s] $* (limit ${lim}s)" 
+  timeout "$lim" "$@" >> "$out" 2>&1; echo "[$(( SECONDS - start ))s] exit $?" 
+}
+# the NVIDIA Vulkan ICD (libGLX_nvidia) needs libglvnd: unpack every packed .deb (prepare.sh), not
+# only the loader that remote.sh unpacks when it finds none
+for f in .gpu/*.deb; do dpkg -x "$f" /; done; ldconfig
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  [ -f "$icd" ] && { export VK_DRIVER_FILES=$icd; break; }
 done
-timeout 120 python3 bench/gpu/erfnet_step.py --reps 20 > "$OUT/pytorch.json" 2> "$OUT/pytorch.err"
-timeout 120 python3 bench/gpu/erfnet_step.py --reps 20 --tf32 > "$OUT/pytorch-tf32.json" 2>> "$OUT/pytorch.err"
+[ -d .gpu/node_modules/uvu ] || tar -C .gpu/node_modules -xJf .gpu/peer.tar.xz
+
+step 30 "$OUT/test.txt" bash .gpu/remote.sh node dist/src/cli/main.js info
+if ! grep -q '^adapter' "$OUT/test.txt"; then   # no adapter: say why, stop
+  cat "$OUT/test.txt"; echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"; ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d 2>&1
+  cat ${VK_DRIVER_FILES:-/dev/null}; ldd "$(find / -name 'libGLX_nvidia.so.0' 2>/dev/null | head -1)" 2>&1 | grep -i 'not found'; exit 1
+fi
+step ${TEST_S:-150} "$OUT/test.txt" bash .gpu/remote.sh node dist/test/index.js ${TESTS:-}
+tail -3 "$OUT/test.txt"
+
+if [ -z "${SKIP_TORCH:-}" ] && command -v python3 >/dev/null && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  step 90 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20
+  step 90 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
+fi
+
+bench() {  # bench NAME LIMIT ARGS...
+  local name=$1 lim=$2; shift 2
+  mkdir -p "$OUT/tmp-$name"
+  step "$lim" "$OUT/bench-$name.txt" bash .gpu/remote.sh node dist/src/cli/main.js bench --full ${BENCH_ARGS:-} --out "$OUT/tmp-$name" "$@"
+  mv "$OUT/tmp-$name"/*.json "$OUT/bench-$name.json" 2>/dev/null; rm -rf "$OUT/tmp-$name"
+}
+bench default ${BENCH_S:-200} --reps ${REPS:-10}
+for fam in ${FAMILIES-tiled subgroup}; do bench "$fam" 80 --reps ${REPS:-10} --only convs --kernels "$fam"; done
+# where the paper-size training step's time goes, per layer and per kernel
+step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --height 224 --width 448 --batch-size 8 --top 30
 ls -la "$OUT"

@@ -36,7 +36,7 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .option('kernels', {
     type: 'string', choices: ['auto', ...KERNEL_FAMILIES], default: 'auto', global: true,
-    describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, else portable), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
+    describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, tiled on GPUs), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
   })
   .middleware((a) => { engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
   .command('train', 'Train a segmentation model', (y) => common(y)

@@ -14,13 +14,15 @@ export interface EngineOptions {
   seed?: number;
   /**
    * Use the subgroup-broadcast kernels (bench/NOTES.md §5–7). Default: on CPU adapters (lavapipe,
-   * SwiftShader), where they were measured to be 2–3× faster; off on GPUs until measured there.
+   * SwiftShader), where they were measured to be 2–3× faster; off on GPUs, where they were measured
+   * 2–10× slower than the tiled ones (H100, bench/NOTES.md §28).
    * Either way only where the device has 'subgroups' with at least 8 lanes.
    */
   subgroups?: boolean;
   /**
    * Use the workgroup-memory tiled kernels (src/kernels/tiled.ts) where the subgroup ones are
-   * off. Default off until measured on a GPU; lavapipe runs them slowly (emulated barriers).
+   * off. Default: on GPUs (on an H100 their split-K weight gradients are 25–190× the portable ones,
+   * bench/NOTES.md §28); off on CPU adapters, where lavapipe runs them slowly (emulated barriers).
    */
   tiled?: boolean;
   /** Kernel family by name (the CLI's --kernels); overrides `subgroups` and `tiled`. 'auto' keeps the defaults. */
@@ -68,6 +70,13 @@ export class Engine {
    * run every family); 'subgroup' only where `canSubgroup`.
    */
   kernelFamily: KernelFamily;
+  /**
+   * Per-channel reductions (bias gradients, batch norm) split each plane into pieces summed by
+   * many workgroups, then combine them in a second pass: on GPUs (one workgroup per channel left
+   * most of an H100 idle, bench/NOTES.md §28). Off on CPU adapters, whose few workers one
+   * workgroup per channel already fills. Settable (tests run both).
+   */
+  splitReductions: boolean;
   /** Kernels may use subgroup operations (the subgroup family is selected). */
   get subgroups(): boolean { return this.kernelFamily === 'subgroup'; }
   /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': kernels pick variants by it. */
@@ -99,7 +108,8 @@ export class Engine {
       throw new Error(`kernels 'subgroup': this device has no 'subgroups' feature with at least 8 lanes (subgroupMinSize ${minLanes}); use tiled or portable`);
     }
     const sub = (opts.subgroups ?? this.deviceClass === 'cpu') && this.canSubgroup;
-    this.kernelFamily = k !== 'auto' ? k : sub ? 'subgroup' : opts.tiled ? 'tiled' : 'portable';
+    this.kernelFamily = k !== 'auto' ? k : sub ? 'subgroup' : (opts.tiled ?? this.deviceClass === 'gpu') ? 'tiled' : 'portable';
+    this.splitReductions = this.deviceClass === 'gpu';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;

@@ -6,7 +6,7 @@ import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { type Elem, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_1D, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
 // straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
@@ -156,8 +156,125 @@ ${AFFINE}
   }
 }`);
 
+// Split reductions (engine.splitReductions, GPUs: bench/NOTES.md §28). Each workgroup reduces one
+// piece of `span` values of one plane into ps[piece, 2, c]; a second pass combines the pieces of a
+// channel. Statistics: Σx and M2 around the piece mean per piece, then μ = Σ Σx / M and
+// M2 = Σ (M2_p + n_p·(m_p − μ)²), all terms ≥ 0, so no cancellation.
+const PIECE = /* wgsl */ `
+  let ch = o % u.c;
+  let piece = o / u.c;                                // piece = b·blocks + block
+  if (piece >= u.pieces) { return; }
+  let start = (piece % u.blocks) * u.span;
+  let end = min(u.hw, start + u.span);
+  let base = ((piece / u.blocks) * u.c + ch) * u.hw;`;
+const PIECE_FIELDS = 'c: u32, hw: u32, blocks: u32, span: u32, pieces: u32';
+const bnStatsPart = (T: Elem) => kernel(`batchnorm_stats_part${elemSuffix(T)}`, /* wgsl */ `
+override WG: u32 = 64;
+struct P { ${PIECE_FIELDS} }
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> ps: array<f32>;
+@group(0) @binding(2) var<uniform> u: P;
+${reduceVars(false)}
+${MAIN_PER_GROUP}
+${PIECE}
+  var acc = ${T}(0.0);
+  for (var p = start + lid; p < end; p += WG) { acc += x[base + p]; }
+  ${wgSum(false, hsum(T, 'acc'), 'total')}
+  let mean = total / f32((end - start) * ${elemWidth(T)}u);
+  acc = ${T}(0.0);
+  for (var p = start + lid; p < end; p += WG) { let d = x[base + p] - mean; acc += d * d; }
+  ${wgSum(false, hsum(T, 'acc'), 'm2')}
+  if (lid == 0u) { ps[piece * 2u * u.c + ch] = total; ps[(piece * 2u + 1u) * u.c + ch] = m2; }
+}`);
+// hw and span in values here (not quads); one workgroup per channel
+const BN_STATS_COMBINE = kernel('batchnorm_stats_combine', /* wgsl */ `
+override WG: u32 = 64;
+struct P { ${PIECE_FIELDS}, n: u32, momentum: f32, eps: f32 }
+@group(0) @binding(0) var<storage, read> ps: array<f32>;
+@group(0) @binding(1) var<storage, read_write> rmean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rvar: array<f32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<uniform> u: P;
+${reduceVars(false)}
+${MAIN_PER_GROUP}
+  if (o >= u.c) { return; }
+  var acc = 0.0;
+  for (var q = lid; q < u.pieces; q += WG) { acc += ps[q * 2u * u.c + o]; }
+  ${wgSum(false, 'acc', 'total')}
+  let mv = f32(u.n * u.hw);
+  let mean = total / mv;
+  acc = 0.0;
+  for (var q = lid; q < u.pieces; q += WG) {
+    let start = (q % u.blocks) * u.span;
+    let len = f32(min(u.hw, start + u.span) - start);
+    let d = ps[q * 2u * u.c + o] / len - mean;
+    acc += ps[(q * 2u + 1u) * u.c + o] + len * d * d;
+  }
+  ${wgSum(false, 'acc', 'ss')}
+  if (lid == 0u) {
+    let v = ss / mv;
+    stats[o] = mean;
+    stats[u.c + o] = inverseSqrt(v + u.eps);
+    rmean[o] = (1.0 - u.momentum) * rmean[o] + u.momentum * mean;
+    rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * mv / (mv - 1.0);
+  }
+}`);
+// ps[piece, 0, c] = Σ dy·x̂, ps[piece, 1, c] = Σ dy over one piece
+const bnBwdReducePart = (T: Elem) => kernel(`batchnorm_bwd_reduce_part${elemSuffix(T)}`, /* wgsl */ `
+override WG: u32 = 64;
+struct P { ${PIECE_FIELDS}, relu: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ps: array<f32>;
+@group(0) @binding(6) var<uniform> u: P;
+${reduceVars(false)}
+${MAIN_PER_GROUP}
+${PIECE}
+  let c = ch;
+  let mean = stats[c];
+  let rstd = stats[u.c + c];
+${AFFINE}
+  var a = ${T}(0.0);
+  var b = ${T}(0.0);
+  for (var p = start + lid; p < end; p += WG) {
+    let xv = x[base + p];
+    let g = ${masked(T, 'dy[base + p]', 'xv')};
+    a += g * (xv - mean) * rstd;
+    b += g;
+  }
+  ${wgSum(false, hsum(T, 'a'), 'sa')}
+  ${wgSum(false, hsum(T, 'b'), 'sb')}
+  if (lid == 0u) { ps[piece * 2u * u.c + ch] = sa; ps[(piece * 2u + 1u) * u.c + ch] = sb; }
+}`);
+const BN_BWD_COMBINE = kernel('batchnorm_bwd_combine', /* wgsl */ `
+override WG: u32 = 64;
+struct P { c: u32, pieces: u32 }
+@group(0) @binding(0) var<storage, read> ps: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.c) { return; }
+  var a = 0.0;
+  var b = 0.0;
+  for (var q = 0u; q < u.pieces; q++) { a += ps[q * 2u * u.c + idx]; b += ps[(q * 2u + 1u) * u.c + idx]; }
+  dgamma[idx] = a;
+  dbeta[idx] = b;
+}`);
+/** Values (quads for vec4) of one plane per workgroup of the split reductions: 64 per invocation. */
+export const BN_PIECE_SPAN = 4096;
+/** Piece layout of n planes of hw elements per channel: params [c, hw, blocks, span, pieces] (PIECE_FIELDS). */
+const pieceLayout = (n: number, c: number, hw: number, q: number) => {
+  const span = BN_PIECE_SPAN / q, blocks = Math.ceil(hw / span);
+  return { blocks, span, pieces: n * blocks };
+};
+
 const kernels = (T: Elem) => ({ stats: bnStats(T, false), statsSg: bnStats(T, true), apply: bnApply(T),
-  bwdReduce: bnBwdReduce(T, false), bwdReduceSg: bnBwdReduce(T, true), bwdInput: bnBwdInput(T) });
+  bwdReduce: bnBwdReduce(T, false), bwdReduceSg: bnBwdReduce(T, true), bwdInput: bnBwdInput(T),
+  statsPart: bnStatsPart(T), bwdReducePart: bnBwdReducePart(T) });
 const BN = { f32: kernels('f32'), vec4f: kernels('vec4f') };
 
 /** The kernels for planes of hw values (vec4 when hw is a multiple of 4), values per element, and the reductions to use. */
@@ -189,10 +306,21 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     const hw = h * w;
     const { K, q, stats: statsKernel } = variant(hw);
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
-    run(statsKernel, {
-      inputs: [x], outputs: [runningMean, runningVar, stats], groups: c,
-      params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
-    });
+    const pl = pieceLayout(n, c, hw / q, q);
+    if (opt.training && getEngine().splitReductions && pl.pieces > 1) {
+      const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_stats_pieces');
+      run(K.statsPart, { inputs: [x], outputs: [ps], params: [c, hw / q, pl.blocks, pl.span, pl.pieces], groups: pl.pieces * c });
+      run(BN_STATS_COMBINE, {
+        inputs: [ps], outputs: [runningMean, runningVar, stats], groups: c,
+        params: [c, hw, pl.blocks, pl.span * q, pl.pieces, n, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5)],
+      });
+      ps.dispose();
+    } else {
+      run(statsKernel, {
+        inputs: [x], outputs: [runningMean, runningVar, stats], groups: c,
+        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
+      });
+    }
     const y = empty(x.shape, 'f32', 'batchnorm');
     const plane = planeLayout(n * c, c, hw / q);
     const relu = opt.relu ?? false;
@@ -207,7 +335,18 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     const { training, relu, n, c, hw } = ctx.state;
     const { K, q, bwdReduce } = variant(hw);
     const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
-    run(bwdReduce, { inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta], params: [n, c, hw / q, relu ? 1 : 0], groups: c });
+    const pl = pieceLayout(n, c, hw / q, q);
+    if (getEngine().splitReductions && pl.pieces > 1) {
+      const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
+      run(K.bwdReducePart, {
+        inputs: [dy, x, stats, gamma, beta], outputs: [ps], groups: pl.pieces * c,
+        params: [c, hw / q, pl.blocks, pl.span, pl.pieces, relu ? 1 : 0],
+      });
+      run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
+      ps.dispose();
+    } else {
+      run(bwdReduce, { inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta], params: [n, c, hw / q, relu ? 1 : 0], groups: c });
+    }
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = empty(x.shape, 'f32', 'batchnorm_grad');

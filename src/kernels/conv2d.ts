@@ -550,7 +550,9 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Te
 
 /** Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
 export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  if (family() === 'tiled') return convBwdInputTiled(g, dy, w, b);
+  // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
+  // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
+  if (family() === 'tiled' && g.sh === 1 && g.sw === 1) return convBwdInputTiled(g, dy, w, b);
   const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
   if (family() === 'subgroup') {
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);

@@ -7,7 +7,7 @@ import { defineOp } from '../engine/autograd.js';
 import { type Param, f32, i32 } from '../engine/params.js';
 import { fmt, numel } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { reduceRaw } from './reduce.js';
+import { channelSum, reduceRaw } from './reduce.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const XENT_COMMON = /* wgsl */ `
@@ -137,7 +137,9 @@ const xentOp = defineOp<[Tensor, Tensor, Tensor | null, number, number, number, 
     const params = [n, c, inner, weight ? 1 : 0, f32(gamma), i32(ignoreIndex), mode, f32(alpha)];
     const num = empty([n, inner], 'f32', 'xent_num'), den = empty([n, inner], 'f32', 'xent_den');
     run(XENT_PIXEL, { inputs: [logits, target, weight ?? logits], outputs: [num, den], params, threads: n * inner });
-    const numN = reduceRaw(num, [1], 1), denN = reduceRaw(den, [1], 1);
+    // per-image sums as channelSum over [1, n, inner]: split into pieces on GPUs (bench/NOTES.md §28)
+    const perImage = (t: Tensor) => { const v = t.view([1, n, inner]); const s = channelSum(v); v.dispose(); return s; };
+    const numN = perImage(num), denN = perImage(den);
     const loss = empty([], 'f32', op), coef = empty([n], 'f32', 'xent_coef');
     run(XENT_FINALIZE, { inputs: [numN, denN], outputs: [loss, coef], params: [n, mode, f32(alpha)], groups: 1 });
     for (const t of [num, den, numN, denN]) t.dispose();

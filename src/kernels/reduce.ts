@@ -4,7 +4,9 @@ import { defineOp } from '../engine/autograd.js';
 import { f32, slots8 } from '../engine/params.js';
 import { type Shape, contiguousStrides, fmt, normAxes, numel, sameShape } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { getEngine } from '../engine/engine.js';
 import { expandRaw } from './strided.js';
+import { sumSplits } from './tiled.js';
 import { MAIN_PER_GROUP, TREE_SUM, at, kernel, run } from './wgsl.js';
 
 const REDUCE_SUM = kernel('reduce_sum', /* wgsl */ `
@@ -57,30 +59,57 @@ export function reduceRaw(x: Tensor, axes: readonly number[], scale: number): Te
   return y;
 }
 
-// Σ over batch and space per channel of NCHW (bias gradients): one workgroup per channel, one
-// index division per element instead of the generic kernel's loop over reduced dims.
+// Σ over batch and space per channel of NCHW (bias gradients). On GPUs each workgroup sums one
+// piece (`span` values of one plane), so a few channels of large planes still fill the device: one
+// workgroup per channel left 16 of an H100's 132 SMs busy, 32% of ERFNet's step (bench/NOTES.md
+// §28); sum_splits then adds the partial sums [pieces, c]. On CPU adapters one workgroup per
+// channel (all batches, whole planes) already keeps every worker busy and saves that dispatch.
 const CHANNEL_SUM = kernel('channel_sum', /* wgsl */ `
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32 }
+struct P { n: u32, c: u32, hw: u32, bper: u32, blocks: u32, span: u32, pieces: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;   // [pieces, c]
 @group(0) @binding(2) var<uniform> u: P;
 var<workgroup> part: array<f32, WG>;
 ${MAIN_PER_GROUP}
-  if (o >= u.c) { return; }
+  let ch = o % u.c;
+  let piece = o / u.c;                                // piece = batch group · blocks + block
+  if (piece >= u.pieces) { return; }
+  let start = (piece % u.blocks) * u.span;
+  let end = min(u.hw, start + u.span);
+  let b0 = (piece / u.blocks) * u.bper;
   var acc = 0.0;
-  for (var i = lid; i < u.n * u.hw; i += WG) { acc += x[((i / u.hw) * u.c + o) * u.hw + i % u.hw]; }   // i = b·HW + p
+  for (var b = b0; b < min(u.n, b0 + u.bper); b++) {
+    let base = (b * u.c + ch) * u.hw;
+    for (var p = start + lid; p < end; p += WG) { acc += x[base + p]; }
+  }
   part[lid] = acc;
   ${TREE_SUM}
   if (lid == 0u) { y[o] = part[0]; }
 }`);
 
-/** y[c] = Σ_{b,h,w} x[b,c,h,w] for NCHW x (raw launch, no autograd). */
-export function channelSum(x: Tensor): Tensor {
+/** Values of one plane per workgroup of channel_sum when split: 64 per invocation. */
+export const CHANNEL_SUM_SPAN = 4096;
+
+/**
+ * y[c] = Σ_{b,h,w} x[b,c,h,w] for NCHW x (raw launch, no autograd). `split`: pieces of one plane
+ * per workgroup plus a sum_splits pass (engine.splitReductions: GPUs), else one workgroup per channel.
+ */
+export function channelSum(x: Tensor, split = getEngine().splitReductions): Tensor {
   const [n, c] = x.shape;
   const hw = numel(x.shape.slice(2));
   const y = empty([c], 'f32', 'channel_sum');
-  run(CHANNEL_SUM, { inputs: [x], outputs: [y], params: [n, c, hw], groups: c });
+  const [bper, span] = split ? [1, CHANNEL_SUM_SPAN] : [n, Math.max(hw, 1)];
+  const blocks = Math.ceil(hw / span), pieces = Math.ceil(n / bper) * blocks;
+  const params = [n, c, hw, bper, blocks, span, pieces];
+  if (pieces <= 1) {
+    run(CHANNEL_SUM, { inputs: [x], outputs: [y], params, groups: c });
+    return y;
+  }
+  const part = empty([pieces, c], 'f32', 'channel_sum_pieces');
+  run(CHANNEL_SUM, { inputs: [x], outputs: [part], params, groups: pieces * c });
+  sumSplits(part, y, pieces);
+  part.dispose();
   return y;
 }
 

@@ -31,6 +31,13 @@ export const using = (fam: KernelFamily, f: () => unknown) => async () => {
   try { await f(); } finally { e.kernelFamily = was; }
 };
 
+/** A test body run with the per-channel reductions split into pieces (GPUs) or not (CPU adapters). */
+export const splitting = (on: boolean, f: () => unknown) => async () => {
+  const e = getEngine(), was = e.splitReductions;
+  e.splitReductions = on;
+  try { await f(); } finally { e.splitReductions = was; }
+};
+
 export type GpuFn = (...xs: Tensor[]) => Tensor;
 
 export const upload = (t: F64Tensor, requiresGrad = false): Tensor =>
