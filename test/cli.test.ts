@@ -91,7 +91,8 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   const fwd = [...p.out.matchAll(/^conv2d_fwd\w*\s+(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   assert.is(fwd, 74);
   const inf = await mirage('info');
-  assert.match(inf.out, /kernels: +(cpu|gpu) class; convolutions (subgroup-broadcast|portable)/);
+  // default family: subgroup (or portable without subgroups) on CPU adapters, workgroup tiles on GPUs
+  assert.match(inf.out, /kernels: +(cpu class; convolutions (subgroup-broadcast|portable)|gpu class; convolutions workgroup-memory tiles)/);
   const tiled = await mirage('info', '--kernels', 'tiled');
   assert.match(tiled.out, /convolutions workgroup-memory tiles/);
   const nope = await mirage('info', '--kernels', 'fast');
