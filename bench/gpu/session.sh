@@ -46,6 +46,13 @@ bench() {  # bench NAME LIMIT ARGS...
   step "$lim" "$OUT/bench-$name.txt" bash .gpu/remote.sh node dist/src/cli/main.js bench --full ${BENCH_ARGS:-} --out "$OUT/tmp-$name" "$@"
   mv "$OUT/tmp-$name"/*.json "$OUT/bench-$name.json" 2>/dev/null; rm -rf "$OUT/tmp-$name"
 }
+# A/B: the conv passes from another build first (COMPARE_DIST, e.g. dist-old built from an earlier
+# commit and carried), in the same session as the bench of this build
+if [ -n "${COMPARE_DIST:-}" ]; then
+  mkdir -p "$OUT/tmp-compare"
+  step 90 "$OUT/bench-compare.txt" bash .gpu/remote.sh node "$COMPARE_DIST/src/cli/main.js" bench --full --only convs --no-peer --reps ${REPS:-10} --out "$OUT/tmp-compare"
+  mv "$OUT"/tmp-compare/*.json "$OUT/bench-compare.json" 2>/dev/null; rm -rf "$OUT/tmp-compare"
+fi
 bench default ${BENCH_S:-200} --reps ${REPS:-10}
 for fam in ${FAMILIES-tiled subgroup}; do bench "$fam" 80 --reps ${REPS:-10} --only convs --kernels "$fam"; done
 # where the paper-size training step's time goes, per layer and per kernel

@@ -33,16 +33,35 @@ const FWD = tiledGemm({
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> u: Conv;`,
-  fns: /* wgsl */ `${IM2COL}
+  fns: /* wgsl */ `
 fn load_a(m: u32, t: u32) -> f32 { return wt[m * u.gt + t]; }
-fn load_b(t: u32, n: u32) -> f32 { return im2col(t / (u.r * u.s), (t / u.s) % u.r, t % u.s, n); }
+// im2col, hoisted (tiled.ts bHoisted): the column n = (b, oy, ox) gives x's offset of
+// (b, c = 0, iy0, ix0), which may lie in the padding; the row t = (c, r, s) the offset from there
+struct BCol { base: i32, iy: i32, ix: i32 }
+fn b_col(n: u32) -> BCol {
+  let ohw = u.oh * u.ow;
+  let iy = i32((n % ohw) / u.ow * u.sh) - i32(u.ph);
+  let ix = i32(n % u.ow * u.sw) - i32(u.pw);
+  return BCol(i32((n / ohw) * u.c * u.h * u.w) + iy * i32(u.w) + ix, iy, ix);
+}
+fn b_row(t: u32) -> vec3i {
+  let r = i32((t / u.s) % u.r * u.dh);
+  let s = i32(t % u.s * u.dw);
+  return vec3i(i32(t / (u.r * u.s) * u.h * u.w) + r * i32(u.w) + s, r, s);
+}
+fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
+  let iy = bc.iy + tr.y;
+  let ix = bc.ix + tr.z;
+  if (iy < 0 || iy >= i32(u.h) || ix < 0 || ix >= i32(u.w)) { return 0.0; }
+  return x[u32(bc.base + tr.x)];
+}
 fn store(m: u32, n: u32, split: u32, v: f32) {
   let ohw = u.oh * u.ow;
   var bq = 0.0;
   if (u.has_bias != 0u) { bq = bias[m]; }
   y[((n / ohw) * u.k + m) * ohw + n % ohw] = v + bq;
 }`,
-  aContiguous: 't', bContiguous: 'n',
+  aContiguous: 't', bContiguous: 'n', bHoisted: true,
 });
 
 const BWD_INPUT = tiledGemm({
@@ -58,20 +77,29 @@ fn load_a(m: u32, t: u32) -> f32 {                       // w[k, c = m, r, s] wi
   let rs = u.r * u.s;
   return wt[((t / rs) * u.c + m) * rs + t % rs];
 }
-fn load_b(t: u32, n: u32) -> f32 {                       // dy[k, oy, ox] with oy·sh = iy + ph − r·dh, n = (b, iy, ix)
-  let rs = u.r * u.s;
-  let k = t / rs;
-  let r = (t % rs) / u.s;
-  let s = t % u.s;
+// dy[b, k, oy, ox] with oy·sh = iy + ph − r·dh, hoisted (tiled.ts bHoisted): the column
+// n = (b, iy, ix) gives dy's offset of (b, k = 0) and (iy + ph, ix + pw); the row t = (k, r, s)
+// the offset of channel k and the tap's shifts r·dh, s·dw
+struct BCol { base: i32, iy: i32, ix: i32 }
+fn b_col(n: u32) -> BCol {
   let hw = u.h * u.w;
-  let b = n / hw;
-  let ty = i32((n % hw) / u.w + u.ph) - i32(r * u.dh);
-  let tx = i32(n % u.w + u.pw) - i32(s * u.dw);
-  if (ty < 0 || tx < 0 || u32(ty) % u.sh != 0u || u32(tx) % u.sw != 0u) { return 0.0; }
-  let oy = u32(ty) / u.sh;
-  let ox = u32(tx) / u.sw;
-  if (oy >= u.oh || ox >= u.ow) { return 0.0; }
-  return dy[((b * u.k + k) * u.oh + oy) * u.ow + ox];
+  return BCol(i32((n / hw) * u.k * u.oh * u.ow), i32((n % hw) / u.w + u.ph), i32(n % u.w + u.pw));
+}
+fn b_row(t: u32) -> vec3i {
+  let rs = u.r * u.s;
+  return vec3i(i32(t / rs * u.oh * u.ow), i32((t % rs) / u.s * u.dh), i32(t % u.s * u.dw));
+}
+fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
+  var oy = bc.iy - tr.y;
+  var ox = bc.ix - tr.z;
+  if (oy < 0 || ox < 0) { return 0.0; }
+  if (u.sh != 1u || u.sw != 1u) {                          // strided: only the taps of this phase
+    if (u32(oy) % u.sh != 0u || u32(ox) % u.sw != 0u) { return 0.0; }
+    oy = oy / i32(u.sh);
+    ox = ox / i32(u.sw);
+  }
+  if (oy >= i32(u.oh) || ox >= i32(u.ow)) { return 0.0; }
+  return dy[u32(bc.base + tr.x + oy * i32(u.ow) + ox)];
 }
 fn store(m: u32, n: u32, split: u32, v: f32) {
   let hw = u.h * u.w;
@@ -79,7 +107,7 @@ fn store(m: u32, n: u32, split: u32, v: f32) {
   if (u.has_bias != 0u) { bq = bias[m]; }
   dx[((n / hw) * u.c + m) * hw + n % hw] = v + bq;
 }`,
-  aContiguous: 'm', bContiguous: 'n',
+  aContiguous: 'm', bContiguous: 'n', bHoisted: true,
 });
 
 const BWD_WEIGHT = tiledGemm({

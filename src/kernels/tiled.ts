@@ -22,6 +22,15 @@ export interface TiledGemm {
   /** Which index is contiguous in memory for each operand, so neighbouring invocations load neighbours. */
   aContiguous: 'm' | 't';
   bContiguous: 'n' | 't';
+  /**
+   * B's index work split in two and hoisted (bContiguous 'n' only): with n contiguous, each
+   * invocation stages the same column n of every slice, so `fn b_col(n: u32) -> BCol` runs once
+   * per invocation; `fn b_row(t: u32) -> vec3i` runs once per t of a slice (16 invocations, into a
+   * workgroup table, double-buffered); `fn load_b_at(r: vec3i, c: BCol) -> f32` then loads with
+   * no divisions. Replaces load_b. For implicit GEMMs, whose im2col/col2im index maths (six
+   * integer divisions a value) otherwise costs more than the multiply-adds (bench/NOTES.md §29).
+   */
+  bHoisted?: boolean;
 }
 
 /** Operand-slice loads: 1024 values per tile, 4 per invocation; `fast` is the index that varies fastest across invocations. */
@@ -34,12 +43,21 @@ const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', loa
     }`;
 
 export function tiledGemm(o: TiledGemm) {
+  const hoist = o.bHoisted ?? false;
+  if (hoist && o.bContiguous !== 'n') throw new Error(`${o.name}: bHoisted needs B contiguous in n`);
+  // the B stage with the column hoisted: this invocation's column is lid % TILE_N in every slice
+  const stageB = hoist ? /* wgsl */ `
+    for (var q = 0u; q < 4u; q++) {
+      let row = lid / ${TILE_N}u + q * ${WG / TILE_N}u;
+      Bs[row][bcol_i] = select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end);
+    }` : stage('Bs', TILE_K, TILE_N, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`);
   // As[t][m], Bs[t][n]: TILE_K rows of one tile's m (or n) range
   const wgsl = /* wgsl */ `
 override WG: u32 = ${WG};
 ${o.decls}
 var<workgroup> As: array<array<f32, ${TILE_M}>, ${TILE_K}>;
 var<workgroup> Bs: array<array<f32, ${TILE_N}>, ${TILE_K}>;
+${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
 ${o.fns}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -56,10 +74,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let tx = lid % 16u;                                          // outputs m0 + ty + 16i, n0 + tx + 16j
   let ty = lid / 16u;
   var acc: array<vec4f, 4>;                                    // acc[i][j]
+${hoist ? /* wgsl */ `  let bcol_i = lid % ${TILE_N}u;
+  let bcol_ok = n0 + bcol_i < u.gn;
+  let bcol = b_col(min(n0 + bcol_i, u.gn - 1u));
+  if (lid < ${TILE_K}u) { Tr[0][lid] = b_row(min(t_begin + lid, u.gt - 1u)); }
+  workgroupBarrier();
+  var slot = 0u;` : ''}
   for (var t0 = t_begin; t0 < t_end; t0 += ${TILE_K}u) {
 ${stage('As', TILE_K, TILE_M, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`)}
-${stage('Bs', TILE_K, TILE_N, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`)}
+${stageB}
     workgroupBarrier();
+${hoist ? `    if (lid < ${TILE_K}u) { Tr[slot ^ 1u][lid] = b_row(min(t0 + ${TILE_K}u + lid, u.gt - 1u)); }   // next slice's rows
+    slot = slot ^ 1u;` : ''}
     for (var t = 0u; t < ${TILE_K}u; t++) {
       let a = vec4f(As[t][ty], As[t][ty + 16u], As[t][ty + 32u], As[t][ty + 48u]);
       let b = vec4f(Bs[t][tx], Bs[t][tx + 16u], Bs[t][tx + 32u], Bs[t][tx + 48u]);
