@@ -49,6 +49,9 @@ const randn = (n: number, seed: number) => { const r = new Rng(seed); return Flo
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
+/** Back-to-back runs of each pass before it is timed on a GPU (clock warm-up, see benchConvs). */
+const WARM_MS = 150;
+
 /** GPU milliseconds of the dispatches `run` makes, median over reps (first call excluded as warm-up). */
 async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTimestamps: boolean, warmUp = true): Promise<number[]> {
   const once = () => { const t = scope(() => noGrad(() => run())); if (t) t.dispose(); };
@@ -162,6 +165,13 @@ export async function runBench(o: BenchOptions): Promise<void> {
       const mw: number[] = [], pw: number[] = [], pg: number[] = [], gt: number[] = [];
       mirageRun(); await e.fence();
       peerOp?.run(); if (peerOp) await peer!.sync();
+      // GPUs drop their clocks when only short kernels come: on an H100 without the peer's long
+      // programs in between, passes timed 3-5× slower after the first second (bench/NOTES.md §29).
+      // So first WARM_MS of back-to-back runs, both engines; CPU adapters have no clocks to raise.
+      for (const until = performance.now() + (cpu ? 0 : WARM_MS); performance.now() < until;) {
+        for (let i = 0; i < 4; i++) { mirageRun(); peerOp?.run(); }
+        await e.fence(); if (peerOp) await peer!.sync();
+      }
       // GPU time, alternating mirage / peer one repetition at a time, so drifts in the machine's
       // speed (lavapipe shares the CPU) reach both sides alike
       for (let r = 0; r < reps; r++) {
