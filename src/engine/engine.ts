@@ -21,7 +21,7 @@ export interface EngineOptions {
   subgroups?: boolean;
   /**
    * Use the workgroup-memory tiled kernels (src/kernels/tiled.ts) where the subgroup ones are
-   * off. Default: on GPUs (on an H100 their split-K weight gradients are 25–190× the portable ones,
+   * off. Default: on GPUs (on an H100 their split-K weight gradients are 10–290× faster than the portable ones,
    * bench/NOTES.md §28); off on CPU adapters, where lavapipe runs them slowly (emulated barriers).
    */
   tiled?: boolean;
