@@ -21,8 +21,9 @@ export interface EngineOptions {
   subgroups?: boolean;
   /**
    * Use the workgroup-memory tiled kernels (src/kernels/tiled.ts) where the subgroup ones are
-   * off. Default: on GPUs (on an H100 their split-K weight gradients are 10–290× faster than the portable ones,
-   * bench/NOTES.md §28); off on CPU adapters, where lavapipe runs them slowly (emulated barriers).
+   * off. Default: on GPUs (on an H100 their split-K weight gradients are 10–290× faster than the
+   * portable ones, bench/NOTES.md §28); off on CPU adapters, where lavapipe runs them slowly
+   * (emulated barriers).
    */
   tiled?: boolean;
   /** Kernel family by name (the CLI's --kernels); overrides `subgroups` and `tiled`. 'auto' keeps the defaults. */
