@@ -255,17 +255,20 @@ export async function runBench(o: BenchOptions): Promise<void> {
     const tf = peer ? tfjsErfnetTrain(peer.tf, bn, h, w) : null;
     let peerCheck: number | null = null;
     if (tf) { peerCheck = await tf.check(); tf.step(); await peer!.sync(); }
-    const times: number[] = [], pt: number[] = [];
+    const times: number[] = [], pt: number[] = [], host: number[] = [];
+    const d0 = e.dispatches;
     for (let k = 0; k < reps; k++) {
-      let t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0);
+      let t0 = performance.now(); step(); host.push(performance.now() - t0); await e.fence(); times.push(performance.now() - t0);
       if (tf) { t0 = performance.now(); tf.step(); await peer!.sync(); pt.push(performance.now() - t0); }
     }
+    const dispatchesPerStep = (e.dispatches - d0) / reps;
     const peerLoss = tf ? await tf.loss() : null;
     tf?.dispose();
     const peerMs = pt.length ? median(pt) : null;
-    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: e.pool.bytesPeak,
+    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), hostMs: median(host), dispatches: dispatchesPerStep, peakPoolBytes: e.pool.bytesPeak,
       peerMs, peerLoss, peerDilatedConvCheck: peerCheck });
-    console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s), ` +
+    console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s; ` +
+      `host ${fmt(median(host), 1)} ms to encode its ${dispatchesPerStep} dispatches), ` +
       `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB` +
       (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster; its space-to-batch dilated conv ` +
         `${peerCheck! < 1e-4 ? 'matches' : 'DIFFERS from'} tf.conv2d, rel err ${peerCheck!.toExponential(1)}; loss ${fmt(peerLoss!, 3)})` : ''));

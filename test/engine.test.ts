@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad, releaseGraph } from '../src/engine/autograd.js';
+import { BufferPool } from '../src/engine/buffer-pool.js';
 import { getEngine, initEngine, setEngine } from '../src/engine/engine.js';
+import { f32 } from '../src/engine/params.js';
 import { KernelError } from '../src/engine/pipeline-cache.js';
 import { keep, scope } from '../src/engine/scope.js';
 import { empty, tensor } from '../src/engine/tensor.js';
@@ -153,6 +155,66 @@ t('Dawn polls on a timer on CPU adapters; JS setImmediate callbacks keep their t
   }
   assert.throws(() => setDawnPollInterval(-1), /poll interval.*-1/);
   assert.throws(() => setDawnPollInterval(Number.NaN), /poll interval.*NaN/);
+});
+
+t('uniform ring: a batch longer than the ring submits early, and every launch keeps its own values', async () => {
+  const main = getEngine();
+  const e = initEngine(main.device, { flushEvery: 100_000 });   // only the ring's overflow submits
+  const addK = kernel('add_k', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, k: f32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<uniform> u: P;
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < u.n) { y[g.x] += u.k; } }`);
+  try {
+    const n = 70;
+    const y = tensor(new Float32Array(n), [n]);
+    await y.read();
+    const launches = e.uniforms.capacity / e.uniforms.align + 20;   // past the ring's end
+    const submits = e.submits;
+    for (let k = 1; k <= launches; k++) run(addK, { outputs: [y], params: [n, f32(k)], threads: n });
+    assert.is(e.submits, submits + 1, 'the full ring submits once mid-batch');
+    const v = await y.read();
+    const want = (launches * (launches + 1)) / 2;
+    assert.equal([...v], new Array(n).fill(want));
+    y.dispose();
+    e.pool.trim();
+    assert.is(e.bindGroups.size, 0, 'trim forgets bind groups naming destroyed buffers');
+  } finally {
+    e.destroy();
+    setEngine(main);
+  }
+});
+
+t('pool: acquire takes the oldest free buffer, whatever the release order', () => {
+  const e = getEngine();
+  const pool = new BufferPool(e.device, 1 << 20);
+  const [a, b, c] = [pool.acquire(1000), pool.acquire(1000), pool.acquire(1000)];
+  pool.release(c); pool.release(a); pool.release(b);
+  const d = pool.acquire(1000);
+  assert.ok(![a, b, c].includes(d), 'released buffers wait for a submit');
+  pool.recyclePending();
+  assert.ok(pool.acquire(1000) === a && pool.acquire(1000) === b && pool.acquire(1000) === c, 'oldest first');
+  pool.release(d); pool.release(c); pool.recyclePending(); pool.release(a); pool.recyclePending();
+  assert.ok(pool.acquire(1000) === a && pool.acquire(1000) === c && pool.acquire(1000) === d);
+  pool.trim();
+});
+
+t('a repeated training step binds the same buffers: no bind group is created after the second step', async () => {
+  const e = getEngine();
+  const w = tensor(Float32Array.from({ length: 300 }, (_, i) => Math.sin(i)), [300], { requiresGrad: true });
+  const x = tensor(Float32Array.from({ length: 300 }, (_, i) => Math.cos(i)), [300]);
+  const misses: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    const m0 = e.bindGroups.misses;
+    scope(() => backward(sum(relu(mul(add(w, x), x)))));
+    w.grad!.dispose(); w.grad = null;
+    await e.fence();
+    misses.push(e.bindGroups.misses - m0);
+  }
+  assert.ok(misses[0] > 0);
+  assert.equal(misses.slice(2), [0, 0], `bind groups created per step: ${misses}`);
+  w.dispose(); x.dispose();
 });
 
 t.run();

@@ -16,15 +16,23 @@ export function bucketSize(bytes: number): number {
  * Free lists of whole GPUBuffers keyed by (usage, bucket size). A released buffer goes to
  * `pending` and only becomes reusable after the next queue submit, so a queue.writeBuffer
  * can never land in a buffer that an encoded-but-unsubmitted pass still reads.
+ * acquire() hands out the oldest free buffer of its bucket, so which buffer an op gets depends
+ * only on which are free, not on the order they were released: a training step then gets the same
+ * buffers every time, and the engine's bind groups are found in its cache (bench/NOTES.md §31).
  */
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private pending: GPUBuffer[] = [];
   private readonly sizes = new WeakMap<GPUBuffer, number>();
+  /** Creation order of each buffer; free lists are kept sorted by it, newest first. */
+  private readonly order = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   bytesAllocated = 0;
   bytesLive = 0;
   bytesPeak = 0;
   buffersAllocated = 0;
+  /** Called after trim() destroyed buffers (the engine forgets bind groups that name them). */
+  onTrim: (() => void) | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
 
@@ -39,6 +47,7 @@ export class BufferPool {
     if (!buf) {
       buf = this.device.createBuffer({ size, usage, label: what });
       this.sizes.set(buf, size);
+      this.order.set(buf, this.created++);
       this.bytesAllocated += size;
       this.buffersAllocated++;
     }
@@ -60,7 +69,11 @@ export class BufferPool {
       const key = `${buf.usage}:${this.sizes.get(buf) ?? buf.size}`;
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
-      list.push(buf);
+      // insert keeping newest-first order, so pop() takes the oldest
+      const o = this.order.get(buf)!;
+      let lo = 0, hi = list.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (this.order.get(list[mid])! > o) lo = mid + 1; else hi = mid; }
+      list.splice(lo, 0, buf);
     }
     this.pending = [];
   }
@@ -78,6 +91,7 @@ export class BufferPool {
       }
     }
     this.free.clear();
+    this.onTrim?.();
   }
 
   stats() {

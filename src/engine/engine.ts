@@ -1,9 +1,11 @@
-import { BufferPool, STAGING_USAGE, STORAGE_USAGE, UNIFORM_USAGE } from './buffer-pool.js';
+import { BindGroupCache } from './bind-groups.js';
+import { BufferPool, STAGING_USAGE, STORAGE_USAGE } from './buffer-pool.js';
 import { FILL } from './builtins.js';
 import { BufferUsage, MapMode } from './gpu-consts.js';
-import { type Param, packParams } from './params.js';
+import { type Param, paramBytes } from './params.js';
 import { type Kernel, PipelineCache, type Signature } from './pipeline-cache.js';
 import { type KernelTiming, Profiler } from './profiler.js';
+import { UniformRing } from './uniform-ring.js';
 
 export interface EngineOptions {
   /** Fill every new output buffer with NaN so an unwritten element shows up (tests). */
@@ -61,6 +63,9 @@ export function deviceClassOf(info: object): 'cpu' | 'gpu' {
 export class Engine {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  readonly bindGroups: BindGroupCache;
+  /** Every launch's uniforms of the current batch, uploaded at its submit. */
+  readonly uniforms: UniformRing;
   readonly poison: boolean;
   readonly limits: GPUSupportedLimits;
   readonly flushEvery: number;
@@ -98,6 +103,9 @@ export class Engine {
     this.limits = device.limits;
     this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
     this.pipelines = new PipelineCache(device);
+    this.bindGroups = new BindGroupCache(device);
+    this.pool.onTrim = () => this.bindGroups.clear();
+    this.uniforms = new UniformRing(device, device.limits.minUniformBufferOffsetAlignment);
     this.poison = opts.poison ?? false;
     this.flushEvery = opts.flushEvery ?? 64;
     const info = (device as GPUDevice & { adapterInfo?: Record<string, unknown> }).adapterInfo ?? {};
@@ -150,25 +158,32 @@ export class Engine {
     if (n > 0) this.launch(FILL, { outputs: [buf], params: [n, bits >>> 0], threads: n });
   }
 
+  private readonly signatures = new Map<number, { sig: Signature; key: string }>();
+  /** The binding signature of n inputs, m outputs and maybe a uniform block, built once. */
+  private signature(n: number, m: number, u: boolean): { sig: Signature; key: string } {
+    const id = (n * 256 + m) * 2 + (u ? 1 : 0);
+    let s = this.signatures.get(id);
+    if (!s) {
+      const sig: Signature = [...new Array<'r'>(n).fill('r'), ...new Array<'rw'>(m).fill('rw'), ...(u ? ['u' as const] : [])];
+      this.signatures.set(id, (s = { sig, key: sig.join(',') }));
+    }
+    return s;
+  }
+
   launch(kernel: Kernel, spec: LaunchSpec): void {
     this.assertAlive(kernel.name);
     const inputs = spec.inputs ?? [];
-    const sig: Signature = [...inputs.map(() => 'r' as const), ...spec.outputs.map(() => 'rw' as const),
-      ...(spec.params ? ['u' as const] : [])];
-    const pipeline = this.pipelines.get(kernel, sig);
+    const { sig, key } = this.signature(inputs.length, spec.outputs.length, spec.params !== undefined);
+    const pipeline = this.pipelines.get(kernel, sig, key);
     let groups = spec.groups ?? Math.ceil((spec.threads ?? 0) / (kernel.constants?.WG ?? 64));
     if (groups === 0) return;
-    const entries: GPUBindGroupEntry[] = [...inputs, ...spec.outputs].map((buffer, binding) => ({
-      binding, resource: { buffer },
-    }));
+    let offset = -1;
     if (spec.params) {
-      const data = packParams(spec.params);
-      const ubuf = this.pool.acquire(data.byteLength, UNIFORM_USAGE, `${kernel.name} params`);
-      this.device.queue.writeBuffer(ubuf, 0, data);
-      this.pool.release(ubuf); // recycled only after the submit that uses it
-      entries.push({ binding: entries.length, resource: { buffer: ubuf, size: data.byteLength } });
+      offset = this.uniforms.push(spec.params);
+      if (offset < 0) { this.flush(); offset = this.uniforms.push(spec.params); }
     }
-    const bindGroup = this.device.createBindGroup({ label: kernel.name, layout: this.pipelines.layout(sig), entries });
+    const bindGroup = this.bindGroups.get(this.pipelines.layout(sig, key), key, [...inputs, ...spec.outputs],
+      spec.params ? this.uniforms.buffer : null, spec.params ? paramBytes(spec.params.length) : 0, kernel.name);
     const x = Math.min(groups, this.limits.maxComputeWorkgroupsPerDimension);
     const y = Math.ceil(groups / x);
     if (y > this.limits.maxComputeWorkgroupsPerDimension) {
@@ -178,7 +193,8 @@ export class Engine {
     const pass = stamps ? this.commandEncoder().beginComputePass({ label: kernel.name, timestampWrites: stamps })
       : this.beginPass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (offset >= 0) pass.setBindGroup(0, bindGroup, [offset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y);
     if (stamps) pass.end();
     this.dispatches++;
@@ -239,6 +255,7 @@ export class Engine {
     if (this.encoder) {
       const enc = this.commandEncoder();
       this.encoder = null;
+      this.uniforms.upload(this.device.queue);
       this.device.pushErrorScope('validation');
       this.device.queue.submit([enc.finish()]);
       this.submits++;

@@ -3,17 +3,25 @@ export type Param = number | { f: number } | { i: number };
 export const f32 = (f: number): Param => ({ f });
 export const i32 = (i: number): Param => ({ i });
 
-/** Packs scalars in declaration order (4 bytes each), padded to a multiple of 16 bytes. */
-export function packParams(vals: readonly Param[]): ArrayBuffer {
-  const buf = new ArrayBuffer(Math.max(16, Math.ceil((vals.length * 4) / 16) * 16));
-  const view = new DataView(buf);
-  vals.forEach((v, k) => {
+/** Bytes of a uniform block of `n` scalars: 4 each, padded to a multiple of 16 (at least 16). */
+export const paramBytes = (n: number): number => Math.max(16, Math.ceil((n * 4) / 16) * 16);
+
+/** Writes scalars in declaration order (4 bytes each) at `offset` of `view`. */
+export function writeParams(view: DataView, offset: number, vals: readonly Param[]): void {
+  for (let k = 0; k < vals.length; k++) {
+    const v = vals[k];
     if (typeof v === 'number') {
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`uniform #${k}: ${v} is not a u32`);
-      view.setUint32(k * 4, v, true);
-    } else if ('f' in v) view.setFloat32(k * 4, v.f, true);
-    else view.setInt32(k * 4, v.i, true);
-  });
+      view.setUint32(offset + k * 4, v, true);
+    } else if ('f' in v) view.setFloat32(offset + k * 4, v.f, true);
+    else view.setInt32(offset + k * 4, v.i, true);
+  }
+}
+
+/** Packs scalars in declaration order (4 bytes each), padded to a multiple of 16 bytes. */
+export function packParams(vals: readonly Param[]): ArrayBuffer {
+  const buf = new ArrayBuffer(paramBytes(vals.length));
+  writeParams(new DataView(buf), 0, vals);
   return buf;
 }
 

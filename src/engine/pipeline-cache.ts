@@ -29,12 +29,15 @@ export function numbered(code: string, around?: number): string {
 
 /**
  * Modules keyed by the full WGSL source, pipelines by source + override constants + binding
- * signature: a key can never miss a field, so two different kernels never collide.
+ * signature: a key can never miss a field, so two different kernels never collide. A launch looks
+ * its pipeline up by the Kernel object first (no hashing of the source), then by that key.
+ * Uniform bindings take a dynamic offset: the engine packs a batch's uniforms into one ring buffer.
  */
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly byKernel = new WeakMap<Kernel, Map<string, GPUComputePipeline>>();
   /** Compile/validation failures found asynchronously; the engine rethrows them at the next sync. */
   readonly failures: KernelError[] = [];
   readonly validations: Promise<void>[] = [];
@@ -43,8 +46,7 @@ export class PipelineCache {
 
   get size(): number { return this.pipelines.size; }
 
-  layout(sig: Signature): GPUBindGroupLayout {
-    const key = sig.join(',');
+  layout(sig: Signature, key = sig.join(',')): GPUBindGroupLayout {
     let l = this.layouts.get(key);
     if (!l) {
       l = this.device.createBindGroupLayout({
@@ -52,7 +54,8 @@ export class PipelineCache {
         entries: sig.map((kind, binding) => ({
           binding,
           visibility: ShaderStage.COMPUTE,
-          buffer: { type: kind === 'u' ? 'uniform' : kind === 'r' ? 'read-only-storage' : 'storage' },
+          buffer: kind === 'u' ? { type: 'uniform', hasDynamicOffset: true }
+            : { type: kind === 'r' ? 'read-only-storage' : 'storage' },
         })),
       });
       this.layouts.set(key, l);
@@ -60,11 +63,15 @@ export class PipelineCache {
     return l;
   }
 
-  get(kernel: Kernel, sig: Signature): GPUComputePipeline {
+  get(kernel: Kernel, sig: Signature, sigKey = sig.join(',')): GPUComputePipeline {
+    let mine = this.byKernel.get(kernel);
+    const fast = mine?.get(sigKey);
+    if (fast) return fast;
+    if (!mine) this.byKernel.set(kernel, (mine = new Map()));
     const constants = kernel.constants ?? {};
-    const key = `${kernel.wgsl}\u0000${stableJson(constants)}\u0000${sig.join(',')}`;
+    const key = `${kernel.wgsl}\u0000${stableJson(constants)}\u0000${sigKey}`;
     const hit = this.pipelines.get(key);
-    if (hit) return hit;
+    if (hit) { mine.set(sigKey, hit); return hit; }
     this.device.pushErrorScope('validation');
     let module = this.modules.get(kernel.wgsl);
     if (!module) {
@@ -77,6 +84,7 @@ export class PipelineCache {
       compute: { module, entryPoint: 'main', constants },
     });
     this.pipelines.set(key, pipeline);
+    mine.set(sigKey, pipeline);
     const m = module;
     this.validations.push(this.device.popErrorScope().then(async (err) => {
       if (!err) return;
