@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { getEngine } from '../src/engine/engine.js';
 import { tensor } from '../src/engine/tensor.js';
+import { ARENA_MAX_ELEMENTS } from '../src/optim/arena.js';
 import { Adam, AdamW } from '../src/optim/adam.js';
 import { ExponentialLR, PolyLR, StepLR } from '../src/optim/lr-scheduler.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -67,6 +69,48 @@ for (const N of SIZES) for (const decoupled of [false, true]) {
     close(await gpuSteps(make, p0, grads), p, { rtol: 1e-5, atol: 1e-6 });
   });
 }
+
+t('Adam packs small parameters into one arena: one dispatch, per-parameter step counts, no update without a gradient', async () => {
+  const e = getEngine();
+  const sizes = [5, 77, 130, 21, ARENA_MAX_ELEMENTS + 3];   // the last one stays in its own buffer
+  const lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
+  const p0 = sizes.map((n, i) => randn([n], 10 + i).data);
+  const ps = p0.map((d, i) => tensor(Float32Array.from(d), i === 2 ? [10, 13] : [d.length], { requiresGrad: true }));
+  const opt = new Adam(ps, { lr, weightDecay: wd });
+  assert.ok(ps.slice(0, 4).every((p) => 'buffer' in p.binding), 'small parameters became arena windows');
+  assert.ok(!('buffer' in ps[4].binding), 'the big one did not');
+  for (let i = 0; i < 4; i++) close(Float64Array.from(await ps[i].read()), Float64Array.from(Float32Array.from(p0[i])), { rtol: 0, atol: 0 }, `packed parameter ${i} kept its values`);
+  // reference: per-parameter Adam with per-parameter step counts
+  const ref = p0.map((d) => ({ p: Float64Array.from(d), m: new Float64Array(d.length), v: new Float64Array(d.length), t: 0 }));
+  // step 4 leaves parameter 1 out (then its count lags), step 6 has the big one only
+  const plan = [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [0, 2, 3, 4], [0, 1, 2, 3, 4], [4]];
+  const perStep: number[] = [];
+  for (const [k, have] of plan.entries()) {
+    for (const i of have) {
+      const g = randn([sizes[i]], 100 * k + i).data;
+      ps[i].grad = tensor(Float32Array.from(g), ps[i].shape);
+      const r = ref[i];
+      r.t++;
+      for (let j = 0; j < g.length; j++) {
+        const gi = g[j] + wd * r.p[j];
+        r.m[j] = b1 * r.m[j] + (1 - b1) * gi;
+        r.v[j] = b2 * r.v[j] + (1 - b2) * gi * gi;
+        r.p[j] -= (lr / (1 - b1 ** r.t)) * r.m[j] / (Math.sqrt(r.v[j]) / Math.sqrt(1 - b2 ** r.t) + eps);
+      }
+    }
+    const d0 = e.dispatches;
+    opt.step();
+    perStep.push(e.dispatches - d0);
+    opt.zeroGrad();
+  }
+  assert.equal(perStep.slice(1), [2, 2, 2, 2, 1], `dispatches per step (${perStep}): the arena's and the big parameter's`);
+  for (let i = 0; i < sizes.length; i++) close(Float64Array.from(await ps[i].read()), ref[i].p, { rtol: 1e-5, atol: 1e-6 }, `parameter ${i}`);
+  const st = opt.stateTensors();
+  close(Float64Array.from(await st.get('2.exp_avg')!.read()), ref[2].m, { rtol: 1e-5, atol: 1e-7 }, 'first moment of a packed parameter');
+  opt.dispose();
+  close(Float64Array.from(await ps[3].read()), ref[3].p, { rtol: 1e-5, atol: 1e-6 }, 'parameters outlive the optimizer');
+  for (const p of ps) p.dispose();
+});
 
 t('LR schedulers: poly, step, exponential', () => {
   const p = tensor(new Float32Array(1), [1]);

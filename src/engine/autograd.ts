@@ -65,7 +65,7 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
 function addSame(a: Tensor, b: Tensor): Tensor {
   const y = empty(a.shape, 'f32', 'grad');
   const n = a.size % 4 === 0 ? a.size / 4 : a.size;
-  a.engine.launch(a.size % 4 === 0 ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.buffer, b.buffer], outputs: [y.buffer], params: [n], threads: n });
+  a.engine.launch(a.size % 4 === 0 ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
   return y;
 }
 

@@ -1,3 +1,5 @@
+import type { Binding } from './engine.js';
+
 /**
  * Bind groups keyed by layout and the identity of every bound buffer. A training loop reuses the
  * pool's buffers in the same order each step, so after the first step almost every launch finds its
@@ -21,16 +23,16 @@ export class BindGroupCache {
     return id;
   }
 
-  /** The group binding `buffers` (whole) in order, then `uniform` (its first `uniformBytes`) if given. */
-  get(layout: GPUBindGroupLayout, layoutKey: string, buffers: readonly GPUBuffer[], uniform: GPUBuffer | null,
+  /** The group binding `buffers` (whole, or ranges) in order, then `uniform` (its first `uniformBytes`) if given. */
+  get(layout: GPUBindGroupLayout, layoutKey: string, buffers: readonly Binding[], uniform: GPUBuffer | null,
     uniformBytes: number, label: string): GPUBindGroup {
     let key = layoutKey;
-    for (const b of buffers) key += `,${this.id(b)}`;
+    for (const b of buffers) key += 'buffer' in b ? `,${this.id(b.buffer)}@${b.offset}+${b.size}` : `,${this.id(b)}`;
     if (uniform) key += `;${this.id(uniform)}:${uniformBytes}`;
     const hit = this.groups.get(key);
     if (hit) { this.hits++; return hit; }
     this.misses++;
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
     if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform, size: uniformBytes } });
     const group = this.device.createBindGroup({ label, layout, entries });
     if (this.groups.size >= this.max) this.groups.clear();

@@ -36,10 +36,15 @@ export interface EngineOptions {
 export type KernelFamily = 'subgroup' | 'tiled' | 'portable';
 export const KERNEL_FAMILIES: readonly KernelFamily[] = ['subgroup', 'tiled', 'portable'];
 
+/** A byte range of a buffer (offset aligned to minStorageBufferOffsetAlignment). */
+export interface BufferRange { buffer: GPUBuffer; offset: number; size: number }
+/** A whole buffer or a range of one, as bound to a kernel. */
+export type Binding = GPUBuffer | BufferRange;
+
 /** What a launch binds: storage inputs (read), storage outputs (read_write), then uniforms. */
 export interface LaunchSpec {
-  inputs?: readonly GPUBuffer[];
-  outputs: readonly GPUBuffer[];
+  inputs?: readonly Binding[];
+  outputs: readonly Binding[];
   params?: readonly Param[];
   /** Number of invocations; the engine derives workgroups from the kernel's WG constant. */
   threads?: number;
@@ -153,7 +158,7 @@ export class Engine {
     return this.scratchBuf;
   }
 
-  fill(buf: GPUBuffer, bytes: number, bits: number): void {
+  fill(buf: Binding, bytes: number, bits: number): void {
     const n = Math.ceil(bytes / 4);
     if (n > 0) this.launch(FILL, { outputs: [buf], params: [n, bits >>> 0], threads: n });
   }

@@ -1,4 +1,4 @@
-import { type Engine, getEngine } from './engine.js';
+import { type Binding, type Engine, getEngine } from './engine.js';
 import { trackTensor } from './scope.js';
 import { type Shape, checkShape, fmt, numel } from './shape.js';
 
@@ -6,13 +6,23 @@ import { type Shape, checkShape, fmt, numel } from './shape.js';
 export type DType = 'f32' | 'i32' | 'u32';
 export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
 
-/** One whole GPUBuffer, refcounted so views and saved activations can share it. */
+/**
+ * A GPUBuffer, or a window of one (`offset`, `bytes`) inside a parent storage such as a parameter
+ * arena; refcounted so views and saved activations can share it. A window keeps its parent alive.
+ */
 export class Storage {
   private refs = 1;
-  constructor(readonly engine: Engine, readonly buffer: GPUBuffer, readonly bytes: number) {}
+  constructor(readonly engine: Engine, readonly buffer: GPUBuffer, readonly bytes: number, readonly offset = 0,
+    private readonly parent: Storage | null = null) {}
   retain(): void { this.refs++; }
   release(): void {
-    if (--this.refs === 0) this.engine.pool.release(this.buffer);
+    if (--this.refs > 0) return;
+    if (this.parent) this.parent.release();
+    else this.engine.pool.release(this.buffer);
+  }
+  /** What a kernel binds: the whole buffer, or the window's range. */
+  get binding(): Binding {
+    return this.parent ? { buffer: this.buffer, offset: this.offset, size: this.bytes } : this.buffer;
   }
 }
 
@@ -53,6 +63,10 @@ export class Tensor {
   }
 
   get buffer(): GPUBuffer { return this.storage.buffer; }
+  /** Byte offset of this tensor's data in `buffer` (non-zero for windows into an arena). */
+  get byteOffset(): number { return this.storage.offset; }
+  /** What a kernel binds for this tensor (see Storage.binding). */
+  get binding(): Binding { return this.storage.binding; }
 
   describe(): string { return `tensor #${this.id} ${this.dtype}${fmt(this.shape)} (${this.label})`; }
   toString(): string { return this.describe(); }
@@ -73,10 +87,39 @@ export class Tensor {
     return new Tensor(this.storage, shape, this.dtype, label);
   }
 
+  /**
+   * A tensor on `numel(shape)` elements of this one's storage from element `offset` on (no
+   * autograd). The byte offset must meet the device's storage-binding alignment (256 bytes on most).
+   */
+  window(offset: number, shape: Shape, label = this.label): Tensor {
+    checkShape('window', shape);
+    const n = numel(shape), s = this.storage;
+    const align = s.engine.limits.minStorageBufferOffsetAlignment;
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > this.size || ((s.offset + offset * 4) % align) !== 0) {
+      throw new Error(`window: elements [${offset}, ${offset + n}) of ${this.describe()} are outside it or not ${align}-byte aligned`);
+    }
+    s.retain();
+    return new Tensor(new Storage(s.engine, s.buffer, n * 4, s.offset + offset * 4, s), shape, this.dtype, label);
+  }
+
+  /**
+   * Points this tensor at `other`'s storage (same size and dtype) and releases its own. The tensor
+   * keeps its identity, so modules and optimizers that hold it see the move (parameter arenas).
+   */
+  adoptStorage(other: Tensor): void {
+    if (other.size !== this.size || other.dtype !== this.dtype) {
+      throw new Error(`adoptStorage: ${other.describe()} cannot hold ${this.describe()}`);
+    }
+    const s = other.storage;
+    s.retain();
+    this.storage.release();
+    this.store = s;
+  }
+
   /** Reads the data back to the host (async: WebGPU has no synchronous read-back). */
   async read(): Promise<Float32Array | Int32Array | Uint32Array> {
     const s = this.storage;
-    const bytes = await s.engine.readBuffer(s.buffer, this.size * 4);
+    const bytes = await s.engine.readBuffer(s.buffer, this.size * 4, s.offset);
     return this.dtype === 'f32' ? new Float32Array(bytes) : this.dtype === 'i32' ? new Int32Array(bytes) : new Uint32Array(bytes);
   }
 
@@ -97,7 +140,7 @@ export class Tensor {
       throw new Error(`write: ${data.length} values for ${this.describe()} (${this.size} elements)`);
     }
     this.engine.assertAlive('write');
-    this.engine.upload(this.buffer, toTyped(data, this.dtype));
+    this.engine.upload(this.buffer, toTyped(data, this.dtype), this.byteOffset);
   }
 }
 
@@ -121,7 +164,7 @@ export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
   if (dtype === 'f32') bits.setFloat32(0, value, true);
   else if (dtype === 'i32') bits.setInt32(0, value, true);
   else bits.setUint32(0, value, true);
-  t.engine.fill(t.buffer, t.size * 4, bits.getUint32(0, true));
+  t.engine.fill(t.binding, t.size * 4, bits.getUint32(0, true));
   return t;
 }
 

@@ -14,7 +14,7 @@ function copyBlocks(src: Tensor, dst: Tensor, outer: number, len: number, srcStr
     return;
   }
   const e = dst.engine;
-  for (let b = 0; b < outer; b++) e.copyBuffer(src.buffer, 4 * (srcOff + b * srcStride), dst.buffer, 4 * (dstOff + b * dstStride), 4 * len);
+  for (let b = 0; b < outer; b++) e.copyBuffer(src.buffer, src.byteOffset + 4 * (srcOff + b * srcStride), dst.buffer, dst.byteOffset + 4 * (dstOff + b * dstStride), 4 * len);
 }
 
 interface ConcatState { shapes: (readonly number[])[]; outer: number; inner: number; total: number }

@@ -72,3 +72,45 @@ export function adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: numbe
       f32(1 - h.beta1 ** step), f32(1 - h.beta2 ** step)],
   });
 }
+
+// Adam over a parameter arena (src/optim/arena.ts): the small parameters side by side, each from
+// a block boundary. owner[block] names a block's parameter and coef[parameter] its step's
+// (lr/bc1, √bc2, has-gradient), so per-parameter step counts and parameters without a gradient
+// (skipped, as PyTorch does) still take one dispatch.
+const ADAM_STEP_ARENA = kernel('adam_step_arena', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, decoupled: u32, block: u32, p0: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32 }
+@group(0) @binding(0) var<storage, read> g: array<vec4f>;
+@group(0) @binding(1) var<storage, read> owner: array<u32>;
+@group(0) @binding(2) var<storage, read> coef: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> m: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> v: array<vec4f>;
+@group(0) @binding(6) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  let c = coef[owner[idx / u.block]];
+  if (c.z == 0.0) { return; }
+  var w = p[idx];
+  var gi = g[idx];
+  if (u.decoupled != 0u) { w *= 1.0 - u.lr * u.wd; } else { gi += u.wd * w; }
+  let mi = u.beta1 * m[idx] + (1.0 - u.beta1) * gi;
+  let vi = u.beta2 * v[idx] + (1.0 - u.beta2) * gi * gi;
+  m[idx] = mi;
+  v[idx] = vi;
+  p[idx] = w - c.x * mi / (sqrt(vi) / c.y + u.eps);
+}`);
+
+/**
+ * One Adam step over an arena of `p.size` values in blocks of `block` values (a multiple of 4):
+ * `owner` (u32 per block) and `coef` (vec4 per parameter: lr/bc1, √bc2, 1 if it has a gradient).
+ */
+export function adamStepArena(p: Tensor, g: Tensor, m: Tensor, v: Tensor, owner: Tensor, coef: Tensor, block: number,
+  h: AdamHyper): void {
+  if (block % 4 !== 0 || p.size % block !== 0) throw new Error(`adamStepArena: ${p.size} values in blocks of ${block}`);
+  const n = p.size / 4;
+  run(ADAM_STEP_ARENA, {
+    inputs: [g, owner, coef], outputs: [p, m, v], threads: n,
+    params: [n, h.decoupled ? 1 : 0, block / 4, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay)],
+  });
+}

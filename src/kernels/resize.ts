@@ -76,7 +76,7 @@ const resizeOp = defineOp<[Tensor, number, number, boolean], ResizeState>('resiz
   },
   backward(ctx, dy) {
     const dx = empty(ctx.state.shape, 'f32', 'resize_grad');
-    dx.engine.fill(dx.buffer, dx.size * 4, 0);
+    dx.engine.fill(dx.binding, dx.size * 4, 0);
     run(RESIZE_BWD, { inputs: [dy], outputs: [dx], params: ctx.state.params, threads: dy.size });
     return [dx];
   },

@@ -114,7 +114,7 @@ const warpOp = defineOp<[Tensor, Tensor], number[]>('warp', {
     let dim: Tensor | null = null, dflow: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dim = empty(im.shape, 'f32', 'warp_grad_image');
-      dim.engine.fill(dim.buffer, dim.size * 4, 0);
+      dim.engine.fill(dim.binding, dim.size * 4, 0);
       run(WARP_BWD_IMAGE, { inputs: [dy, flow], outputs: [dim], params: ctx.state, threads: dy.size });
     }
     if (ctx.needsGrad[1]) {

@@ -84,8 +84,8 @@ export interface Run {
 export function run(kernel: Kernel, r: Run): Engine {
   const e = getEngine();
   e.launch(kernel, {
-    inputs: (r.inputs ?? []).map((t) => t.buffer),
-    outputs: r.outputs.map((t) => t?.buffer ?? e.scratch),
+    inputs: (r.inputs ?? []).map((t) => t.binding),
+    outputs: r.outputs.map((t) => t?.binding ?? e.scratch),
     params: r.params, threads: r.threads, groups: r.groups,
   });
   return e;

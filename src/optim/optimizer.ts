@@ -1,6 +1,7 @@
 import { fmt, sameShape } from '../engine/shape.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, zeros } from '../engine/tensor.js';
+import type { ParamArena } from './arena.js';
 
 /** Host copy of a tensor, as used by state dicts and checkpoints. */
 export interface HostTensor { shape: number[]; data: Float32Array }
@@ -10,6 +11,8 @@ export abstract class Optimizer {
   lr: number;
   steps = 0;
   protected readonly state = new Map<Tensor, Record<string, Tensor>>();
+  /** Small parameters packed for one-dispatch updates (subclasses that implement `updateArena`). */
+  protected arena: ParamArena | null = null;
 
   constructor(readonly params: Tensor[], lr: number) {
     if (!(lr >= 0)) throw new Error(`optimizer: learning rate must be ≥ 0, got ${lr}`);
@@ -19,19 +22,26 @@ export abstract class Optimizer {
     this.lr = lr;
   }
 
-  /** Applies one update to every parameter that has a gradient. */
+  /**
+   * Applies one update to every parameter that has a gradient: those in the arena with one
+   * dispatch, the others one by one.
+   */
   step(): void {
     this.steps++;
-    this.params.forEach((p) => { if (p.grad) this.update(p, p.grad); });
+    const a = this.arena;
+    this.params.forEach((p) => { if (p.grad && !a?.has(p)) this.update(p, p.grad); });
+    if (a?.gatherGrads()) this.updateArena(a);
   }
 
   protected abstract update(p: Tensor, g: Tensor): void;
+  /** Updates the arena's parameters that have a gradient from `arena.grads`, in one go. */
+  protected updateArena(_arena: ParamArena): void { throw new Error(`${this.constructor.name}: no arena update`); }
 
   protected slot(p: Tensor, name: string): { t: Tensor; fresh: boolean } {
     let s = this.state.get(p);
     if (!s) this.state.set(p, (s = {}));
     if (s[name]) return { t: s[name], fresh: false };
-    s[name] = keep(zeros(p.shape));
+    s[name] = keep(this.arena?.has(p) ? this.arena.slotWindow(name, p) : zeros(p.shape));
     return { t: s[name], fresh: true };
   }
 
@@ -66,5 +76,7 @@ export abstract class Optimizer {
   dispose(): void {
     for (const s of this.state.values()) for (const t of Object.values(s)) t.dispose();
     this.state.clear();
+    this.arena?.dispose();
+    this.arena = null;
   }
 }

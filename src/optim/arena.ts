@@ -1,0 +1,96 @@
+import { keep } from '../engine/scope.js';
+import { type Tensor, tensor, zeros } from '../engine/tensor.js';
+
+/**
+ * Parameters up to this many elements go into an optimizer's arena: biases, batch-norm scales and
+ * shifts, the small conv weights. For them a dispatch costs more than its work (bench/NOTES.md §32);
+ * the big weights keep their own buffers and dispatches, so their gradients are not copied.
+ */
+export const ARENA_MAX_ELEMENTS = 1 << 14;
+
+/**
+ * Small parameters packed into one buffer, each from a block boundary (the device's binding
+ * alignment), so that one dispatch updates all of them. The parameter tensors keep their identity
+ * and become windows into the arena; gradients are copied into a twin arena before the update, and
+ * each state slot (Adam's moments) is one more twin. `owner` names each block's parameter, for
+ * kernels that need per-parameter values. Alignment gaps stay zero, which Adam maps to zero.
+ */
+export class ParamArena {
+  readonly offsets = new Map<Tensor, number>();
+  /** Elements of each arena (the packed parameters and their gaps). */
+  readonly size: number;
+  /** The parameters' data as one flat tensor. */
+  readonly values: Tensor;
+  /** Gradients gathered by `gatherGrads()`. */
+  readonly grads: Tensor;
+  /** Values per block; every parameter starts at a block boundary. */
+  readonly block: number;
+  /** u32 per block: the index in `params` of the parameter it belongs to. */
+  readonly owner: Tensor;
+  private readonly slots = new Map<string, Tensor>();
+
+  /** Packs the parameters of `params` with at most `maxElements` elements that are not in an arena already; null if none. */
+  static pack(params: readonly Tensor[], maxElements = ARENA_MAX_ELEMENTS): ParamArena | null {
+    const picked = params.filter((p, i) => p.size <= maxElements && !('buffer' in p.binding) && params.indexOf(p) === i);
+    return picked.length > 1 ? new ParamArena(picked) : null;
+  }
+
+  private constructor(readonly params: readonly Tensor[]) {
+    const e = params[0].engine;
+    const align = (this.block = e.limits.minStorageBufferOffsetAlignment / 4);
+    let n = 0;
+    const owner: number[] = [];
+    params.forEach((p, i) => {
+      this.offsets.set(p, n);
+      const blocks = Math.ceil(p.size / align);
+      for (let b = 0; b < blocks; b++) owner.push(i);
+      n += blocks * align;
+    });
+    this.size = n;
+    this.owner = keep(tensor(Uint32Array.from(owner), [owner.length], { label: 'arena owners' }));
+    this.values = keep(zeros([n]));
+    this.grads = keep(zeros([n]));
+    for (const p of params) {
+      const off = this.offsets.get(p)!;
+      e.copyBuffer(p.buffer, p.byteOffset, this.values.buffer, off * 4, p.size * 4);
+      const w = this.values.window(off, p.shape, p.label);
+      p.adoptStorage(w);
+      w.dispose();
+    }
+  }
+
+  has(p: Tensor): boolean { return this.offsets.has(p); }
+
+  /** The flat state arena `name` (zeros when first asked for). */
+  slot(name: string): Tensor {
+    let s = this.slots.get(name);
+    if (!s) this.slots.set(name, (s = keep(zeros([this.size]))));
+    return s;
+  }
+
+  /** Parameter p's window of state arena `name`. */
+  slotWindow(name: string, p: Tensor): Tensor {
+    return this.slot(name).window(this.offsets.get(p)!, p.shape, `${name} of ${p.label}`);
+  }
+
+  /** Copies the gradients there are into `grads`; false if no parameter has one. */
+  gatherGrads(): boolean {
+    const e = this.values.engine;
+    let any = false;
+    for (const p of this.params) {
+      const g = p.grad;
+      if (!g) continue;
+      e.copyBuffer(g.buffer, g.byteOffset, this.grads.buffer, this.offsets.get(p)! * 4, p.size * 4);
+      any = true;
+    }
+    return any;
+  }
+
+  dispose(): void {
+    this.values.dispose();
+    this.grads.dispose();
+    this.owner.dispose();
+    for (const s of this.slots.values()) s.dispose();
+    this.slots.clear();
+  }
+}
