@@ -143,7 +143,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const [n, H, W] = o.convSize ? [1, ...o.convSize] : quick ? [1, 64, 128] : [1, 512, 1024];
   const rows: Record<string, unknown>[] = [];
   console.log(`ERFNet convolutions at ${n}x3x${H}x${W}${peer ? `, peer ${peer.name}` : ''}; speed-up = peer time / mirage time`);
-  console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'GB/s', '%bw', 'peer GPU', 'GPU ×', 'wall ms', 'peer wall', 'wall ×', 'peer check']
+  console.log(['shape'.padEnd(22), 'pass'.padEnd(10), 'GPU ms', 'min–max'.padStart(11), 'GFLOP/s', '%peak', 'GB/s', '%bw', 'peer GPU', 'GPU ×', 'wall ms', 'peer wall', 'wall ×', 'peer check']
     .map((s, i) => (i < 2 ? s : s.padStart(8))).join(' '));
   for (const cs of erfnetConvs(n, H, W).filter((c) => !o.shapes || o.shapes.some((s) => c.name.toLowerCase().includes(s)))) {
     const y = outShape(cs);
@@ -200,10 +200,11 @@ export async function runBench(o: BenchOptions): Promise<void> {
         peakFraction: gf / peakFlops, bwFraction: gb / peakBw, peerGpuMs: pg.length ? pgm : null, peerGpuSpread: pg.length ? spread(pg) : null,
         gpuSpeedup: pg.length ? pgm / gms : null, wallMs: mwm, peerWallMs: pw.length ? pwm : null,
         speedup: pw.length ? pwm / mwm : null, peerCheck: note || null });
-      console.log([cs.name.padEnd(22), pass.padEnd(10), fmt(gms), fmt(gf), fmt((100 * gf) / peakFlops, 0) + '%', fmt(gb),
+      const [lo, hi] = spread(gt);
+      console.log([cs.name.padEnd(22), pass.padEnd(10), fmt(gms), `${fmt(lo)}–${fmt(hi)}`.padStart(11), fmt(gf), fmt((100 * gf) / peakFlops, 0) + '%', fmt(gb),
         fmt((100 * gb) / peakBw, 0) + '%', pg.length ? fmt(pgm) : '-', pg.length ? fmt(pgm / gms) + '×' : '-',
         fmt(mwm), pw.length ? fmt(pwm) : '-', pw.length ? fmt(pwm / mwm) + '×' : '-', note]
-        .map((s, i) => (i < 2 || i === 12 ? s : s.padStart(8))).join(' '));
+        .map((s, i) => (i < 2 || i === 13 ? s : s.padStart(8))).join(' '));
     }
     x.dispose(); w.dispose(); dy.dispose();
   }
