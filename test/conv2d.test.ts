@@ -10,6 +10,7 @@ import { kernelFamilies, upload, using } from './helpers/gpu.js';
 import { chooseSplits, splitChunk } from '../src/kernels/tiled.js';
 import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
 import { randn } from './reference/core.js';
+import { map } from './reference/elementwise.js';
 
 const t = suite('conv2d');
 const GR = { rtol: 1e-3, atol: 1e-4 };
@@ -71,6 +72,18 @@ for (const fam of families) for (const c of cases) {
   const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
   t(`conv2d forward ${name}`, using(fam, () => checkForward(fn, ref, xs, tol)));
   t(`conv2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
+}
+
+// conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)
+const reluCases = [cases[0], cases[3], cases[17]];   // 3×1 with bias, 3×3 stride 2, aligned-quad rows
+for (const fam of families) for (const c of reluCases) {
+  const name = `${fam} ${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 11), randn(c.w, 12, 0.5), randn([c.w[0]], 13)];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b, { ...c.o, relu: true });
+  const ref = (x: any, w: any, b: any) => map(conv2dRef(x, w, b, c.o), (v) => Math.max(v, 0));
+  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
+  t(`conv2d + fused relu forward ${name}`, using(fam, () => checkForward(fn, ref, xs, tol)));
+  t(`conv2d + fused relu backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
 
 const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [

@@ -9,7 +9,7 @@ import { chooseSplits, runTiled, sumSplits, tiledGemm } from './tiled.js';
 
 const STRUCT = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
-              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32,
+              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32,
               gm: u32, gn: u32, gt: u32, chunk: u32 }`;
 
 /** x at conv-output position p = (b, oy, ox) for input channel c and tap (r, s), 0 on padding. */
@@ -59,7 +59,8 @@ fn store(m: u32, n: u32, split: u32, v: f32) {
   let ohw = u.oh * u.ow;
   var bq = 0.0;
   if (u.has_bias != 0u) { bq = bias[m]; }
-  y[((n / ohw) * u.k + m) * ohw + n % ohw] = v + bq;
+  let o = v + bq;
+  y[((n / ohw) * u.k + m) * ohw + n % ohw] = select(o, max(o, 0.0), u.relu != 0u);
 }`,
   aContiguous: 't', bContiguous: 'n', bHoisted: true,
 });
@@ -127,12 +128,14 @@ fn store(m: u32, n: u32, split: u32, v: f32) { part[(split * u.gm + m) * u.gn + 
   aContiguous: 't', bContiguous: 't',
 });
 
-const params = (g: Geometry, hasBias: boolean) =>
-  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0];
+/** Uniform values of the Conv struct up to `relu` (conv2d.ts and the tiled kernels here). */
+export const convParams = (g: Geometry, hasBias: boolean, relu = false) =>
+  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0, relu ? 1 : 0];
+const params = convParams;
 
-export function convFwdTiled(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+export function convFwdTiled(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
-  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), m: g.k, n: g.n * g.oh * g.ow, t: g.c * g.r * g.s });
+  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), m: g.k, n: g.n * g.oh * g.ow, t: g.c * g.r * g.s });
   return y;
 }
 

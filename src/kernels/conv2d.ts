@@ -6,18 +6,20 @@ import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
 import type { Kernel } from '../engine/pipeline-cache.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { convBwdInputTiled, convBwdWeightTiled, convFwdTiled } from './conv2d-tiled.js';
+import { convBwdInputTiled, convBwdWeightTiled, convFwdTiled, convParams } from './conv2d-tiled.js';
+import { reluMask } from './elementwise.js';
 import { channelSum } from './reduce.js';
 import { ACC, SG_CONV_K, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, broadcastBlock, fmaBlock } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const GEOMETRY = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
-              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32 }`;
+              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32 }`;
 
 /**
  * Stores a block of `K` channels × `J` columns plus bias: channel ch0 + q of `count`, flat index
- * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j). Shared by all conv kernels.
+ * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j), through a ReLU when u.relu.
+ * Shared by all conv kernels.
  */
 const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number }) => /* wgsl */ `
   for (var q = 0u; q < ${o.K}u; q++) {
@@ -25,7 +27,7 @@ const storeBlock = (o: { out: string; ch0: string; count: string; index: string;
     var bq = 0.0;
     if (u.has_bias != 0u) { bq = bias[${o.ch0} + q]; }
     for (var j = 0u; j < ${o.J}u; j++) {
-      if (${o.ok}) { ${o.out}[${o.index}] = ${o.acc} + bq; }
+      if (${o.ok}) { let v = ${o.acc} + bq; ${o.out}[${o.index}] = select(v, max(v, 0.0), u.relu != 0u); }
     }
   }`;
 const LOHI = 'select(hi[j][q % 4u], lo[j][q % 4u], q < 4u)';   // portable kernels: channels 0–3 in lo, 4–7 in hi
@@ -479,6 +481,8 @@ ${writeBiasGrad('grp % jg == 0u', true)}
 
 export type Pair = number | readonly number[];
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
+/** conv2d's options: geometry, and `relu` to apply a ReLU in the kernel's store (one pass less). */
+export interface Conv2dCallOptions extends Conv2dOptions { relu?: boolean }
 export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
 
 function pair(p: Pair | undefined, d: number): [number, number] {
@@ -492,8 +496,7 @@ function pair(p: Pair | undefined, d: number): [number, number] {
 export interface Geometry { n: number; c: number; h: number; w: number; k: number; r: number; s: number;
   oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }
 
-const params = (g: Geometry, hasBias: boolean) =>
-  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0];
+const params = convParams;
 
 function checkInts(op: string, o: Conv2dOptions & { outputPadding?: Pair }) {
   for (const [k, v] of Object.entries(o)) {
@@ -533,18 +536,18 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
 const family = () => getEngine().kernelFamily;
 
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
-export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  if (family() === 'tiled') return convFwdTiled(g, x, w, b);
+export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
+  if (family() === 'tiled') return convFwdTiled(g, x, w, b, relu);
   const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
   if (family() === 'subgroup') {
     const K = blockFor(g.k);
     const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     const read = rowReadFor(g, g.w);   // bench/NOTES.md §17, §20
-    run(CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), groups });
+    run(CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), groups });
     return y;
   }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
-  run(CONV2D_FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b), threads });
+  run(CONV2D_FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), threads });
   return y;
 }
 
@@ -594,27 +597,33 @@ export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: bool
   return [dw, null];
 }
 
-const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dOptions], Geometry>('conv2d', {
-  forward(ctx, x, w, b, opt) {
+const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dCallOptions], Geometry>('conv2d', {
+  forward(ctx, x, w, b, { relu = false, ...opt }) {
     checkInts('conv2d', opt);
     checkConvInputs('conv2d', x, w, b, w.shape[0], w.shape[1]);
     const g = conv2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;
-    ctx.save(x, w);
-    return convFwd(g, x, w, b);
+    const y = convFwd(g, x, w, b, relu);
+    if (relu) ctx.save(x, w, y); else ctx.save(x, w);
+    return y;
   },
-  backward(ctx, dy) {
-    const [x, w] = ctx.saved;
+  backward(ctx, dyIn) {
+    const [x, w, y] = ctx.saved;
     const g = ctx.state;
-    const dx = ctx.needsGrad[0] ? convBwdInput(g, dy, w, null) : null;
-    let [dw, db] = ctx.needsGrad[1] ? convBwdWeightBias(g, dy, x, ctx.needsGrad[2]) : [null, null];
-    if (ctx.needsGrad[2] && !db) db = channelSum(dy);   // db[k] = Σ_{b,y,x} dy
-    return [dx, dw, db];
+    const dy = y ? reluMask(dyIn, y) : dyIn;   // fused ReLU: y > 0 where its input was
+    try { return conv2dGrads(ctx.needsGrad, g, x, w, dy); } finally { if (y) dy.dispose(); }
   },
 });
 
-/** 2-D convolution, NCHW, weight [out, in, kh, kw], optional bias [out]. */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opt: Conv2dOptions = {}): Tensor {
+function conv2dGrads(needsGrad: readonly boolean[], g: Geometry, x: Tensor, w: Tensor, dy: Tensor): (Tensor | null)[] {
+  const dx = needsGrad[0] ? convBwdInput(g, dy, w, null) : null;
+  let [dw, db] = needsGrad[1] ? convBwdWeightBias(g, dy, x, needsGrad[2]) : [null, null];
+  if (needsGrad[2] && !db) db = channelSum(dy);   // db[k] = Σ_{b,y,x} dy
+  return [dx, dw, db];
+}
+
+/** 2-D convolution, NCHW, weight [out, in, kh, kw], optional bias [out]; `relu` fuses a ReLU after it. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opt: Conv2dCallOptions = {}): Tensor {
   return conv2dOp(x, w, b, opt);
 }
 

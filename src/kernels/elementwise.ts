@@ -66,6 +66,13 @@ function unaryRaw(x: Tensor, op: U, alpha: number, label: string): Tensor {
   return y;
 }
 
+function unaryBwdRaw(dy: Tensor, s: Tensor, op: U, alpha: number, label: string): Tensor {
+  const dx = empty(dy.shape, 'f32', label);
+  const [T, n] = vecOf(dy.size);
+  run(UNARY_BWD[T], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(alpha)], threads: n });
+  return dx;
+}
+
 function makeUnary(name: string, op: U, saveOutput: boolean) {
   return defineOp<[Tensor, number], number>(name, {
     forward(ctx, x, alpha) {
@@ -76,14 +83,13 @@ function makeUnary(name: string, op: U, saveOutput: boolean) {
       return y;
     },
     backward(ctx, dy) {
-      const s = ctx.saved[0] ?? dy;
-      const dx = empty(dy.shape, 'f32', `${name}_grad`);
-      const [T, n] = vecOf(dy.size);
-      run(UNARY_BWD[T], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(ctx.state)], threads: n });
-      return [dx];
+      return [unaryBwdRaw(dy, ctx.saved[0] ?? dy, op, ctx.state, `${name}_grad`)];
     },
   });
 }
+
+/** dy where s > 0, else 0 (raw, no autograd): the backward of a ReLU fused into another op, s its output. */
+export const reluMask = (dy: Tensor, s: Tensor): Tensor => unaryBwdRaw(dy, s, U.Relu, 0, 'relu_grad');
 
 const reluOp = makeUnary('relu', U.Relu, false);
 const leakyOp = makeUnary('leakyRelu', U.Leaky, false);

@@ -6,7 +6,7 @@ import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { dropout2d } from '../kernels/dropout.js';
-import { addRelu, relu } from '../kernels/elementwise.js';
+import { addRelu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d } from './layers.js';
 
@@ -43,9 +43,9 @@ export class NonBottleneck1d extends Module {
     this.bn2 = new BatchNorm2d(c, { eps: 1e-3 });
   }
   forward(x: Tensor): Tensor {
-    let y = relu(this.conv3x1_1.forward(x));
+    let y = this.conv3x1_1.forward(x, true);   // relu fused into the conv
     y = this.bn1.forward(this.conv1x3_1.forward(y), true);
-    y = relu(this.conv3x1_2.forward(y));
+    y = this.conv3x1_2.forward(y, true);
     y = this.bn2.forward(this.conv1x3_2.forward(y));
     if (this.training && this.dropprob !== 0) y = dropout2d(y, this.dropprob);
     return addRelu(y, x);

@@ -31,7 +31,8 @@ export class Conv2d extends Module {
     this.bias = o.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, rng));
     this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation };
   }
-  forward(x: Tensor): Tensor { return conv2d(x, this.weight, this.bias, this.opts); }
+  /** `relu`: a ReLU after the convolution, applied in its store (no separate pass). */
+  forward(x: Tensor, relu = false): Tensor { return conv2d(x, this.weight, this.bias, relu ? { ...this.opts, relu } : this.opts); }
 }
 
 export interface ConvTransposeLayerOptions extends ConvTranspose2dOptions { bias?: boolean; rng?: Rng }

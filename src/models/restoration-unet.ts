@@ -8,7 +8,7 @@ import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
-import { add, mul, relu, scale, tanh } from '../kernels/elementwise.js';
+import { add, mul, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
 import { sliceChannels } from '../kernels/slice.js';
 import { warp } from '../kernels/warp.js';
@@ -26,7 +26,7 @@ export class UNetConvBlock extends Module {
   }
   forward(x: Tensor): Tensor {
     const [c1, , b1, c2, , b2] = this.block as [Conv2d, Module, BatchNorm2d, Conv2d, Module, BatchNorm2d];
-    return b2.forward(relu(c2.forward(b1.forward(relu(c1.forward(x))))));
+    return b2.forward(c2.forward(b1.forward(c1.forward(x, true)), true));   // ReLUs fused into the convs
   }
 }
 
