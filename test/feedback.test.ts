@@ -2,8 +2,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getEngine } from '../src/engine/engine.js';
 import { Rng } from '../src/engine/rng.js';
-import { scope } from '../src/engine/scope.js';
-import { tensor } from '../src/engine/tensor.js';
+import { keep, scope } from '../src/engine/scope.js';
+import { type Tensor, tensor } from '../src/engine/tensor.js';
+import { scale } from '../src/kernels/elementwise.js';
+import { SGD } from '../src/optim/sgd.js';
+import { close } from './helpers/check.js';
 import { ERFNET_WEIGHTS } from '../src/data/classes.js';
 import { syntheticScene } from '../src/data/synthetic.js';
 import { ERFNet } from '../src/models/erfnet.js';
@@ -63,6 +66,38 @@ t('feedback training steps: both networks update, losses finite, pool live bytes
   assert.equal(await snapshot([seg.decoder.output_conv.weight]), before);
   opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose();
   for (const x of [clean, labels, turb, weight]) x.dispose();
+});
+
+t('backward per iteration: the same ERFNet gradients as one backward of the summed losses, a lower peak', async () => {
+  const e = getEngine();
+  const unet = new RestorationUNet({ depth: 3, wf: 2, rng: new Rng(5) });
+  const seg = new ERFNet({ rng: new Rng(6) });
+  unet.eval(); seg.eval();   // no dropout, no running-stat updates; lr 0: both runs see the same networks
+  const run = async (H: number, W: number, backwardPerIteration: boolean, record: boolean) => {
+    const { clean, labels, turb } = await setup(H, W);
+    const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl', backwardPerIteration });
+    const got: Tensor[] = [];
+    const segOpt = new (class extends SGD {
+      override step(): void { if (record) for (const p of this.params) if (p.grad) got.push(keep(scale(p.grad, 1))); }
+    })(seg.parameters(), { lr: 0 });
+    const opt = { restore: new SGD(unet.parameters(), { lr: 0 }), seg: segOpt };
+    const base = e.pool.bytesLive;
+    e.pool.resetPeak();
+    scope(() => { sys.run(turb, clean, labels, null, opt); });
+    const peak = e.pool.bytesPeak - base;
+    const grads = await snapshot(got);
+    got.forEach((g) => g.dispose());
+    opt.restore.dispose(); segOpt.dispose();
+    for (const x of [clean, labels, turb]) x.dispose();
+    return { grads, peak };
+  };
+  const split = await run(16, 32, true, true), joint = await run(16, 32, false, true);
+  assert.is(split.grads.length, joint.grads.length);
+  split.grads.forEach((g, i) => close(g, joint.grads[i], { rtol: 1e-4, atol: 1e-6 }, `gradient ${i}`));
+  // at 48×96 the iterations' activations outweigh the gradients: one iteration's at a time
+  const [p1, p3] = [(await run(48, 96, true, false)).peak, (await run(48, 96, false, false)).peak];
+  assert.ok(p1 < 0.85 * p3, `peak ${(p1 / 2 ** 20).toFixed(1)} MiB with a backward per iteration, ${(p3 / 2 ** 20).toFixed(1)} MiB with one`);
+  unet.dispose(); seg.dispose();
 });
 
 t('end-to-end variant: the segmentation loss reaches the U-Net through the warp (the detached one does not)', async () => {

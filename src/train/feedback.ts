@@ -6,6 +6,7 @@
 // focal with γ_k = 0, 0.1, 0.2). The end-to-end variant instead back-propagates the segmentation loss
 // through the warp into the U-Net and steps both networks once on Σ_k (seg_k + L1_k).
 import { backward, noGrad } from '../engine/autograd.js';
+import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { add, sub } from '../kernels/elementwise.js';
 import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
@@ -23,6 +24,13 @@ export interface FeedbackOptions {
   /** false: the restoration net runs without the feedback branch (the "restoration pre-network" variant). */
   feedback?: boolean;
   endToEnd?: boolean;
+  /**
+   * Back-propagate each iteration's segmentation loss as soon as it is computed (default true;
+   * not with endToEnd). The gradient of the sum is the sum of the gradients, which accumulate in
+   * the parameters until the one optimizer step, so the update is the reference's; but only one
+   * iteration's ERFNet activations are alive at a time instead of all of them (bench/NOTES.md §34).
+   */
+  backwardPerIteration?: boolean;
   ignoreIndex: number;
 }
 
@@ -66,31 +74,43 @@ export class FeedbackSystem {
     opt?: { restore: Optimizer; seg: Optimizer }): FeedbackResult {
     const training = opt !== undefined;
     const useFb = this.o.feedback ?? true, e2e = training && (this.o.endToEnd ?? false);
+    const early = training && !e2e && (this.o.backwardPerIteration ?? true);
     const restored: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], segLosses: Tensor[] = [];
     // plain pass: initialises prev = cur = S_plain, so the first feedback Δ is 0
     let rPrev = noGrad(() => this.unet.forward(turbulent).restored);
     let prev = noGrad(() => this.seg.forward(rPrev));
     let cur = prev;
     for (let k = 0; k < this.iterations; k++) {
-      const fb = useFb ? noGrad(() => feedbackInput(sub(cur, prev), rPrev)) : null;
-      const r = (training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb))).restored;
-      if (clean) {
-        const l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
-        l1s.push(l1);
-        if (training && !e2e) { backward(l1); opt!.restore.step(); opt!.restore.zeroGrad(); }
-      }
-      const segIn = e2e ? r : detach(r);
-      const s = training ? this.seg.forward(segIn) : noGrad(() => this.seg.forward(segIn));
-      if (labels) segLosses.push(training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight)));
-      restored.push(r); logits.push(s);
-      prev = cur; cur = detach(s); rPrev = detach(r);
+      // One scope per iteration: its intermediates are freed when it ends. Whatever a later
+      // backward still needs stays alive through the saved views of its graph.
+      const it = scope(() => {
+        const fb = useFb ? noGrad(() => feedbackInput(sub(cur, prev), rPrev)) : null;
+        const r = (training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb))).restored;
+        let l1: Tensor | null = null;
+        if (clean) {
+          l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
+          if (training && !e2e) { backward(l1); opt!.restore.step(); opt!.restore.zeroGrad(); }
+        }
+        const segIn = e2e ? r : detach(r);
+        const s = training ? this.seg.forward(segIn) : noGrad(() => this.seg.forward(segIn));
+        let l: Tensor | null = null;
+        if (labels) {
+          l = training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight));
+          if (early) backward(l);   // frees this iteration's graph; the gradients accumulate
+        }
+        return { r, s, l1, l, sOut: detach(s), rOut: detach(r) };
+      });
+      if (it.l1) l1s.push(it.l1);
+      if (it.l) segLosses.push(it.l);
+      restored.push(it.r); logits.push(it.s);
+      prev = cur; cur = it.sOut; rPrev = it.rOut;
     }
     let seg: Tensor | null = null;
     if (segLosses.length) {
-      seg = segLosses.reduce((a, b) => (training ? add(a, b) : noGrad(() => add(a, b))));
+      seg = segLosses.reduce((a, b) => (training && !early ? add(a, b) : noGrad(() => add(a, b))));
       if (training) {
         const total = e2e ? l1s.reduce((a, b) => add(a, b), seg) : seg;
-        backward(total);
+        if (!early) backward(total);
         opt!.seg.step(); opt!.seg.zeroGrad();
         if (e2e) { opt!.restore.step(); opt!.restore.zeroGrad(); }
       }
