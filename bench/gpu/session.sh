@@ -6,6 +6,8 @@
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
 # done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
 # (e.g. BENCH_ARGS=--quick to try this script on a CPU adapter); FAMILIES: the other families.
+# A/B against another build: COMPARE_DIST (its dist folder, carried), COMPARE_ONLY (convs or
+# models, default convs; models compares the training steps' time, host time and peak pool).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -50,7 +52,7 @@ bench() {  # bench NAME LIMIT ARGS...
 # commit and carried), in the same session as the bench of this build
 if [ -n "${COMPARE_DIST:-}" ]; then
   mkdir -p "$OUT/tmp-compare"
-  step 90 "$OUT/bench-compare.txt" bash .gpu/remote.sh node "$COMPARE_DIST/src/cli/main.js" bench --full --only convs --no-peer --reps ${REPS:-10} --out "$OUT/tmp-compare"
+  step ${COMPARE_S:-120} "$OUT/bench-compare.txt" bash .gpu/remote.sh node "$COMPARE_DIST/src/cli/main.js" bench --full --only ${COMPARE_ONLY:-convs} --no-peer --reps ${REPS:-10} --out "$OUT/tmp-compare"
   mv "$OUT"/tmp-compare/*.json "$OUT/bench-compare.json" 2>/dev/null; rm -rf "$OUT/tmp-compare"
 fi
 bench default ${BENCH_S:-200} --reps ${REPS:-10}
