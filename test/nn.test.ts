@@ -1,6 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../src/engine/autograd.js';
+import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
+import { mul } from '../src/kernels/elementwise.js';
+import { sum } from '../src/kernels/reduce.js';
 import { batchNorm2d } from '../src/kernels/batchnorm.js';
 import { concat } from '../src/kernels/concat.js';
 import { dropKeep, dropout2d } from '../src/kernels/dropout.js';
@@ -88,6 +92,23 @@ for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses runni
   close(await rm.read(), rm0.data, { rtol: 1e-7, atol: 0 }, 'running_mean untouched');
   rm.dispose(); rv.dispose();
 });
+
+for (const split of [false, true]) t(`batch_norm2d weight and bias gradients when x needs none (${split ? 'split' : 'one workgroup per channel'})`, splitting(split, async () => {
+  // the same dγ, dβ as when x needs a gradient too; the kernels skip dx
+  const x0 = randn([2, 3, 70, 65], 14), g0 = randn([3], 15), b0 = randn([3], 16);
+  const grads = async (xGrad: boolean) => {
+    const rm = upload(f64([3])), rv = upload(f64([3], [1, 1, 1]));
+    const x = upload(x0, xGrad), g = upload(g0, true), b = upload(b0, true);
+    scope(() => backward(sum(mul(batchNorm2d(x, g, b, rm, rv, { training: true, relu: true }), x.view(x.shape)))));
+    assert.is(x.grad === null, !xGrad);
+    const out = [await g.grad!.read(), await b.grad!.read()];
+    for (const v of [rm, rv, x, g, b]) v.dispose();
+    return out;
+  };
+  const [a, c] = [await grads(false), await grads(true)];
+  close(a[0], c[0], { rtol: 1e-6, atol: 1e-6 }, 'dgamma');
+  close(a[1], c[1], { rtol: 1e-6, atol: 1e-6 }, 'dbeta');
+}));
 
 t('batch_norm2d rejects one value per channel in training', () => {
   const x = tensor(new Float32Array(3), [1, 3, 1, 1]), g = tensor(new Float32Array(3), [3]);

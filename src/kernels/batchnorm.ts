@@ -24,55 +24,73 @@ const wgSum = (sg: boolean, v: string, out: string) => (sg ? `let ${out} = subgr
   workgroupBarrier();`);
 const redName = (sg: boolean) => (sg ? '_sg' : '');
 
-// stats[c] = mean, stats[C + c] = rstd. One workgroup per channel.
-const bnStats = (T: Elem, sg: boolean) => kernel(`batchnorm_stats${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
-override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32 }
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> rmean: array<f32>;
-@group(0) @binding(2) var<storage, read_write> rvar: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(4) var<uniform> u: P;
-${reduceVars(sg)}
-${MAIN_PER_GROUP}
-  if (o >= u.c) { return; }
-  if (u.train == 0u) {
-    if (lid == 0u) { stats[o] = rmean[o]; stats[u.c + o] = inverseSqrt(rvar[o] + u.eps); }
-    return;
-  }
-  let m = u.n * u.hw;
-  var acc = ${T}(0.0);
-  for (var b = 0u; b < u.n; b++) {
-    let base = (b * u.c + o) * u.hw;
-    for (var p = lid; p < u.hw; p += WG) { acc += x[base + p]; }
-  }
-  ${wgSum(sg, hsum(T, 'acc'), 'total')}
-  let mean = total / f32(m * ${elemWidth(T)}u);
-  acc = ${T}(0.0);
-  for (var b = 0u; b < u.n; b++) {                    // second pass: Σ (x − μ)², no cancellation
-    let base = (b * u.c + o) * u.hw;
-    for (var p = lid; p < u.hw; p += WG) { let d = x[base + p] - mean; acc += d * d; }
-  }
-  ${wgSum(sg, hsum(T, 'acc'), 'ss')}
-  if (lid == 0u) {
-    let mv = f32(m * ${elemWidth(T)}u);
-    let v = ss / mv;
-    stats[o] = mean;
-    stats[u.c + o] = inverseSqrt(v + u.eps);
-    if (u.update != 0u) {
-      rmean[o] = (1.0 - u.momentum) * rmean[o] + u.momentum * mean;
-      rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * mv / (mv - 1.0);
-    }
-  }
-}`, { WG: sg ? SG_RED_WG : 64 });
-
-// With the relu flag the op is relu(bn(x)): the apply kernel clamps, and the backward kernels mask
-// dy where z = x·scale + shift ≤ 0, recomputing z exactly as the apply kernel did (AFFINE).
+// With the relu flag the op is relu(bn(x)): the apply kernels clamp, and the backward kernels mask
+// dy where z = x·scale + shift ≤ 0, recomputing z exactly as the forward did (AFFINE).
 const AFFINE = /* wgsl */ `
   let scale = stats[u.c + c] * gamma[c];
   let shift = beta[c] - stats[c] * scale;`;
 /** dy, masked to zero where the clamped value z = x·scale + shift was ≤ 0 (relu flag). */
 const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
+
+// One workgroup per channel does the whole forward: the statistics (batch or running), the
+// running-stat update, stats[c] = mean and stats[C + c] = rstd for the backward, then y for its
+// channel. Used where a channel is not split (CPU adapters; small planes on GPUs): one dispatch
+// instead of two, and lavapipe wakes its workers once (bench/NOTES.md §35).
+const bnForward = (T: Elem, sg: boolean) => kernel(`batchnorm_fwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
+override WG: u32 = 64;
+struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32, relu: u32 }
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rmean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> rvar: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(7) var<uniform> u: P;
+${reduceVars(sg)}
+${MAIN_PER_GROUP}
+  if (o >= u.c) { return; }
+  let c = o;
+  var mean = 0.0;
+  var rstd = 0.0;
+  if (u.train == 0u) {
+    mean = rmean[c];
+    rstd = inverseSqrt(rvar[c] + u.eps);
+  } else {
+    let m = u.n * u.hw;
+    var acc = ${T}(0.0);
+    for (var b = 0u; b < u.n; b++) {
+      let base = (b * u.c + c) * u.hw;
+      for (var p = lid; p < u.hw; p += WG) { acc += x[base + p]; }
+    }
+    ${wgSum(sg, hsum(T, 'acc'), 'total')}
+    mean = total / f32(m * ${elemWidth(T)}u);
+    acc = ${T}(0.0);
+    for (var b = 0u; b < u.n; b++) {                    // second pass: Σ (x − μ)², no cancellation
+      let base = (b * u.c + c) * u.hw;
+      for (var p = lid; p < u.hw; p += WG) { let d = x[base + p] - mean; acc += d * d; }
+    }
+    ${wgSum(sg, hsum(T, 'acc'), 'ss')}
+    let mv = f32(m * ${elemWidth(T)}u);
+    let v = ss / mv;
+    rstd = inverseSqrt(v + u.eps);
+    if (lid == 0u && u.update != 0u) {
+      rmean[c] = (1.0 - u.momentum) * rmean[c] + u.momentum * mean;
+      rvar[c] = (1.0 - u.momentum) * rvar[c] + u.momentum * v * mv / (mv - 1.0);
+    }
+  }
+  if (lid == 0u) { stats[c] = mean; stats[u.c + c] = rstd; }
+  let scale = rstd * gamma[c];
+  let shift = beta[c] - mean * scale;
+  for (var b = 0u; b < u.n; b++) {
+    let base = (b * u.c + c) * u.hw;
+    for (var p = lid; p < u.hw; p += WG) {
+      let z = x[base + p] * scale + shift;
+      y[base + p] = select(z, max(z, ${T}(0.0)), u.relu != 0u);
+    }
+  }
+}`, { WG: sg ? SG_RED_WG : 64 });
+
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { ${PLANE_FIELDS}, relu: u32 }
@@ -92,10 +110,11 @@ ${AFFINE}
   }
 }`);
 
-// dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, straight into the two gradients. One workgroup per channel.
-const bnBwdReduce = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd_reduce${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
+// The whole backward of one channel in one workgroup (where a channel is not split):
+// dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, then, when u.want_dx, dx for the channel from those sums.
+const bnBackward = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, relu: u32 }
+struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
@@ -103,7 +122,8 @@ struct P { n: u32, c: u32, hw: u32, relu: u32 }
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(7) var<uniform> u: P;
+@group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(8) var<uniform> u: P;
 ${reduceVars(sg)}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
@@ -124,7 +144,20 @@ ${AFFINE}
   }
   ${wgSum(sg, hsum(T, 'a'), 'sa')}
   ${wgSum(sg, hsum(T, 'b'), 'sb')}
-  if (lid == 0u) { dgamma[o] = sa; dbeta[o] = sb; }
+  if (lid == 0u) { dgamma[c] = sa; dbeta[c] = sb; }
+  if (u.want_dx == 0u) { return; }
+  // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
+  let gs = gamma[c] * rstd;
+  let t = select(0.0, 1.0, u.train != 0u);
+  let ka = t * sb / u.m;
+  let kb = t * sa * rstd / u.m;
+  for (var bi = 0u; bi < u.n; bi++) {
+    let base = (bi * u.c + c) * u.hw;
+    for (var p = lid; p < u.hw; p += WG) {
+      let xv = x[base + p];
+      dx[base + p] = gs * (${masked(T, 'dy[base + p]', 'xv')} - ka - (xv - mean) * kb);
+    }
+  }
 }`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
@@ -272,15 +305,15 @@ const pieceLayout = (n: number, c: number, hw: number, q: number) => {
   return { blocks, span, pieces: n * blocks };
 };
 
-const kernels = (T: Elem) => ({ stats: bnStats(T, false), statsSg: bnStats(T, true), apply: bnApply(T),
-  bwdReduce: bnBwdReduce(T, false), bwdReduceSg: bnBwdReduce(T, true), bwdInput: bnBwdInput(T),
+const kernels = (T: Elem) => ({ fwd: bnForward(T, false), fwdSg: bnForward(T, true), apply: bnApply(T),
+  bwd: bnBackward(T, false), bwdSg: bnBackward(T, true), bwdInput: bnBwdInput(T),
   statsPart: bnStatsPart(T), bwdReducePart: bnBwdReducePart(T) });
 const BN = { f32: kernels('f32'), vec4f: kernels('vec4f') };
 
 /** The kernels for planes of hw values (vec4 when hw is a multiple of 4), values per element, and the reductions to use. */
 const variant = (hw: number) => {
   const T = vecOf(hw)[0], K = BN[T], sg = getEngine().kernelFamily === 'subgroup';
-  return { K, q: elemWidth(T), stats: sg ? K.statsSg : K.stats, bwdReduce: sg ? K.bwdReduceSg : K.bwdReduce };
+  return { K, q: elemWidth(T), fwd: sg ? K.fwdSg : K.fwd, bwd: sg ? K.bwdSg : K.bwd };
 };
 
 export interface BatchNormOptions {
@@ -304,8 +337,10 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       throw new Error(`batch_norm2d: training needs more than 1 value per channel, got x ${fmt(x.shape)}`);
     }
     const hw = h * w;
-    const { K, q, stats: statsKernel } = variant(hw);
+    const { K, q, fwd } = variant(hw);
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
+    const y = empty(x.shape, 'f32', 'batchnorm');
+    const relu = opt.relu ?? false;
     const pl = pieceLayout(n, c, hw / q, q);
     if (opt.training && getEngine().splitReductions && pl.pieces > 1) {
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_stats_pieces');
@@ -315,16 +350,14 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
         params: [c, hw, pl.blocks, pl.span * q, pl.pieces, n, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5)],
       });
       ps.dispose();
+      const plane = planeLayout(n * c, c, hw / q);
+      run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
     } else {
-      run(statsKernel, {
-        inputs: [x], outputs: [runningMean, runningVar, stats], groups: c,
-        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1],
+      run(fwd, {
+        inputs: [x, gamma, beta], outputs: [runningMean, runningVar, stats, y], groups: c,
+        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1, relu ? 1 : 0],
       });
     }
-    const y = empty(x.shape, 'f32', 'batchnorm');
-    const plane = planeLayout(n * c, c, hw / q);
-    const relu = opt.relu ?? false;
-    run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
     ctx.state = { training: opt.training, relu, n, c, hw };
     ctx.save(x, stats, gamma, beta);
     stats.dispose();
@@ -333,8 +366,9 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
   backward(ctx, dy) {
     const [x, stats, gamma, beta] = ctx.saved;
     const { training, relu, n, c, hw } = ctx.state;
-    const { K, q, bwdReduce } = variant(hw);
+    const { K, q, bwd } = variant(hw);
     const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
+    const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
     const pl = pieceLayout(n, c, hw / q, q);
     if (getEngine().splitReductions && pl.pieces > 1) {
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
@@ -344,16 +378,17 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       });
       run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
       ps.dispose();
+      if (dx) {
+        const plane = planeLayout(n * c, c, hw / q);
+        run(K.bwdInput, {
+          inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
+          params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
+        });
+      }
     } else {
-      run(bwdReduce, { inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta], params: [n, c, hw / q, relu ? 1 : 0], groups: c });
-    }
-    let dx: Tensor | null = null;
-    if (ctx.needsGrad[0]) {
-      dx = empty(x.shape, 'f32', 'batchnorm_grad');
-      const plane = planeLayout(n * c, c, hw / q);
-      run(K.bwdInput, {
-        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
-        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
+      run(bwd, {
+        inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta, dx], groups: c,
+        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx ? 1 : 0],
       });
     }
     if (!ctx.needsGrad[1]) dgamma.dispose();
