@@ -81,7 +81,8 @@ for (const fam of bnFamilies()) for (const [h, w, training] of [[7, 3, true], [2
   }));
 }
 
-for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses running stats; gradients`, async () => {
+// split: the GPU path (statistics kernel without its apply, then the plane-layout apply and dx)
+for (const [h, w, split] of [[5, 5, false], [4, 6, false], [4, 6, true]] as const) t(`batch_norm2d eval ${h}x${w}${split ? ' (GPU path)' : ''} uses running stats; gradients`, splitting(split, async () => {
   const x = randn([2, 3, h, w], 6), g = randn([3], 7), b = randn([3], 8);
   const rm0 = randn([3], 9), rv0 = rand([3], 10, 0.5, 2);
   const rm = upload(rm0), rv = upload(rv0);
@@ -91,7 +92,7 @@ for (const [h, w] of [[5, 5], [4, 6]]) t(`batch_norm2d eval ${h}x${w} uses runni
   await checkGrad(fn, ref, [x, g, b], GR);
   close(await rm.read(), rm0.data, { rtol: 1e-7, atol: 0 }, 'running_mean untouched');
   rm.dispose(); rv.dispose();
-});
+}));
 
 for (const split of [false, true]) t(`batch_norm2d weight and bias gradients when x needs none (${split ? 'split' : 'one workgroup per channel'})`, splitting(split, async () => {
   // the same dγ, dβ as when x needs a gradient too; the kernels skip dx

@@ -33,12 +33,13 @@ const AFFINE = /* wgsl */ `
 const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 
 // One workgroup per channel does the whole forward: the statistics (batch or running), the
-// running-stat update, stats[c] = mean and stats[C + c] = rstd for the backward, then y for its
-// channel. Used where a channel is not split (CPU adapters; small planes on GPUs): one dispatch
-// instead of two, and lavapipe wakes its workers once (bench/NOTES.md §35).
+// running-stat update, stats[c] = mean and stats[C + c] = rstd for the backward, then (u.apply) y
+// for its channel. On CPU adapters: one dispatch instead of two, with the channel still in the
+// cache for the second pass (bench/NOTES.md §35). GPUs want more workgroups for y than channels:
+// there it writes only the statistics (eval, small planes) and the plane-layout apply follows.
 const bnForward = (T: Elem, sg: boolean) => kernel(`batchnorm_fwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32, relu: u32 }
+struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32, relu: u32, apply: u32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> gamma: array<f32>;
 @group(0) @binding(2) var<storage, read> beta: array<f32>;
@@ -80,6 +81,7 @@ ${MAIN_PER_GROUP}
     }
   }
   if (lid == 0u) { stats[c] = mean; stats[u.c + c] = rstd; }
+  if (u.apply == 0u) { return; }
   let scale = rstd * gamma[c];
   let shift = beta[c] - mean * scale;
   for (var b = 0u; b < u.n; b++) {
@@ -111,7 +113,8 @@ ${AFFINE}
 }`);
 
 // The whole backward of one channel in one workgroup (where a channel is not split):
-// dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, then, when u.want_dx, dx for the channel from those sums.
+// dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, then, when u.want_dx (CPU adapters), dx for the channel
+// from those sums; on GPUs the plane-layout bwd_input kernel does dx.
 const bnBackward = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32 }
@@ -353,10 +356,15 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       const plane = planeLayout(n * c, c, hw / q);
       run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
     } else {
+      const fuse = !getEngine().splitReductions;   // y in the same workgroups (CPU adapters)
       run(fwd, {
         inputs: [x, gamma, beta], outputs: [runningMean, runningVar, stats, y], groups: c,
-        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1, relu ? 1 : 0],
+        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1, relu ? 1 : 0, fuse ? 1 : 0],
       });
+      if (!fuse) {
+        const plane = planeLayout(n * c, c, hw / q);
+        run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
+      }
     }
     ctx.state = { training: opt.training, relu, n, c, hw };
     ctx.save(x, stats, gamma, beta);
@@ -370,7 +378,8 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
     const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
     const pl = pieceLayout(n, c, hw / q, q);
-    if (getEngine().splitReductions && pl.pieces > 1) {
+    const split = getEngine().splitReductions;
+    if (split && pl.pieces > 1) {
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
       run(K.bwdReducePart, {
         inputs: [dy, x, stats, gamma, beta], outputs: [ps], groups: pl.pieces * c,
@@ -378,17 +387,18 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       });
       run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
       ps.dispose();
-      if (dx) {
-        const plane = planeLayout(n * c, c, hw / q);
-        run(K.bwdInput, {
-          inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
-          params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
-        });
-      }
     } else {
+      // dx in the same workgroups on CPU adapters; on GPUs by the plane-layout kernel below
       run(bwd, {
         inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta, dx], groups: c,
-        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx ? 1 : 0],
+        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx && !split ? 1 : 0],
+      });
+    }
+    if (dx && split) {
+      const plane = planeLayout(n * c, c, hw / q);
+      run(K.bwdInput, {
+        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
+        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
       });
     }
     if (!ctx.needsGrad[1]) dgamma.dispose();
