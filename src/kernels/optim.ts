@@ -29,6 +29,17 @@ ${MAIN_1D}
 }`);
 const SGD_STEP = { f32: sgdStepKernel('f32'), vec4f: sgdStepKernel('vec4f') };
 
+/** Adam's update of p, m, v at idx from g (uniforms decoupled, lr, wd, beta1, beta2, eps); bias corrections as WGSL expressions. */
+const adamUpdate = (lrOverBc1: string, sqrtBc2: string) => /* wgsl */ `
+  var w = p[idx];
+  var gi = g[idx];
+  if (u.decoupled != 0u) { w *= 1.0 - u.lr * u.wd; } else { gi += u.wd * w; }
+  let mi = u.beta1 * m[idx] + (1.0 - u.beta1) * gi;
+  let vi = u.beta2 * v[idx] + (1.0 - u.beta2) * gi * gi;
+  m[idx] = mi;
+  v[idx] = vi;
+  p[idx] = w - ${lrOverBc1} * mi / (sqrt(vi) / ${sqrtBc2} + u.eps);`;
+
 const adamStepKernel = (T: Elem) => kernel(`adam_step${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, decoupled: u32, p0: u32, p1: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32,
@@ -40,14 +51,7 @@ struct P { n: u32, decoupled: u32, p0: u32, p1: u32, lr: f32, beta1: f32, beta2:
 @group(0) @binding(4) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  var w = p[idx];
-  var gi = g[idx];
-  if (u.decoupled != 0u) { w *= 1.0 - u.lr * u.wd; } else { gi += u.wd * w; }
-  let mi = u.beta1 * m[idx] + (1.0 - u.beta1) * gi;
-  let vi = u.beta2 * v[idx] + (1.0 - u.beta2) * gi * gi;
-  m[idx] = mi;
-  v[idx] = vi;
-  p[idx] = w - (u.lr / u.bc1) * mi / (sqrt(vi) / sqrt(u.bc2) + u.eps);
+${adamUpdate('(u.lr / u.bc1)', 'sqrt(u.bc2)')}
 }`);
 const ADAM_STEP = { f32: adamStepKernel('f32'), vec4f: adamStepKernel('vec4f') };
 
@@ -91,14 +95,7 @@ ${MAIN_1D}
   if (idx >= u.n) { return; }
   let c = coef[owner[idx / u.block]];
   if (c.z == 0.0) { return; }
-  var w = p[idx];
-  var gi = g[idx];
-  if (u.decoupled != 0u) { w *= 1.0 - u.lr * u.wd; } else { gi += u.wd * w; }
-  let mi = u.beta1 * m[idx] + (1.0 - u.beta1) * gi;
-  let vi = u.beta2 * v[idx] + (1.0 - u.beta2) * gi * gi;
-  m[idx] = mi;
-  v[idx] = vi;
-  p[idx] = w - c.x * mi / (sqrt(vi) / c.y + u.eps);
+${adamUpdate('c.x', 'c.y')}
 }`);
 
 /**
