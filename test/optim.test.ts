@@ -112,6 +112,39 @@ t('Adam packs small parameters into one arena: one dispatch, per-parameter step 
   for (const p of ps) p.dispose();
 });
 
+t('SGD with momentum packs small parameters too: one dispatch, first steps per parameter, no update without a gradient', async () => {
+  const e = getEngine();
+  const sizes = [7, 64, 33, ARENA_MAX_ELEMENTS + 1];
+  const o = { lr: 0.1, momentum: 0.9, weightDecay: 1e-2, nesterov: true };
+  const p0 = sizes.map((n, i) => randn([n], 20 + i).data);
+  const ps = p0.map((d) => tensor(Float32Array.from(d), [d.length], { requiresGrad: true }));
+  const opt = new SGD(ps, o);
+  assert.ok(ps.slice(0, 3).every((p) => 'buffer' in p.binding) && !('buffer' in ps[3].binding));
+  const ref = p0.map((d) => ({ p: Float64Array.from(d), buf: null as Float64Array | null }));
+  // parameter 1 gets its first gradient only at step 3, so its buffer starts then
+  const plan = [[0, 2, 3], [0, 2, 3], [0, 1, 2, 3], [0, 1, 3]];
+  const perStep: number[] = [];
+  for (const [k, have] of plan.entries()) {
+    for (const i of have) {
+      const g = randn([sizes[i]], 200 + 10 * k + i).data;
+      ps[i].grad = tensor(Float32Array.from(g), ps[i].shape);
+      const r = ref[i];
+      const d = g.map((v, j) => v + o.weightDecay * r.p[j]);
+      r.buf = r.buf ? r.buf.map((b, j) => o.momentum * b + d[j]) : Float64Array.from(d);
+      for (let j = 0; j < d.length; j++) r.p[j] -= o.lr * (d[j] + o.momentum * r.buf[j]);
+    }
+    const d0 = e.dispatches;
+    opt.step();
+    perStep.push(e.dispatches - d0);
+    opt.zeroGrad();
+  }
+  assert.equal(perStep.slice(1), [2, 2, 2], `dispatches per step (${perStep})`);
+  for (let i = 0; i < sizes.length; i++) close(Float64Array.from(await ps[i].read()), ref[i].p, { rtol: 1e-5, atol: 1e-6 }, `parameter ${i}`);
+  close(Float64Array.from(await opt.stateTensors().get('1.momentum_buffer')!.read()), ref[1].buf!, { rtol: 1e-5, atol: 1e-6 }, 'momentum buffer of a packed parameter');
+  opt.dispose();
+  for (const p of ps) p.dispose();
+});
+
 t('LR schedulers: poly, step, exponential', () => {
   const p = tensor(new Float32Array(1), [1]);
   const opt = new SGD([p], { lr: 0.5 });

@@ -9,6 +9,17 @@ import { type Elem, MAIN_1D, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 
 // Both come as f32 and, for sizes that are a multiple of 4, as vec4f (bench/NOTES.md §10, §24).
 
+/** SGD's update of p (and buf) at idx from g; `first`: a WGSL condition, true on the buffer's first step. */
+const sgdUpdate = (first: string) => /* wgsl */ `
+  var d = g[idx] + u.wd * p[idx];
+  if (u.has_momentum != 0u) {
+    var b = d;
+    if (!(${first})) { b = u.momentum * buf[idx] + (1.0 - u.dampening) * d; }
+    buf[idx] = b;
+    d = select(b, d + u.momentum * b, u.nesterov != 0u);
+  }
+  p[idx] -= u.lr * d;`;
+
 const sgdStepKernel = (T: Elem) => kernel(`sgd_step${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, momentum: f32, dampening: f32, wd: f32 }
@@ -18,14 +29,7 @@ struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, moment
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  var d = g[idx] + u.wd * p[idx];
-  if (u.has_momentum != 0u) {
-    var b = d;
-    if (u.first == 0u) { b = u.momentum * buf[idx] + (1.0 - u.dampening) * d; }
-    buf[idx] = b;
-    d = select(b, d + u.momentum * b, u.nesterov != 0u);
-  }
-  p[idx] -= u.lr * d;
+${sgdUpdate('u.first != 0u')}
 }`);
 const SGD_STEP = { f32: sgdStepKernel('f32'), vec4f: sgdStepKernel('vec4f') };
 
@@ -109,5 +113,32 @@ export function adamStepArena(p: Tensor, g: Tensor, m: Tensor, v: Tensor, owner:
   run(ADAM_STEP_ARENA, {
     inputs: [g, owner, coef], outputs: [p, m, v], threads: n,
     params: [n, h.decoupled ? 1 : 0, block / 4, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay)],
+  });
+}
+
+// SGD over a parameter arena: coef[parameter] = (has gradient, first step of its momentum buffer).
+const SGD_STEP_ARENA = kernel('sgd_step_arena', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32, block: u32, nesterov: u32, has_momentum: u32, lr: f32, momentum: f32, dampening: f32, wd: f32 }
+@group(0) @binding(0) var<storage, read> g: array<vec4f>;
+@group(0) @binding(1) var<storage, read> owner: array<u32>;
+@group(0) @binding(2) var<storage, read> coef: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> buf: array<vec4f>;
+@group(0) @binding(5) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  let c = coef[owner[idx / u.block]];
+  if (c.x == 0.0) { return; }
+${sgdUpdate('c.y != 0.0')}
+}`);
+
+/** One SGD step over an arena (see adamStepArena); `buf` null without momentum; coef per parameter: (has gradient, first step). */
+export function sgdStepArena(p: Tensor, g: Tensor, buf: Tensor | null, owner: Tensor, coef: Tensor, block: number, h: SgdHyper): void {
+  if (block % 4 !== 0 || p.size % block !== 0) throw new Error(`sgdStepArena: ${p.size} values in blocks of ${block}`);
+  const n = p.size / 4;
+  run(SGD_STEP_ARENA, {
+    inputs: [g, owner, coef], outputs: [p, buf], threads: n,
+    params: [n, block / 4, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening), f32(h.weightDecay)],
   });
 }

@@ -1,8 +1,14 @@
-import type { Tensor } from '../engine/tensor.js';
-import { type SgdHyper, sgdStep } from '../kernels/optim.js';
+import { keep } from '../engine/scope.js';
+import { type Tensor, empty } from '../engine/tensor.js';
+import { type SgdHyper, sgdStep, sgdStepArena } from '../kernels/optim.js';
+import { ParamArena } from './arena.js';
 import { Optimizer } from './optimizer.js';
 
-export interface SgdOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
+export interface SgdOptions {
+  lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean;
+  /** As Adam's: the small parameters in one arena, one dispatch (default true; a number sets the size limit). */
+  pack?: boolean | number;
+}
 
 /** SGD with momentum and L2 weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer {
@@ -20,13 +26,37 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
+    const pack = o.pack ?? true;
+    if (pack !== false) this.arena = ParamArena.pack(params, pack === true ? undefined : pack);
+  }
+
+  private coef: Tensor | null = null;
+
+  private get hyper(): SgdHyper {
+    return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
   }
 
   protected update(p: Tensor, g: Tensor): void {
-    const h: SgdHyper = { lr: this.lr, momentum: this.momentum, dampening: this.dampening,
-      weightDecay: this.weightDecay, nesterov: this.nesterov };
-    if (this.momentum === 0) { sgdStep(p, g, null, false, h); return; }
+    if (this.momentum === 0) { sgdStep(p, g, null, false, this.hyper); return; }
     const buf = this.slot(p, 'momentum_buffer');
-    sgdStep(p, g, buf.t, buf.fresh, h);
+    sgdStep(p, g, buf.t, buf.fresh, this.hyper);
+  }
+
+  protected override updateArena(a: ParamArena): void {
+    const coef = new Float32Array(4 * a.params.length);
+    a.params.forEach((p, i) => {
+      if (!p.grad) return;                     // skipped: coef.x = 0
+      const first = this.momentum !== 0 && this.slot(p, 'momentum_buffer').fresh;   // the window, for stateTensors()
+      coef.set([1, first ? 1 : 0], 4 * i);
+    });
+    this.coef ??= keep(empty([coef.length], 'f32', 'sgd arena coefficients'));
+    this.coef.write(coef);
+    sgdStepArena(a.values, a.grads, this.momentum !== 0 ? a.slot('momentum_buffer') : null, a.owner, this.coef, a.block, this.hyper);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.coef?.dispose();
+    this.coef = null;
   }
 }
