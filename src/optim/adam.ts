@@ -1,5 +1,4 @@
-import { keep } from '../engine/scope.js';
-import { type Tensor, empty } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { adamStep, adamStepArena } from '../kernels/optim.js';
 import { ParamArena } from './arena.js';
 import { Optimizer } from './optimizer.js';
@@ -20,7 +19,6 @@ export class Adam extends Optimizer {
   readonly weightDecay: number;
   protected readonly decoupled: boolean = false;
   private readonly counts = new Map<Tensor, number>();
-  private coef: Tensor | null = null;
 
   constructor(params: Tensor[], o: AdamOptions = {}) {
     super(params, o.lr ?? 1e-3);
@@ -54,15 +52,7 @@ export class Adam extends Optimizer {
       this.counts.set(p, t);
       coef.set([this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t), 1], 4 * i);
     });
-    this.coef ??= keep(empty([coef.length], 'f32', 'adam arena coefficients'));
-    this.coef.write(coef);
-    adamStepArena(a.values, a.grads, a.slot('exp_avg'), a.slot('exp_avg_sq'), a.owner, this.coef, a.block, this.hyper);
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.coef?.dispose();
-    this.coef = null;
+    adamStepArena(a.values, a.grads, a.slot('exp_avg'), a.slot('exp_avg_sq'), a.owner, a.coefficients(coef), a.block, this.hyper);
   }
 
   override loadState(tensors: Parameters<Optimizer['loadState']>[0], steps: number): void {

@@ -1,5 +1,5 @@
 import { keep } from '../engine/scope.js';
-import { type Tensor, tensor, zeros } from '../engine/tensor.js';
+import { type Tensor, empty, tensor, zeros } from '../engine/tensor.js';
 
 /**
  * Parameters up to this many elements go into an optimizer's arena: biases, batch-norm scales and
@@ -73,6 +73,15 @@ export class ParamArena {
     return this.slot(name).window(this.offsets.get(p)!, p.shape, `${name} of ${p.label}`);
   }
 
+  private coef: Tensor | null = null;
+  /** Uploads this step's per-parameter values (4 per parameter, for the optimizer's kernel) and returns them. */
+  coefficients(values: Float32Array): Tensor {
+    if (values.length !== 4 * this.params.length) throw new Error(`arena: ${values.length} coefficients for ${this.params.length} parameters`);
+    this.coef ??= keep(empty([values.length], 'f32', 'arena coefficients'));
+    this.coef.write(values);
+    return this.coef;
+  }
+
   /** Copies the gradients there are into `grads`; false if no parameter has one. */
   gatherGrads(): boolean {
     const e = this.values.engine;
@@ -90,6 +99,8 @@ export class ParamArena {
     this.values.dispose();
     this.grads.dispose();
     this.owner.dispose();
+    this.coef?.dispose();
+    this.coef = null;
     for (const s of this.slots.values()) s.dispose();
     this.slots.clear();
   }

@@ -1,5 +1,4 @@
-import { keep } from '../engine/scope.js';
-import { type Tensor, empty } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { type SgdHyper, sgdStep, sgdStepArena } from '../kernels/optim.js';
 import { ParamArena } from './arena.js';
 import { Optimizer } from './optimizer.js';
@@ -30,8 +29,6 @@ export class SGD extends Optimizer {
     if (pack !== false) this.arena = ParamArena.pack(params, pack === true ? undefined : pack);
   }
 
-  private coef: Tensor | null = null;
-
   private get hyper(): SgdHyper {
     return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
   }
@@ -49,14 +46,6 @@ export class SGD extends Optimizer {
       const first = this.momentum !== 0 && this.slot(p, 'momentum_buffer').fresh;   // the window, for stateTensors()
       coef.set([1, first ? 1 : 0], 4 * i);
     });
-    this.coef ??= keep(empty([coef.length], 'f32', 'sgd arena coefficients'));
-    this.coef.write(coef);
-    sgdStepArena(a.values, a.grads, this.momentum !== 0 ? a.slot('momentum_buffer') : null, a.owner, this.coef, a.block, this.hyper);
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.coef?.dispose();
-    this.coef = null;
+    sgdStepArena(a.values, a.grads, this.momentum !== 0 ? a.slot('momentum_buffer') : null, a.owner, a.coefficients(coef), a.block, this.hyper);
   }
 }
