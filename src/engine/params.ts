@@ -18,13 +18,6 @@ export function writeParams(view: DataView, offset: number, vals: readonly Param
   }
 }
 
-/** Packs scalars in declaration order (4 bytes each), padded to a multiple of 16 bytes. */
-export function packParams(vals: readonly Param[]): ArrayBuffer {
-  const buf = new ArrayBuffer(paramBytes(vals.length));
-  writeParams(new DataView(buf), 0, vals);
-  return buf;
-}
-
 /** Shape/stride arrays for kernels of rank ≤ 6, laid out as `array<vec4u, 2>` (8 slots). */
 export function slots8(xs: readonly number[], fill = 0): number[] {
   if (xs.length > 8) throw new Error(`rank ${xs.length} is above the supported 6`);
