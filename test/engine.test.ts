@@ -13,6 +13,7 @@ import { empty, tensor } from '../src/engine/tensor.js';
 import { add, mul, relu } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
 import { kernel, run } from '../src/kernels/wgsl.js';
+import { layer } from '../src/models/layers.js';
 import { createNodeDevice } from '../src/node/device.js';
 import { dawnPollInterval, setDawnPollInterval } from '../src/node/poll.js';
 
@@ -72,6 +73,21 @@ t('backward frees saved activations as it goes', async () => {
   const base = e.pool.bytesLive;
   scope(() => backward(sum(relu(mul(add(x, x), x)))));
   assert.is(e.pool.bytesLive, base + 4096 /* x.grad */);
+  x.dispose();
+});
+
+t('layer(): intermediates go when the layer returns; gradients still flow through them', async () => {
+  const e = getEngine();
+  const x = tensor(Float32Array.from({ length: 1000 }, (_, i) => i / 1000 - 0.5), [1000], { requiresGrad: true });
+  const base = e.pool.bytesLive;
+  const y = noGrad(() => layer('test', () => relu(mul(add(x, x), x))));
+  assert.is(e.pool.bytesLive, base + 4096, 'inference: only the output is left');
+  y.dispose();
+  scope(() => backward(sum(layer('test', () => relu(mul(add(x, x), x))))));   // d/dx relu(2x²) = 4x where x ≠ 0
+  const g = await x.grad!.read(), xs = await x.read();
+  let bad = 0;
+  for (let i = 0; i < 1000; i++) if (Math.abs(g[i] - (xs[i] !== 0 ? 4 * xs[i] : 0)) > 1e-6) bad++;
+  assert.is(bad, 0);
   x.dispose();
 });
 

@@ -1,6 +1,5 @@
 // ERFNet (Romera et al., T-ITS 2018) as in Eromera/erfnet_pytorch train/erfnet.py: layer table,
 // dropout rates, dilations, BatchNorm eps 1e-3 and state-dict names identical (seed-specs §2).
-import { labelled } from '../engine/engine.js';
 import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -8,7 +7,7 @@ import { concat } from '../kernels/concat.js';
 import { dropout2d } from '../kernels/dropout.js';
 import { addRelu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d } from './layers.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
 
 /** relu(bn(concat[conv3x3 s2 (in → out−in), maxpool2x2(x)])). */
 export class DownsamplerBlock extends Module {
@@ -90,11 +89,11 @@ export class Encoder extends Module {
   }
   /** Features at 1/8 resolution, or class logits through output_conv when `predict`. */
   forward(x: Tensor, predict = false): Tensor {
-    let y = labelled('encoder.initial_block', () => this.initial_block.forward(x));
-    this.layers.forEach((l, i) => { y = labelled(`encoder.layers.${i}`, () => (l as DownsamplerBlock | NonBottleneck1d).forward(y)); });
+    let y = layer('encoder.initial_block', () => this.initial_block.forward(x));
+    this.layers.forEach((l, i) => { y = layer(`encoder.layers.${i}`, () => (l as DownsamplerBlock | NonBottleneck1d).forward(y)); });
     if (!predict) return y;
     if (!this.output_conv) throw new Error('ERFNet encoder: built without output_conv, cannot predict at 1/8');
-    return labelled('encoder.output_conv', () => this.output_conv!.forward(y));
+    return layer('encoder.output_conv', () => this.output_conv!.forward(y));
   }
 }
 
@@ -109,8 +108,8 @@ export class Decoder extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    this.layers.forEach((l, i) => { y = labelled(`decoder.layers.${i}`, () => (l as UpsamplerBlock | NonBottleneck1d).forward(y)); });
-    return labelled('decoder.output_conv', () => this.output_conv.forward(y));
+    this.layers.forEach((l, i) => { y = layer(`decoder.layers.${i}`, () => (l as UpsamplerBlock | NonBottleneck1d).forward(y)); });
+    return layer('decoder.output_conv', () => this.output_conv.forward(y));
   }
 }
 

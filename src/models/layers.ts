@@ -1,11 +1,21 @@
 // Layers with PyTorch's parameter names, shapes and default initialisation.
+import { labelled } from '../engine/engine.js';
 import { Module } from '../engine/module.js';
+import { scope } from '../engine/scope.js';
 import { globalRng, type Rng } from '../engine/rng.js';
 import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { type Conv2dOptions, type ConvTranspose2dOptions, type Pair, conv2d, convTranspose2d } from '../kernels/conv2d.js';
 import { dropout2d } from '../kernels/dropout.js';
 import { linear } from '../kernels/matmul.js';
+
+/**
+ * Runs one layer of a model under its profiler label and in its own scope: the layer's
+ * intermediates are freed when it returns (those a backward needs live on in the graph's saved
+ * views, and go as backward passes them), so neither inference nor the backward holds every
+ * intermediate of the whole model at once (bench/NOTES.md §36).
+ */
+export const layer = <T>(label: string, fn: () => T): T => scope(() => labelled(label, fn));
 
 const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : [p[0], p[1]]);
 

@@ -3,7 +3,6 @@
 // 2-channel output becomes a displacement field tanh(·)·10 that warps the distorted input. With
 // feedback, the bottleneck gets + 0.001·TransBlockRes([Δ·R_r, Δ·R_g, Δ·R_b]), where Δ is the change
 // of the segmentation logits between the last two iterations and R the previous restored image.
-import { labelled } from '../engine/engine.js';
 import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -12,7 +11,7 @@ import { add, mul, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
 import { sliceChannels } from '../kernels/slice.js';
 import { warp } from '../kernels/warp.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d } from './layers.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
 
 /** [conv3×3 → ReLU → BN] × 2 (ReLU before BN, as the reference); state-dict indices block.0/2/3/5. */
 export class UNetConvBlock extends Module {
@@ -129,11 +128,11 @@ export class RestorationUNet extends Module {
     const skips: Tensor[] = [];
     let y = x;
     this.down_path.forEach((blk, i) => {
-      y = labelled(`unet.down_path.${i}`, () => blk.forward(y));
+      y = layer(`unet.down_path.${i}`, () => blk.forward(y));
       if (i < this.depth - 1) { skips.push(y); y = maxPool2d(y, 2); }
     });
-    if (feedback) y = add(y, labelled('unet.feedback', () => scale(this.feedback.forward(feedback), this.feedbackScale)));
-    this.up_path.forEach((blk, i) => { y = labelled(`unet.up_path.${i}`, () => blk.forward(y, skips[skips.length - 1 - i])); });
+    if (feedback) y = add(y, layer('unet.feedback', () => scale(this.feedback.forward(feedback), this.feedbackScale)));
+    this.up_path.forEach((blk, i) => { y = layer(`unet.up_path.${i}`, () => blk.forward(y, skips[skips.length - 1 - i])); });
     const flow = scale(tanh(this.last.forward(y)), this.maxShift);
     return { flow, restored: warp(x, flow) };
   }
