@@ -27,8 +27,7 @@ export class Adam extends Optimizer {
     this.weightDecay = o.weightDecay ?? 0;
     const [b1, b2] = this.betas;
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`Adam: betas must be in [0, 1), got ${this.betas}`);
-    const pack = o.pack ?? true;
-    if (pack !== false) this.arena = ParamArena.pack(params, pack === true ? undefined : pack);
+    this.arena = ParamArena.pack(params, o.pack);
   }
 
   private get hyper() {

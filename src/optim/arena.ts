@@ -29,9 +29,13 @@ export class ParamArena {
   readonly owner: Tensor;
   private readonly slots = new Map<string, Tensor>();
 
-  /** Packs the parameters of `params` with at most `maxElements` elements that are not in an arena already; null if none. */
-  static pack(params: readonly Tensor[], maxElements = ARENA_MAX_ELEMENTS): ParamArena | null {
-    const picked = params.filter((p, i) => p.size <= maxElements && !('buffer' in p.binding) && params.indexOf(p) === i);
+  /**
+   * Packs the parameters of `params` with at most `pack` elements (true: ARENA_MAX_ELEMENTS; false:
+   * none; an optimizer's `pack` option) that are not in an arena already; null if fewer than two.
+   */
+  static pack(params: readonly Tensor[], pack: boolean | number = true): ParamArena | null {
+    const max = pack === true ? ARENA_MAX_ELEMENTS : pack === false ? -1 : pack;
+    const picked = [...new Set(params)].filter((p) => p.size <= max && !('buffer' in p.binding));
     return picked.length > 1 ? new ParamArena(picked) : null;
   }
 

@@ -25,8 +25,7 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
-    const pack = o.pack ?? true;
-    if (pack !== false) this.arena = ParamArena.pack(params, pack === true ? undefined : pack);
+    this.arena = ParamArena.pack(params, o.pack);
   }
 
   private get hyper(): SgdHyper {
