@@ -2,7 +2,7 @@ import type { Binding } from './engine.js';
 
 /**
  * Bind groups keyed by layout and the identity of every bound buffer. A training loop reuses the
- * pool's buffers in the same order each step, so after the first step almost every launch finds its
+ * pool's buffers in the same order each step, so from the third step on every launch finds its
  * group here; creating one cost about 20 µs of host time per launch on lavapipe (bench/NOTES.md §31).
  */
 export class BindGroupCache {

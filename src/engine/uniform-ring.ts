@@ -18,9 +18,6 @@ export class UniformRing {
     this.view = new DataView(new ArrayBuffer(capacity));
   }
 
-  /** Bytes written since the last upload. */
-  get pending(): number { return this.used; }
-
   /** Writes `vals` and returns their offset, or -1 when they do not fit (upload and submit first). */
   push(vals: readonly Param[]): number {
     const bytes = paramBytes(vals.length);
