@@ -233,6 +233,24 @@ t('a repeated training step binds the same buffers: no bind group is created aft
   w.dispose(); x.dispose();
 });
 
+t('profiler: more than one query set of 2048 dispatches, each timed once; past the capacity stop throws', async () => {
+  const e = getEngine();
+  const x = tensor(new Float32Array(8).fill(1), [8]);
+  const n = 2100;
+  const launches = () => scope(() => layer('many', () => { for (let i = 0; i < n; i++) relu(x).dispose(); }));
+  e.startProfiling(3 * n);
+  launches();
+  const got = await e.stopProfiling();       // the relus, and the fills that poison their outputs in tests
+  assert.ok(got.length > 2048);
+  assert.is(got.filter((k) => /^many\|unary_fwd/.test(k.name)).length, n);
+  assert.ok(got.every((k) => k.name.startsWith('many|') && k.ms >= 0 && Number.isFinite(k.ms)), 'every dispatch named and timed');
+  e.startProfiling(10);
+  scope(() => { for (let i = 0; i < 12; i++) relu(x).dispose(); });
+  await e.stopProfiling().then(() => assert.unreachable('no error'), (err: Error) => assert.match(err.message, /\d+ dispatches past the capacity of 10 were not timed/));
+  assert.throws(() => e.startProfiling(0), /capacity must be a positive integer/);
+  x.dispose();
+});
+
 t.run();
 
 const t2 = suite('engine-sizes');

@@ -223,9 +223,12 @@ export class Engine {
   /** Layer names for the profiler (innermost last); see `labelled()`. */
   readonly labels: string[] = [];
 
-  /** Starts timing every dispatch with GPU timestamps (one pass each, so slower overall). */
+  /**
+   * Starts timing every dispatch with GPU timestamps (one pass each, so slower overall), the first
+   * `capacity` of them; stopProfiling() throws if more were made, so no time goes missing unseen.
+   */
   startProfiling(capacity = 2048): void {
-    if (capacity > 2048) throw new Error(`startProfiling: at most 2048 dispatches (4096 timestamps), got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`startProfiling: capacity must be a positive integer, got ${capacity}`);
     if (!this.device.features.has('timestamp-query')) {
       throw new Error('profiling needs the timestamp-query feature, which this device lacks');
     }
@@ -242,7 +245,9 @@ export class Engine {
     this.profiler = null;
     const read = p.resolve(this.commandEncoder());
     this.flush();
-    return read();
+    const t = await read();
+    if (p.dropped) throw new Error(`stopProfiling: ${p.dropped} dispatches past the capacity of ${p.capacity} were not timed; start with a larger capacity`);
+    return t;
   }
 
   /**
