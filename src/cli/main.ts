@@ -117,11 +117,14 @@ await yargs(hideBin(process.argv))
     .option('shapes', { type: 'string', describe: "comma list: only the conv shapes whose name contains one of these (e.g. 'convT,nb64')" })
     .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' }),
   run((a) => bench(a)))
-  .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step', (y) => common(y)
+  .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step (--model erfnet | feedback)', (y) => common(y)
     .option('height', { type: 'number', default: 64, describe: 'input height (multiple of 8)' })
     .option('width', { type: 'number', describe: 'input width (default 2×height)' })
     .option('batch-size', { type: 'number', default: 2 })
-    .option('top', { type: 'number', default: 12, describe: 'kernels to list' }),
+    .option('top', { type: 'number', default: 12, describe: 'kernels to list' })
+    .option('unet-width', { type: 'number', default: 3, describe: 'feedback: first U-Net layer has 2^w filters (reference 6)' })
+    .option('unet-depth', { type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' })
+    .option('iterations', { type: 'number', default: 3, describe: 'feedback: iterations after the plain pass' }),
   run((a) => profile(a)))
   .command('simulate', 'Write a heat-distorted copy of a data set (same layout; labels are not warped)', (y) => y
     .option('in', { type: 'string', demandOption: true, describe: 'data-set folder (e.g. cityscapes/)' })
