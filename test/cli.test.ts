@@ -90,6 +90,18 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   // every conv forward of the step appears once in the kernel table, under whichever variant ran it
   const fwd = [...p.out.matchAll(/^conv2d_fwd\w*\s+(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   assert.is(fwd, 74);
+  // the feedback system: U-Net and ERFNet layers, and the per-model totals
+  const pf = await mirage('profile', '--model', 'feedback', '--height', '16', '--batch-size', '1', '--unet-width', '1', '--unet-depth', '3', '--iterations', '1', '--top', '200');
+  assert.is(pf.code, 0, pf.err);
+  assert.match(pf.out, /U-Net depth 3, width 2, \+ ERFNet, 1 iterations/);
+  for (const l of ['unet.down_path.2', 'unet.pool.1', 'unet.feedback', 'unet.up_path.1', 'unet.last', 'unet.warp', 'decoder.output_conv']) {
+    assert.match(pf.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'), l);
+  }
+  assert.match(pf.out, /^U-Net\s+\d+\.\d+/m);
+  assert.match(pf.out, /^ERFNet\s+\d+\.\d+/m);
+  assert.match(pf.out, /^feedback_input\w*\s+[12]\s/m);
+  const pn = await mirage('profile', '--model', 'unet');
+  assert.match(pn.err, /--model unet: profile knows erfnet and feedback/);
   const inf = await mirage('info');
   // default family: subgroup (or portable without subgroups) on CPU adapters, workgroup tiles on GPUs
   assert.match(inf.out, /kernels: +(cpu class; convolutions (subgroup-broadcast|portable)|gpu class; convolutions workgroup-memory tiles)/);

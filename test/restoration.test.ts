@@ -38,10 +38,14 @@ function feedbackRef(d: F64Tensor, r: F64Tensor): F64Tensor {
   }
   return y;
 }
-t('feedback input [Δ·R_r | Δ·R_g | Δ·R_b]: forward and gradients', async () => {
-  const d = randn([2, 5, 3, 4], 1), r = randn([2, 3, 3, 4], 2);
-  await checkForward(feedbackInput, feedbackRef, [d, r], { rtol: 1e-6, atol: 1e-7 });
-  await checkGrad(feedbackInput, feedbackRef, [d, r], GR);
+t('feedback input [Δ·R_r | Δ·R_g | Δ·R_b]: forward and gradients (vec4 and scalar planes, short and long)', async () => {
+  // planes of 12 (vec4, several planes per workgroup), 15 (scalar), 560 (vec4, chunks of a plane), 90 (scalar, chunks)
+  for (const [n, k, h, w, seed] of [[2, 5, 3, 4, 1], [1, 4, 3, 5, 3], [1, 2, 20, 28, 5], [2, 3, 9, 10, 7]]) {
+    const d = randn([n, k, h, w], seed), r = randn([n, 3, h, w], seed + 1);
+    await checkForward(feedbackInput, feedbackRef, [d, r], { rtol: 1e-6, atol: 1e-7 });
+    await checkGrad(feedbackInput, feedbackRef, [d, r], GR);
+  }
+  assert.throws(() => feedbackInput(tensor(new Float32Array(8), [1, 2, 2, 2]), tensor(new Float32Array(8), [1, 2, 2, 2])), /do not match/);
 });
 t('sliceChannels forward and gradient', async () => {
   const x = randn([2, 5, 3, 3], 3);

@@ -7,9 +7,8 @@ import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
-import { add, mul, scale, tanh } from '../kernels/elementwise.js';
+import { add, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
-import { sliceChannels } from '../kernels/slice.js';
 import { warp } from '../kernels/warp.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
 
@@ -70,14 +69,7 @@ export class FeedbackBlock extends Module {
   }
 }
 
-/** Feedback input: channel blocks [Δ·R_red | Δ·R_green | Δ·R_blue] (3·classes channels, full resolution). */
-export function feedbackInput(delta: Tensor, restored: Tensor): Tensor {
-  if (restored.rank !== 4 || restored.shape[1] !== 3 || delta.rank !== 4 || delta.shape[0] !== restored.shape[0] ||
-    delta.shape[2] !== restored.shape[2] || delta.shape[3] !== restored.shape[3]) {
-    throw new Error(`feedback: logits change ${delta.describe()} and restored image ${restored.describe()} do not match`);
-  }
-  return concat([0, 1, 2].map((c) => mul(delta, sliceChannels(restored, c, 1))));
-}
+export { feedbackInput } from '../kernels/feedback-input.js';
 
 export interface RestorationOptions {
   depth?: number;
@@ -129,11 +121,11 @@ export class RestorationUNet extends Module {
     let y = x;
     this.down_path.forEach((blk, i) => {
       y = layer(`unet.down_path.${i}`, () => blk.forward(y));
-      if (i < this.depth - 1) { skips.push(y); y = maxPool2d(y, 2); }
+      if (i < this.depth - 1) { skips.push(y); y = layer(`unet.pool.${i}`, () => maxPool2d(y, 2)); }
     });
     if (feedback) y = add(y, layer('unet.feedback', () => scale(this.feedback.forward(feedback), this.feedbackScale)));
     this.up_path.forEach((blk, i) => { y = layer(`unet.up_path.${i}`, () => blk.forward(y, skips[skips.length - 1 - i])); });
-    const flow = scale(tanh(this.last.forward(y)), this.maxShift);
-    return { flow, restored: warp(x, flow) };
+    const flow = layer('unet.last', () => scale(tanh(this.last.forward(y)), this.maxShift));
+    return { flow, restored: layer('unet.warp', () => warp(x, flow)) };
   }
 }
