@@ -2,7 +2,8 @@
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
 #   1. adapter info and the whole test suite (every kernel family against its CPU references),
 #   2. PyTorch's ERFNet step and inference (fp32, then TF32) as the reference to beat,
-#   3. the full bench (convs + models) in the default family, then the convs in the other families.
+#   3. the full bench (convs + models) in the default family, then the convs in the other families,
+#   4. per-layer profiles of the paper-size ERFNet step and of the feedback step (U-Net width 64).
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
 # done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
 # (e.g. BENCH_ARGS=--quick to try this script on a CPU adapter); FAMILIES: the other families.
@@ -59,4 +60,5 @@ bench default ${BENCH_S:-200} --reps ${REPS:-10}
 for fam in ${FAMILIES-tiled subgroup}; do bench "$fam" 80 --reps ${REPS:-10} --only convs --kernels "$fam"; done
 # where the paper-size training step's time goes, per layer and per kernel
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --height 224 --width 448 --batch-size 8 --top 30
+step 120 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --model feedback --unet-width 6 --height 224 --width 448 --batch-size 8 --top 30
 ls -la "$OUT"
