@@ -77,8 +77,8 @@ t('Adam packs small parameters into one arena: one dispatch, per-parameter step 
   const p0 = sizes.map((n, i) => randn([n], 10 + i).data);
   const ps = p0.map((d, i) => tensor(Float32Array.from(d), i === 2 ? [10, 13] : [d.length], { requiresGrad: true }));
   const opt = new Adam(ps, { lr, weightDecay: wd });
-  assert.ok(ps.slice(0, 4).every((p) => 'buffer' in p.binding), 'small parameters became arena windows');
-  assert.ok(!('buffer' in ps[4].binding), 'the big one did not');
+  assert.ok(ps.slice(0, 4).every((p) => p.isWindow && 'buffer' in p.binding), 'small parameters became arena windows, bound as ranges');
+  assert.ok(!ps[4].isWindow && !('buffer' in ps[4].binding), 'the big one did not');
   for (let i = 0; i < 4; i++) close(Float64Array.from(await ps[i].read()), Float64Array.from(Float32Array.from(p0[i])), { rtol: 0, atol: 0 }, `packed parameter ${i} kept its values`);
   // reference: per-parameter Adam with per-parameter step counts
   const ref = p0.map((d) => ({ p: Float64Array.from(d), m: new Float64Array(d.length), v: new Float64Array(d.length), t: 0 }));

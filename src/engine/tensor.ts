@@ -20,6 +20,8 @@ export class Storage {
     if (this.parent) this.parent.release();
     else this.engine.pool.release(this.buffer);
   }
+  /** Whether this is a window into another storage (e.g. a parameter arena). */
+  get isWindow(): boolean { return this.parent !== null; }
   /** What a kernel binds: the whole buffer, or the window's range. */
   get binding(): Binding {
     return this.parent ? { buffer: this.buffer, offset: this.offset, size: this.bytes } : this.buffer;
@@ -67,6 +69,8 @@ export class Tensor {
   get byteOffset(): number { return this.storage.offset; }
   /** What a kernel binds for this tensor (see Storage.binding). */
   get binding(): Binding { return this.storage.binding; }
+  /** Whether the tensor is a window into a larger storage (a parameter arena, or `window()`). */
+  get isWindow(): boolean { return this.storage.isWindow; }
 
   describe(): string { return `tensor #${this.id} ${this.dtype}${fmt(this.shape)} (${this.label})`; }
   toString(): string { return this.describe(); }

@@ -35,7 +35,7 @@ export class ParamArena {
    */
   static pack(params: readonly Tensor[], pack: boolean | number = true): ParamArena | null {
     const max = pack === true ? ARENA_MAX_ELEMENTS : pack === false ? -1 : pack;
-    const picked = [...new Set(params)].filter((p) => p.size <= max && !('buffer' in p.binding));
+    const picked = [...new Set(params)].filter((p) => p.size <= max && !p.isWindow);
     return picked.length > 1 ? new ParamArena(picked) : null;
   }
 
