@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add, addRelu, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
+import { add, addRelu, collapseBroadcast, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
+import { broadcastStrides } from '../src/engine/shape.js';
 import { CHANNEL_SUM_SPAN, channelSum, mean, reshape, sum } from '../src/kernels/reduce.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { randn } from './reference/core.js';
@@ -43,7 +44,9 @@ const shapes: [number[], number[]][] = [
   [[2, 3, 5, 8], [2, 3, 5, 8]],   // same shape, multiple of 4: the vec4 kernel
   [[2, 3, 5, 7], [1, 3, 1, 1]],   // channel bias on NCHW
   [[4, 13], [13]],                 // row bias
-  [[1, 3, 1, 7], [2, 1, 5, 1]],    // both sides broadcast
+  [[1, 3, 1, 7], [2, 1, 5, 1]],    // both sides broadcast: rank 4 after collapsing, the generic kernel
+  [[2, 3, 300], [2, 1, 300]],      // rows of 300 (two chunks of a workgroup) times a plane broadcast over channels
+  [[3, 1, 70], [1, 4, 1]],         // both sides broadcast, rank 3: the rows kernel with a zero stride on each side
 ];
 const binaries: [string, (a: any, b: any) => any, (x: number, y: number) => number][] = [
   ['add', add, (x, y) => x + y], ['sub', sub, (x, y) => x - y], ['mul', mul, (x, y) => x * y],
@@ -75,6 +78,15 @@ for (const [sa, sb] of [[[3, 4, 5, 7], [3, 4, 5, 7]], [[2, 3, 5], [5]]]) {
     await checkGrad((x: any) => addRelu(x, x), (p: any) => ref(p, p), [a], GR);   // one tensor on both sides
   });
 }
+
+t('broadcast shapes collapse: size-1 dims dropped, neighbours merged where both inputs step through them as one', () => {
+  const c = (sh: number[], a: number[], b: number[]) => collapseBroadcast(sh, broadcastStrides(a, sh), broadcastStrides(b, sh));
+  assert.equal(c([2, 3, 5, 7], [2, 3, 5, 7], [1, 3, 1, 1]), { shape: [2, 3, 35], sa: [105, 35, 1], sb: [0, 1, 0] });
+  assert.equal(c([2, 20, 64, 128], [2, 20, 64, 128], [2, 1, 64, 128]), { shape: [2, 20, 8192], sa: [163840, 8192, 1], sb: [8192, 0, 1] });
+  assert.equal(c([2, 3, 5, 7], [1, 3, 1, 7], [2, 1, 5, 1]).shape, [2, 3, 5, 7]);
+  assert.equal(c([1, 6, 1], [1, 6, 1], [1, 6, 1]), { shape: [6], sa: [1], sb: [1] });
+  assert.equal(c([], [], []), { shape: [], sa: [], sb: [] });
+});
 
 t('add rejects shapes that do not broadcast', async () => {
   const { tensor } = await import('../src/engine/tensor.js');

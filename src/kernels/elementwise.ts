@@ -6,7 +6,7 @@ import { f32, slots8 } from '../engine/params.js';
 import { broadcastShapes, broadcastStrides, sameShape } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { sumTo } from './reduce.js';
-import { type Elem, MAIN_1D, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_1D, MAIN_PER_GROUP, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 
 const enum U { Relu = 0, Leaky = 1, Tanh = 2, Sigmoid = 3, Scale = 4 }
 
@@ -137,6 +137,58 @@ ${MAIN_1D}
   y[idx] = r;
 }`);
 
+// Broadcasts whose shape collapses to at most 3 dimensions [outer, mid, row] (per-channel scales,
+// row biases, [N,C,HW]·[N,1,HW]): a workgroup takes a chunk of one row, so the row's outer and mid
+// indices are found once per workgroup, not by dividing each element's index (lavapipe divides one
+// lane at a time; the generic kernel above did 2·rank divisions per element: NOTES §38).
+const BINARY_ROWS_PER = 4;   // values per invocation and chunk
+const BINARY_ROWS = kernel('binary_rows', /* wgsl */ `
+override WG: u32 = 64;
+struct P { mid: u32, len: u32, blocks: u32, op: u32, sa: vec3u, rows: u32, sb: vec3u, p1: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> u: P;
+${MAIN_PER_GROUP}
+  let row = o / u.blocks;
+  if (row >= u.rows) { return; }
+  let outer = row / u.mid;
+  let mid = row % u.mid;
+  let a0 = outer * u.sa.x + mid * u.sa.y;
+  let b0 = outer * u.sb.x + mid * u.sb.y;
+  let start = (o % u.blocks) * WG * ${BINARY_ROWS_PER}u;
+  let end = min(u.len, start + WG * ${BINARY_ROWS_PER}u);
+  for (var i = start + lid; i < end; i += WG) {
+    let va = a[a0 + i * u.sa.z];
+    let vb = b[b0 + i * u.sb.z];
+    var r: f32;
+    switch u.op {
+      case 0u: { r = va + vb; }
+      case 1u: { r = va - vb; }
+      default: { r = va * vb; }
+    }
+    y[row * u.len + i] = r;
+  }
+}`);
+
+/**
+ * The output shape and both inputs' strides with size-1 dimensions dropped and neighbours merged
+ * where both inputs step through them as one (contiguous, or both broadcast).
+ */
+export function collapseBroadcast(shape: readonly number[], sa: readonly number[], sb: readonly number[]): { shape: number[]; sa: number[]; sb: number[] } {
+  const out = { shape: [] as number[], sa: [] as number[], sb: [] as number[] };
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const k = out.shape.length - 1;
+    if (k >= 0 && out.sa[k] === sa[i] * d && out.sb[k] === sb[i] * d) {
+      out.shape[k] *= d; out.sa[k] = sa[i]; out.sb[k] = sb[i];
+    } else {
+      out.shape.push(d); out.sa.push(sa[i]); out.sb.push(sb[i]);
+    }
+  });
+  return out;
+}
+
 // Same shapes, size a multiple of 4 (residual adds, feedback differences): no index unravelling, vec4.
 const BINARY_SAME_VEC4 = kernel('binary_same_vec4', /* wgsl */ `
 override WG: u32 = 64;
@@ -166,6 +218,15 @@ function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
   const n = y.size;
   if (a.size === n && b.size === n && n % 4 === 0) {
     run(BINARY_SAME_VEC4, { inputs: [a, b], outputs: [y], params: [n / 4, op], threads: n / 4 });
+    return y;
+  }
+  const c = collapseBroadcast(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (c.shape.length <= 3) {
+    const pad = 3 - c.shape.length;
+    const [outer, mid, len] = [...Array(pad).fill(1), ...c.shape];
+    const [sa, sb] = [c.sa, c.sb].map((st) => [...Array(pad).fill(0), ...st]);
+    const blocks = Math.ceil(len / (64 * BINARY_ROWS_PER));
+    run(BINARY_ROWS, { inputs: [a, b], outputs: [y], params: [mid, len, blocks, op, ...sa, outer * mid, ...sb, 0], groups: outer * mid * blocks });
     return y;
   }
   run(BINARY_FWD, {
