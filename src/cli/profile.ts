@@ -54,7 +54,7 @@ function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: str
 const modelOf = (label: string) => (label.startsWith('unet.') ? 'U-Net' : label === OUTSIDE ? OUTSIDE : 'ERFNet');
 
 /** Prints the per-layer, per-model and per-kernel tables of a profiled step. */
-export function printProfile(title: string, t: KernelTiming[], top: number): void {
+function printProfile(title: string, t: KernelTiming[], top: number): void {
   const total = t.reduce((s, v) => s + v.ms, 0);
   const layers = new Map<string, { fwd: number; bwd: number }>();
   const kernels = new Map<string, { ms: number; n: number }>();

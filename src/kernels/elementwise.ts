@@ -106,6 +106,16 @@ export const scale = (x: Tensor, alpha: number): Tensor => scaleOp(x, alpha);
 
 const enum B { Add = 0, Sub = 1, Mul = 2, AddRelu = 3 }
 
+/** The broadcasting kernels' operation: B.Add, B.Sub, else B.Mul. */
+const BINARY_OP = /* wgsl */ `
+fn binary(op: u32, va: f32, vb: f32) -> f32 {
+  switch op {
+    case 0u: { return va + vb; }
+    case 1u: { return va - vb; }
+    default: { return va * vb; }
+  }
+}`;
+
 const BINARY_FWD = kernel('binary_fwd', /* wgsl */ `
 override WG: u32 = 64;
 struct P { n: u32, op: u32, rank: u32, p0: u32,
@@ -114,6 +124,7 @@ struct P { n: u32, op: u32, rank: u32, p0: u32,
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> u: P;
+${BINARY_OP}
 ${MAIN_1D}
   if (idx >= u.n) { return; }
   var rem = idx;
@@ -126,15 +137,7 @@ ${MAIN_1D}
     ia += c * ${at('sa', 'k')};
     ib += c * ${at('sb', 'k')};
   }
-  let va = a[ia];
-  let vb = b[ib];
-  var r: f32;
-  switch u.op {
-    case 0u: { r = va + vb; }
-    case 1u: { r = va - vb; }
-    default: { r = va * vb; }
-  }
-  y[idx] = r;
+  y[idx] = binary(u.op, a[ia], b[ib]);
 }`);
 
 // Broadcasts whose shape collapses to at most 3 dimensions [outer, mid, row] (per-channel scales,
@@ -149,6 +152,7 @@ struct P { mid: u32, len: u32, blocks: u32, op: u32, sa: vec3u, rows: u32, sb: v
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> u: P;
+${BINARY_OP}
 ${MAIN_PER_GROUP}
   let row = o / u.blocks;
   if (row >= u.rows) { return; }
@@ -159,15 +163,7 @@ ${MAIN_PER_GROUP}
   let start = (o % u.blocks) * WG * ${BINARY_ROWS_PER}u;
   let end = min(u.len, start + WG * ${BINARY_ROWS_PER}u);
   for (var i = start + lid; i < end; i += WG) {
-    let va = a[a0 + i * u.sa.z];
-    let vb = b[b0 + i * u.sb.z];
-    var r: f32;
-    switch u.op {
-      case 0u: { r = va + vb; }
-      case 1u: { r = va - vb; }
-      default: { r = va * vb; }
-    }
-    y[row * u.len + i] = r;
+    y[row * u.len + i] = binary(u.op, a[a0 + i * u.sa.z], b[b0 + i * u.sb.z]);
   }
 }`);
 
