@@ -1,7 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backward } from '../src/engine/autograd.js';
 import { getEngine } from '../src/engine/engine.js';
-import { tensor } from '../src/engine/tensor.js';
+import { scope } from '../src/engine/scope.js';
+import { MAX_GRAD_PARTS, tensor } from '../src/engine/tensor.js';
+import { add, mul } from '../src/kernels/elementwise.js';
+import { sum } from '../src/kernels/reduce.js';
 import { ARENA_MAX_ELEMENTS } from '../src/optim/arena.js';
 import { Adam, AdamW } from '../src/optim/adam.js';
 import { ExponentialLR, PolyLR, StepLR } from '../src/optim/lr-scheduler.js';
@@ -141,6 +145,55 @@ t('SGD with momentum packs small parameters too: one dispatch, first steps per p
   assert.equal(perStep.slice(1), [2, 2, 2], `dispatches per step (${perStep})`);
   for (let i = 0; i < sizes.length; i++) close(Float64Array.from(await ps[i].read()), ref[i].p, { rtol: 1e-5, atol: 1e-6 }, `parameter ${i}`);
   close(Float64Array.from(await opt.stateTensors().get('1.momentum_buffer')!.read()), ref[1].buf!, { rtol: 1e-5, atol: 1e-6 }, 'momentum buffer of a packed parameter');
+  opt.dispose();
+  for (const p of ps) p.dispose();
+});
+
+t('gradients of several backward passes: an arena adds their parts in one dispatch per part, holes and stale twins zeroed', async () => {
+  const e = getEngine();
+  const sizes = [5, 77, 130, 24, ARENA_MAX_ELEMENTS + 3];   // the last one stays out of the arena
+  const p0 = sizes.map((n, i) => randn([n], 30 + i).data);
+  const ps = p0.map((d) => tensor(Float32Array.from(d), [d.length], { requiresGrad: true }));
+  const opt = new SGD(ps, { lr: 1 });   // p −= Σ g, so the parameters show the summed gradients
+  assert.ok(ps.slice(0, 4).every((p) => p.isWindow && p.collectGradParts) && !ps[4].collectGradParts);
+  const ref = p0.map((d) => Float32Array.from(d));
+  const fr = Math.fround;
+  let seed = 500;
+  /** One backward of Σ_i sum(p_i · c_i) over the listed parameters: each gets c_i as its gradient. */
+  const pass = (which: number[], sums: Float32Array[]) => {
+    const cs = which.map((i) => Float32Array.from(randn([sizes[i]], seed++).data));
+    which.forEach((i, k) => { for (let j = 0; j < sizes[i]; j++) sums[i][j] = fr(sums[i][j] + cs[k][j]); });
+    scope(() => {
+      const c = cs.map((d) => tensor(d, [d.length]));
+      backward(which.map((i, k) => sum(mul(ps[i], c[k]))).reduce((a, b) => add(a, b)));
+    });
+  };
+  // a: parameter 0 gets more parts than are kept (the last part takes the rest), 2 gets one (holes
+  // in the twins), 3 none. b: 1 and 2 swap roles, so twin regions written before must be zeroed.
+  const a = [[0, 1, 2, 4], [0, 1, 4], [0, 1], [0], [0], [0]], b = [[0, 1, 2, 3], [0, 2, 3], [0, 2]];
+  const plans = [a, b, a];
+  const perStep: number[] = [];
+  for (const [s, plan] of plans.entries()) {
+    const sums = sizes.map((n) => new Float32Array(n));
+    for (const which of plan) pass(which, sums);
+    const pending = ps.map((p) => p.gradParts.length);
+    assert.equal(pending, plan === a ? [MAX_GRAD_PARTS, 3, 1, 0, 1] : [3, 1, 3, 2, 0], `parts kept in step ${s + 1}`);
+    const d0 = e.dispatches;
+    opt.step();
+    perStep.push(e.dispatches - d0);
+    ps.forEach((_, i) => { if (pending[i]) for (let j = 0; j < sizes[i]; j++) ref[i][j] = fr(ref[i][j] - sums[i][j]); });
+    for (let i = 0; i < sizes.length; i++) close(Float64Array.from(await ps[i].read()), Float64Array.from(ref[i]), { rtol: 1e-6, atol: 1e-6 }, `step ${s + 1}, parameter ${i}`);
+    opt.zeroGrad();
+  }
+  // the arena update, plus one add per part past the first; plus the big parameter's own update
+  // (the first step also makes the twins)
+  assert.equal(perStep.slice(1), [1 + 2, 1 + (MAX_GRAD_PARTS - 1) + 1], `dispatches per step (${perStep})`);
+  // read directly, a parameter's gradient is the sum of its parts
+  const sums = sizes.map((n) => new Float32Array(n));
+  pass([1], sums); pass([1], sums); pass([1], sums);
+  assert.is(ps[1].gradParts.length, 3);
+  close(Float64Array.from(await ps[1].grad!.read()), Float64Array.from(sums[1]), { rtol: 0, atol: 0 }, 'grad of pending parts');
+  assert.is(ps[1].gradParts.length, 1, 'reading summed the parts');
   opt.dispose();
   for (const p of ps) p.dispose();
 });

@@ -1,8 +1,7 @@
-import { ADD_SAME, ADD_SAME_VEC4 } from './builtins.js';
 import { currentLabel, labelled } from './engine.js';
 import { keep } from './scope.js';
 import { fmt, sameShape } from './shape.js';
-import { type GradNode, type Tensor, empty, isTensor, ones } from './tensor.js';
+import { type GradNode, type Tensor, addSame, isTensor, ones } from './tensor.js';
 
 let enabled = true;
 
@@ -62,14 +61,7 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
   };
 }
 
-function addSame(a: Tensor, b: Tensor): Tensor {
-  const y = empty(a.shape, 'f32', 'grad');
-  const n = a.size % 4 === 0 ? a.size / 4 : a.size;
-  a.engine.launch(a.size % 4 === 0 ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
-  return y;
-}
-
-/** Adds g into acc (out of place: gradients may share storage), disposing both. */
+/** Adds g into acc (out of place: gradients may share storage), disposing both. For inner nodes; leaves use Tensor.addGrad. */
 function accumulate(acc: Tensor | null, g: Tensor): Tensor {
   if (!acc) return keep(g);
   const s = keep(addSame(acc, g));
@@ -112,7 +104,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     if (!root.node) {
-      if (root.requiresGrad) root.grad = keep(accumulate(root.grad, grad ? grad.view(grad.shape) : ones(root.shape)));
+      if (root.requiresGrad) root.addGrad(grad ? grad.view(grad.shape) : ones(root.shape));
       return;
     }
     grads.set(root, keep(grad ? grad.view(grad.shape) : ones(root.shape)));
@@ -134,7 +126,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
             throw new Error(`backward of ${node.name}: gradient ${fmt(g.shape)} for input ${inp.describe()}`);
           }
           if (inp.node) grads.set(inp, accumulate(grads.get(inp) ?? null, g));
-          else if (inp.requiresGrad) inp.grad = accumulate(inp.grad, g);
+          else if (inp.requiresGrad) inp.addGrad(g);
           else g.dispose();
         });
       }

@@ -41,3 +41,19 @@ ${MAIN_1D}
 });
 export const ADD_SAME = addSame('f32');
 export const ADD_SAME_VEC4 = addSame('vec4f');
+
+/** y += a on vec4 quads: a parameter arena adds its gradients' pending parts (src/optim/arena.ts). */
+export const ADD_INTO_VEC4: Kernel = {
+  name: 'add_into_vec4',
+  constants: { WG: 64 },
+  wgsl: /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(2) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  y[idx] = y[idx] + a[idx];
+}`,
+};

@@ -259,6 +259,12 @@ export class Engine {
     if (bytes > 0) this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /** Encodes zeroing `bytes` of `buf` from `offset` (multiples of 4), ordered like copyBuffer; no dispatch. */
+  clearBuffer(buf: GPUBuffer, offset: number, bytes: number): void {
+    this.assertAlive('clearBuffer');
+    if (bytes > 0) this.commandEncoder().clearBuffer(buf, offset, bytes);
+  }
+
   /** Submits everything encoded so far and recycles the buffers released meanwhile. */
   flush(): void {
     if (this.destroyed || this.lostReason !== null) return;

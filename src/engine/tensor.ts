@@ -1,5 +1,6 @@
+import { ADD_SAME, ADD_SAME_VEC4 } from './builtins.js';
 import { type Binding, type Engine, getEngine } from './engine.js';
-import { trackTensor } from './scope.js';
+import { keep, trackTensor } from './scope.js';
 import { type Shape, checkShape, fmt, numel } from './shape.js';
 
 /** Element types. All are 4 bytes today; 'f16' storage is planned behind a flag. */
@@ -39,13 +40,21 @@ export interface GradNode {
 
 let nextId = 1;
 
+/** Most parts a leaf's gradient is kept in before they are summed (bounds their memory). */
+export const MAX_GRAD_PARTS = 4;
+
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
   requiresGrad = false;
-  /** Accumulated gradient of a leaf tensor after backward(). */
-  grad: Tensor | null = null;
   node: GradNode | null = null;
+  /**
+   * Set by a parameter arena: backward keeps this leaf's later gradient contributions as parts
+   * (up to MAX_GRAD_PARTS), which the arena adds for all its parameters at once (bench/NOTES.md §41).
+   */
+  collectGradParts = false;
+  private gradFirst: Tensor | null = null;
+  private gradRest: Tensor[] = [];
   private store: Storage | null;
 
   constructor(storage: Storage, shape: Shape, readonly dtype: DType, readonly label = 'tensor') {
@@ -75,10 +84,49 @@ export class Tensor {
   describe(): string { return `tensor #${this.id} ${this.dtype}${fmt(this.shape)} (${this.label})`; }
   toString(): string { return this.describe(); }
 
+  /** Accumulated gradient of a leaf tensor after backward(); parts still pending are summed now. */
+  get grad(): Tensor | null {
+    if (this.gradRest.length) {
+      let sum = this.gradFirst!;
+      for (const g of this.gradRest) { const s = keep(addSame(sum, g)); sum.dispose(); g.dispose(); sum = s; }
+      this.gradFirst = sum;
+      this.gradRest = [];
+    }
+    return this.gradFirst;
+  }
+
+  /** Replaces the gradient (pending parts of the old one are disposed; the old gradient is not). */
+  set grad(g: Tensor | null) {
+    for (const t of this.gradRest) t.dispose();
+    this.gradRest = [];
+    this.gradFirst = g;
+  }
+
+  /** Whether the tensor has a gradient, without summing its parts. */
+  get hasGrad(): boolean { return this.gradFirst !== null; }
+
+  /** The gradient as the tensors whose sum it is ([] when there is none), for callers that add them themselves. */
+  get gradParts(): readonly Tensor[] { return this.gradFirst ? [this.gradFirst, ...this.gradRest] : []; }
+
+  /** Adds g to the gradient (as a pending part when `collectGradParts`); g is owned from now on. */
+  addGrad(g: Tensor): void {
+    keep(g);
+    if (!this.gradFirst) this.gradFirst = g;
+    else if (!this.collectGradParts) { const s = this.gradFirst; this.gradFirst = keep(addSame(s, g)); s.dispose(); g.dispose(); }
+    else if (this.gradRest.length < MAX_GRAD_PARTS - 1) this.gradRest.push(g);
+    else { const r = this.gradRest, s = r[r.length - 1]; r[r.length - 1] = keep(addSame(s, g)); s.dispose(); g.dispose(); }   // the last part takes the rest
+  }
+
+  /** Disposes the gradient and any pending parts. */
+  clearGrad(): void {
+    this.gradFirst?.dispose();
+    this.grad = null;
+  }
+
   /** Releases this tensor's reference to its GPU buffer. Idempotent. */
   dispose(): void {
     if (this.store) { this.store.release(); this.store = null; }
-    if (this.grad) { this.grad.dispose(); this.grad = null; }
+    this.clearGrad();
   }
 
   /** A new tensor sharing this one's storage with another shape of the same size (no autograd). */
@@ -152,6 +200,15 @@ function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Arr
   if (dtype === 'f32') return data instanceof Float32Array ? data : Float32Array.from(data);
   if (dtype === 'i32') return data instanceof Int32Array ? data : Int32Array.from(data);
   return data instanceof Uint32Array ? data : Uint32Array.from(data);
+}
+
+/** a + b, elementwise, for tensors of the same size (gradient sums; vec4 when the size allows). */
+export function addSame(a: Tensor, b: Tensor): Tensor {
+  const y = empty(a.shape, 'f32', 'grad');
+  const quads = a.size % 4 === 0;
+  const n = quads ? a.size / 4 : a.size;
+  a.engine.launch(quads ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
+  return y;
 }
 
 /** An uninitialised tensor (NaN-poisoned when the engine runs with `poison`). */

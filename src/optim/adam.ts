@@ -45,7 +45,7 @@ export class Adam extends Optimizer {
     const [b1, b2] = this.betas;
     const coef = new Float32Array(4 * a.params.length);
     a.params.forEach((p, i) => {
-      if (!p.grad) return;                    // skipped: coef.z = 0
+      if (!p.hasGrad) return;                    // skipped: coef.z = 0
       this.slot(p, 'exp_avg'); this.slot(p, 'exp_avg_sq');   // windows, for stateTensors()
       const t = (this.counts.get(p) ?? 0) + 1;
       this.counts.set(p, t);

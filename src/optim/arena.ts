@@ -1,3 +1,4 @@
+import { ADD_INTO_VEC4 } from '../engine/builtins.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, empty, tensor, zeros } from '../engine/tensor.js';
 
@@ -28,6 +29,8 @@ export class ParamArena {
   /** u32 per block: the index in `params` of the parameter it belongs to. */
   readonly owner: Tensor;
   private readonly slots = new Map<string, Tensor>();
+  /** Twins of `grads` for the gradients' pending parts (see Tensor.collectGradParts). */
+  private readonly partArenas: Tensor[] = [];
 
   /**
    * Packs the parameters of `params` with at most `pack` elements (true: ARENA_MAX_ELEMENTS; false:
@@ -60,6 +63,7 @@ export class ParamArena {
       const w = this.values.window(off, p.shape, p.label);
       p.adoptStorage(w);
       w.dispose();
+      p.collectGradParts = true;
     }
   }
 
@@ -86,17 +90,31 @@ export class ParamArena {
     return this.coef;
   }
 
-  /** Copies the gradients there are into `grads`; false if no parameter has one. */
+  /**
+   * Sums the gradients there are into `grads`; false if no parameter has one. Part i of every
+   * gradient is copied into twin arena i (zeroed first where some parameter has no part i), and
+   * each twin is added in one dispatch: depth − 1 dispatches, however many parameters.
+   */
   gatherGrads(): boolean {
     const e = this.values.engine;
-    let any = false;
-    for (const p of this.params) {
-      const g = p.grad;
-      if (!g) continue;
-      e.copyBuffer(g.buffer, g.byteOffset, this.grads.buffer, this.offsets.get(p)! * 4, p.size * 4);
-      any = true;
+    const parts = this.params.map((p) => p.gradParts);
+    const depth = Math.max(0, ...parts.map((q) => q.length));
+    if (depth === 0) return false;
+    while (this.partArenas.length < depth - 1) this.partArenas.push(keep(zeros([this.size], 'f32')));
+    for (let i = 0; i < depth; i++) {
+      const dst = i === 0 ? this.grads : this.partArenas[i - 1];
+      // part 0's holes stay: the optimizers skip parameters without a gradient
+      if (i > 0 && parts.some((q) => q.length <= i)) e.clearBuffer(dst.buffer, 0, this.size * 4);
+      this.params.forEach((p, k) => {
+        const g = parts[k][i];
+        if (g) e.copyBuffer(g.buffer, g.byteOffset, dst.buffer, this.offsets.get(p)! * 4, p.size * 4);
+      });
     }
-    return any;
+    const n = this.size / 4;
+    for (const twin of this.partArenas.slice(0, depth - 1)) {
+      e.launch(ADD_INTO_VEC4, { inputs: [twin.binding], outputs: [this.grads.binding], params: [n], threads: n });
+    }
+    return true;
   }
 
   dispose(): void {
@@ -107,5 +125,8 @@ export class ParamArena {
     this.coef = null;
     for (const s of this.slots.values()) s.dispose();
     this.slots.clear();
+    for (const t of this.partArenas) t.dispose();
+    this.partArenas.length = 0;
+    for (const p of this.params) p.collectGradParts = false;
   }
 }

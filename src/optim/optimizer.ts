@@ -29,7 +29,7 @@ export abstract class Optimizer {
   step(): void {
     this.steps++;
     const a = this.arena;
-    this.params.forEach((p) => { if (p.grad && !a?.has(p)) this.update(p, p.grad); });
+    this.params.forEach((p) => { if (!a?.has(p) && p.grad) this.update(p, p.grad); });
     if (a?.gatherGrads()) this.updateArena(a);
   }
 
@@ -47,7 +47,7 @@ export abstract class Optimizer {
 
   /** Drops all gradients (the next backward starts from zero). */
   zeroGrad(): void {
-    for (const p of this.params) { p.grad?.dispose(); p.grad = null; }
+    for (const p of this.params) p.clearGrad();
   }
 
   /** State tensors named "<param index>.<slot>", for checkpoints. */

@@ -41,7 +41,7 @@ export class SGD extends Optimizer {
   protected override updateArena(a: ParamArena): void {
     const coef = new Float32Array(4 * a.params.length);
     a.params.forEach((p, i) => {
-      if (!p.grad) return;                     // skipped: coef.x = 0
+      if (!p.hasGrad) return;                     // skipped: coef.x = 0
       const first = this.momentum !== 0 && this.slot(p, 'momentum_buffer').fresh;   // the window, for stateTensors()
       coef.set([1, first ? 1 : 0], 4 * i);
     });
