@@ -1,6 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { noGrad } from '../src/engine/autograd.js';
+import { backward, noGrad } from '../src/engine/autograd.js';
+import { scope } from '../src/engine/scope.js';
+import { add, mul } from '../src/kernels/elementwise.js';
+import { sum } from '../src/kernels/reduce.js';
 import { getEngine } from '../src/engine/engine.js';
 import { tensor } from '../src/engine/tensor.js';
 import { type Conv2dOptions, conv2d, conv2dGeometry, convBwdInput, convTranspose2d } from '../src/kernels/conv2d.js';
@@ -10,7 +13,7 @@ import { kernelFamilies, upload, using } from './helpers/gpu.js';
 import { chooseSplits, splitChunk } from '../src/kernels/tiled.js';
 import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
 import { randn } from './reference/core.js';
-import { map } from './reference/elementwise.js';
+import { binary, map } from './reference/elementwise.js';
 
 const t = suite('conv2d');
 const GR = { rtol: 1e-3, atol: 1e-4 };
@@ -85,6 +88,51 @@ for (const fam of families) for (const c of reluCases) {
   t(`conv2d + fused relu forward ${name}`, using(fam, () => checkForward(fn, ref, xs, tol)));
   t(`conv2d + fused relu backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
+
+// A conv consuming a fused ReLU's output zeroes its input gradient at the store (subgroup family),
+// and the producer then skips its mask pass (NOTES §42). With `residual`, y also feeds an add, so
+// y's gradient is a sum of a masked and an unmasked part, which the producer must still mask.
+const chains: { x: number[]; w1: number[]; o1: ConvRefOpts; w2: number[]; o2: ConvRefOpts; residual?: boolean }[] = [
+  { x: [2, 3, 7, 5], w1: [4, 3, 3, 1], o1: { padding: [1, 0] }, w2: [3, 4, 1, 3], o2: { padding: [0, 1] } },   // scalar rows
+  { x: [1, 5, 6, 12], w1: [20, 5, 3, 1], o1: { padding: [1, 0] }, w2: [6, 20, 1, 3], o2: { padding: [0, 4], dilation: [1, 4] } },  // aligned quads, 32-blocks
+  { x: [1, 3, 9, 8], w1: [5, 3, 3, 3], o1: { padding: [1, 1] }, w2: [4, 5, 3, 3], o2: { stride: [2, 2], padding: [1, 1] } },       // strided consumer
+  { x: [2, 3, 7, 8], w1: [6, 3, 3, 1], o1: { padding: [1, 0] }, w2: [6, 6, 1, 3], o2: { padding: [0, 1] }, residual: true },
+];
+for (const fam of families) for (const c of chains) {
+  const name = `${fam} ${JSON.stringify(c.w1)} then ${JSON.stringify(c.w2)} ${JSON.stringify(c.o2)}${c.residual ? ' + residual' : ''}`;
+  const xs = [randn(c.x, 21), randn(c.w1, 22, 0.5), randn([c.w1[0]], 23), randn(c.w2, 24, 0.5)];
+  const fn = (x: any, w1: any, b1: any, w2: any) => {
+    const y = conv2d(x, w1, b1, { ...c.o1, relu: true });
+    const z = conv2d(y, w2, null, c.o2);
+    return c.residual ? add(z, y) : z;
+  };
+  const ref = (x: any, w1: any, b1: any, w2: any) => {
+    const y = map(conv2dRef(x, w1, b1, c.o1), (v) => Math.max(v, 0));
+    const z = conv2dRef(y, w2, null, c.o2);
+    return c.residual ? binary(z, y, (p, q) => p + q) : z;
+  };
+  t(`fused relu, then a conv: gradients ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
+}
+t('fused relu, then a conv: the subgroup family masks in the consumer\'s store, with no mask pass', async () => {
+  const e = getEngine();
+  if (!e.subgroups || !e.device.features.has('timestamp-query')) return;
+  const c = chains[0];
+  const [x, w1, b1, w2] = [randn(c.x, 21), randn(c.w1, 22, 0.5), randn([c.w1[0]], 23), randn(c.w2, 24, 0.5)].map((v) => upload(v, true));
+  const kernels = async (residual: boolean) => {
+    e.startProfiling();
+    scope(() => {
+      const y = conv2d(x, w1, b1, { ...c.o1, relu: true });
+      const z = conv2d(y, w2, null, c.o2);
+      backward(sum(residual ? add(sum(z), sum(mul(y, y))) : z));
+    });
+    const masks = (await e.stopProfiling()).filter((k) => k.name.startsWith('unary_bwd')).length;
+    for (const p of [x, w1, b1, w2]) p.clearGrad();
+    return masks;
+  };
+  assert.is(await kernels(false), 0, 'no mask pass');
+  assert.is(await kernels(true), 1, 'a second consumer: the summed gradient is masked by the producer');
+  for (const p of [x, w1, b1, w2]) p.dispose();
+});
 
 const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
   { x: [2, 3, 5, 4], w: [3, 2, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } }, // ERFNet upsampler

@@ -8,6 +8,7 @@ import type { Kernel } from '../engine/pipeline-cache.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { convBwdInputTiled, convBwdWeightTiled, convFwdTiled, convParams } from './conv2d-tiled.js';
 import { reluMask } from './elementwise.js';
+import { isMaskedBy, isReluOutput, markMasked, markReluOutput } from './relu-marks.js';
 import { channelSum } from './reduce.js';
 import { ACC, SG_CONV_K, SG_HEAD, SG_J, SG_K, SG_WG, broadcast16, broadcastBlock, fmaBlock } from './subgroup.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
@@ -18,16 +19,21 @@ struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, o
 
 /**
  * Stores a block of `K` channels × `J` columns plus bias: channel ch0 + q of `count`, flat index
- * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j), through a ReLU when u.relu.
+ * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j), through a ReLU when u.relu; or,
+ * with `mask` (an array of the output's shape), zero where mask ≤ 0 when u.relu (a ReLU's backward).
  * Shared by all conv kernels.
  */
-const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number }) => /* wgsl */ `
+const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number; mask?: string }) => /* wgsl */ `
   for (var q = 0u; q < ${o.K}u; q++) {
     if (${o.ch0} + q >= ${o.count}) { break; }
     var bq = 0.0;
     if (u.has_bias != 0u) { bq = bias[${o.ch0} + q]; }
     for (var j = 0u; j < ${o.J}u; j++) {
-      if (${o.ok}) { let v = ${o.acc} + bq; ${o.out}[${o.index}] = select(v, max(v, 0.0), u.relu != 0u); }
+      if (${o.ok}) {
+        let i = ${o.index};
+        let v = ${o.acc} + bq;
+        ${o.mask ? `${o.out}[i] = select(v, select(0.0, v, ${o.mask}[i] > 0.0), u.relu != 0u);` : `${o.out}[i] = select(v, max(v, 0.0), u.relu != 0u);`}
+      }
     }
   }`;
 const LOHI = 'select(hi[j][q % 4u], lo[j][q % 4u], q < 4u)';   // portable kernels: channels 0–3 in lo, 4–7 in hi
@@ -302,8 +308,9 @@ ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> ${mode !== 'scalar' ? 'dy4: array<vec4f>' : 'dy: array<f32>'};
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(4) var<uniform> u: Conv;
+@group(0) @binding(3) var<storage, read> mask: array<f32>;   // u.relu: dx = 0 where mask ≤ 0
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<uniform> u: Conv;
 ${SG_HEAD}
   let hp = (u.h + u.sh - 1u) / u.sh;                         // largest phase: rows, column blocks
   let wpb = ((u.w + u.sw - 1u) / u.sw + ${SG_J - 1}u) / ${SG_J}u;
@@ -351,7 +358,7 @@ ${SG_HEAD}
     }
   }
   if (!valid) { return; }
-${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC, K, J: SG_J })}
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC, K, J: SG_J, mask: 'mask' })}
 }`, { WG: SG_WG });
 const CONV2D_BWD_INPUT_SG = byBlock(bwdInputSg);
 
@@ -551,20 +558,30 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, rel
   return y;
 }
 
-/** Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c). */
-export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
-  // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
-  if (family() === 'tiled' && g.sh === 1 && g.sw === 1) return convBwdInputTiled(g, dy, w, b);
-  const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
+/**
+ * Raw launch (no autograd): dx[n,c,h,w] = convᵀ(dy, w) + bias (bias per c); with `mask` (of dx's
+ * shape), zero where mask ≤ 0: the subgroup kernels do it in their store, the others in a pass.
+ */
+export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null, mask: Tensor | null = null): Tensor {
   if (family() === 'subgroup') {
+    const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const K = blockFor(g.c);
     const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
     const read = rowReadFor(g, g.ow);   // rows of dy as vec4 quads (§17, §20)
-    run(CONV2D_BWD_INPUT_SG[K][read], { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), groups });
+    run(CONV2D_BWD_INPUT_SG[K][read], { inputs: [dy, w, b ?? w, mask ?? w], outputs: [dx], params: params(g, !!b, !!mask), groups });
     return dx;
   }
+  const dx = convBwdInputPlain(g, dy, w, b);
+  if (!mask) return dx;
+  try { return reluMask(dx, mask); } finally { dx.dispose(); }
+}
+
+function convBwdInputPlain(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
+  // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
+  if (family() === 'tiled' && g.sh === 1 && g.sw === 1) return convBwdInputTiled(g, dy, w, b);
+  const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });
   return dx;
@@ -604,19 +621,23 @@ const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dCallOptions], Ge
     const g = conv2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;
     const y = convFwd(g, x, w, b, relu);
-    if (relu) ctx.save(x, w, y); else ctx.save(x, w);
+    if (relu) { ctx.save(x, w, y); markReluOutput(y); } else ctx.save(x, w);
     return y;
   },
   backward(ctx, dyIn) {
     const [x, w, y] = ctx.saved;
     const g = ctx.state;
-    const dy = y ? reluMask(dyIn, y) : dyIn;   // fused ReLU: y > 0 where its input was
-    try { return conv2dGrads(ctx.needsGrad, g, x, w, dy); } finally { if (y) dy.dispose(); }
+    // fused ReLU: y > 0 where its input was; skipped when the consumer masked dy already (§42)
+    const dy = y && !isMaskedBy(dyIn, y) ? reluMask(dyIn, y) : dyIn;
+    try { return conv2dGrads(ctx.needsGrad, g, x, w, dy); } finally { if (dy !== dyIn) dy.dispose(); }
   },
 });
 
 function conv2dGrads(needsGrad: readonly boolean[], g: Geometry, x: Tensor, w: Tensor, dy: Tensor): (Tensor | null)[] {
-  const dx = needsGrad[0] ? convBwdInput(g, dy, w, null) : null;
+  // x the output of a fused ReLU: its producer's mask pass is done here, in the store
+  const mask = needsGrad[0] && family() === 'subgroup' && isReluOutput(x) ? x : null;
+  const dx = needsGrad[0] ? convBwdInput(g, dy, w, null, mask) : null;
+  if (dx && mask) markMasked(dx, mask);
   let [dw, db] = needsGrad[1] ? convBwdWeightBias(g, dy, x, needsGrad[2]) : [null, null];
   if (needsGrad[2] && !db) db = channelSum(dy);   // db[k] = Σ_{b,y,x} dy
   return [dx, dw, db];
