@@ -40,6 +40,10 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   // first columns multiples of 4: rows read as two aligned quads (3×1, and 1×3 with dilation 4), edges zeroed
   { x: [2, 20, 6, 12], w: [24, 20, 3, 1], o: { padding: [2, 0], dilation: [2, 1] }, bias: true },
   { x: [1, 33, 3, 8], w: [17, 33, 1, 3], o: { padding: [0, 4], dilation: [1, 4] }, bias: false },
+  // stride 2 with output rows of 8: the input gradient reads dy as quads in each phase (phases of 8 and
+  // 7 columns), in blocks of 4 channels (c ≤ 4)
+  { x: [2, 3, 9, 15], w: [5, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },
+  { x: [1, 4, 6, 16], w: [6, 4, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: false },
 ];
 const families = kernelFamilies();
 t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes; each family runs its own kernel', async () => {

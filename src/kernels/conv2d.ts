@@ -244,9 +244,9 @@ const rowRead = (mode: RowRead, arr: string, base: string, first: string, len: s
   (mode === 'aligned' ? alignedRow : quadRow)(arr, base, first, len, value);
 /** Lane l's K/8 rows of the weight (or columns, for the input gradient): l{i} = min(first + 8i + lane, last)·stride. */
 const laneRows = (name: string, K: number, first: string, last: string, stride: string) =>
-  Array.from({ length: K / 8 }, (_, i) => `let ${name}${i} = min(${first} + ${8 * i}u + (sid & 7u), ${last}) * ${stride};`).join('\n  ');
-const laneLoads = (K: number, index: (i: number) => string) => Array.from({ length: K / 8 }, (_, i) => `let l${i} = wt[${index(i)}];`).join(' ');
-const lanes = (K: number) => Array.from({ length: K / 8 }, (_, i) => `l${i}`);
+  Array.from({ length: Math.ceil(K / 8) }, (_, i) => `let ${name}${i} = min(${first} + ${8 * i}u + (sid & 7u), ${last}) * ${stride};`).join('\n  ');
+const laneLoads = (K: number, index: (i: number) => string) => Array.from({ length: Math.ceil(K / 8) }, (_, i) => `let l${i} = wt[${index(i)}];`).join(' ');
+const lanes = (K: number) => Array.from({ length: Math.ceil(K / 8) }, (_, i) => `l${i}`);
 const fwdSg = (mode: RowRead, K: number) => kernel(`conv2d_fwd_sg${mode === 'scalar' ? '' : `_${mode}`}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
@@ -290,7 +290,7 @@ ${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * 
 }`, { WG: SG_WG });
 /** Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it (bench/NOTES.md §19). */
 const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
-const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([16, SG_CONV_K].map((K) =>
+const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([4, 16, SG_CONV_K].map((K) =>
   [K, Object.fromEntries(ROW_READS.map((m) => [m, make(m, K)]))])) as Record<number, Record<RowRead, Kernel>>;
 /** How a launch reads rows: scalar unless stride 1 on rows ×4; aligned when every lane's first column is a multiple of 4. */
 const rowReadFor = (g: Geometry, rowLen: number): RowRead =>
@@ -343,7 +343,7 @@ ${SG_HEAD}
       for (var k = 0u; k < u.k; k++) {
         let wi = k * u.c * rs + r * u.s + s;
         ${laneLoads(K, (i) => `wi + cw${i}`)}
-        ${broadcastBlock(lanes(K))}
+        ${broadcastBlock(lanes(K), K)}
         if (rowok) {
           let dyrow = ((b * u.k + k) * u.oh + u32(oy)) * u.ow;
           ${mode !== 'scalar' ? rowRead(mode, 'dy4', 'dyrow / 4u', 'ox0', 'u.ow', fmaBlock(K, 'xv[j]')) : `for (var j = 0; j < ${SG_J}; j++) {
@@ -566,9 +566,11 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
   if (family() === 'subgroup') {
     const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
-    const K = blockFor(g.c);
+    const K = g.c <= 4 ? 4 : blockFor(g.c);   // the RGB layer: 4 channels per block, not 16 (§44)
     const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
-    const read = rowReadFor(g, g.ow);   // rows of dy as vec4 quads (§17, §20)
+    // rows of dy as vec4 quads (§17, §20); in a stride phase too, neighbouring outputs read
+    // neighbouring dy columns (§44)
+    const read = g.sw === 1 ? rowReadFor(g, g.ow) : g.ow % 4 === 0 ? 'quads' : 'scalar';
     run(CONV2D_BWD_INPUT_SG[K][read], { inputs: [dy, w, b ?? w, mask ?? w], outputs: [dx], params: params(g, !!b, !!mask), groups });
     return dx;
   }

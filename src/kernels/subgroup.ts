@@ -15,8 +15,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let grp = wid.y * nwg.x + wid.x;`;
 
-/** wv[0..K/4−1] = the K values that lanes 0–7 hold in `loads` (8 each, K = 8·loads.length). */
-export const broadcastBlock = (loads: string[]) => loads.flatMap((src, l) => [0, 1].map((h) =>
+/** wv[0..K/4−1] = the K values that lanes 0–7 hold in `loads` (8 each, K = 8·loads.length, or 4 from lanes 0–3). */
+export const broadcastBlock = (loads: string[], K = 8 * loads.length) => loads.flatMap((src, l) => (K === 4 ? [0] : [0, 1]).map((h) =>
   `wv[${2 * l + h}] = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}, ${h * 4 + i}u)`).join(', ')});`)).join('\n        ');
 
 /** wv[0..3] = the 16 values that lanes 0–7 hold in `a` (first 8) and `b` (last 8). */
