@@ -1,7 +1,7 @@
 import { currentLabel, labelled } from './engine.js';
 import { keep } from './scope.js';
 import { fmt, sameShape } from './shape.js';
-import { type GradNode, type Tensor, addSame, isTensor, ones } from './tensor.js';
+import { type GradNode, type Tensor, addConsuming, isTensor, ones } from './tensor.js';
 
 let enabled = true;
 
@@ -63,11 +63,7 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
 
 /** Adds g into acc (out of place: gradients may share storage), disposing both. For inner nodes; leaves use Tensor.addGrad. */
 function accumulate(acc: Tensor | null, g: Tensor): Tensor {
-  if (!acc) return keep(g);
-  const s = keep(addSame(acc, g));
-  acc.dispose();
-  g.dispose();
-  return s;
+  return acc ? addConsuming(acc, g) : keep(g);
 }
 
 function topoOrder(root: Tensor): Tensor[] {

@@ -87,9 +87,7 @@ export class Tensor {
   /** Accumulated gradient of a leaf tensor after backward(); parts still pending are summed now. */
   get grad(): Tensor | null {
     if (this.gradRest.length) {
-      let sum = this.gradFirst!;
-      for (const g of this.gradRest) { const s = keep(addSame(sum, g)); sum.dispose(); g.dispose(); sum = s; }
-      this.gradFirst = sum;
+      this.gradFirst = this.gradRest.reduce(addConsuming, this.gradFirst!);
       this.gradRest = [];
     }
     return this.gradFirst;
@@ -112,9 +110,9 @@ export class Tensor {
   addGrad(g: Tensor): void {
     keep(g);
     if (!this.gradFirst) this.gradFirst = g;
-    else if (!this.collectGradParts) { const s = this.gradFirst; this.gradFirst = keep(addSame(s, g)); s.dispose(); g.dispose(); }
+    else if (!this.collectGradParts) this.gradFirst = addConsuming(this.gradFirst, g);
     else if (this.gradRest.length < MAX_GRAD_PARTS - 1) this.gradRest.push(g);
-    else { const r = this.gradRest, s = r[r.length - 1]; r[r.length - 1] = keep(addSame(s, g)); s.dispose(); g.dispose(); }   // the last part takes the rest
+    else this.gradRest.push(addConsuming(this.gradRest.pop()!, g));   // the last part takes the rest
   }
 
   /** Disposes the gradient and any pending parts. */
@@ -202,12 +200,17 @@ function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Arr
   return data instanceof Uint32Array ? data : Uint32Array.from(data);
 }
 
-/** a + b, elementwise, for tensors of the same size (gradient sums; vec4 when the size allows). */
-export function addSame(a: Tensor, b: Tensor): Tensor {
-  const y = empty(a.shape, 'f32', 'grad');
+/**
+ * a + b for gradient sums, as a new tensor outside any scope; a and b (same size, possibly sharing
+ * storage, hence out of place) are disposed. vec4 when the size allows.
+ */
+export function addConsuming(a: Tensor, b: Tensor): Tensor {
+  const y = keep(empty(a.shape, 'f32', 'grad'));
   const quads = a.size % 4 === 0;
   const n = quads ? a.size / 4 : a.size;
   a.engine.launch(quads ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
+  a.dispose();
+  b.dispose();
   return y;
 }
 
