@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward } from '../src/engine/autograd.js';
+import { getEngine } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { mul } from '../src/kernels/elementwise.js';
@@ -80,6 +81,60 @@ for (const fam of bnFamilies()) for (const [h, w, training] of [[7, 3, true], [2
     rm.dispose(); rv.dispose();
   }));
 }
+
+// dropout2d inside the batch-norm kernels (bench/NOTES.md §46): y = f·relu?(bn(x)), f per (b, c)
+// plane from the same draw as dropout2d, in both reductions on one workgroup per channel, and on
+// the GPU path (split: pieces, the plane-layout apply and dx) with planes of one and two pieces.
+const dropOfRef = (y: F64Tensor, p: number, seed: number) => {
+  const hw = y.shape[2] * y.shape[3];
+  return Object.assign(f64(y.shape), { data: y.data.map((v, i) => (dropKeep(seed, Math.floor(i / hw), p) ? v / (1 - p) : 0)) });
+};
+const dropCases: [string, () => unknown, number, number, boolean][] = [
+  ...bnFamilies().map((fam) => [fam, () => getEngine().kernelFamily = fam, 7, 3, true] as [string, () => unknown, number, number, boolean]),
+  ...bnFamilies().map((fam) => [fam, () => getEngine().kernelFamily = fam, 4, 5, false] as [string, () => unknown, number, number, boolean]),
+  ['split', () => getEngine().splitReductions = true, 4, 6, true],
+  ['split', () => getEngine().splitReductions = true, 67, 63, false],
+];
+for (const [name, setUp, h, w, relu] of dropCases) {
+  t(`batch_norm2d${relu ? ' + relu' : ''} + dropout2d training ${name} ${h}x${w}: output and gradients`, async () => {
+    const e = getEngine(), fam = e.kernelFamily, split = e.splitReductions;
+    setUp();
+    try {
+      const n = h * w > 1000 ? 3 : 4, C = h * w > 1000 ? 2 : 5, p = 0.4, seed = 91;
+      const x = randn([n, C, h, w], 41), g = randn([C], 42), b = randn([C], 43);
+      const rm = upload(randn([C], 44)), rv = upload(rand([C], 45, 0.5, 2));
+      const fn = (xx: any, gg: any, bb: any) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3, momentum: 0, relu, dropout: p, dropoutSeed: seed });
+      const ref = (xx: F64Tensor, gg: F64Tensor, bb: F64Tensor) => {
+        const y = batchNormRef(xx, gg, bb, 1e-3);
+        return dropOfRef(relu ? reluOf(y) : y, p, seed);
+      };
+      const kept = Array.from({ length: n * C }, (_, i) => dropKeep(seed, i, p));
+      assert.ok(kept.includes(true) && kept.includes(false), 'some planes dropped, some kept');
+      await checkForward(fn, ref, [x, g, b], { rtol: 1e-4, atol: 1e-4 });
+      await checkGrad(fn, ref, [x, g, b], { ...GR, samples: 48 });
+      rm.dispose(); rv.dispose();
+    } finally { e.kernelFamily = fam; e.splitReductions = split; }
+  });
+}
+
+t('batch_norm2d dropout: eval ignores it; the default seed is drawn as dropout2d draws it', async () => {
+  const x = randn([2, 3, 4, 5], 51), g = randn([3], 52), b = randn([3], 53);
+  const rm0 = randn([3], 54), rv0 = rand([3], 55, 0.5, 2);
+  const rm = upload(rm0), rv = upload(rv0);
+  const e = getEngine(), next = e.nextSeed;
+  let draws = 0;
+  e.nextSeed = () => { draws++; return 1234; };
+  try {
+    const evalOut = await runGpu((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: false, eps: 1e-3, dropout: 0.5 }), [x, g, b]);
+    close(evalOut, batchNormRef(x, g, b, 1e-3, { mean: rm0, var: rv0 }).data, { rtol: 1e-5, atol: 1e-5 }, 'eval');
+    assert.is(draws, 0, 'no seed drawn in eval');
+    const got = await runGpu((xx, gg, bb) => batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3, momentum: 0, dropout: 0.5 }), [x, g, b]);
+    assert.is(draws, 1, 'one seed drawn in training');
+    close(got, dropOfRef(batchNormRef(x, g, b, 1e-3), 0.5, 1234).data, { rtol: 1e-4, atol: 1e-4 }, 'training, default seed');
+  } finally { e.nextSeed = next; }
+  assert.throws(() => batchNorm2d(upload(x), upload(g), upload(b), rm, rv, { training: true, dropout: 1.5 }), /dropout must be in \[0, 1\], got 1.5/);
+  rm.dispose(); rv.dispose();
+});
 
 // split: the GPU path (statistics kernel without its apply, then the plane-layout apply and dx)
 for (const [h, w, split] of [[5, 5, false], [4, 6, false], [4, 6, true]] as const) t(`batch_norm2d eval ${h}x${w}${split ? ' (GPU path)' : ''} uses running stats; gradients`, splitting(split, async () => {

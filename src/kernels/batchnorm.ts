@@ -1,12 +1,13 @@
 // batch_norm2d: y = (x − μ_c)·rsqrt(σ²_c + eps)·γ_c + β_c over NCHW, statistics per channel c.
 // Training: μ, σ² (biased) from the batch, running stats updated with momentum (unbiased σ²);
 // eval: running stats. Backward: dγ = Σ dy·x̂, dβ = Σ dy, dx = γ·rstd·(dy − (Σdy + x̂·Σdy·x̂)/M).
+// Optionally relu(bn(x)), then dropout2d of the result, in the same kernels (DROP below).
 import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
-import { f32 } from '../engine/params.js';
+import { type Param, f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { type Elem, MAIN_1D, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
+import { DROP_FACTOR, type Elem, MAIN_1D, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
 // straddle a channel (bench/NOTES.md §10); hw and counts are then in quads.
@@ -29,6 +30,11 @@ const redName = (sg: boolean) => (sg ? '_sg' : '');
 const AFFINE = /* wgsl */ `
   let scale = stats[u.c + c] * gamma[c];
   let shift = beta[c] - stats[c] * scale;`;
+// With dropout (training), the output is f·relu?(z), f = drop_factor of the (b, c) plane: 0 or
+// 1/(1−p), drawn as dropout2d draws it (bench/NOTES.md §46); without, p = 0 and f = 1. Backward
+// scales dy by the same f before the relu mask.
+const DROP_FIELDS = 'drop_seed: u32, drop_p: f32, drop_scale: f32';
+const dropOf = (plane: string) => `let f = drop_factor(u.drop_seed, ${plane}, u.drop_p, u.drop_scale);`;
 /** dy, masked to zero where the clamped value z = x·scale + shift was ≤ 0 (relu flag). */
 const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 
@@ -39,7 +45,7 @@ const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.
 // there it writes only the statistics (eval, small planes) and the plane-layout apply follows.
 const bnForward = (T: Elem, sg: boolean) => kernel(`batchnorm_fwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32, relu: u32, apply: u32 }
+struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update: u32, relu: u32, apply: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> gamma: array<f32>;
 @group(0) @binding(2) var<storage, read> beta: array<f32>;
@@ -49,6 +55,7 @@ struct P { n: u32, c: u32, hw: u32, train: u32, momentum: f32, eps: f32, update:
 @group(0) @binding(6) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(7) var<uniform> u: P;
 ${reduceVars(sg)}
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
   let c = o;
@@ -86,29 +93,32 @@ ${MAIN_PER_GROUP}
   let shift = beta[c] - mean * scale;
   for (var b = 0u; b < u.n; b++) {
     let base = (b * u.c + c) * u.hw;
+    ${dropOf('b * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let z = x[base + p] * scale + shift;
-      y[base + p] = select(z, max(z, ${T}(0.0)), u.relu != 0u);
+      y[base + p] = f * select(z, max(z, ${T}(0.0)), u.relu != 0u);
     }
   }
 }`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnApply = (T: Elem) => kernel(`batchnorm_apply${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { ${PLANE_FIELDS}, relu: u32 }
+struct P { ${PLANE_FIELDS}, relu: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(5) var<uniform> u: P;
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
 ${AFFINE}
+  ${dropOf('plane')}
   for (var p = start + lid % u.span; p < end; p += u.span) {
     let i = i0 + p;
     let z = x[i] * scale + shift;
-    y[i] = select(z, max(z, ${T}(0.0)), u.relu != 0u);
+    y[i] = f * select(z, max(z, ${T}(0.0)), u.relu != 0u);
   }
 }`);
 
@@ -117,7 +127,7 @@ ${AFFINE}
 // from those sums; on GPUs the plane-layout bwd_input kernel does dx.
 const bnBackward = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32 }
+struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
@@ -128,6 +138,7 @@ struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32 
 @group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(8) var<uniform> u: P;
 ${reduceVars(sg)}
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
   let c = o;
@@ -138,9 +149,10 @@ ${AFFINE}
   var b = ${T}(0.0);
   for (var bi = 0u; bi < u.n; bi++) {
     let base = (bi * u.c + c) * u.hw;
+    ${dropOf('bi * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let xv = x[base + p];
-      let g = ${masked(T, 'dy[base + p]', 'xv')};
+      let g = ${masked(T, '(f * dy[base + p])', 'xv')};
       a += g * (xv - mean) * rstd;
       b += g;
     }
@@ -156,16 +168,17 @@ ${AFFINE}
   let kb = t * sa * rstd / u.m;
   for (var bi = 0u; bi < u.n; bi++) {
     let base = (bi * u.c + c) * u.hw;
+    ${dropOf('bi * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let xv = x[base + p];
-      dx[base + p] = gs * (${masked(T, 'dy[base + p]', 'xv')} - ka - (xv - mean) * kb);
+      dx[base + p] = gs * (${masked(T, '(f * dy[base + p])', 'xv')} - ka - (xv - mean) * kb);
     }
   }
 }`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32 }
+struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
@@ -175,6 +188,7 @@ struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32 }
 @group(0) @binding(6) var<storage, read> dbeta: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(8) var<uniform> u: P;
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
   let rstd = stats[u.c + c];
@@ -185,10 +199,11 @@ ${PLANE_CHUNK}
   let a = t * dbeta[c] / u.m;
   let bcoef = t * dgamma[c] * rstd / u.m;
 ${AFFINE}
+  ${dropOf('plane')}
   for (var p = start + lid % u.span; p < end; p += u.span) {
     let i = i0 + p;
     let xv = x[i];
-    dx[i] = gs * (${masked(T, 'dy[i]', 'xv')} - a - (xv - mean) * bcoef);
+    dx[i] = gs * (${masked(T, '(f * dy[i])', 'xv')} - a - (xv - mean) * bcoef);
   }
 }`);
 
@@ -258,7 +273,7 @@ ${MAIN_PER_GROUP}
 // ps[piece, 0, c] = Σ dy·x̂, ps[piece, 1, c] = Σ dy over one piece
 const bnBwdReducePart = (T: Elem) => kernel(`batchnorm_bwd_reduce_part${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { ${PIECE_FIELDS}, relu: u32 }
+struct P { ${PIECE_FIELDS}, relu: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
@@ -267,17 +282,19 @@ struct P { ${PIECE_FIELDS}, relu: u32 }
 @group(0) @binding(5) var<storage, read_write> ps: array<f32>;
 @group(0) @binding(6) var<uniform> u: P;
 ${reduceVars(false)}
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PIECE}
   let c = ch;
   let mean = stats[c];
   let rstd = stats[u.c + c];
 ${AFFINE}
+  ${dropOf('(piece / u.blocks) * u.c + ch')}
   var a = ${T}(0.0);
   var b = ${T}(0.0);
   for (var p = start + lid; p < end; p += WG) {
     let xv = x[base + p];
-    let g = ${masked(T, 'dy[base + p]', 'xv')};
+    let g = ${masked(T, '(f * dy[base + p])', 'xv')};
     a += g * (xv - mean) * rstd;
     b += g;
   }
@@ -323,9 +340,19 @@ export interface BatchNormOptions {
   training: boolean; momentum?: number; eps?: number;
   /** relu(bn(x)) in the same kernels (bench/NOTES.md §26). */
   relu?: boolean;
+  /**
+   * In training, dropout2d with this p applied to the result in the same kernels (PyTorch
+   * Dropout2d: whole (b, c) planes zeroed, the rest scaled by 1/(1−p); bench/NOTES.md §46).
+   */
+  dropout?: number;
+  /** Seed of that dropout's mask; default: the engine's seeded counter, as dropout2d draws it. */
+  dropoutSeed?: number;
 }
 
-interface BnState { training: boolean; relu: boolean; n: number; c: number; hw: number }
+interface BnState { training: boolean; relu: boolean; n: number; c: number; hw: number; drop: Param[] }
+
+/** Uniform values [seed, p, scale] of DROP_FIELDS: p = 0, scale = 1 keeps every plane as it is. */
+const dropParams = (p: number, seed: number) => [seed, f32(p), f32(p >= 1 ? 0 : 1 / (1 - p))];
 
 const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormOptions], BnState>('batchNorm2d', {
   forward(ctx, x, gamma, beta, runningMean, runningVar, opt) {
@@ -344,6 +371,7 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
     const y = empty(x.shape, 'f32', 'batchnorm');
     const relu = opt.relu ?? false;
+    const drop = opt.training && opt.dropout ? dropParams(opt.dropout, opt.dropoutSeed ?? 0) : dropParams(0, 0);
     const pl = pieceLayout(n, c, hw / q, q);
     if (opt.training && getEngine().splitReductions && pl.pieces > 1) {
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_stats_pieces');
@@ -354,26 +382,26 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       });
       ps.dispose();
       const plane = planeLayout(n * c, c, hw / q);
-      run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
+      run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
     } else {
       const fuse = !getEngine().splitReductions;   // y in the same workgroups (CPU adapters)
       run(fwd, {
         inputs: [x, gamma, beta], outputs: [runningMean, runningVar, stats, y], groups: c,
-        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1, relu ? 1 : 0, fuse ? 1 : 0],
+        params: [n, c, hw / q, opt.training ? 1 : 0, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5), 1, relu ? 1 : 0, fuse ? 1 : 0, ...drop],
       });
       if (!fuse) {
         const plane = planeLayout(n * c, c, hw / q);
-        run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0], groups: plane.groups });
+        run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
       }
     }
-    ctx.state = { training: opt.training, relu, n, c, hw };
+    ctx.state = { training: opt.training, relu, n, c, hw, drop };
     ctx.save(x, stats, gamma, beta);
     stats.dispose();
     return y;
   },
   backward(ctx, dy) {
     const [x, stats, gamma, beta] = ctx.saved;
-    const { training, relu, n, c, hw } = ctx.state;
+    const { training, relu, n, c, hw, drop } = ctx.state;
     const { K, q, bwd } = variant(hw);
     const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
     const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
@@ -383,7 +411,7 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
       run(K.bwdReducePart, {
         inputs: [dy, x, stats, gamma, beta], outputs: [ps], groups: pl.pieces * c,
-        params: [c, hw / q, pl.blocks, pl.span, pl.pieces, relu ? 1 : 0],
+        params: [c, hw / q, pl.blocks, pl.span, pl.pieces, relu ? 1 : 0, ...drop],
       });
       run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
       ps.dispose();
@@ -391,14 +419,14 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       // dx in the same workgroups on CPU adapters; on GPUs by the plane-layout kernel below
       run(bwd, {
         inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta, dx], groups: c,
-        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx && !split ? 1 : 0],
+        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx && !split ? 1 : 0, ...drop],
       });
     }
     if (dx && split) {
       const plane = planeLayout(n * c, c, hw / q);
       run(K.bwdInput, {
         inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
-        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0],
+        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0, ...drop],
       });
     }
     if (!ctx.needsGrad[1]) dgamma.dispose();
@@ -410,8 +438,13 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
 /**
  * Batch normalisation over NCHW. In training it normalises with batch statistics and updates
  * runningMean/runningVar in place (PyTorch semantics, momentum 0.1, eps 1e-5 by default).
+ * `relu` and `dropout` apply those after it, in the same kernels.
  */
 export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
   opt: BatchNormOptions): Tensor {
-  return batchNormOp(x, weight, bias, runningMean, runningVar, opt);
+  const p = opt.dropout ?? 0;
+  if (!(p >= 0 && p <= 1)) throw new Error(`batch_norm2d: dropout must be in [0, 1], got ${p}`);
+  // the seed is drawn only when dropout2d would draw it, so fused and separate runs see the same masks
+  const seed = opt.training && p > 0 ? opt.dropoutSeed ?? getEngine().nextSeed() : 0;
+  return batchNormOp(x, weight, bias, runningMean, runningVar, { ...opt, dropoutSeed: seed });
 }

@@ -4,7 +4,7 @@ import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { f32 } from '../engine/params.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { type Elem, HASH_U32, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, elemSuffix, kernel, planeLayout, run, vecOf } from './wgsl.js';
+import { DROP_FACTOR, type Elem, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, elemSuffix, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
 /** The WGSL hash; `dropKeep` in JS must match it bit for bit (tests rely on that). One draw per
  * (b, c) plane, made once per invocation (plane layout: wgsl.ts, bench/NOTES.md §27); f32 and, for
@@ -15,11 +15,10 @@ struct P { ${PLANE_FIELDS}, seed: u32, p: f32, scale: f32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(2) var<uniform> u: P;
-${HASH_U32}
+${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
-  let r = f32(mix(mix(u.seed) ^ plane) >> 8u) * (1.0 / 16777216.0);   // uniform in [0,1)
-  let s = select(0.0, u.scale, r >= u.p);
+  let s = drop_factor(u.seed, plane, u.p, u.scale);
   for (var p = start + lid % u.span; p < end; p += u.span) { let i = i0 + p; y[i] = x[i] * s; }
 }`);
 const DROPOUT = { f32: dropoutKernel('f32'), vec4f: dropoutKernel('vec4f') };

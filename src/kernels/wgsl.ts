@@ -69,6 +69,16 @@ fn mix(a: u32) -> u32 {
   return v;
 }`;
 
+/**
+ * Dropout2d's draw for one (b, c) plane: `scale` where the plane is kept (r ≥ p, r uniform in [0, 1)
+ * from the hash of seed and plane), else 0. `dropKeep` (dropout.ts) mirrors it on the host.
+ */
+export const DROP_FACTOR = /* wgsl */ `${HASH_U32}
+fn drop_factor(seed: u32, plane: u32, p: f32, scale: f32) -> f32 {
+  let r = f32(mix(mix(seed) ^ plane) >> 8u) * (1.0 / 16777216.0);   // uniform in [0,1)
+  return select(0.0, scale, r >= p);
+}`;
+
 /** Reads slot k of an `array<vec4u, 2>` uniform field (rank ≤ 6 shapes and strides). */
 export const at = (field: string, k: string) => `u.${field}[(${k}) / 4u][(${k}) % 4u]`;
 

@@ -4,7 +4,6 @@ import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
-import { dropout2d } from '../kernels/dropout.js';
 import { addRelu } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
@@ -45,8 +44,7 @@ export class NonBottleneck1d extends Module {
     let y = this.conv3x1_1.forward(x, true);   // relu fused into the conv
     y = this.bn1.forward(this.conv1x3_1.forward(y), true);
     y = this.conv3x1_2.forward(y, true);
-    y = this.bn2.forward(this.conv1x3_2.forward(y));
-    if (this.training && this.dropprob !== 0) y = dropout2d(y, this.dropprob);
+    y = this.bn2.forward(this.conv1x3_2.forward(y), false, this.dropprob);   // dropout (training) in bn2's kernels
     return addRelu(y, x);
   }
 }

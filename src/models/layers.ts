@@ -81,10 +81,10 @@ export class BatchNorm2d extends Module {
     this.running_mean = this.registerBuffer('running_mean', zeros([numFeatures]));
     this.running_var = this.registerBuffer('running_var', full([numFeatures], 1));
   }
-  /** bn(x), or relu(bn(x)) in the same kernels when `relu`. */
-  forward(x: Tensor, relu = false): Tensor {
+  /** bn(x), or relu(bn(x)) when `relu`; in training, then dropout2d with p = `dropout`; all in the same kernels. */
+  forward(x: Tensor, relu = false, dropout = 0): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.running_mean, this.running_var,
-      { training: this.training, eps: this.eps, momentum: this.momentum, relu });
+      { training: this.training, eps: this.eps, momentum: this.momentum, relu, dropout });
   }
 }
 
