@@ -3,7 +3,11 @@ import * as assert from 'uvu/assert';
 import { add, addRelu, collapseBroadcast, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from '../src/kernels/elementwise.js';
 import { broadcastStrides } from '../src/engine/shape.js';
 import { CHANNEL_SUM_SPAN, channelSum, mean, reshape, sum } from '../src/kernels/reduce.js';
+import { backward } from '../src/engine/autograd.js';
+import { getEngine } from '../src/engine/engine.js';
+import { scope } from '../src/engine/scope.js';
 import { checkForward, checkGrad } from './helpers/check.js';
+import { upload } from './helpers/gpu.js';
 import { randn } from './reference/core.js';
 import { binary, map, sumAxes } from './reference/elementwise.js';
 
@@ -76,6 +80,36 @@ for (const [sa, sb] of [[[3, 4, 5, 7], [3, 4, 5, 7]], [[2, 3, 5], [5]]]) {
     await checkForward(addRelu, ref, [a, b], EW);
     await checkGrad(addRelu, ref, [a, b], GR);
     await checkGrad((x: any) => addRelu(x, x), (p: any) => ref(p, p), [a], GR);   // one tensor on both sides
+  });
+}
+
+// addRelu's output feeding two consumers: the two gradient parts are added in its mask pass
+// (backwardSum, NOTES §47); with four parts the first three are summed first; a residual chain of
+// two joins as in ERFNet. 105 quads: more than one workgroup, not a multiple of it.
+{
+  const A = [3, 4, 5, 7];
+  const ref2 = (p: any, q: any) => {
+    const y = binary(p, q, (u, v) => Math.max(u + v, 0));
+    return binary(binary(y, p, (u, v) => u * v), map(y, Math.tanh), (u, v) => u + v);
+  };
+  const cases: [string, (a: any, b: any) => any, (p: any, q: any) => any][] = [
+    ['two consumers', (a, b) => { const y = addRelu(a, b); return add(mul(y, a), tanh(y)); }, ref2],
+    ['four parts', (a, b) => { const y = addRelu(a, b); return add(add(mul(y, a), tanh(y)), mul(y, y)); },
+      (p, q) => { const y = binary(p, q, (u, v) => Math.max(u + v, 0)); return binary(ref2(p, q), binary(y, y, (u, v) => u * v), (u, v) => u + v); }],
+    ['a chain of two joins', (a, b) => { const y = addRelu(a, b); return tanh(addRelu(mul(y, a), y)); },
+      (p, q) => { const y = binary(p, q, (u, v) => Math.max(u + v, 0)); return map(binary(binary(y, p, (u, v) => u * v), y, (u, v) => Math.max(u + v, 0)), Math.tanh); }],
+  ];
+  for (const [name, fn, ref] of cases) t(`addRelu gradient from several consumers: ${name}`, () => checkGrad(fn, ref, [randn(A, 33), randn(A, 34)], GR));
+  t('addRelu with two consumers: one pass adds and masks, no separate sum', async () => {
+    const e = getEngine();
+    if (!e.device.features.has('timestamp-query')) return;
+    const a = upload(randn(A, 35), true), b = upload(randn(A, 36), true);
+    e.startProfiling();
+    scope(() => { const y = addRelu(a, b); backward(sum(add(mul(y, a), tanh(y)))); });
+    const names = (await e.stopProfiling()).map((k) => k.name);
+    assert.is(names.filter((n) => n === 'add_relu_bwd_vec4').length, 1, names.join(', '));
+    assert.is(names.filter((n) => n.startsWith('unary_bwd')).length, 1, 'tanh only: ' + names.join(', '));
+    a.dispose(); b.dispose();
   });
 }
 

@@ -37,6 +37,11 @@ export interface OpDef<A extends unknown[], S> {
   forward(ctx: OpContext<S>, ...args: A): Tensor;
   /** Gradients for the tensor arguments, in order; null where none is needed. Must return fresh tensors. */
   backward(ctx: OpContext<S>, dy: Tensor): (Tensor | null)[];
+  /**
+   * Optional: the same for an output whose gradient arrived from two consumers as a + b, for ops
+   * whose backward kernel can add them as it reads them (one pass instead of an add and a pass).
+   */
+  backwardSum?(ctx: OpContext<S>, a: Tensor, b: Tensor): (Tensor | null)[];
 }
 
 /** Wraps a forward/backward pair into a differentiable op recorded on the tape. */
@@ -48,11 +53,13 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
     const out = def.forward(ctx, ...args);
     if (needsGrad.some(Boolean)) {
       const label = currentLabel();   // backward kernels are attributed to the same layer
+      const inLayer = <T>(f: () => T): T => (label ? labelled(`${label} (backward)`, f) : f());
       const node: GradNode = {
         name, inputs, needsGrad,
-        backward: (dy) => (label ? labelled(`${label} (backward)`, () => def.backward(ctx, dy)) : def.backward(ctx, dy)),
+        backward: (dy) => inLayer(() => def.backward(ctx, dy)),
         release: () => ctx.release(),
       };
+      if (def.backwardSum) node.backwardSum = (a, b) => inLayer(() => def.backwardSum!(ctx, a, b));
       out.node = node;
     } else {
       ctx.release();
@@ -61,9 +68,18 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
   };
 }
 
-/** Adds g into acc (out of place: gradients may share storage), disposing both. For inner nodes; leaves use Tensor.addGrad. */
-function accumulate(acc: Tensor | null, g: Tensor): Tensor {
-  return acc ? addConsuming(acc, g) : keep(g);
+/**
+ * Adds g (kept) to the gradient parts of inner node t (out of place: gradients may share storage).
+ * Parts are summed as they arrive, except that a node with backwardSum keeps a second part for its
+ * backward to add; a third is added as ((p0 + p1) + p2), the same order as summing at once.
+ * Leaves use Tensor.addGrad.
+ */
+function accumulate(grads: Map<Tensor, Tensor[]>, t: Tensor, g: Tensor): void {
+  const parts = grads.get(t);
+  if (!parts) grads.set(t, [g]);
+  else if (parts.length === 2) { parts[0] = addConsuming(parts[0], parts[1]); parts[1] = g; }
+  else if (t.node!.backwardSum) parts.push(g);
+  else parts[0] = addConsuming(parts[0], g);
 }
 
 function topoOrder(root: Tensor): Tensor[] {
@@ -97,13 +113,13 @@ export function backward(root: Tensor, grad?: Tensor): void {
     throw new Error(`backward: gradient ${fmt(grad.shape)} does not match ${root.describe()}`);
   }
   const order = topoOrder(root);
-  const grads = new Map<Tensor, Tensor>();
+  const grads = new Map<Tensor, Tensor[]>();
   noGrad(() => {
     if (!root.node) {
       if (root.requiresGrad) root.addGrad(grad ? grad.view(grad.shape) : ones(root.shape));
       return;
     }
-    grads.set(root, keep(grad ? grad.view(grad.shape) : ones(root.shape)));
+    grads.set(root, [keep(grad ? grad.view(grad.shape) : ones(root.shape))]);
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
       const node = t.node!;
@@ -111,8 +127,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
       const dy = grads.get(t);
       grads.delete(t);
       if (dy) {
-        const gs = node.backward(dy);
-        dy.dispose();
+        const gs = dy.length === 2 ? node.backwardSum!(dy[0], dy[1]) : node.backward(dy[0]);
+        for (const part of dy) part.dispose();
         node.inputs.forEach((inp, i) => {
           const g = gs[i];
           if (!g) return;
@@ -121,7 +137,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
           if (!sameShape(g.shape, inp.shape)) {
             throw new Error(`backward of ${node.name}: gradient ${fmt(g.shape)} for input ${inp.describe()}`);
           }
-          if (inp.node) grads.set(inp, accumulate(grads.get(inp) ?? null, g));
+          if (inp.node) accumulate(grads, inp, g);
           else if (inp.requiresGrad) inp.addGrad(g);
           else g.dispose();
         });
@@ -129,7 +145,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       node.release();
     }
   });
-  for (const g of grads.values()) g.dispose();
+  for (const parts of grads.values()) for (const g of parts) g.dispose();
 }
 
 /** Frees the saved activations of a graph that will never be back-propagated. */

@@ -35,6 +35,8 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   readonly needsGrad: readonly boolean[];
   backward(dy: Tensor): (Tensor | null)[];
+  /** Optional: backward of a gradient that arrived as two parts, a + b, added inside the op's own kernel. */
+  backwardSum?(a: Tensor, b: Tensor): (Tensor | null)[];
   release(): void;
 }
 

@@ -275,6 +275,26 @@ const mulOp = defineOp<[Tensor, Tensor]>('mul', {
 
 // relu(a + b) for same-shape a, b whose size is a multiple of 4 (ERFNet's residual joins): one
 // dispatch forward, and backward one relu mask on the saved output, shared by both inputs (§26).
+// When the output fed two consumers (the next block's conv and its residual join), the mask pass
+// adds their two gradients as it reads them (backwardSum; bench/NOTES.md §47).
+const ADD_RELU_BWD = kernel('add_relu_bwd_vec4', /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> da: array<vec4f>;
+@group(0) @binding(1) var<storage, read> db: array<vec4f>;
+@group(0) @binding(2) var<storage, read> y: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+@group(0) @binding(4) var<uniform> u: P;
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  dx[idx] = select(vec4f(0.0), da[idx] + db[idx], y[idx] > vec4f(0.0));
+}`);
+/** Both inputs' gradient: one tensor, shared by views. */
+const sharedGrad = (needsGrad: readonly boolean[], d: Tensor): (Tensor | null)[] => {
+  const ga = needsGrad[0] ? d.view(d.shape) : null, gb = needsGrad[1] ? d.view(d.shape) : null;
+  d.dispose();
+  return [ga, gb];
+};
 const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
   forward(ctx, a, b) {
     const y = binaryRaw('addRelu', a, b, B.AddRelu);
@@ -285,9 +305,13 @@ const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
     const [y] = ctx.saved;
     const d = empty(dy.shape, 'f32', 'addRelu_grad');
     run(UNARY_BWD.vec4f, { inputs: [dy, y], outputs: [d], params: [dy.size / 4, U.Relu, f32(0)], threads: dy.size / 4 });
-    const ga = ctx.needsGrad[0] ? d.view(d.shape) : null, gb = ctx.needsGrad[1] ? d.view(d.shape) : null;
-    d.dispose();
-    return [ga, gb];
+    return sharedGrad(ctx.needsGrad, d);
+  },
+  backwardSum(ctx, da, db) {
+    const [y] = ctx.saved;
+    const d = empty(da.shape, 'f32', 'addRelu_grad');
+    run(ADD_RELU_BWD, { inputs: [da, db, y], outputs: [d], params: [da.size / 4], threads: da.size / 4 });
+    return sharedGrad(ctx.needsGrad, d);
   },
 });
 
