@@ -1,12 +1,13 @@
 // batch_norm2d: y = (x − μ_c)·rsqrt(σ²_c + eps)·γ_c + β_c over NCHW, statistics per channel c.
 // Training: μ, σ² (biased) from the batch, running stats updated with momentum (unbiased σ²);
 // eval: running stats. Backward: dγ = Σ dy·x̂, dβ = Σ dy, dx = γ·rstd·(dy − (Σdy + x̂·Σdy·x̂)/M).
-// Optionally relu(bn(x)), then dropout2d of the result, in the same kernels (DROP below).
+// Optionally relu(bn(x)), then dropout2d of the result, in the same kernels (DROP_FIELDS below).
 import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { type Param, f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { dropUniforms } from './dropout.js';
 import { DROP_FACTOR, type Elem, MAIN_1D, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
 // Each kernel comes as f32 and, when H·W is a multiple of 4, as vec4f over quads that never
@@ -351,9 +352,6 @@ export interface BatchNormOptions {
 
 interface BnState { training: boolean; relu: boolean; n: number; c: number; hw: number; drop: Param[] }
 
-/** Uniform values [seed, p, scale] of DROP_FIELDS: p = 0, scale = 1 keeps every plane as it is. */
-const dropParams = (p: number, seed: number) => [seed, f32(p), f32(p >= 1 ? 0 : 1 / (1 - p))];
-
 const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormOptions], BnState>('batchNorm2d', {
   forward(ctx, x, gamma, beta, runningMean, runningVar, opt) {
     for (const [t, name] of [[x, 'x'], [gamma, 'weight'], [beta, 'bias'], [runningMean, 'running_mean'],
@@ -371,7 +369,7 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     const stats = empty([2, c], 'f32', 'batchnorm_stats');
     const y = empty(x.shape, 'f32', 'batchnorm');
     const relu = opt.relu ?? false;
-    const drop = opt.training && opt.dropout ? dropParams(opt.dropout, opt.dropoutSeed ?? 0) : dropParams(0, 0);
+    const drop = opt.training && opt.dropout ? dropUniforms(opt.dropout, opt.dropoutSeed ?? 0) : dropUniforms(0, 0);   // DROP_FIELDS
     const pl = pieceLayout(n, c, hw / q, q);
     if (opt.training && getEngine().splitReductions && pl.pieces > 1) {
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_stats_pieces');

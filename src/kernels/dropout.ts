@@ -2,7 +2,7 @@
 // counter-based hash of (seed, b·C+c), so backward regenerates the same mask from the seed.
 import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
-import { f32 } from '../engine/params.js';
+import { type Param, f32 } from '../engine/params.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { DROP_FACTOR, type Elem, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, elemSuffix, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
@@ -36,12 +36,14 @@ export const dropKeep = (seed: number, plane: number, p: number): boolean =>
 
 interface DropState { seed: number; p: number; planes: number; hw: number }
 
+/** The draw's uniform values [seed, p, scale]: kept planes are scaled by 1/(1−p); p = 0 keeps all as they are. */
+export const dropUniforms = (p: number, seed: number): Param[] => [seed, f32(p), f32(p >= 1 ? 0 : 1 / (1 - p))];
+
 function dropRaw(x: Tensor, s: DropState): Tensor {
   const y = empty(x.shape, 'f32', 'dropout2d');
-  const scale = s.p >= 1 ? 0 : 1 / (1 - s.p);
   const [T, hw] = vecOf(s.hw);
   const plane = planeLayout(s.planes, 1, hw);
-  run(DROPOUT[T], { inputs: [x], outputs: [y], params: [...plane.params, s.seed, f32(s.p), f32(scale)], groups: plane.groups });
+  run(DROPOUT[T], { inputs: [x], outputs: [y], params: [...plane.params, ...dropUniforms(s.p, s.seed)], groups: plane.groups });
   return y;
 }
 
