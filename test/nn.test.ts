@@ -4,7 +4,7 @@ import { backward } from '../src/engine/autograd.js';
 import { getEngine } from '../src/engine/engine.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
-import { mul } from '../src/kernels/elementwise.js';
+import { add, mul, tanh } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
 import { batchNorm2d } from '../src/kernels/batchnorm.js';
 import { concat } from '../src/kernels/concat.js';
@@ -14,6 +14,7 @@ import { close } from './helpers/check.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { kernelFamilies, runGpu, splitting, upload, using } from './helpers/gpu.js';
 import { type F64Tensor, f64, randn, rand } from './reference/core.js';
+import { binary, map } from './reference/elementwise.js';
 import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
 
 const t = suite('nn');
@@ -116,6 +117,58 @@ for (const [name, setUp, h, w, relu] of dropCases) {
     } finally { e.kernelFamily = fam; e.splitReductions = split; }
   });
 }
+
+// relu(bn(x)) feeding two consumers (ERFNet's down- and upsamplers feed a conv and the next
+// residual join): the backward kernels add the two gradient parts as they read them (backwardSum,
+// bench/NOTES.md §48), in every reduction and on the split path with one- and two-piece planes;
+// with dropout inside, and with three parts (the first two summed by autograd first).
+const twoCases: [string, () => unknown, number, number, number][] = [
+  ...bnFamilies().map((fam) => [fam, () => getEngine().kernelFamily = fam, 7, 3, 0] as [string, () => unknown, number, number, number]),
+  ...bnFamilies().map((fam) => [fam, () => getEngine().kernelFamily = fam, 4, 5, 0.4] as [string, () => unknown, number, number, number]),
+  ['split', () => getEngine().splitReductions = true, 4, 6, 0.4],
+  ['split', () => getEngine().splitReductions = true, 67, 63, 0],
+];
+for (const [name, setUp, h, w, p] of twoCases) for (const parts of [2, 3]) {
+  t(`batch_norm2d + relu${p ? ' + dropout2d' : ''} with ${parts} consumers ${name} ${h}x${w}: gradients`, async () => {
+    const e = getEngine(), fam = e.kernelFamily, split = e.splitReductions;
+    setUp();
+    try {
+      const n = h * w > 1000 ? 3 : 4, C = h * w > 1000 ? 2 : 5, seed = 92;
+      const x = randn([n, C, h, w], 61), g = randn([C], 62), b = randn([C], 63);
+      const rm = upload(randn([C], 64)), rv = upload(rand([C], 65, 0.5, 2));
+      // out = y·x + tanh(y) (+ y·y): y's gradient arrives in 2 (3) parts
+      const fn = (xx: any, gg: any, bb: any) => {
+        const y = batchNorm2d(xx, gg, bb, rm, rv, { training: true, eps: 1e-3, momentum: 0, relu: true, dropout: p, dropoutSeed: seed });
+        const o = add(mul(y, xx), tanh(y));
+        return parts === 3 ? add(o, mul(y, y)) : o;
+      };
+      const ref = (xx: F64Tensor, gg: F64Tensor, bb: F64Tensor) => {
+        const r = reluOf(batchNormRef(xx, gg, bb, 1e-3));
+        const y = p ? dropOfRef(r, p, seed) : r;
+        const o = binary(binary(y, xx, (u, v) => u * v), map(y, Math.tanh), (u, v) => u + v);
+        return parts === 3 ? binary(o, binary(y, y, (u, v) => u * v), (u, v) => u + v) : o;
+      };
+      await checkGrad(fn, ref, [x, g, b], { ...GR, samples: 48 });
+      rm.dispose(); rv.dispose();
+    } finally { e.kernelFamily = fam; e.splitReductions = split; }
+  });
+}
+
+t('batch_norm2d with two consumers: its backward adds the parts, no separate sum pass', async () => {
+  const e = getEngine();
+  if (!e.device.features.has('timestamp-query')) return;
+  const x = upload(randn([2, 3, 4, 5], 66), true), g = upload(randn([3], 67), true), b = upload(randn([3], 68), true);
+  const rm = upload(randn([3], 69)), rv = upload(rand([3], 70, 0.5, 2)), k = upload(randn([2, 3, 4, 5], 71));
+  e.startProfiling();
+  scope(() => {
+    const y = batchNorm2d(x, g, b, rm, rv, { training: true, relu: true });
+    backward(sum(add(mul(y, k), tanh(y))));
+  });
+  const names = (await e.stopProfiling()).map((k) => k.name);
+  assert.ok(names.some((k) => k.startsWith('batchnorm_bwd')), names.join(', '));
+  assert.not.ok(names.some((k) => k.startsWith('add_same')), 'no separate sum: ' + names.join(', '));
+  for (const t of [x, g, b, rm, rv, k]) t.dispose();
+});
 
 t('batch_norm2d dropout: eval ignores it; the default seed is drawn as dropout2d draws it', async () => {
   const x = randn([2, 3, 4, 5], 51), g = randn([3], 52), b = randn([3], 53);

@@ -2,7 +2,9 @@
 // Training: μ, σ² (biased) from the batch, running stats updated with momentum (unbiased σ²);
 // eval: running stats. Backward: dγ = Σ dy·x̂, dβ = Σ dy, dx = γ·rstd·(dy − (Σdy + x̂·Σdy·x̂)/M).
 // Optionally relu(bn(x)), then dropout2d of the result, in the same kernels (DROP_FIELDS below).
-import { defineOp } from '../engine/autograd.js';
+// stats[4, C] = mean, rstd, scale = γ·rstd, shift = β − μ·scale: what the apply and the backward
+// kernels need, so they do not bind γ and β.
+import { type OpContext, defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { type Param, f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
@@ -29,8 +31,14 @@ const redName = (sg: boolean) => (sg ? '_sg' : '');
 // With the relu flag the op is relu(bn(x)): the apply kernels clamp, and the backward kernels mask
 // dy where z = x·scale + shift ≤ 0, recomputing z exactly as the forward did (AFFINE).
 const AFFINE = /* wgsl */ `
-  let scale = stats[u.c + c] * gamma[c];
-  let shift = beta[c] - stats[c] * scale;`;
+  let scale = stats[2u * u.c + c];
+  let shift = stats[3u * u.c + c];`;
+// The gradient dy, or (u.two) the sum of two parts dy + dy2: an output with two consumers gets its
+// parts added as they are read, not by a separate pass first (backwardSum; bench/NOTES.md §48).
+// The loop comes twice, branching once outside it: a branch per element cost lavapipe 20–40%.
+const bothWays = (loop: (dyAt: (i: string) => string) => string) => /* wgsl */ `if (u.two != 0u) {${loop((i) => `(dy[${i}] + dy2[${i}])`)}
+  } else {${loop((i) => `dy[${i}]`)}
+  }`;
 // With dropout (training), the output is f·relu?(z), f = drop_factor of the (b, c) plane: 0 or
 // 1/(1−p), drawn as dropout2d draws it (bench/NOTES.md §46); without, p = 0 and f = 1. Backward
 // scales dy by the same f before the relu mask.
@@ -40,7 +48,7 @@ const dropOf = (plane: string) => `let f = drop_factor(u.drop_seed, ${plane}, u.
 const masked = (T: Elem, dy: string, x: string) => `select(${dy}, select(${T}(0.0), ${dy}, ${x} * scale + shift > ${T}(0.0)), u.relu != 0u)`;
 
 // One workgroup per channel does the whole forward: the statistics (batch or running), the
-// running-stat update, stats[c] = mean and stats[C + c] = rstd for the backward, then (u.apply) y
+// running-stat update, stats (mean, rstd, scale, shift) for the backward, then (u.apply) y
 // for its channel. On CPU adapters: one dispatch instead of two, with the channel still in the
 // cache for the second pass (bench/NOTES.md §35). GPUs want more workgroups for y than channels:
 // there it writes only the statistics (eval, small planes) and the plane-layout apply follows.
@@ -88,10 +96,10 @@ ${MAIN_PER_GROUP}
       rvar[c] = (1.0 - u.momentum) * rvar[c] + u.momentum * v * mv / (mv - 1.0);
     }
   }
-  if (lid == 0u) { stats[c] = mean; stats[u.c + c] = rstd; }
-  if (u.apply == 0u) { return; }
   let scale = rstd * gamma[c];
   let shift = beta[c] - mean * scale;
+  if (lid == 0u) { stats[c] = mean; stats[u.c + c] = rstd; stats[2u * u.c + c] = scale; stats[3u * u.c + c] = shift; }
+  if (u.apply == 0u) { return; }
   for (var b = 0u; b < u.n; b++) {
     let base = (b * u.c + c) * u.hw;
     ${dropOf('b * u.c + c')}
@@ -107,10 +115,8 @@ override WG: u32 = 64;
 struct P { ${PLANE_FIELDS}, relu: u32, ${DROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(5) var<uniform> u: P;
+@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(3) var<uniform> u: P;
 ${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
@@ -128,16 +134,15 @@ ${AFFINE}
 // from those sums; on GPUs the plane-layout bwd_input kernel does dx.
 const bnBackward = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
-struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32, ${DROP_FIELDS} }
+struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32, ${DROP_FIELDS}, two: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
-@group(0) @binding(8) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(7) var<uniform> u: P;
 ${reduceVars(sg)}
 ${DROP_FACTOR}
 ${MAIN_PER_GROUP}
@@ -148,64 +153,66 @@ ${MAIN_PER_GROUP}
 ${AFFINE}
   var a = ${T}(0.0);
   var b = ${T}(0.0);
+  ${bothWays((dyAt) => `
   for (var bi = 0u; bi < u.n; bi++) {
     let base = (bi * u.c + c) * u.hw;
     ${dropOf('bi * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let xv = x[base + p];
-      let g = ${masked(T, '(f * dy[base + p])', 'xv')};
+      let g = ${masked(T, `(f * ${dyAt('base + p')})`, 'xv')};
       a += g * (xv - mean) * rstd;
       b += g;
     }
-  }
+  }`)}
   ${wgSum(sg, hsum(T, 'a'), 'sa')}
   ${wgSum(sg, hsum(T, 'b'), 'sb')}
   if (lid == 0u) { dgamma[c] = sa; dbeta[c] = sb; }
   if (u.want_dx == 0u) { return; }
   // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
-  let gs = gamma[c] * rstd;
+  let gs = scale;
   let t = select(0.0, 1.0, u.train != 0u);
   let ka = t * sb / u.m;
   let kb = t * sa * rstd / u.m;
+  ${bothWays((dyAt) => `
   for (var bi = 0u; bi < u.n; bi++) {
     let base = (bi * u.c + c) * u.hw;
     ${dropOf('bi * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let xv = x[base + p];
-      dx[base + p] = gs * (${masked(T, '(f * dy[base + p])', 'xv')} - ka - (xv - mean) * kb);
+      dx[base + p] = gs * (${masked(T, `(f * ${dyAt('base + p')})`, 'xv')} - ka - (xv - mean) * kb);
     }
-  }
+  }`)}
 }`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32, ${DROP_FIELDS} }
+struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32, ${DROP_FIELDS}, two: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read> dgamma: array<f32>;
-@group(0) @binding(6) var<storage, read> dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<${T}>;
-@group(0) @binding(8) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read> dgamma: array<f32>;
+@group(0) @binding(5) var<storage, read> dbeta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(7) var<uniform> u: P;
 ${DROP_FACTOR}
 ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
   let rstd = stats[u.c + c];
   let mean = stats[c];
-  let gs = gamma[c] * rstd;
+  let gs = stats[2u * u.c + c];
   // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
   let t = select(0.0, 1.0, u.train != 0u);
   let a = t * dbeta[c] / u.m;
   let bcoef = t * dgamma[c] * rstd / u.m;
 ${AFFINE}
   ${dropOf('plane')}
+  ${bothWays((dyAt) => `
   for (var p = start + lid % u.span; p < end; p += u.span) {
     let i = i0 + p;
     let xv = x[i];
-    dx[i] = gs * (${masked(T, '(f * dy[i])', 'xv')} - a - (xv - mean) * bcoef);
-  }
+    dx[i] = gs * (${masked(T, `(f * ${dyAt('i')})`, 'xv')} - a - (xv - mean) * bcoef);
+  }`)}
 }`);
 
 // Split reductions (engine.splitReductions, GPUs: bench/NOTES.md §28). Each workgroup reduces one
@@ -243,10 +250,12 @@ const BN_STATS_COMBINE = kernel('batchnorm_stats_combine', /* wgsl */ `
 override WG: u32 = 64;
 struct P { ${PIECE_FIELDS}, n: u32, momentum: f32, eps: f32 }
 @group(0) @binding(0) var<storage, read> ps: array<f32>;
-@group(0) @binding(1) var<storage, read_write> rmean: array<f32>;
-@group(0) @binding(2) var<storage, read_write> rvar: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(4) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rmean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> rvar: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(6) var<uniform> u: P;
 ${reduceVars(false)}
 ${MAIN_PER_GROUP}
   if (o >= u.c) { return; }
@@ -265,8 +274,12 @@ ${MAIN_PER_GROUP}
   ${wgSum(false, 'acc', 'ss')}
   if (lid == 0u) {
     let v = ss / mv;
+    let rstd = inverseSqrt(v + u.eps);
+    let scale = rstd * gamma[o];
     stats[o] = mean;
-    stats[u.c + o] = inverseSqrt(v + u.eps);
+    stats[u.c + o] = rstd;
+    stats[2u * u.c + o] = scale;
+    stats[3u * u.c + o] = beta[o] - mean * scale;
     rmean[o] = (1.0 - u.momentum) * rmean[o] + u.momentum * mean;
     rvar[o] = (1.0 - u.momentum) * rvar[o] + u.momentum * v * mv / (mv - 1.0);
   }
@@ -274,14 +287,13 @@ ${MAIN_PER_GROUP}
 // ps[piece, 0, c] = Σ dy·x̂, ps[piece, 1, c] = Σ dy over one piece
 const bnBwdReducePart = (T: Elem) => kernel(`batchnorm_bwd_reduce_part${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
-struct P { ${PIECE_FIELDS}, relu: u32, ${DROP_FIELDS} }
+struct P { ${PIECE_FIELDS}, relu: u32, ${DROP_FIELDS}, two: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> ps: array<f32>;
-@group(0) @binding(6) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ps: array<f32>;
+@group(0) @binding(5) var<uniform> u: P;
 ${reduceVars(false)}
 ${DROP_FACTOR}
 ${MAIN_PER_GROUP}
@@ -293,12 +305,13 @@ ${AFFINE}
   ${dropOf('(piece / u.blocks) * u.c + ch')}
   var a = ${T}(0.0);
   var b = ${T}(0.0);
+  ${bothWays((dyAt) => `
   for (var p = start + lid; p < end; p += WG) {
     let xv = x[base + p];
-    let g = ${masked(T, '(f * dy[base + p])', 'xv')};
+    let g = ${masked(T, `(f * ${dyAt('base + p')})`, 'xv')};
     a += g * (xv - mean) * rstd;
     b += g;
-  }
+  }`)}
   ${wgSum(false, hsum(T, 'a'), 'sa')}
   ${wgSum(false, hsum(T, 'b'), 'sb')}
   if (lid == 0u) { ps[piece * 2u * u.c + ch] = sa; ps[(piece * 2u + 1u) * u.c + ch] = sb; }
@@ -366,7 +379,7 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
     }
     const hw = h * w;
     const { K, q, fwd } = variant(hw);
-    const stats = empty([2, c], 'f32', 'batchnorm_stats');
+    const stats = empty([4, c], 'f32', 'batchnorm_stats');   // mean, rstd, scale, shift
     const y = empty(x.shape, 'f32', 'batchnorm');
     const relu = opt.relu ?? false;
     const drop = opt.training && opt.dropout ? dropUniforms(opt.dropout, opt.dropoutSeed ?? 0) : dropUniforms(0, 0);   // DROP_FIELDS
@@ -375,12 +388,12 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_stats_pieces');
       run(K.statsPart, { inputs: [x], outputs: [ps], params: [c, hw / q, pl.blocks, pl.span, pl.pieces], groups: pl.pieces * c });
       run(BN_STATS_COMBINE, {
-        inputs: [ps], outputs: [runningMean, runningVar, stats], groups: c,
+        inputs: [ps, gamma, beta], outputs: [runningMean, runningVar, stats], groups: c,
         params: [c, hw, pl.blocks, pl.span * q, pl.pieces, n, f32(opt.momentum ?? 0.1), f32(opt.eps ?? 1e-5)],
       });
       ps.dispose();
       const plane = planeLayout(n * c, c, hw / q);
-      run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
+      run(K.apply, { inputs: [x, stats], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
     } else {
       const fuse = !getEngine().splitReductions;   // y in the same workgroups (CPU adapters)
       run(fwd, {
@@ -389,49 +402,54 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       });
       if (!fuse) {
         const plane = planeLayout(n * c, c, hw / q);
-        run(K.apply, { inputs: [x, stats, gamma, beta], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
+        run(K.apply, { inputs: [x, stats], outputs: [y], params: [...plane.params, relu ? 1 : 0, ...drop], groups: plane.groups });
       }
     }
     ctx.state = { training: opt.training, relu, n, c, hw, drop };
-    ctx.save(x, stats, gamma, beta);
+    ctx.save(x, stats);
     stats.dispose();
     return y;
   },
-  backward(ctx, dy) {
-    const [x, stats, gamma, beta] = ctx.saved;
-    const { training, relu, n, c, hw, drop } = ctx.state;
-    const { K, q, bwd } = variant(hw);
-    const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
-    const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
-    const pl = pieceLayout(n, c, hw / q, q);
-    const split = getEngine().splitReductions;
-    if (split && pl.pieces > 1) {
-      const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
-      run(K.bwdReducePart, {
-        inputs: [dy, x, stats, gamma, beta], outputs: [ps], groups: pl.pieces * c,
-        params: [c, hw / q, pl.blocks, pl.span, pl.pieces, relu ? 1 : 0, ...drop],
-      });
-      run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
-      ps.dispose();
-    } else {
-      // dx in the same workgroups on CPU adapters; on GPUs by the plane-layout kernel below
-      run(bwd, {
-        inputs: [dy, x, stats, gamma, beta], outputs: [dgamma, dbeta, dx], groups: c,
-        params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx && !split ? 1 : 0, ...drop],
-      });
-    }
-    if (dx && split) {
-      const plane = planeLayout(n * c, c, hw / q);
-      run(K.bwdInput, {
-        inputs: [dy, x, stats, gamma, beta, dgamma, dbeta], outputs: [dx], groups: plane.groups,
-        params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0, ...drop],
-      });
-    }
-    if (!ctx.needsGrad[1]) dgamma.dispose();
-    if (!ctx.needsGrad[2]) dbeta.dispose();
-    return [dx, ctx.needsGrad[1] ? dgamma : null, ctx.needsGrad[2] ? dbeta : null, null, null];
-  },
+  backward: (ctx, dy) => bnGrads(ctx, dy, null),
+  backwardSum: (ctx, dy, dy2) => bnGrads(ctx, dy, dy2),
 });
+
+/** Gradients of batchNorm2d for dy, or for dy + dy2 read in the same kernels (two consumers: §48). */
+function bnGrads(ctx: OpContext<BnState>, dy: Tensor, dy2: Tensor | null): (Tensor | null)[] {
+  const [x, stats] = ctx.saved;
+  const { training, relu, n, c, hw, drop } = ctx.state;
+  const { K, q, bwd } = variant(hw);
+  const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
+  const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
+  const pl = pieceLayout(n, c, hw / q, q);
+  const split = getEngine().splitReductions;
+  const two = dy2 ? 1 : 0;   // u.two: add dy2 to dy as it is read
+  if (split && pl.pieces > 1) {
+    const ps = empty([pl.pieces, 2, c], 'f32', 'batchnorm_bwd_pieces');
+    run(K.bwdReducePart, {
+      inputs: [dy, dy2 ?? dy, x, stats], outputs: [ps], groups: pl.pieces * c,
+      params: [c, hw / q, pl.blocks, pl.span, pl.pieces, relu ? 1 : 0, ...drop, two],
+    });
+    run(BN_BWD_COMBINE, { inputs: [ps], outputs: [dgamma, dbeta], params: [c, pl.pieces], threads: c });
+    ps.dispose();
+  } else {
+    // dx in the same workgroups on CPU adapters; on GPUs by the plane-layout kernel below
+    run(bwd, {
+      inputs: [dy, dy2 ?? dy, x, stats], outputs: [dgamma, dbeta, dx], groups: c,
+      params: [n, c, hw / q, relu ? 1 : 0, training ? 1 : 0, f32(n * hw), dx && !split ? 1 : 0, ...drop, two],
+    });
+  }
+  if (dx && split) {
+    const plane = planeLayout(n * c, c, hw / q);
+    run(K.bwdInput, {
+      inputs: [dy, dy2 ?? dy, x, stats, dgamma, dbeta], outputs: [dx], groups: plane.groups,
+      params: [...plane.params, training ? 1 : 0, f32(n * hw), relu ? 1 : 0, ...drop, two],
+    });
+  }
+  if (!ctx.needsGrad[1]) dgamma.dispose();
+  if (!ctx.needsGrad[2]) dbeta.dispose();
+  return [dx, ctx.needsGrad[1] ? dgamma : null, ctx.needsGrad[2] ? dbeta : null, null, null];
+}
 
 /**
  * Batch normalisation over NCHW. In training it normalises with batch statistics and updates
