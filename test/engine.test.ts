@@ -7,7 +7,7 @@ import { backward, noGrad, releaseGraph } from '../src/engine/autograd.js';
 import { BufferPool } from '../src/engine/buffer-pool.js';
 import { getEngine, initEngine, setEngine } from '../src/engine/engine.js';
 import { f32 } from '../src/engine/params.js';
-import { KernelError } from '../src/engine/pipeline-cache.js';
+import { KernelError, MAX_STORAGE_BINDINGS } from '../src/engine/pipeline-cache.js';
 import { keep, scope } from '../src/engine/scope.js';
 import { empty, tensor } from '../src/engine/tensor.js';
 import { add, mul, relu } from '../src/kernels/elementwise.js';
@@ -110,6 +110,21 @@ override WG: u32 = 64;
   }
   y.dispose();
   await getEngine().sync().catch(() => undefined);   // drain the invalid pipeline's submit error
+});
+
+t('a kernel binding more storage buffers than the WebGPU default limit is refused, naming it', async () => {
+  const n = MAX_STORAGE_BINDINGS + 1;
+  const wide = kernel('too_many_buffers', /* wgsl */ `
+override WG: u32 = 64;
+${Array.from({ length: n - 1 }, (_, i) => `@group(0) @binding(${i}) var<storage, read> a${i}: array<f32>;`).join('\n')}
+@group(0) @binding(${n - 1}) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) {
+  y[g.x] = ${Array.from({ length: n - 1 }, (_, i) => `a${i}[g.x]`).join(' + ')};
+}`);
+  const xs = Array.from({ length: n - 1 }, () => empty([4])), y = empty([4]);
+  assert.throws(() => run(wide, { inputs: xs, outputs: [y], threads: 4 }),
+    (err: Error) => err instanceof KernelError && /kernel 'too_many_buffers' failed to build: 9 storage buffers, more than WebGPU's default limit of 8/.test(err.message));
+  for (const t of [...xs, y]) t.dispose();
 });
 
 t('a lost device gives a clear error on the next op', async () => {

@@ -18,6 +18,12 @@ export class KernelError extends Error {
   }
 }
 
+/**
+ * WebGPU's default maxStorageBuffersPerShaderStage. Every kernel stays within it, so a host app's
+ * device with default limits runs all of them; the cache refuses a kernel that binds more.
+ */
+export const MAX_STORAGE_BINDINGS = 8;
+
 const stableJson = (o: Constants) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
 
 export function numbered(code: string, around?: number): string {
@@ -72,6 +78,10 @@ export class PipelineCache {
     const key = `${kernel.wgsl}\u0000${stableJson(constants)}\u0000${sigKey}`;
     const hit = this.pipelines.get(key);
     if (hit) { mine.set(sigKey, hit); return hit; }
+    const storage = sig.filter((k) => k !== 'u').length;
+    if (storage > MAX_STORAGE_BINDINGS) {
+      throw new KernelError(kernel.name, `${storage} storage buffers, more than WebGPU's default limit of ${MAX_STORAGE_BINDINGS} per shader stage`, kernel.wgsl);
+    }
     this.device.pushErrorScope('validation');
     let module = this.modules.get(kernel.wgsl);
     if (!module) {
