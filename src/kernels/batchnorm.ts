@@ -36,6 +36,11 @@ const AFFINE = /* wgsl */ `
 // The gradient dy, or (u.two) the sum of two parts dy + dy2: an output with two consumers gets its
 // parts added as they are read, not by a separate pass first (backwardSum; bench/NOTES.md §48).
 // The loop comes twice, branching once outside it: a branch per element cost lavapipe 20–40%.
+/** Bindings 0–3 of every backward kernel: the gradient's parts, the input, the forward's stats. */
+const BWD_INPUTS = (T: Elem) => /* wgsl */ `@group(0) @binding(0) var<storage, read> dy: array<${T}>;
+@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;`;
 const bothWays = (loop: (dyAt: (i: string) => string) => string) => /* wgsl */ `if (u.two != 0u) {${loop((i) => `(dy[${i}] + dy2[${i}])`)}
   } else {${loop((i) => `dy[${i}]`)}
   }`;
@@ -135,10 +140,7 @@ ${AFFINE}
 const bnBackward = (T: Elem, sg: boolean) => kernel(`batchnorm_bwd${elemSuffix(T)}${redName(sg)}`, /* wgsl */ `${reduceHead(sg)}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, relu: u32, train: u32, m: f32, want_dx: u32, ${DROP_FIELDS}, two: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
-@group(0) @binding(2) var<storage, read> x: array<${T}>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
+${BWD_INPUTS(T)}
 @group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
@@ -168,8 +170,7 @@ ${AFFINE}
   ${wgSum(sg, hsum(T, 'b'), 'sb')}
   if (lid == 0u) { dgamma[c] = sa; dbeta[c] = sb; }
   if (u.want_dx == 0u) { return; }
-  // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
-  let gs = scale;
+  // train: dx = scale·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd, scale = γ·rstd; eval: dx = scale·dy
   let t = select(0.0, 1.0, u.train != 0u);
   let ka = t * sb / u.m;
   let kb = t * sa * rstd / u.m;
@@ -179,7 +180,7 @@ ${AFFINE}
     ${dropOf('bi * u.c + c')}
     for (var p = lid; p < u.hw; p += WG) {
       let xv = x[base + p];
-      dx[base + p] = gs * (${masked(T, `(f * ${dyAt('base + p')})`, 'xv')} - ka - (xv - mean) * kb);
+      dx[base + p] = scale * (${masked(T, `(f * ${dyAt('base + p')})`, 'xv')} - ka - (xv - mean) * kb);
     }
   }`)}
 }`, { WG: sg ? SG_RED_WG : 64 });
@@ -187,10 +188,7 @@ ${AFFINE}
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { ${PLANE_FIELDS}, train: u32, m: f32, relu: u32, ${DROP_FIELDS}, two: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
-@group(0) @binding(2) var<storage, read> x: array<${T}>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
+${BWD_INPUTS(T)}
 @group(0) @binding(4) var<storage, read> dgamma: array<f32>;
 @group(0) @binding(5) var<storage, read> dbeta: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<${T}>;
@@ -200,8 +198,7 @@ ${MAIN_PER_GROUP}
 ${PLANE_CHUNK}
   let rstd = stats[u.c + c];
   let mean = stats[c];
-  let gs = stats[2u * u.c + c];
-  // train: dx = gs·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd; eval: dx = gs·dy
+  // train: dx = scale·(dy − (Σdy + x̂·Σdy·x̂)/M) with x̂ = (x − μ)·rstd, scale = γ·rstd; eval: dx = scale·dy
   let t = select(0.0, 1.0, u.train != 0u);
   let a = t * dbeta[c] / u.m;
   let bcoef = t * dgamma[c] * rstd / u.m;
@@ -211,7 +208,7 @@ ${AFFINE}
   for (var p = start + lid % u.span; p < end; p += u.span) {
     let i = i0 + p;
     let xv = x[i];
-    dx[i] = gs * (${masked(T, `(f * ${dyAt('i')})`, 'xv')} - a - (xv - mean) * bcoef);
+    dx[i] = scale * (${masked(T, `(f * ${dyAt('i')})`, 'xv')} - a - (xv - mean) * bcoef);
   }`)}
 }`);
 
@@ -288,10 +285,7 @@ ${MAIN_PER_GROUP}
 const bnBwdReducePart = (T: Elem) => kernel(`batchnorm_bwd_reduce_part${elemSuffix(T)}`, /* wgsl */ `
 override WG: u32 = 64;
 struct P { ${PIECE_FIELDS}, relu: u32, ${DROP_FIELDS}, two: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> dy2: array<${T}>;
-@group(0) @binding(2) var<storage, read> x: array<${T}>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
+${BWD_INPUTS(T)}
 @group(0) @binding(4) var<storage, read_write> ps: array<f32>;
 @group(0) @binding(5) var<uniform> u: P;
 ${reduceVars(false)}
