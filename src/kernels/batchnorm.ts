@@ -33,14 +33,14 @@ const redName = (sg: boolean) => (sg ? '_sg' : '');
 const AFFINE = /* wgsl */ `
   let scale = stats[2u * u.c + c];
   let shift = stats[3u * u.c + c];`;
-// The gradient dy, or (u.two) the sum of two parts dy + dy2: an output with two consumers gets its
-// parts added as they are read, not by a separate pass first (backwardSum; bench/NOTES.md §48).
-// The loop comes twice, branching once outside it: a branch per element cost lavapipe 20–40%.
 /** Bindings 0–3 of every backward kernel: the gradient's parts, the input, the forward's stats. */
 const BWD_INPUTS = (T: Elem) => /* wgsl */ `@group(0) @binding(0) var<storage, read> dy: array<${T}>;
 @group(0) @binding(1) var<storage, read> dy2: array<${T}>;
 @group(0) @binding(2) var<storage, read> x: array<${T}>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;`;
+// The gradient dy, or (u.two) the sum of two parts dy + dy2: an output with two consumers gets its
+// parts added as they are read, not by a separate pass first (backwardSum; bench/NOTES.md §48).
+// The loop comes twice, branching once outside it: a branch per element cost lavapipe 20–40%.
 const bothWays = (loop: (dyAt: (i: string) => string) => string) => /* wgsl */ `if (u.two != 0u) {${loop((i) => `(dy[${i}] + dy2[${i}])`)}
   } else {${loop((i) => `dy[${i}]`)}
   }`;
