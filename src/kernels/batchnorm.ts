@@ -134,6 +134,15 @@ ${AFFINE}
   }
 }`);
 
+/** `body` for each value x[base + p] = xv of channel c over the batch, with its plane's dropout factor f (one workgroup per channel). */
+const channelValues = (body: string) => /* wgsl */ `
+  for (var bi = 0u; bi < u.n; bi++) {
+    let base = (bi * u.c + c) * u.hw;
+    ${dropOf('bi * u.c + c')}
+    for (var p = lid; p < u.hw; p += WG) {
+      let xv = x[base + p];${body}
+    }
+  }`;
 // The whole backward of one channel in one workgroup (where a channel is not split):
 // dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, then, when u.want_dx (CPU adapters), dx for the channel
 // from those sums; on GPUs the plane-layout bwd_input kernel does dx.
@@ -155,17 +164,10 @@ ${MAIN_PER_GROUP}
 ${AFFINE}
   var a = ${T}(0.0);
   var b = ${T}(0.0);
-  ${bothWays((dyAt) => `
-  for (var bi = 0u; bi < u.n; bi++) {
-    let base = (bi * u.c + c) * u.hw;
-    ${dropOf('bi * u.c + c')}
-    for (var p = lid; p < u.hw; p += WG) {
-      let xv = x[base + p];
+  ${bothWays((dyAt) => channelValues(`
       let g = ${masked(T, `(f * ${dyAt('base + p')})`, 'xv')};
       a += g * (xv - mean) * rstd;
-      b += g;
-    }
-  }`)}
+      b += g;`))}
   ${wgSum(sg, hsum(T, 'a'), 'sa')}
   ${wgSum(sg, hsum(T, 'b'), 'sb')}
   if (lid == 0u) { dgamma[c] = sa; dbeta[c] = sb; }
@@ -174,15 +176,8 @@ ${AFFINE}
   let t = select(0.0, 1.0, u.train != 0u);
   let ka = t * sb / u.m;
   let kb = t * sa * rstd / u.m;
-  ${bothWays((dyAt) => `
-  for (var bi = 0u; bi < u.n; bi++) {
-    let base = (bi * u.c + c) * u.hw;
-    ${dropOf('bi * u.c + c')}
-    for (var p = lid; p < u.hw; p += WG) {
-      let xv = x[base + p];
-      dx[base + p] = scale * (${masked(T, `(f * ${dyAt('base + p')})`, 'xv')} - ka - (xv - mean) * kb);
-    }
-  }`)}
+  ${bothWays((dyAt) => channelValues(`
+      dx[base + p] = scale * (${masked(T, `(f * ${dyAt('base + p')})`, 'xv')} - ka - (xv - mean) * kb);`))}
 }`, { WG: sg ? SG_RED_WG : 64 });
 
 const bnBwdInput = (T: Elem) => kernel(`batchnorm_bwd_input${elemSuffix(T)}`, /* wgsl */ `
