@@ -10,6 +10,10 @@ import { ARENA_MAX_ELEMENTS } from '../src/optim/arena.js';
 import { Adam, AdamW } from '../src/optim/adam.js';
 import { ExponentialLR, PolyLR, StepLR } from '../src/optim/lr-scheduler.js';
 import { SGD } from '../src/optim/sgd.js';
+import { RMSprop } from '../src/optim/rmsprop.js';
+import { FINITE, accumulateScalar } from '../src/kernels/finite.js';
+import { full, zeros } from '../src/engine/tensor.js';
+import { Optimizer } from '../src/optim/optimizer.js';
 import { close } from './helpers/check.js';
 import { randn } from './reference/core.js';
 
@@ -211,4 +215,104 @@ t('LR schedulers: poly, step, exponential', () => {
   assert.throws(() => new SGD([p], { lr: -1 }), /learning rate must be ≥ 0/);
   p.dispose();
 });
+/** torch.optim.RMSprop (or TensorFlow 1's RMSPropOptimizer with tf) in float64 on one parameter, for a sequence of gradients. */
+function rmspropRef(p0: Float64Array, grads: Float64Array[], o: { lr: number; alpha: number; eps: number; wd: number; momentum: number; tf: boolean }) {
+  const p = Float64Array.from(p0), v = new Float64Array(p.length).fill(o.tf ? 1 : 0), buf = new Float64Array(p.length);
+  for (const g of grads) {
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i] + o.wd * p[i];
+      v[i] = o.alpha * v[i] + (1 - o.alpha) * gi * gi;
+      let d = gi / (o.tf ? Math.sqrt(v[i] + o.eps) : Math.sqrt(v[i]) + o.eps);
+      if (o.momentum > 0) { buf[i] = o.momentum * buf[i] + d; d = buf[i]; }
+      p[i] -= o.lr * d;
+    }
+  }
+  return { p, v };
+}
+
+for (const N of SIZES) t(`RMSprop (torch, and TensorFlow's v0 = 1 with eps inside the root) matches float64 (${N} values)`, async () => {
+  const { p0, grads } = data(N);
+  for (const o of [{ lr: 1e-2, alpha: 0.99, eps: 1e-8, wd: 0, momentum: 0, tf: false }, { lr: 1e-2, alpha: 0.9, eps: 1e-6, wd: 1e-2, momentum: 0.9, tf: false },
+    { lr: 1e-3, alpha: 0.995, eps: 1e-10, wd: 0, momentum: 0, tf: true }, { lr: 1e-2, alpha: 0.9, eps: 0.25, wd: 0, momentum: 0, tf: true }]) {
+    const got = await gpuSteps((ps) => new RMSprop(ps, { lr: o.lr, alpha: o.alpha, eps: o.eps, weightDecay: o.wd, momentum: o.momentum, tensorflow: o.tf }), p0, grads);
+    close(got, rmspropRef(p0, grads, o).p, { rtol: 1e-5, atol: 1e-6 }, JSON.stringify(o));
+  }
+});
+
+t('RMSprop packs small parameters: one dispatch, no update without a gradient, TensorFlow slots start at 1', async () => {
+  const e = getEngine();
+  const sizes = [9, 77, 40, ARENA_MAX_ELEMENTS + 5];
+  const o = { lr: 1e-2, alpha: 0.9, eps: 0.1, wd: 1e-3, momentum: 0.5, tf: true };
+  const p0 = sizes.map((n, i) => randn([n], 40 + i).data);
+  const ps = p0.map((d) => tensor(Float32Array.from(d), [d.length], { requiresGrad: true }));
+  const opt = new RMSprop(ps, { lr: o.lr, alpha: o.alpha, eps: o.eps, weightDecay: o.wd, momentum: o.momentum, tensorflow: true });
+  assert.ok(ps.slice(0, 3).every((p) => p.isWindow) && !ps[3].isWindow);
+  const plan = [[0, 1, 2, 3], [0, 2, 3], [0, 1, 2, 3]];   // parameter 1 sits out step 2
+  const gs = sizes.map(() => [] as Float64Array[]);
+  const perStep: number[] = [];
+  for (const [k, have] of plan.entries()) {
+    for (const i of have) {
+      const g = randn([sizes[i]], 300 + 10 * k + i).data;
+      gs[i].push(g);
+      ps[i].grad = tensor(Float32Array.from(g), ps[i].shape);
+    }
+    const d0 = e.dispatches;
+    opt.step();
+    perStep.push(e.dispatches - d0);
+    opt.zeroGrad();
+  }
+  assert.equal(perStep.slice(1), [2, 2], `dispatches per step (${perStep})`);
+  for (let i = 0; i < sizes.length; i++) {
+    const ref = rmspropRef(p0[i], gs[i], o);
+    close(Float64Array.from(await ps[i].read()), ref.p, { rtol: 1e-5, atol: 1e-6 }, `parameter ${i}`);
+    close(Float64Array.from(await opt.stateTensors().get(`${i}.square_avg`)!.read()), ref.v, { rtol: 1e-5, atol: 1e-7 }, `square average ${i}`);
+  }
+  opt.dispose();
+  for (const p of ps) p.dispose();
+});
+
+// The non-finite watch: every optimizer kernel (f32, vec4, arena) flags the first step whose update
+// left a parameter Inf or NaN; finite steps leave the flag alone.
+const OPTIMIZERS: [string, (ps: any[]) => Optimizer][] = [
+  ['Adam', (ps) => new Adam(ps, { lr: 1e-2 })], ['SGD', (ps) => new SGD(ps, { lr: 0.1 })],
+  ['SGD momentum', (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 })], ['RMSprop', (ps) => new RMSprop(ps, { lr: 1e-2, momentum: 0.5 })],
+];
+for (const [name, make] of OPTIMIZERS) t(`${name}: the first step with a non-finite update is flagged, in arena, f32 and vec4 kernels`, async () => {
+  // 13 (arena), 21 and 77 (arena), the big ones: f32 (odd size) and vec4
+  const sizes = [13, 21, ARENA_MAX_ELEMENTS + 3, ARENA_MAX_ELEMENTS + 4];
+  for (let bad = 0; bad < sizes.length; bad++) {
+    const ps = sizes.map((n, i) => tensor(Float32Array.from(randn([n], 50 + i).data), [n], { requiresGrad: true }));
+    const opt = make(ps);
+    for (let step = 1; step <= 4; step++) {
+      ps.forEach((p, i) => {
+        const g = Float32Array.from(randn([sizes[i]], 60 + 10 * step + i).data);
+        if (i === bad && step >= 3) g[sizes[i] - 1] = step === 3 ? NaN : Infinity;   // the last element: no lane is spared
+        p.grad = tensor(g, p.shape);
+      });
+      opt.step();
+      opt.zeroGrad();
+      if (step === 2) assert.is(await opt.firstNonFiniteStep(), null, `${name}: finite steps flag nothing`);
+    }
+    assert.is(await opt.firstNonFiniteStep(), 3, `${name}: parameter ${bad} (${sizes[bad]} values) went NaN at step 3`);
+    opt.clearNonFinite();
+    assert.is(await opt.firstNonFiniteStep(), null, 'cleared');
+    opt.dispose();
+    for (const p of ps) p.dispose();
+  }
+});
+
+t('accumulateScalar: adds into the sum in place and lowers the flag to the first non-finite tag', async () => {
+  const sum = zeros([]), flag = full([2], FINITE, 'u32');
+  const vals = [1.5, 2.25, NaN, 4, Infinity];
+  vals.forEach((v, k) => { const x = tensor([v], []); accumulateScalar(sum, x, flag, 10 + k, 1); x.dispose(); });
+  assert.is((await flag.read())[0], FINITE, 'slot 0 untouched');
+  assert.is((await flag.read())[1], 12, 'the first bad tag, not the last');
+  const s2 = zeros([]), f2 = full([1], FINITE, 'u32');
+  for (const v of [1.5, 2.25, -0.75]) { const x = tensor([v], []); accumulateScalar(s2, x, f2, 1); x.dispose(); }
+  assert.is(await s2.item(), 3);
+  assert.is((await f2.read())[0], FINITE);
+  assert.throws(() => accumulateScalar(s2, f2, f2, 0), /x must be f32/);
+  for (const t of [sum, flag, s2, f2]) t.dispose();
+});
+
 t.run();

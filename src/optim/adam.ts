@@ -38,7 +38,7 @@ export class Adam extends Optimizer {
   protected update(p: Tensor, g: Tensor): void {
     const t = (this.counts.get(p) ?? 0) + 1;   // per-parameter step, as PyTorch's state['step']
     this.counts.set(p, t);
-    adamStep(p, g, this.slot(p, 'exp_avg').t, this.slot(p, 'exp_avg_sq').t, t, this.hyper);
+    adamStep(p, g, this.slot(p, 'exp_avg').t, this.slot(p, 'exp_avg_sq').t, t, this.hyper, this.watch);
   }
 
   protected override updateArena(a: ParamArena): void {
@@ -51,7 +51,7 @@ export class Adam extends Optimizer {
       this.counts.set(p, t);
       coef.set([this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t), 1], 4 * i);
     });
-    adamStepArena(a.values, a.grads, a.slot('exp_avg'), a.slot('exp_avg_sq'), a.owner, a.coefficients(coef), a.block, this.hyper);
+    adamStepArena(a.values, a.grads, a.slot('exp_avg'), a.slot('exp_avg_sq'), a.owner, a.coefficients(coef), a.block, this.hyper, this.watch);
   }
 
   override loadState(tensors: Parameters<Optimizer['loadState']>[0], steps: number): void {

@@ -1,6 +1,6 @@
 import { ADD_INTO_VEC4 } from '../engine/builtins.js';
 import { keep } from '../engine/scope.js';
-import { type Tensor, empty, tensor, zeros } from '../engine/tensor.js';
+import { type Tensor, empty, full, tensor, zeros } from '../engine/tensor.js';
 
 /**
  * Parameters up to this many elements go into an optimizer's arena: biases, batch-norm scales and
@@ -69,16 +69,16 @@ export class ParamArena {
 
   has(p: Tensor): boolean { return this.offsets.has(p); }
 
-  /** The flat state arena `name` (zeros when first asked for). */
-  slot(name: string): Tensor {
+  /** The flat state arena `name` (filled with `init` when first asked for, gaps included). */
+  slot(name: string, init = 0): Tensor {
     let s = this.slots.get(name);
-    if (!s) this.slots.set(name, (s = keep(zeros([this.size]))));
+    if (!s) this.slots.set(name, (s = keep(init === 0 ? zeros([this.size]) : full([this.size], init))));
     return s;
   }
 
   /** Parameter p's window of state arena `name`. */
-  slotWindow(name: string, p: Tensor): Tensor {
-    return this.slot(name).window(this.offsets.get(p)!, p.shape, `${name} of ${p.label}`);
+  slotWindow(name: string, p: Tensor, init = 0): Tensor {
+    return this.slot(name, init).window(this.offsets.get(p)!, p.shape, `${name} of ${p.label}`);
   }
 
   private coef: Tensor | null = null;

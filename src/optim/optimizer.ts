@@ -1,6 +1,8 @@
 import { fmt, sameShape } from '../engine/shape.js';
 import { keep } from '../engine/scope.js';
-import { type Tensor, zeros } from '../engine/tensor.js';
+import { type Tensor, full, zeros } from '../engine/tensor.js';
+import { FINITE } from '../kernels/finite.js';
+import type { FiniteWatch } from '../kernels/optim.js';
 import type { ParamArena } from './arena.js';
 
 /** Host copy of a tensor, as used by state dicts and checkpoints. */
@@ -13,6 +15,8 @@ export abstract class Optimizer {
   protected readonly state = new Map<Tensor, Record<string, Tensor>>();
   /** Small parameters packed for one-dispatch updates (subclasses that implement `updateArena`). */
   protected arena: ParamArena | null = null;
+  /** u32 [1]: the first step whose update left a parameter value non-finite (FINITE: none). */
+  private flag: Tensor | null = null;
 
   constructor(readonly params: Tensor[], lr: number) {
     if (!(lr >= 0)) throw new Error(`optimizer: learning rate must be ≥ 0, got ${lr}`);
@@ -37,13 +41,33 @@ export abstract class Optimizer {
   /** Updates the arena's parameters that have a gradient from `arena.grads`, in one go. */
   protected updateArena(_arena: ParamArena): void { throw new Error(`${this.constructor.name}: no arena update`); }
 
-  protected slot(p: Tensor, name: string): { t: Tensor; fresh: boolean } {
+  /** State slot `name` of p, created filled with `init` (its arena's window for packed parameters). */
+  protected slot(p: Tensor, name: string, init = 0): { t: Tensor; fresh: boolean } {
     let s = this.state.get(p);
     if (!s) this.state.set(p, (s = {}));
     if (s[name]) return { t: s[name], fresh: false };
-    s[name] = keep(this.arena?.has(p) ? this.arena.slotWindow(name, p) : zeros(p.shape));
+    s[name] = keep(this.arena?.has(p) ? this.arena.slotWindow(name, p, init) : init === 0 ? zeros(p.shape) : full(p.shape, init));
     return { t: s[name], fresh: true };
   }
+
+  /** What this step's kernels write to when a parameter becomes non-finite: the flag and the step (1-based). */
+  protected get watch(): FiniteWatch {
+    this.flag ??= keep(full([1], FINITE, 'u32'));
+    return { flag: this.flag, tag: this.steps };
+  }
+
+  /**
+   * The first step (as counted by `steps`) whose update made a parameter Inf or NaN — because its
+   * gradient was, or the update overflowed — or null if none has since the last `clearNonFinite()`.
+   * Reads one u32 back; call it at a point where the caller syncs anyway.
+   */
+  async firstNonFiniteStep(): Promise<number | null> {
+    if (!this.flag) return null;
+    const v = (await this.flag.read())[0];
+    return v === FINITE ? null : v;
+  }
+
+  clearNonFinite(): void { this.flag?.write([FINITE]); }
 
   /** Drops all gradients (the next backward starts from zero). */
   zeroGrad(): void {
@@ -74,6 +98,8 @@ export abstract class Optimizer {
   }
 
   dispose(): void {
+    this.flag?.dispose();
+    this.flag = null;
     for (const s of this.state.values()) for (const t of Object.values(s)) t.dispose();
     this.state.clear();
     this.arena?.dispose();

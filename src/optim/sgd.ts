@@ -33,9 +33,9 @@ export class SGD extends Optimizer {
   }
 
   protected update(p: Tensor, g: Tensor): void {
-    if (this.momentum === 0) { sgdStep(p, g, null, false, this.hyper); return; }
+    if (this.momentum === 0) { sgdStep(p, g, null, false, this.hyper, this.watch); return; }
     const buf = this.slot(p, 'momentum_buffer');
-    sgdStep(p, g, buf.t, buf.fresh, this.hyper);
+    sgdStep(p, g, buf.t, buf.fresh, this.hyper, this.watch);
   }
 
   protected override updateArena(a: ParamArena): void {
@@ -45,6 +45,6 @@ export class SGD extends Optimizer {
       const first = this.momentum !== 0 && this.slot(p, 'momentum_buffer').fresh;   // the window, for stateTensors()
       coef.set([1, first ? 1 : 0], 4 * i);
     });
-    sgdStepArena(a.values, a.grads, this.momentum !== 0 ? a.slot('momentum_buffer') : null, a.owner, a.coefficients(coef), a.block, this.hyper);
+    sgdStepArena(a.values, a.grads, this.momentum !== 0 ? a.slot('momentum_buffer') : null, a.owner, a.coefficients(coef), a.block, this.hyper, this.watch);
   }
 }
