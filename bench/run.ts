@@ -3,21 +3,18 @@
 // outputs checked), and whole-model numbers. Results go to stdout and bench/results/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, noGrad } from '../src/engine/autograd.js';
+import { noGrad } from '../src/engine/autograd.js';
 import { type Engine, initEngine } from '../src/engine/engine.js';
 import { Rng } from '../src/engine/rng.js';
 import { keep, scope } from '../src/engine/scope.js';
 import { type Tensor, empty, tensor } from '../src/engine/tensor.js';
 import { convBwdInput, convBwdWeight, convFwd, conv2dGeometry, convTranspose2dGeometry } from '../src/kernels/conv2d.js';
-import { crossEntropy } from '../src/kernels/losses.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
-import { ERFNet } from '../src/models/erfnet.js';
+import { getModel, resolveOptions } from '../src/models/registry.js';
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
-import { Adam } from '../src/optim/adam.js';
-import { RestorationUNet } from '../src/models/restoration-unet.js';
-import { FeedbackSystem } from '../src/train/feedback.js';
+import { OPTIMIZERS, makeOptimizer, parseSpec } from '../src/train/recipe.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
 import { convFlops, convFlopsNominal, erfnetConvs, outShape } from './shapes.js';
 
@@ -41,6 +38,8 @@ export interface BenchOptions {
   convSize?: [number, number];
   /** Only the conv shapes whose name contains one of these (lower case). */
   shapes?: string[];
+  /** Models part: these registered models (default erfnet and feedback). */
+  models?: string[];
 }
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
@@ -211,94 +210,82 @@ export async function runBench(o: BenchOptions): Promise<void> {
   result.convs = rows;
   }
 
-  // whole-model numbers
+  // whole-model numbers: each registered model's inference and training step through its System (as
+  // the trainer runs it: forward, loss, backward, its optimizers), the tfjs peer beside ERFNet
   async function benchModels(): Promise<void> {
   const models: Record<string, unknown>[] = [];
   const infer = quick ? [[1, 64, 128]] : [[1, 512, 1024], [1, 224, 448]];
   const trainShape = quick ? [2, 64, 128] : [8, 224, 448];
-  const net = new ERFNet({ rng: new Rng(1) });
   console.log('\nwhole model (wall clock with queue sync, median)');
-  for (const [bn, h, w] of infer) {
-    net.eval();
-    const x = tensor(randn(bn * 3 * h * w, 6), [bn, 3, h, w]);
-    e.pool.resetPeak();
-    const fwd = () => scope(() => noGrad(() => { net.forward(x); }));
-    fwd(); await e.fence();
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) { const t0 = performance.now(); fwd(); await e.fence(); times.push(performance.now() - t0); }
-    const peak = e.pool.bytesPeak;
-    let peerMs: number | null = null;
-    if (peer) {
-      const tf = tfjsErfnet(peer.tf, bn, h, w);
-      const go = async () => { const t0 = performance.now(); const y = tf.run(); await peer.sync(); const dt = performance.now() - t0; y.dispose(); return dt; };
-      await go();
-      const pt: number[] = [];
-      for (let r = 0; r < reps; r++) pt.push(await go());
-      peerMs = median(pt);
-      tf.dispose();
+  for (const name of o.models ?? ['erfnet', 'feedback']) {
+    const spec = getModel(name);
+    const opts = resolveOptions(spec, quick ? spec.quickOptions ?? {} : {});
+    const system = spec.build(opts, { numClasses: 20, ignoreIndex: 19, weight: null, seed: 1, init: false });
+    const isErfnet = spec.name === 'erfnet';
+    const label = isErfnet ? 'ERFNet' : `${spec.name} (${Object.entries(spec.quickOptions ?? {}).map(([k]) => `${k} ${opts[k]}`).join(', ') || 'defaults'})`;
+    for (const [bn, h, w] of infer) {
+      system.train(false);
+      const x = tensor(randn(bn * 3 * h * w, 6), [bn, 3, h, w]);
+      e.pool.resetPeak();
+      const fwd = () => scope(() => { system.evalStep(x, null, null); });
+      fwd(); await e.fence();
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) { const t0 = performance.now(); fwd(); await e.fence(); times.push(performance.now() - t0); }
+      const peak = e.pool.bytesPeak;
+      let peerMs: number | null = null;
+      if (peer && isErfnet) {
+        const tf = tfjsErfnet(peer.tf, bn, h, w);
+        const go = async () => { const t0 = performance.now(); const y = tf.run(); await peer.sync(); const dt = performance.now() - t0; y.dispose(); return dt; };
+        await go();
+        const pt: number[] = [];
+        for (let r = 0; r < reps; r++) pt.push(await go());
+        peerMs = median(pt);
+        tf.dispose();
+      }
+      models.push({ name: `${spec.name} inference`, options: opts, shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: peak, peerMs });
+      console.log(`${label} inference ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB` +
+        (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster)` : ''));
+      x.dispose();
     }
-    models.push({ name: 'erfnet inference', shape: [bn, 3, h, w], ms: median(times), peakPoolBytes: peak, peerMs });
-    console.log(`ERFNet inference ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB` +
-      (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster)` : ''));
-    x.dispose();
-  }
-  {
-    const [bn, h, w] = trainShape;
-    net.train();
-    const x = tensor(randn(bn * 3 * h * w, 7), [bn, 3, h, w]);
-    const r = new Rng(8);
-    const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
-    const opt = new Adam(net.parameters(), { lr: 5e-4, weightDecay: 1e-4 });
-    const step = () => scope(() => { backward(crossEntropy(net.forward(x), y)); opt.step(); opt.zeroGrad(); });
-    step(); await e.fence();
-    e.pool.resetPeak();
-    // the peer's step (tfjs: space-to-batch for the dilated convs), alternating with mirage's
-    const tf = peer ? tfjsErfnetTrain(peer.tf, bn, h, w) : null;
-    let peerCheck: number | null = null;
-    if (tf) { peerCheck = await tf.check(); tf.step(); await peer!.sync(); }
-    const times: number[] = [], pt: number[] = [], host: number[] = [];
-    const d0 = e.dispatches;
-    for (let k = 0; k < reps; k++) {
-      let t0 = performance.now(); step(); host.push(performance.now() - t0); await e.fence(); times.push(performance.now() - t0);
-      if (tf) { t0 = performance.now(); tf.step(); await peer!.sync(); pt.push(performance.now() - t0); }
+    {
+      const [bn, h, w] = trainShape;
+      system.train(true);
+      const x = tensor(randn(bn * 3 * h * w, 7).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
+      const r = new Rng(8);
+      const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
+      const recipe = spec.recipes.default;
+      const optim = Object.fromEntries(Object.keys(system.groups).map((g) =>
+        [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));
+      const step = () => scope(() => { system.trainStep({ input: x, clean: x, labels: y }, optim); });
+      step(); await e.fence();
+      e.pool.resetPeak();
+      // the peer's step (tfjs: space-to-batch for the dilated convs), alternating with mirage's
+      const tf = peer && isErfnet ? tfjsErfnetTrain(peer.tf, bn, h, w) : null;
+      let peerCheck: number | null = null;
+      if (tf) { peerCheck = await tf.check(); tf.step(); await peer!.sync(); }
+      const times: number[] = [], pt: number[] = [], host: number[] = [];
+      const d0 = e.dispatches;
+      for (let k = 0; k < reps; k++) {
+        let t0 = performance.now(); step(); host.push(performance.now() - t0); await e.fence(); times.push(performance.now() - t0);
+        if (tf) { t0 = performance.now(); tf.step(); await peer!.sync(); pt.push(performance.now() - t0); }
+      }
+      const dispatchesPerStep = (e.dispatches - d0) / reps;
+      const peerLoss = tf ? await tf.loss() : null;
+      tf?.dispose();
+      const peerMs = pt.length ? median(pt) : null;
+      const opt = Object.values(recipe.optimizer).map((s) => s.split(':')[0]).join(' + ');
+      models.push({ name: isErfnet ? 'erfnet training step (Adam)' : `${spec.name} training step (${opt})`, options: opts, shape: [bn, 3, h, w],
+        ms: median(times), hostMs: median(host), dispatches: dispatchesPerStep, peakPoolBytes: e.pool.bytesPeak,
+        ...(isErfnet ? { peerMs, peerLoss, peerDilatedConvCheck: peerCheck } : {}) });
+      console.log(`${label} training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s; ` +
+        `host ${fmt(median(host), 1)} ms to encode its ${dispatchesPerStep} dispatches), ` +
+        `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB` +
+        (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster; its space-to-batch dilated conv ` +
+          `${peerCheck! < 1e-4 ? 'matches' : 'DIFFERS from'} tf.conv2d, rel err ${peerCheck!.toExponential(1)}; loss ${fmt(peerLoss!, 3)})` : ''));
+      for (const op of Object.values(optim)) op.dispose();
+      x.dispose(); y.dispose();
     }
-    const dispatchesPerStep = (e.dispatches - d0) / reps;
-    const peerLoss = tf ? await tf.loss() : null;
-    tf?.dispose();
-    const peerMs = pt.length ? median(pt) : null;
-    models.push({ name: 'erfnet training step (Adam)', shape: [bn, 3, h, w], ms: median(times), hostMs: median(host), dispatches: dispatchesPerStep, peakPoolBytes: e.pool.bytesPeak,
-      peerMs, peerLoss, peerDilatedConvCheck: peerCheck });
-    console.log(`ERFNet training step ${bn}x3x${h}x${w}: ${fmt(median(times), 1)} ms (${fmt((1000 * bn) / median(times))} img/s; ` +
-      `host ${fmt(median(host), 1)} ms to encode its ${dispatchesPerStep} dispatches), ` +
-      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB` +
-      (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster; its space-to-batch dilated conv ` +
-        `${peerCheck! < 1e-4 ? 'matches' : 'DIFFERS from'} tf.conv2d, rel err ${peerCheck!.toExponential(1)}; loss ${fmt(peerLoss!, 3)})` : ''));
-    opt.dispose(); x.dispose(); y.dispose();
-  }
-  net.dispose();
-  {
-    // the feedback model's step: U-Net (reference width unless quick) + ERFNet, 3 feedback iterations
-    const [bn, h, w] = trainShape;
-    const wf = quick ? 3 : 6;
-    const unet = new RestorationUNet({ depth: 5, wf, rng: new Rng(2) });
-    const seg = new ERFNet({ encoderOutputConv: false, rng: new Rng(3) });
-    const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl' });
-    const opt = { restore: new Adam(unet.parameters(), { lr: 2e-4 }), seg: new Adam(seg.parameters(), { lr: 5e-4, weightDecay: 2e-4 }) };
-    const clean = tensor(randn(bn * 3 * h * w, 9).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
-    const turb = tensor(randn(bn * 3 * h * w, 10).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
-    const r = new Rng(11);
-    const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
-    const step = () => scope(() => { sys.run(turb, clean, y, null, opt); });
-    step(); await e.fence();
-    e.pool.resetPeak();
-    const times: number[] = [];
-    for (let k = 0; k < reps; k++) { const t0 = performance.now(); step(); await e.fence(); times.push(performance.now() - t0); }
-    models.push({ name: `feedback training step (U-Net wf ${wf} + ERFNet, 3 iterations, CB-iFL)`, shape: [bn, 3, h, w], ms: median(times),
-      peakPoolBytes: e.pool.bytesPeak });
-    console.log(`feedback training step ${bn}x3x${h}x${w} (U-Net width ${2 ** wf}, 3 iterations): ${fmt(median(times), 1)} ms, ` +
-      `peak pool ${(e.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB`);
-    opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose();
-    for (const t of [clean, turb, y]) t.dispose();
+    system.dispose();
   }
   result.models = models;
   }

@@ -23,4 +23,5 @@ export { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout2d, Linear } from './model
 export { Optimizer } from './optim/optimizer.js';
 export { SGD } from './optim/sgd.js';
 export { Adam, AdamW } from './optim/adam.js';
+export { RMSprop } from './optim/rmsprop.js';
 export { ExponentialLR, LRScheduler, PolyLR, StepLR } from './optim/lr-scheduler.js';

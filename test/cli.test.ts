@@ -1,13 +1,13 @@
 // Runs the real `mirage` binary in child processes (each with its own Dawn device).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readWeights } from '../src/cli/common.js';
-import { writeSafetensors } from '../src/io/safetensors.js';
+import { readWeights } from '../src/io/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { convFlops, convFlopsNominal, erfnetConvs } from '../bench/shapes.js';
 
 const t = suite('cli');
@@ -15,9 +15,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'src', 'cli', 'main.js');
 const fixtures = join(here, '..', '..', 'test', 'fixtures');
 
-function mirage(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((res) => execFile(process.execPath, [bin, ...args], { timeout: 300_000 }, (e, out, err) =>
-    res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err })));
+function mirage(...args: string[]): Promise<{ code: number; signal: string | null; out: string; err: string }> {
+  return mirageEnv({}, ...args);
+}
+
+/** The binary with extra environment variables (e.g. MIRAGE_KILL_AT); a kill shows as `signal`. */
+function mirageEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; signal: string | null; out: string; err: string }> {
+  return new Promise((res) => execFile(process.execPath, [bin, ...args], { timeout: 300_000, env: { ...process.env, ...env } }, (e, out, err) =>
+    res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, signal: e?.signal ?? null, out, err })));
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mirage-cli-'));
@@ -52,9 +57,10 @@ t('two-stage recipe: encoder-only on 1/8 labels, then the full model from that e
   const a = await mirage('train', '--encoder-only', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
     '--batch-size', '2', '--savedir', enc);
   assert.is(a.code, 0, a.err);
-  assert.match(a.out, /stage encoder \(1\/8 labels\)/);
-  const ev = await mirage('eval', '--weights', join(enc, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
-  assert.match(ev.out, /encoder-only: 1\/8 labels/);
+  assert.match(a.out, /erfnet \(recipe default; encoder-only=true/);
+  assert.match(a.out, /class logits at 1\/8 resolution \(encoder stage\)/);
+  const ev = await mirage('eval', '--weights', join(enc, 'model_best.safetensors'), '--val-size', '2');
+  assert.match(ev.out, /at 32x16 \(labels at 1\/8\)/, 'the checkpoint\'s height by default');
   const b = await mirage('train', '--pretrained-encoder', join(enc, 'model_best.safetensors'), '--height', '16', '--epochs', '1',
     '--train-size', '2', '--val-size', '2', '--batch-size', '2', '--savedir', join(dir, 'dec'));
   assert.is(b.code, 0, b.err);
@@ -69,7 +75,9 @@ t('convert a torch.save file; checkpoints of another model are refused', async (
   writeSafetensors(other, new Map([['w', { shape: [1], data: new Float32Array(1) }]]), { model: 'feedback-unet' });
   const ev = await mirage('eval', '--weights', other, '--height', '16', '--val-size', '2');
   assert.is(ev.code, 1);
-  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, not ERFNet/);
+  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, which mirage does not know \(registered: erfnet, feedback\)/);
+  const asked = await mirage('eval', '--weights', join(dir, 'x.safetensors'), '--model', 'feedback');
+  assert.match(asked.err, /weights file .*x.safetensors does not exist/);
 });
 
 t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model numbers; profile lists layers', async () => {
@@ -93,7 +101,7 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   // the feedback system: U-Net and ERFNet layers, and the per-model totals
   const pf = await mirage('profile', '--model', 'feedback', '--height', '16', '--batch-size', '1', '--unet-width', '1', '--unet-depth', '3', '--iterations', '1', '--top', '200');
   assert.is(pf.code, 0, pf.err);
-  assert.match(pf.out, /U-Net depth 3, width 2, \+ ERFNet, 1 iterations/);
+  assert.match(pf.out, /one feedback training step \(.*iterations 1, unet-depth 3, unet-width 1; seg adam:lr=0.0005,weight_decay=0.0001, restore adam:lr=0.0002\), 1x3x16x32: \d+\.\d ms GPU time/);
   for (const l of ['unet.down_path.2', 'unet.pool.1', 'unet.feedback', 'unet.up_path.1', 'unet.last', 'unet.warp', 'decoder.output_conv']) {
     assert.match(pf.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'), l);
   }
@@ -101,7 +109,7 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(pf.out, /^ERFNet\s+\d+\.\d+/m);
   assert.match(pf.out, /^feedback_input\w*\s+[12]\s/m);
   const pn = await mirage('profile', '--model', 'unet');
-  assert.match(pn.err, /--model unet: profile knows erfnet and feedback/);
+  assert.match(pn.err, /--model unet: unknown model \(registered: erfnet, feedback; see mirage models\)/);
   const inf = await mirage('info');
   // default family: subgroup (or portable without subgroups) on CPU adapters, workgroup tiles on GPUs
   assert.match(inf.out, /kernels: +(cpu class; convolutions (subgroup-broadcast|portable)|gpu class; convolutions workgroup-memory tiles)/);
@@ -208,6 +216,131 @@ t('experiment hot-weather: table, JSON and chart for the chosen variants', async
   assert.ok(existsSync(join(out, 'results.png')));
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);
+});
+
+t('mirage models lists every registered model with its parameters, input, outputs and recipes', async () => {
+  const m = await mirage('models');
+  assert.is(m.code, 0, m.err);
+  assert.match(m.out, /^erfnet \(also erfnet-encoder\): ERFNet/m);
+  assert.match(m.out, /parameters {3}2,066,836 \(20 classes, default options\)/);
+  assert.match(m.out, /^feedback: restoration U-Net/m);
+  assert.match(m.out, /parameters {3}33,696,454 \(20 classes/);
+  assert.match(m.out, /recipe reference +Eromera\/erfnet_pytorch/);
+  assert.match(m.out, /model: adam:lr=0.0005,weight_decay=0.0001,beta1=0.9,beta2=0.999,eps=1e-8 {2}· {2}poly:power=0.9 per epoch/);
+  assert.match(m.out, /restore: adam:lr=0.0002.* {2}· {2}step:size=30,gamma=0.5 per epoch/);
+  const j = JSON.parse((await mirage('models', '--json', '--classes', '11')).out);
+  assert.equal(j.map((x: { name: string }) => x.name), ['erfnet', 'feedback']);
+  assert.is(j[0].parameters, 2_066_836 - 9 * (128 + 1) - 9 * (16 * 4 + 1));
+});
+
+// Training runs never lose or corrupt work. Each case below was a real failure of the old CLI.
+const tiny = ['--height', '16', '--train-size', '4', '--val-size', '2', '--batch-size', '2'];
+const files = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
+const epochsOf = (d: string) => readFileSync(join(d, 'log.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+
+t('divergence (--lr 1e38): stops at the step, non-zero exit, names the tensors, writes no checkpoint', async () => {
+  const d = join(dir, 'nan');
+  const r = await mirage('train', ...tiny, '--epochs', '2', '--lr', '1e38', '--savedir', d);
+  assert.is(r.code, 1, r.out + r.err);
+  assert.match(r.err, /training diverged in epoch 1 at step 1 of 2: .*the model optimizer's update at step 1 made parameters non-finite/);
+  assert.match(r.err, /Non-finite now: encoder\.initial_block\.conv\.weight \(351 of 351 values non-finite\)/);
+  assert.match(r.err, /No checkpoint was written from this epoch; no epoch was saved yet/);
+  assert.not.match(r.out, /new best/);
+  assert.equal(files(d).filter((f) => f.endsWith('.safetensors')), [], 'no checkpoint');
+});
+
+t('a second run into a savedir is refused; --overwrite replaces it; a checkpoint with NaN is refused on loading', async () => {
+  const d = join(dir, 'twice');
+  const a = await mirage('train', ...tiny, '--epochs', '1', '--savedir', d);
+  assert.is(a.code, 0, a.err);
+  const best = readFileSync(join(d, 'model_best.safetensors'));
+  const b = await mirage('train', ...tiny, '--epochs', '1', '--lr', '0.1', '--savedir', d);
+  assert.is(b.code, 1);
+  assert.match(b.err, /--savedir .*twice already holds a run of erfnet at epoch 1 of 1, best val mIoU \d+\.\d\d; pass --resume to continue it, --overwrite to replace it, or choose another --savedir/);
+  assert.equal(readFileSync(join(d, 'model_best.safetensors')), best, 'the first run is untouched');
+  const both = await mirage('train', '--savedir', d, '--resume', '--overwrite');
+  assert.match(both.err, /--resume and --overwrite exclude each other/);
+  const c = await mirage('train', ...tiny, '--epochs', '1', '--lr', '0.1', '--savedir', d, '--overwrite');
+  assert.is(c.code, 0, c.err);
+  assert.not.equal(readFileSync(join(d, 'model_best.safetensors')), best, 'replaced');
+  assert.equal(epochsOf(d), [1]);
+  // a NaN in one tensor: eval, predict and --pretrained-encoder refuse the file, naming the tensor
+  const { tensors, meta } = readWeights(join(d, 'model_best.safetensors'));
+  tensors.get('decoder.layers.1.bn1.running_var')!.data[3] = NaN;
+  const bad = join(dir, 'nan.safetensors');
+  writeSafetensors(bad, tensors, meta);
+  const ev = await mirage('eval', '--weights', bad);
+  assert.is(ev.code, 1);
+  assert.match(ev.err, /nan.safetensors holds non-finite values, so it comes from a diverged run and is refused: decoder\.layers\.1\.bn1\.running_var \(1 of 64 values non-finite\)/);
+  const pe = await mirage('train', ...tiny, '--epochs', '1', '--pretrained-encoder', bad, '--savedir', join(dir, 'pe'));
+  assert.match(pe.err, /decoder\.layers\.1\.bn1\.running_var/);
+});
+
+t('killed with SIGKILL at any point, --resume gives each epoch once, curves of all epochs and bit-identical weights', async () => {
+  const args = [...tiny, '--epochs', '3', '--seed', '3'];
+  const full = join(dir, 'full');
+  const f = await mirage('train', ...args, '--savedir', full);
+  assert.is(f.code, 0, f.err);
+  assert.match(f.out, /new best val mIoU .*\n.*new best val mIoU [^\n]*\n/, 'epochs 1 and 2 are new bests, so after-best@2 writes model_best');
+  const want = readWeights(join(full, 'checkpoint.safetensors')).tensors;
+  const optimizer = readSafetensors(join(full, 'checkpoint.safetensors')).tensors;
+  for (const point of ['step@2', 'after-best@2', 'after-checkpoint@2', 'after-checkpoint@3']) {
+    const d = join(dir, `kill-${point.replace('@', '-')}`);
+    const k = await mirageEnv({ MIRAGE_KILL_AT: point }, 'train', ...args, '--savedir', d);
+    assert.is(k.signal, 'SIGKILL', `${point}: killed (${k.err.slice(-300)})`);
+    const r = await mirage('train', '--resume', '--savedir', d);
+    assert.is(r.code, 0, `${point}: ${r.err}`);
+    assert.equal(epochsOf(d), [1, 2, 3], `${point}: every epoch once in log.csv`);
+    const got = readSafetensors(join(d, 'checkpoint.safetensors')).tensors;
+    assert.is(got.size, optimizer.size);
+    for (const [name, t] of optimizer) assert.ok(t.data.every((v, i) => v === got.get(name)!.data[i]), `${point}: ${name} bit-identical`);
+    assert.equal(readFileSync(join(d, 'curves.png')), readFileSync(join(full, 'curves.png')), `${point}: curves of all three epochs`);
+    assert.equal(readWeights(join(d, 'model_best.safetensors')).tensors.get('decoder.output_conv.weight')!.data,
+      want.get('decoder.output_conv.weight')!.data, `${point}: model_best`);
+  }
+  // the settings come from the checkpoint: flags that differ are refused, naming both values; --epochs may grow
+  const d = join(dir, 'kill-step-2');
+  const h = await mirage('train', '--resume', '--savedir', d, '--height', '32', '--lr', '1e-3');
+  assert.is(h.code, 1);
+  assert.match(h.err, /--resume: --height 32 differs from the checkpoint's 16; optimizer of model adam:lr=0.001,weight_decay=0.0001 differs from the checkpoint's adam:lr=0.0005,weight_decay=0.0001/);
+  const same = await mirage('train', '--resume', '--savedir', d, '--height', '16', '--batch-size', '2');
+  assert.is(same.code, 0, same.err);
+  assert.match(same.out, /nothing to train: the run has done its 3 epochs/);
+  const more = await mirage('train', '--resume', '--savedir', d, '--epochs', '4');
+  assert.is(more.code, 0, more.err);
+  assert.match(more.out, /--epochs 4 \(the run was planned for 3\)/);
+  assert.equal(epochsOf(d), [1, 2, 3, 4]);
+});
+
+t('feedback: --resume keeps the checkpoint\'s distortion, both optimizers\' state; a different --corr-length is refused', async () => {
+  const args = [...tiny, '--model', 'feedback', '--unet-depth', '3', '--unet-width', '1', '--iterations', '1', '--corr-length', '6', '--epochs', '2'];
+  const full = join(dir, 'fb-full'), d = join(dir, 'fb-kill');
+  assert.is((await mirage('train', ...args, '--savedir', full)).code, 0);
+  const k = await mirageEnv({ MIRAGE_KILL_AT: 'after-checkpoint@1' }, 'train', ...args, '--savedir', d);
+  assert.is(k.signal, 'SIGKILL');
+  const c = await mirage('train', '--resume', '--savedir', d, '--corr-length', '8');
+  assert.is(c.code, 1);
+  assert.match(c.err, /--corr-length 8 differs from the checkpoint's 6/);
+  const r = await mirage('train', '--resume', '--savedir', d);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /correlation 0.5 at 6.0 px/);
+  const a = readSafetensors(join(full, 'checkpoint.safetensors')).tensors, b = readSafetensors(join(d, 'checkpoint.safetensors')).tensors;
+  assert.ok([...a.keys()].some((n) => n.startsWith('optimizer.restore.')) && [...a.keys()].some((n) => n.startsWith('optimizer.seg.')));
+  for (const [name, t] of a) assert.ok(t.data.every((v, i) => v === b.get(name)!.data[i]), `${name} bit-identical`);
+});
+
+t('Ctrl-C stops after the current step and names the last saved epoch and the command to resume', async () => {
+  const d = join(dir, 'ctrlc');
+  const child = spawn(process.execPath, [bin, 'train', '--height', '16', '--train-size', '64', '--val-size', '2', '--batch-size', '2',
+    '--epochs', '20', '--steps-loss', '1', '--savedir', d]);
+  let err = '';
+  const code = await new Promise<number | null>((res) => {
+    child.stderr.on('data', (b) => { err += b; if (/epoch 2\/20 train \[/.test(err) && !child.killed) child.kill('SIGINT'); });
+    child.on('exit', (c) => res(c));
+  });
+  assert.is(code, 130, err.slice(-500));
+  assert.match(err, /mirage: interrupted; the last saved epoch is 1 \(.*ctrlc[/\\]checkpoint.safetensors\)\. Resume with: mirage train --resume --savedir .*ctrlc\n/);
+  assert.equal(epochsOf(d), [1]);
 });
 
 t('bad flags and paths give one clear line', async () => {

@@ -1,7 +1,9 @@
 import { type BenchOptions, runBench } from '../../bench/run.js';
 import { erfnetConvs } from '../../bench/shapes.js';
+import { getModel } from '../models/registry.js';
 
-export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer: boolean; out: string; only?: string; convSize?: string; shapes?: string }
+export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer: boolean; out: string; only?: string; convSize?: string; shapes?: string;
+  model?: string }
 
 export async function bench(a: BenchArgs): Promise<void> {
   if (!(a.reps >= 1)) throw new Error(`--reps must be ≥ 1, got ${a.reps}`);
@@ -22,6 +24,7 @@ export async function bench(a: BenchArgs): Promise<void> {
       throw new Error(`--shapes '${a.shapes}': ${unknown.length ? `no conv shape matches '${unknown.join("', '")}'` : 'empty'}; the shapes are: ${names.join('; ')}`);
     }
   }
-  await runBench({ quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out, only: only as BenchOptions['only'], convSize, shapes,
+  if (a.model !== undefined) getModel(a.model);   // unknown names fail before the GPU starts
+  await runBench({ models: a.model !== undefined ? [getModel(a.model).name] : undefined, quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out, only: only as BenchOptions['only'], convSize, shapes,
     command: `mirage bench ${process.argv.slice(3).map((s) => (/\s/.test(s) ? `'${s}'` : s)).join(' ')}`.trim() });
 }

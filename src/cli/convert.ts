@@ -1,31 +1,32 @@
-// mirage convert: PyTorch .pth/.pth.tar → safetensors, checked against the model's state dict.
+// mirage convert: a PyTorch .pth/.pth.tar state dict → safetensors with mirage's metadata, after
+// loading it strictly into the registered model (--model) so that every key and shape is checked.
 import { existsSync } from 'node:fs';
 import { writeSafetensors } from '../io/safetensors.js';
 import { readPth } from '../io/pth.js';
-import { ERFNet } from '../models/erfnet.js';
-import { erfnetClasses } from './model-io.js';
+import { nonFiniteReport } from '../io/checkpoint.js';
+import { getModel } from '../models/registry.js';
 import { startEngine } from './common.js';
 
 export async function convert(a: { input: string; output: string; model: string }): Promise<void> {
-  if (a.model !== 'erfnet') throw new Error(`--model ${a.model}: only 'erfnet' is available`);
+  const spec = getModel(a.model);
   if (!existsSync(a.input)) throw new Error(`convert: ${a.input} does not exist`);
   const tensors = readPth(a.input);
-  const numClasses = erfnetClasses(tensors, a.input);
+  const bad = nonFiniteReport(tensors);
+  if (bad) throw new Error(`${a.input} holds non-finite values: ${bad}`);
+  const { options, numClasses } = spec.fromCheckpoint(tensors, {}, a.input);
   const { close } = await startEngine(0);
   try {
-    const net = new ERFNet({ numClasses, encoderOutputConv: tensors.has('encoder.output_conv.weight') });
-    const hasDecoder = tensors.has('decoder.output_conv.weight');
+    const system = spec.build(options, { numClasses, ignoreIndex: numClasses - 1, weight: null, seed: 0, init: false });
     try {
-      if (hasDecoder) net.loadStateDict(tensors);
-      else net.encoder.loadStateDict(new Map([...tensors].map(([k, v]) => [k.replace(/^encoder\./, ''), v])));
+      if (spec.load) spec.load(system, tensors); else system.module.loadStateDict(tensors);
     } catch (e) {
-      throw new Error(`${a.input} does not fit ERFNet (${numClasses} classes): ${(e as Error).message}`);
+      throw new Error(`${a.input} does not fit ${spec.name} (${numClasses} classes): ${(e as Error).message}`);
     } finally {
-      net.dispose();
+      system.dispose();
     }
-    writeSafetensors(a.output, tensors, { model: hasDecoder ? 'erfnet' : 'erfnet-encoder', classes: String(numClasses),
-      source: a.input });
-    console.log(`${a.input} → ${a.output}: ${tensors.size} tensors, ERFNet${hasDecoder ? '' : ' encoder'} with ${numClasses} classes`);
+    writeSafetensors(a.output, tensors, { ...spec.meta(options, numClasses), source: a.input });
+    const opts = Object.entries(options).filter(([, v]) => v !== false).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(', ');
+    console.log(`${a.input} → ${a.output}: ${tensors.size} tensors, ${spec.name}${opts ? ` (${opts})` : ''} with ${numClasses} classes`);
   } finally {
     close();
   }

@@ -2,17 +2,19 @@
 // ERFNet on clean images, ERFNet on distorted images, restoration pre-network + ERFNet, and the
 // feedback model with CE, iFL and CB-iFL. Same data, seed, epochs, class weights and segmentation
 // recipe for all (Adam, weight decay 1e-4, poly 0.9), so only the model differs between rows.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { plotBars } from './plot.js';
-import { type TrainSummary, train } from './train.js';
-import { trainFeedback } from './train-feedback.js';
-import type { SegLoss } from '../train/feedback.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { TrainFlags } from '../train/config.js';
+import { plotBars } from '../train/plot.js';
+import { type TrainSummary, train } from '../train/trainer.js';
 
 export interface ExperimentArgs {
   name: string; data: string; height: number; width?: number; epochs: number; batchSize: number; trainSize: number;
   valSize: number; seeds: string; savedir: string; sigma: number; corrLength: number; unetDepth: number; unetWidth: number;
   lr: number; variants?: string; feedbackScale: number; endToEnd: boolean;
+  /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
+  resume?: boolean; overwrite?: boolean;
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -27,26 +29,25 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
   if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);
   mkdirSync(a.savedir, { recursive: true });
-  const common = { data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize, trainSize: a.trainSize,
-    valSize: a.valSize, resume: false, stepsLoss: 10, classWeights: 'enet', flip: true, translate: 2,
-    sigma: a.sigma, corrLength: a.corrLength };
+  const common: TrainFlags = { data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize, trainSize: a.trainSize,
+    valSize: a.valSize, lr: a.lr, weightDecay: 1e-4, classWeights: 'enet', flip: true, translate: 2, sigma: a.sigma, corrLength: a.corrLength };
   const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; minutes: number }[] = [];
   const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}`;
   for (const seed of seeds) {
     for (const v of chosen) {
       console.log(`\n=== ${v} (seed ${seed}${v.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
       const savedir = seeds.length > 1 ? join(a.savedir, `${v}-seed${seed}`) : join(a.savedir, v);
+      const session = { savedir, overwrite: a.overwrite, resume: a.resume && existsSync(join(savedir, 'checkpoint.safetensors')) };
       let r: TrainSummary;
       if (v === 'clean' || v === 'distorted') {
-        r = await train({ ...common, seed, model: 'erfnet', lr: a.lr, weightDecay: 1e-4, savedir, encoderOnly: false, iouTrain: false,
-          distort: v === 'distorted' });
+        r = await train(v === 'distorted' ? { ...common, seed, model: 'erfnet', distort: true }
+          : { ...common, seed, model: 'erfnet', sigma: undefined, corrLength: undefined }, session);
       } else {
-        const loss: SegLoss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
-        r = await trainFeedback({ ...common, seed, savedir, loss, feedback: v !== 'restoration', endToEnd: a.endToEnd, iterations: 3,
-          unetDepth: a.unetDepth, unetWidth: a.unetWidth, lrSeg: a.lr, lrRestore: 2e-4, weightDecay: 1e-4, segSchedule: 'poly',
-          feedbackScale: a.feedbackScale });
+        const loss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
+        r = await train({ ...common, seed, model: 'feedback', schedule: 'poly:power=0.9', options: { loss, feedback: v !== 'restoration',
+          'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale } }, session);
       }
-      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration, minutes: r.seconds / 60 });
+      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined, minutes: r.seconds / 60 });
     }
   }
   const pct = (x: number) => (100 * x).toFixed(2);
@@ -60,7 +61,7 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
       `${(r.perIteration ?? []).map(pct).join(' → ').padEnd(31)} ${r.minutes.toFixed(1).padStart(6)}`)];
   console.log(`\nhot-weather experiment on ${a.data} at ${a.height} px, ${a.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
     `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
-  writeFileSync(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
+  writeFileAtomic(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
   plotBars(join(a.savedir, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),
     'VAL MIOU (PERCENT)');
   console.log(`results → ${join(a.savedir, 'results.json')}, ${join(a.savedir, 'results.png')}`);

@@ -1,8 +1,9 @@
-// mirage predict: image(s) → colourised prediction, overlay and (with ground truth) a diff image in
-// the folder layout of the NVIDIA seed (rgb/ pred/ compose/ diff/), and optionally raw logits (.npy).
+// mirage predict: any registered model on image(s) → colourised prediction, overlay and (with ground
+// truth) a diff image in the folder layout of the NVIDIA seed (rgb/ pred/ compose/ diff/), raw
+// logits (.npy) on request, and for models that show more (the feedback model: distorted and
+// restored input) panels/ with those images beside the segmentation.
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { noGrad } from '../engine/autograd.js';
 import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { CITYSCAPES_PALETTE, type RGB } from '../data/classes.js';
@@ -10,16 +11,17 @@ import { type Split, openDataset, parseDataSpec } from '../data/datasets.js';
 import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
 import type { Sample } from '../data/synthetic.js';
 import { resizeImage, resizeLabel } from '../data/transforms.js';
+import { readWeights } from '../io/checkpoint.js';
 import { writeNpy } from '../io/npy.js';
 import { argmaxConfusion } from '../kernels/metrics.js';
+import { evalDistortSeed } from '../train/evaluator.js';
+import { type LoadedModel, evalSimulator, loadModel } from '../train/load.js';
+import { Progress } from '../train/progress.js';
+import type { TurbulenceParams, TurbulenceSimulator } from '../sim/turbulence.js';
 import { startEngine } from './common.js';
-import { loadErfnet, loadFeedback } from './model-io.js';
-import { readWeights } from './common.js';
-import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
-import { Progress } from './progress.js';
 
-export interface PredictArgs { model: string; weights: string; image?: string; data?: string; split: Split; height?: number;
-  out: string; saveLogits?: string; seed: number; limit?: number }
+export interface PredictArgs extends TurbulenceParams { model?: string; weights: string; image?: string; data?: string; split: Split;
+  height?: number; out: string; saveLogits?: string; seed: number; limit?: number; distort?: boolean }
 
 function inputs(a: PredictArgs): { count: number; get: (i: number) => Sample; palette?: RGB[]; ignore?: number } {
   if (a.image && a.data) throw new Error('predict: give --image or --data, not both');
@@ -38,19 +40,37 @@ function inputs(a: PredictArgs): { count: number; get: (i: number) => Sample; pa
   return { count: Math.min(ds.length, a.limit ?? ds.length), get: (i) => ds.load(i), palette: ds.palette, ignore: ds.ignoreIndex };
 }
 
+/** CHW image of H×W placed top-left in a zero image of PH×PW. */
+function pad(img: Float32Array, H: number, W: number, PH: number, PW: number): Float32Array {
+  const x = new Float32Array(3 * PH * PW);
+  for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) x.set(img.subarray(c * H * W + y * W, c * H * W + (y + 1) * W), c * PH * PW + y * PW);
+  return x;
+}
+
+/** The top-left H×W of each of C planes of PH×PW. */
+function crop(v: ArrayLike<number>, C: number, H: number, W: number, PH: number, PW: number): Float32Array {
+  const out = new Float32Array(C * H * W);
+  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[c * H * W + y * W + x] = v[c * PH * PW + y * PW + x];
+  return out;
+}
+
 export async function predict(a: PredictArgs): Promise<void> {
-  if (readWeights(a.weights).meta.model === 'feedback') return predictFeedback(a);
+  readWeights(a.weights);                              // a bad file fails before the GPU starts
   const { close } = await startEngine(a.seed);
+  let m: LoadedModel | null = null;
+  const sims = new Map<string, TurbulenceSimulator>();
   try {
     const src = inputs(a);
-    const { net, encoderOnly, numClasses, meta } = loadErfnet(a.model, a.weights);
-    if (encoderOnly) throw new Error(`${a.weights} is an encoder-only checkpoint; predict needs a full ERFNet`);
+    m = loadModel(a.weights, a.model);
+    const { spec, system, numClasses, meta } = m;
+    if ((spec.labelDownscale?.(m.options) ?? 1) > 1) throw new Error(`${a.weights} is an encoder-stage checkpoint (1/8 logits); predict needs a full model`);
     const palette = src.palette ?? (numClasses === 20 ? CITYSCAPES_PALETTE : undefined);
     if (!palette) throw new Error(`${a.weights}: ${numClasses} classes and no data set palette; pass --data`);
+    const multiple = spec.multiple(m.options);
     const dirs = ['rgb', 'pred', 'compose', ...(src.palette ? ['diff'] : [])];
     for (const d of dirs) mkdirSync(join(a.out, d), { recursive: true });
     const logits: Float32Array[] = [];
-    let shape: number[] | null = null;
+    let shape: number[] | null = null, panels: string[] = [];
     const bar = new Progress('predict', src.count);
     for (let i = 0; i < src.count; i++) {
       let s = src.get(i);
@@ -59,28 +79,34 @@ export async function predict(a: PredictArgs): Promise<void> {
         s = { ...s, image: resizeImage(s.image, s.width, s.height, w, a.height),
           label: s.label.length ? resizeLabel(s.label, s.width, s.height, w, a.height) : s.label, width: w, height: a.height };
       }
-      // ERFNet needs sizes divisible by 8: pad right/bottom with zeros, crop the output back
-      const [H, W] = [s.height, s.width], [PH, PW] = [Math.ceil(H / 8) * 8, Math.ceil(W / 8) * 8];
-      const x = new Float32Array(3 * PH * PW);
-      for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) x.set(s.image.subarray(c * H * W + y * W, c * H * W + (y + 1) * W), c * PH * PW + y * PW);
-      const [out, pred] = scope(() => noGrad(() => {
-        const lg = net.forward(tensor(x, [1, 3, PH, PW]));
-        return [keep(lg), keep(argmaxConfusion(lg, null, null))];
-      }));
-      const lp = await out.readF32(), pp = await pred.read();
-      out.dispose(); pred.dispose();
+      // sizes must be multiples of the model's: pad right/bottom with zeros, crop the outputs back
+      const [H, W] = [s.height, s.width], [PH, PW] = [Math.ceil(H / multiple) * multiple, Math.ceil(W / multiple) * multiple];
+      let sim = sims.get(`${PW}x${PH}`) ?? null;
+      if (!sim) {
+        sim = evalSimulator(m, a, PH, PW)?.sim ?? null;
+        if (sim) sims.set(`${PW}x${PH}`, sim);
+      }
+      const out = scope(() => {
+        const x = tensor(pad(s.image, H, W, PH, PW), [1, 3, PH, PW]);
+        const input = sim ? sim.distort(x, evalDistortSeed(a.seed, i)).image : x;
+        const o = system.evalStep(input, null, null);
+        const lg = o.logits[o.logits.length - 1];
+        return { lg: keep(lg), pred: keep(argmaxConfusion(lg, null, null)), images: o.images ?? {} };
+      });
+      const lp = await out.lg.readF32(), pp = await out.pred.read();
+      const shown: [string, Float32Array][] = [];
+      for (const [name, t] of Object.entries(out.images)) { shown.push([name, crop(await t.readF32(), 3, H, W, PH, PW)]); }
+      for (const t of [out.lg, out.pred, ...Object.values(out.images)]) t.dispose();
       const cls = new Uint8Array(H * W);
       for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) cls[y * W + xx] = pp[y * PW + xx];
       if (a.saveLogits) {
-        const crop = new Float32Array(numClasses * H * W);
-        for (let c = 0; c < numClasses; c++) for (let y = 0; y < H; y++) crop.set(lp.subarray(c * PH * PW + y * PW, c * PH * PW + y * PW + W), c * H * W + y * W);
         if (shape && (shape[2] !== H || shape[3] !== W)) throw new Error(`--save-logits: images differ in size (${W}x${H} vs ${shape[3]}x${shape[2]}); use --height`);
         shape = [0, numClasses, H, W];
-        logits.push(crop);
+        logits.push(crop(lp, numClasses, H, W, PH, PW));
       }
       const rgb = fromChwFloat(s.image, W, H), col = new Uint8Array(3 * H * W), comp = new Uint8Array(3 * H * W);
       for (let p = 0; p < H * W; p++) for (let c = 0; c < 3; c++) {
-        col[3 * p + c] = palette[cls[p]][c];
+        col[3 * p + c] = palette[cls[p]]?.[c] ?? 255;
         comp[3 * p + c] = Math.round(0.5 * rgb[3 * p + c] + 0.5 * col[3 * p + c]);
       }
       writePng(join(a.out, 'rgb', `${s.name}.png`), W, H, rgb, 3);
@@ -91,9 +117,18 @@ export async function predict(a: PredictArgs): Promise<void> {
         for (let p = 0; p < H * W; p++) diff.fill(s.label[p] === src.ignore ? 128 : s.label[p] === cls[p] ? 0 : 255, 3 * p, 3 * p + 3);
         writePng(join(a.out, 'diff', `${s.name}.png`), W, H, diff, 3);
       }
+      if (shown.length) {                          // [images… | segmentation]
+        panels = shown.map(([name]) => name);
+        mkdirSync(join(a.out, 'panels'), { recursive: true });
+        const cols = [...shown.map(([, v]) => fromChwFloat(v, W, H)), col], n = cols.length;
+        const panel = new Uint8Array(3 * H * n * W);
+        cols.forEach((img, k) => { for (let y = 0; y < H; y++) panel.set(img.subarray(3 * y * W, 3 * (y + 1) * W), 3 * (y * n * W + k * W)); });
+        writePng(join(a.out, 'panels', `${s.name}.png`), n * W, H, panel, 3);
+      }
       bar.update(i + 1, i + 1);
     }
-    bar.done(`→ ${a.out}/{${dirs.join(',')}}`);
+    bar.done(`→ ${a.out}/{${[...dirs, ...(panels.length ? ['panels'] : [])].join(',')}}`);
+    if (panels.length) console.log(`panels/: ${[...panels, 'segmentation'].join(' | ')}`);
     if (a.saveLogits && shape) {
       shape[0] = logits.length;
       const all = new Float32Array(logits.reduce((n, l) => n + l.length, 0));
@@ -102,54 +137,9 @@ export async function predict(a: PredictArgs): Promise<void> {
       console.log(`logits ${JSON.stringify(shape)} float32 → ${a.saveLogits}`);
     }
     if (meta.height) console.log(`(model trained at ${meta.width}x${meta.height})`);
-    net.dispose();
   } finally {
-    close();
-  }
-}
-
-/** Feedback model: panels [distorted | restored | segmentation] per image (distortion as in training). */
-async function predictFeedback(a: PredictArgs): Promise<void> {
-  const { close } = await startEngine(a.seed);
-  try {
-    const src = inputs(a);
-    const fb = loadFeedback(a.weights);
-    const palette = src.palette ?? (fb.numClasses === 20 ? CITYSCAPES_PALETTE : undefined);
-    if (!palette) throw new Error(`${a.weights}: ${fb.numClasses} classes and no data set palette; pass --data`);
-    mkdirSync(join(a.out, 'panels'), { recursive: true });
-    const sims = new Map<string, TurbulenceSimulator>();
-    const m = 2 ** (fb.unet.depth - 1);
-    const bar = new Progress('predict', src.count);
-    for (let i = 0; i < src.count; i++) {
-      let s = src.get(i);
-      const H = Math.max(m, Math.round((a.height ?? s.height) / m) * m);
-      const W = Math.max(m, Math.round((s.width * H) / s.height / m) * m);
-      if (H !== s.height || W !== s.width) s = { ...s, image: resizeImage(s.image, s.width, s.height, W, H), width: W, height: H };
-      let sim = sims.get(`${W}x${H}`);
-      if (!sim) { sim = new TurbulenceSimulator(H, W, { sigma: Number(fb.meta.sigma ?? 2), corrLength: Number(fb.meta.corr_length ?? 8), blur: Number(fb.meta.blur ?? 0) }); sims.set(`${W}x${H}`, sim); }
-      const [turb, rest, pred] = scope(() => {
-        const t = sim!.distort(tensor(s.image, [1, 3, H, W]), sampleSeed(a.seed + 7777, i)).image;
-        const o = fb.sys.run(t, null, null, null);
-        const r = o.restored[o.restored.length - 1];
-        return [keep(t), keep(r), keep(noGrad(() => argmaxConfusion(o.logits[o.logits.length - 1], null, null)))];
-      });
-      const [tv, rv, pv] = [await turb.readF32(), await rest.readF32(), await pred.read()];
-      turb.dispose(); rest.dispose(); pred.dispose();
-      const panel = new Uint8Array(3 * H * 3 * W);
-      const put = (col: number, rgb: (p: number) => ArrayLike<number>) => {
-        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) panel.set(rgb(y * W + x) as Uint8Array, 3 * (y * 3 * W + col * W + x));
-      };
-      const t8 = fromChwFloat(tv, W, H), r8 = fromChwFloat(rv, W, H);
-      put(0, (p) => t8.subarray(3 * p, 3 * p + 3));
-      put(1, (p) => r8.subarray(3 * p, 3 * p + 3));
-      put(2, (p) => palette[pv[p]] ?? [255, 255, 255]);
-      writePng(join(a.out, 'panels', `${s.name}.png`), 3 * W, H, panel, 3);
-      bar.update(i + 1, i + 1);
-    }
-    bar.done(`→ ${a.out}/panels (distorted | restored | segmentation)`);
     for (const sm of sims.values()) sm.dispose();
-    fb.dispose();
-  } finally {
+    m?.system.dispose();
     close();
   }
 }

@@ -1,57 +1,58 @@
-// mirage profile: GPU time per layer (forward and backward) and per kernel of one training step,
-// of ERFNet or of the feedback system (restoration U-Net + ERFNet, unrolled iterations).
-import { backward } from '../engine/autograd.js';
+// mirage profile: GPU time per layer (forward and backward) and per kernel of one training step of
+// any registered model (its System's step: for the feedback model the U-Net, ERFNet and the
+// unrolled iterations).
 import type { KernelTiming } from '../engine/profiler.js';
-import { Rng } from '../engine/rng.js';
-import { scope } from '../engine/scope.js';
+import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { syntheticScene } from '../data/synthetic.js';
-import { crossEntropy } from '../kernels/losses.js';
-import { ERFNet } from '../models/erfnet.js';
-import { RestorationUNet } from '../models/restoration-unet.js';
-import { Adam } from '../optim/adam.js';
-import { FeedbackSystem } from '../train/feedback.js';
+import { resizeLabel } from '../data/transforms.js';
+import { type OptionValue, getModel, resolveOptions } from '../models/registry.js';
+import { TurbulenceSimulator } from '../sim/turbulence.js';
+import { OPTIMIZERS, formatSpec, makeOptimizer, parseSpec } from '../train/recipe.js';
 import { startEngine } from './common.js';
 
 export interface ProfileArgs {
   model: string; height: number; width?: number; batchSize: number; seed: number; top: number;
-  unetWidth: number; unetDepth: number; iterations: number;
+  /** Model options given as flags (e.g. unet-width); the entry's CPU-sized options fill the rest. */
+  options: Record<string, OptionValue | undefined>;
 }
 
-const PROFILED = ['erfnet', 'feedback'];
 /** Label of dispatches outside any model layer. */
 const OUTSIDE = '(loss, optimizer, grads)';
 
-/** One training step of the chosen model on synthetic scenes, and how to free it. */
+/** One training step of the chosen model on synthetic scenes (its default recipe's optimizers), and how to free it. */
 function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: string; step: () => void; dispose: () => void } {
+  const spec = getModel(a.model);
+  const given = Object.fromEntries(Object.entries(a.options).filter(([, v]) => v !== undefined));
+  const o = resolveOptions(spec, { ...spec.quickOptions, ...given });
+  const m = spec.multiple(o), down = spec.labelDownscale?.(o) ?? 1;
+  if (H % m || W % m) throw new Error(`${spec.name} needs --height/--width that are multiples of ${m}, got ${H}x${W}`);
   const scenes = Array.from({ length: N }, (_, i) => syntheticScene(a.seed, i, W, H));
   const x = tensor(Float32Array.from(scenes.flatMap((s) => [...s.image])), [N, 3, H, W]);
-  const y = tensor(Int32Array.from(scenes.flatMap((s) => [...s.label])), [N, H, W], { dtype: 'i32' });
-  if (a.model === 'erfnet') {
-    const net = new ERFNet({ rng: new Rng(a.seed) });
-    const opt = new Adam(net.parameters(), { lr: 5e-4, weightDecay: 1e-4 });
-    return {
-      title: `one ERFNet training step (Adam), ${N}x3x${H}x${W}`,
-      step: () => scope(() => { backward(crossEntropy(net.forward(x), y, { ignoreIndex: 19 })); opt.step(); opt.zeroGrad(); }),
-      dispose: () => { opt.dispose(); net.dispose(); x.dispose(); y.dispose(); },
-    };
-  }
-  // feedback: the clean scene is the target; the input is the same scene shifted by a pixel, a
-  // stand-in for distortion (the profile measures time, not what is learnt)
-  const turb = tensor(Float32Array.from(scenes.flatMap((s) => [...s.image].map((_, i, im) => im[i - (i % W ? 1 : 0)]))), [N, 3, H, W]);
-  const unet = new RestorationUNet({ depth: a.unetDepth, wf: a.unetWidth, rng: new Rng(a.seed) });
-  const seg = new ERFNet({ encoderOutputConv: false, rng: new Rng(a.seed + 1) });
-  const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl', iterations: a.iterations });
-  const opt = { restore: new Adam(unet.parameters(), { lr: 2e-4 }), seg: new Adam(seg.parameters(), { lr: 5e-4, weightDecay: 2e-4 }) };
+  const labels = scenes.flatMap((s) => [...(down > 1 ? resizeLabel(s.label, W, H, W / down, H / down) : s.label)]);
+  const y = tensor(Int32Array.from(labels), [N, H / down, W / down], { dtype: 'i32' });
+  const system = spec.build(o, { numClasses: 20, ignoreIndex: 19, weight: null, seed: a.seed, init: false });
+  const recipe = spec.recipes.default;
+  const opts = Object.fromEntries(Object.keys(system.groups).map((g) =>
+    [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));
+  // distorting models get one distorted batch, made before profiling (the simulator is not the model)
+  const sim = spec.distortion === 'always' ? new TurbulenceSimulator(H, W, {}) : null;
+  const input = sim ? keep(sim.distort(x, 1).image) : x;
+  const opt = Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
   return {
-    title: `one feedback training step (U-Net depth ${a.unetDepth}, width ${2 ** a.unetWidth}, + ERFNet, ${a.iterations} iterations, CB-iFL), ${N}x3x${H}x${W}`,
-    step: () => scope(() => { sys.run(turb, x, y, null, opt); }),
-    dispose: () => { opt.restore.dispose(); opt.seg.dispose(); unet.dispose(); seg.dispose(); for (const t of [x, y, turb]) t.dispose(); },
+    title: `one ${spec.name} training step (${opt || 'defaults'}; ${Object.entries(recipe.optimizer).map(([g, s]) => `${g} ${formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS)}`).join(', ')}), ${N}x3x${H}x${W}`,
+    step: () => scope(() => { system.trainStep({ input, clean: x, labels: y }, opts); }),
+    dispose: () => {
+      for (const op of Object.values(opts)) op.dispose();
+      system.dispose(); sim?.dispose();
+      for (const t of new Set([x, y, input])) t.dispose();
+    },
   };
 }
 
 /** The model a layer label belongs to, for the per-model totals. */
-const modelOf = (label: string) => (label.startsWith('unet.') ? 'U-Net' : label === OUTSIDE ? OUTSIDE : 'ERFNet');
+const modelOf = (label: string) => (label.startsWith('unet.') ? 'U-Net' : label === OUTSIDE ? OUTSIDE
+  : /^(encoder|decoder)\./.test(label) ? 'ERFNet' : label.split('.')[0]);
 
 /** Prints the per-layer, per-model and per-kernel tables of a profiled step. */
 function printProfile(title: string, t: KernelTiming[], top: number): void {
@@ -94,7 +95,7 @@ function printProfile(title: string, t: KernelTiming[], top: number): void {
 }
 
 export async function profile(a: ProfileArgs): Promise<void> {
-  if (!PROFILED.includes(a.model)) throw new Error(`--model ${a.model}: profile knows ${PROFILED.join(' and ')}`);
+  getModel(a.model);
   const [N, H, W] = [a.batchSize, a.height, a.width ?? 2 * a.height];
   if (H % 8 || W % 8) throw new Error(`--height/--width must be multiples of 8, got ${H}x${W}`);
   const { engine, close } = await startEngine(a.seed);

@@ -8,7 +8,7 @@ import { tensor } from '../engine/tensor.js';
 import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
 import { type TurbulenceParams, TurbulenceSimulator, resolveTurbulence } from '../sim/turbulence.js';
 import { startEngine } from './common.js';
-import { Progress } from './progress.js';
+import { Progress } from '../train/progress.js';
 
 export interface SimulateArgs extends TurbulenceParams { in: string; out: string; seed: number; dryRun?: boolean }
 

@@ -138,6 +138,19 @@ export class Engine {
     }
   }
 
+  /** Position of the seeded counter (dropout draws so far), which checkpoints save so a resumed run draws as an uninterrupted one. */
+  get rngState(): number { return this.rngCounter; }
+  set rngState(v: number) {
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new Error(`engine: rng state must be a u32, got ${v}`);
+    this.rngCounter = v;
+  }
+
+  /** Restarts the random streams from `seed` (as a new engine with that seed would). */
+  reseed(seed: number): void {
+    this.seed = seed >>> 0;
+    this.rngCounter = 0;
+  }
+
   /** Next value of the engine's seeded counter, for kernels that need fresh random streams. */
   nextSeed(): number {
     this.rngCounter = (this.rngCounter + 1) >>> 0;

@@ -11,8 +11,10 @@ import type { Tensor } from '../engine/tensor.js';
 import { add, sub } from '../kernels/elementwise.js';
 import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
 import type { ERFNet } from '../models/erfnet.js';
+import { FeedbackModel } from '../models/feedback.js';
 import { type RestorationUNet, feedbackInput } from '../models/restoration-unet.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import type { EvalOut, StepData, StepOut, System } from './system.js';
 
 export type SegLoss = 'ce' | 'focal' | 'ifl' | 'cbifl';
 
@@ -32,6 +34,8 @@ export interface FeedbackOptions {
    */
   backwardPerIteration?: boolean;
   ignoreIndex: number;
+  /** Class weights of the segmentation loss (CE, focal, CB-iFL); owned by the system once given. */
+  weight?: Tensor | null;
 }
 
 /** CB weights from effective numbers (Cui et al.; seed-specs §1.6): n_c = 100 / w_c, w' = (1 − β)/(1 − β^n_c). */
@@ -44,15 +48,44 @@ export const detach = (t: Tensor): Tensor => t.view(t.shape);
 
 export interface FeedbackResult { restored: Tensor[]; logits: Tensor[]; l1: Tensor[]; seg: Tensor | null }
 
-export class FeedbackSystem {
+export class FeedbackSystem implements System {
   readonly iterations: number;
   readonly gammas: number[];
   readonly loss: SegLoss;
+  /** 'restore.*' (the U-Net) and 'seg.*' (ERFNet) in one state dict. */
+  readonly module: FeedbackModel;
+  /** ERFNet's optimizer first (the main group: --lr), then the U-Net's. */
+  readonly groups: Record<string, Tensor[]>;
+  readonly outputs: string[];
+  readonly labelDownscale = 1;
+  readonly multiple: number;
   constructor(readonly unet: RestorationUNet, readonly seg: ERFNet, readonly o: FeedbackOptions) {
     this.iterations = o.iterations ?? 3;
     this.gammas = o.gammas ?? [0, 0.1, 0.2];
     this.loss = o.loss ?? 'cbifl';
     if (this.gammas.length < this.iterations) throw new Error(`feedback: ${this.iterations} iterations need ${this.iterations} gammas`);
+    this.module = new FeedbackModel(unet, seg);
+    this.groups = { seg: seg.parameters(), restore: unet.parameters() };
+    this.outputs = Array.from({ length: this.iterations }, (_, k) => `iteration ${k + 1}`);
+    this.multiple = Math.max(8, 2 ** (unet.depth - 1));
+  }
+
+  train(mode: boolean): void { this.module.train(mode); }
+
+  trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
+    const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg });
+    return { loss: o.seg!, extras: { l1: o.l1[o.l1.length - 1] }, logits: o.logits };
+  }
+
+  evalStep(input: Tensor, labels: Tensor | null, clean: Tensor | null): EvalOut {
+    const o = this.run(input, clean, labels, this.o.weight ?? null);
+    return { logits: o.logits, loss: o.seg ?? undefined, extras: clean ? { l1: o.l1[o.l1.length - 1] } : undefined,
+      images: { distorted: input, restored: o.restored[o.restored.length - 1] } };
+  }
+
+  dispose(): void {
+    this.module.dispose();
+    this.o.weight?.dispose();
   }
 
   private segLoss(k: number, logits: Tensor, labels: Tensor, weight: Tensor | null): Tensor {

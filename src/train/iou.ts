@@ -56,3 +56,13 @@ export class IouEval {
   }
   dispose(): void { this.conf.dispose(); }
 }
+
+/** Per-class IoU table with mIoU (all classes, and those present), pixel and mean class accuracy. */
+export function iouTable(r: IouResult, names: string[], ignore: number): string {
+  const rows = names.filter((_, i) => i !== ignore).map((n, k) => `  ${n.padEnd(16)} ${(100 * r.iou[k]).toFixed(2).padStart(6)}`);
+  const present = r.iou.filter((_, k) => r.confusion[k < ignore ? k : k + 1].some((v) => v > 0)).length;
+  return [...rows, `  ${'mIoU'.padEnd(16)} ${(100 * r.miou).toFixed(2).padStart(6)}  (all ${r.iou.length} classes, as the reference iouEval)`,
+    `  ${'mIoU present'.padEnd(16)} ${(100 * r.miouPresent).toFixed(2).padStart(6)}  (${present} classes that occur in the ground truth)`,
+    `  ${'pixel accuracy'.padEnd(16)} ${(100 * r.pixelAccuracy).toFixed(2).padStart(6)}`,
+    `  ${'mean class acc'.padEnd(16)} ${(100 * r.meanClassAccuracy).toFixed(2).padStart(6)}`].join('\n');
+}

@@ -1,0 +1,311 @@
+// The model registry: every model mirage can train, evaluate, predict with, profile and bench.
+// An entry says what the model is (options, parameter count, input constraint, outputs), how it is
+// trained by default (recipes: optimizer and schedule per parameter group, epochs, batch, size,
+// class weights, augmentation), how it is built into a System (src/train/system.ts) and how its
+// checkpoints are labelled and recognised. Adding a model: its file in src/models, one entry here.
+import type { HostTensor } from '../engine/module.js';
+import { Rng } from '../engine/rng.js';
+import { keep } from '../engine/scope.js';
+import { tensor } from '../engine/tensor.js';
+import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
+import { SegmentationSystem, type SegLossName, type System } from '../train/system.js';
+import { ERFNet } from './erfnet.js';
+import { RestorationUNet } from './restoration-unet.js';
+
+export type OptionValue = number | string | boolean;
+
+export interface ModelOption {
+  /** The CLI flag without dashes; also the key in a run's options. */
+  flag: string;
+  type: 'number' | 'string' | 'boolean';
+  default?: OptionValue;
+  choices?: string[];
+  describe: string;
+  /** Used only to start a new run (e.g. initial weights), not part of what the model is. */
+  initOnly?: boolean;
+}
+
+/** How a model is trained: what a recipe sets and a run's settings hold. */
+export interface TrainingPlan {
+  epochs: number;
+  batchSize: number;
+  height: number;
+  width?: number;
+  /** Optimizer spec per parameter group ("adam:lr=5e-4,weight_decay=1e-4"), the main group first. */
+  optimizer: Record<string, string>;
+  /** LR schedule spec per group ("poly:power=0.9"), stepped once per epoch. */
+  schedule: Record<string, string>;
+  /** enet | erfnet | none | FILE (src/data/class-weights.ts). */
+  classWeights: string;
+  flip: boolean;
+  translate: number;
+  scaleCrop?: string;
+}
+
+export interface Recipe extends TrainingPlan {
+  describe: string;
+  /** Model options this recipe sets (over the options' defaults). */
+  options?: Record<string, OptionValue>;
+}
+
+export interface BuildContext {
+  numClasses: number;
+  ignoreIndex: number;
+  /** Class weights from the data (--class-weights), or null; the entry turns them into its loss's weights. */
+  weight: Float32Array | null;
+  seed: number;
+  /** Load init-only weights (e.g. --pretrained-encoder); false when a checkpoint will be loaded. */
+  init: boolean;
+  /** Reads a weights file (init-only options); absent where there is no file system. */
+  readWeights?: (path: string) => { tensors: Map<string, HostTensor> };
+  log?: (line: string) => void;
+}
+
+export interface ModelSpec {
+  name: string;
+  /** Older or alternative names found in checkpoints. */
+  aliases?: string[];
+  summary: string;
+  /** Where it comes from (paper, reference code). */
+  source: string;
+  options: ModelOption[];
+  /** Per-group lr flags besides --lr (which sets the main group's), e.g. lr-restore → restore. */
+  groupLr?: { flag: string; group: string; describe: string }[];
+  recipes: Record<string, Recipe> & { default: Recipe };
+  /** Options for CPU-sized runs (profile and bench on a CPU adapter), over the defaults. */
+  quickOptions?: Record<string, OptionValue>;
+  /** 'always': trained and evaluated on heat-distorted inputs; 'optional': with --distort. */
+  distortion: 'always' | 'optional';
+  /** Trainable parameters for these options and classes, without building anything. */
+  parameterCount(o: Record<string, OptionValue>, numClasses: number): number;
+  /** The count the reference implementation has, which tests assert. */
+  reference?: { options: Record<string, OptionValue>; numClasses: number; parameters: number; note: string };
+  /** Input height and width must be multiples of this. */
+  multiple(o: Record<string, OptionValue>): number;
+  /** Labels are used at the input size divided by this (ERFNet's encoder stage: 8; default 1). */
+  labelDownscale?(o: Record<string, OptionValue>): number;
+  /** What comes out, in words (scale of the logits; per-iteration outputs). */
+  outputs(o: Record<string, OptionValue>): string;
+  build(o: Record<string, OptionValue>, ctx: BuildContext): System;
+  /** Checkpoint metadata naming the model and what rebuilding it needs. */
+  meta(o: Record<string, OptionValue>, numClasses: number): Record<string, string>;
+  /** Options and class count of a checkpoint of this model (metadata may be absent: PyTorch files); throws if it is not one. */
+  fromCheckpoint(tensors: Map<string, HostTensor>, meta: Record<string, string>, path: string):
+    { options: Record<string, OptionValue>; numClasses: number };
+  /** Loads a checkpoint's tensors strictly (default: the whole state dict). */
+  load?(system: System, tensors: Map<string, HostTensor>): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter arithmetic (weights + biases; batch norm: scale and shift)
+
+const conv = (cin: number, cout: number, kh: number, kw = kh, bias = true) => cout * cin * kh * kw + (bias ? cout : 0);
+const bn = (c: number) => 2 * c;
+
+function erfnetParameters(numClasses: number, outputConv: boolean): number {
+  const down = (i: number, o: number) => conv(i, o - i, 3) + bn(o);
+  const nb = (c: number) => 2 * conv(c, c, 3, 1) + 2 * conv(c, c, 1, 3) + 2 * bn(c);
+  const up = (i: number, o: number) => conv(i, o, 3) + bn(o);
+  const encoder = down(3, 16) + down(16, 64) + 5 * nb(64) + down(64, 128) + 8 * nb(128) + (outputConv ? conv(128, numClasses, 1) : 0);
+  const decoder = up(128, 64) + 2 * nb(64) + up(64, 16) + 2 * nb(16) + conv(16, numClasses, 2);
+  return encoder + decoder;
+}
+
+function unetParameters(depth: number, wf: number, numClasses: number): number {
+  const block = (i: number, o: number) => conv(i, o, 3) + bn(o) + conv(o, o, 3) + bn(o);
+  let n = 0, prev = 3;
+  for (let i = 0; i < depth; i++) { n += block(prev, 2 ** (wf + i)); prev = 2 ** (wf + i); }
+  for (let i = depth - 2; i >= 0; i--) { const o = 2 ** (wf + i); n += conv(prev, o, 2) + block(prev, o); prev = o; }
+  n += conv(prev, 2, 1);
+  const f = 3 * numClasses, bottleneck = 2 ** (wf + depth - 1);
+  return n + conv(f, f, 3) + bn(f) + conv(f, bottleneck, 3) + bn(bottleneck);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ERFNet
+
+/** Class count of an ERFNet state dict, from its output layers. */
+export function erfnetClasses(t: Map<string, HostTensor>, path: string): number {
+  const dec = t.get('decoder.output_conv.weight'), enc = t.get('encoder.output_conv.weight');
+  if (dec) return dec.shape[1];
+  if (enc) return enc.shape[0];
+  throw new Error(`${path}: no decoder.output_conv or encoder.output_conv weight — not an ERFNet checkpoint ` +
+    `(first keys: ${[...t.keys()].slice(0, 5).join(', ')})`);
+}
+
+/** Entries under `prefix.` with the prefix removed (e.g. the encoder of a full model). */
+export function subDict(m: Map<string, HostTensor>, prefix: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [k, v] of m) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
+  return out;
+}
+
+const ERFNET_ADAM = 'adam:lr=5e-4,weight_decay=1e-4';
+
+const erfnet: ModelSpec = {
+  name: 'erfnet',
+  aliases: ['erfnet-encoder'],
+  summary: 'ERFNet: factorised residual encoder-decoder, full-resolution logits',
+  source: 'Romera et al., T-ITS 2018; Eromera/erfnet_pytorch (seed-specs §2)',
+  options: [
+    { flag: 'encoder-only', type: 'boolean', default: false, describe: 'erfnet: stage 1, the encoder alone on 1/8-resolution labels' },
+    { flag: 'pretrained-encoder', type: 'string', initOnly: true,
+      describe: 'erfnet: initialise the encoder from a checkpoint (.safetensors or .pth), e.g. a stage-1 run' },
+    { flag: 'loss', type: 'string', default: 'ce', choices: ['ce', 'focal'],
+      describe: 'segmentation loss: erfnet ce | focal (γ 2); feedback ce | focal | ifl | cbifl (iFL/CB-iFL: γ = 0, 0.1, 0.2 per iteration)' },
+  ],
+  recipes: {
+    default: {
+      describe: 'the reference recipe at a CPU-sized budget (10 epochs, batch 4, 128 px)',
+      epochs: 10, batchSize: 4, height: 128, optimizer: { model: ERFNET_ADAM }, schedule: { model: 'poly:power=0.9' },
+      classWeights: 'enet', flip: true, translate: 2,
+    },
+    reference: {
+      describe: 'Eromera/erfnet_pytorch train/main.py: 150 epochs, batch 6, 512 px, hard-coded Cityscapes class weights',
+      epochs: 150, batchSize: 6, height: 512, optimizer: { model: ERFNET_ADAM }, schedule: { model: 'poly:power=0.9' },
+      classWeights: 'erfnet', flip: true, translate: 2,
+    },
+  },
+  distortion: 'optional',
+  parameterCount: (_o, c) => erfnetParameters(c, true),
+  reference: { options: {}, numClasses: 20, parameters: 2_066_836, note: 'seed-specs §2.3 (2.07 M)' },
+  multiple: () => 8,
+  labelDownscale: (o) => (o['encoder-only'] === true ? 8 : 1),
+  outputs: (o) => (o['encoder-only'] ? 'class logits at 1/8 resolution (encoder stage)' : 'class logits at full resolution'),
+  build(o, ctx) {
+    const net = new ERFNet({ numClasses: ctx.numClasses, rng: new Rng(ctx.seed) });
+    const enc = o['encoder-only'] === true;
+    const init = o['pretrained-encoder'];
+    if (ctx.init && typeof init === 'string' && init) {
+      if (!ctx.readWeights) throw new Error(`--pretrained-encoder ${init}: no file reader here`);
+      const enc0 = subDict(ctx.readWeights(init).tensors, 'encoder');
+      if (!enc0.size) { net.dispose(); throw new Error(`--pretrained-encoder ${init}: no 'encoder.*' tensors in the file`); }
+      net.encoder.loadStateDict(enc0, false);
+      ctx.log?.(`encoder initialised from ${init} (${enc0.size} tensors)`);
+    }
+    return new SegmentationSystem(net, {
+      groups: { model: enc ? net.encoder.parameters() : net.parameters() },
+      forward: (x) => net.forward(x, enc), weight: ctx.weight && keep(tensor(ctx.weight, [ctx.weight.length])), ignoreIndex: ctx.ignoreIndex,
+      loss: (o.loss ?? 'ce') as SegLossName, labelDownscale: enc ? 8 : 1, multiple: 8,
+    });
+  },
+  meta: (o, c) => ({ model: 'erfnet', classes: String(c), encoder_only: String(o['encoder-only'] === true) }),
+  fromCheckpoint(tensors, meta, path) {
+    const numClasses = erfnetClasses(tensors, path);
+    const encoderOnly = meta.model === 'erfnet-encoder' || meta.encoder_only === 'true' || !tensors.has('decoder.output_conv.weight');
+    return { options: { 'encoder-only': encoderOnly }, numClasses };
+  },
+  load(system, tensors) {
+    const net = system.module as ERFNet;
+    if (!tensors.has('decoder.output_conv.weight')) net.encoder.loadStateDict(subDict(tensors, 'encoder'));
+    else net.loadStateDict(tensors);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The hot-weather feedback system
+
+const feedback: ModelSpec = {
+  name: 'feedback',
+  summary: 'restoration U-Net (flow + warp) with spatial feedback into ERFNet; heat-distorted input, per-iteration logits',
+  source: 'Rai et al., BMVC 2020, spatial feedback learning (seed-specs §1)',
+  options: [
+    { flag: 'loss', type: 'string', default: 'cbifl', choices: ['ce', 'focal', 'ifl', 'cbifl'], describe: '' },
+    { flag: 'feedback', type: 'boolean', default: true, describe: 'feedback: use the feedback branch (--no-feedback = restoration pre-network only)' },
+    { flag: 'end-to-end', type: 'boolean', default: false, describe: 'feedback: back-propagate the segmentation loss through the warp into the U-Net' },
+    { flag: 'feedback-scale', type: 'number', default: 0.001, describe: 'feedback: scale of the feedback branch added to the bottleneck (reference 0.001)' },
+    { flag: 'iterations', type: 'number', default: 3, describe: 'feedback: iterations after the plain pass' },
+    { flag: 'unet-depth', type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' },
+    { flag: 'unet-width', type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' },
+  ],
+  groupLr: [{ flag: 'lr-restore', group: 'restore', describe: 'feedback: the U-Net\'s learning rate (recipe: Adam 2e-4, halved every 30 epochs)' }],
+  recipes: {
+    default: {
+      describe: 'the reference optimizers at a CPU-sized budget (10 epochs, batch 4, 128 px), flip + translate',
+      epochs: 10, batchSize: 4, height: 128,
+      optimizer: { seg: ERFNET_ADAM, restore: 'adam:lr=2e-4' }, schedule: { seg: 'step:size=1,gamma=0.99', restore: 'step:size=30,gamma=0.5' },
+      classWeights: 'enet', flip: true, translate: 2,
+    },
+    reference: {
+      describe: 'the SFL reference train/main.py: 150 epochs, batch 8, 224 px, no augmentation, ERFNet weight decay 2e-4',
+      epochs: 150, batchSize: 8, height: 224,
+      optimizer: { seg: 'adam:lr=5e-4,weight_decay=2e-4', restore: 'adam:lr=2e-4' },
+      schedule: { seg: 'step:size=1,gamma=0.99', restore: 'step:size=30,gamma=0.5' },
+      classWeights: 'enet', flip: false, translate: 0,
+    },
+  },
+  quickOptions: { 'unet-width': 3 },
+  distortion: 'always',
+  parameterCount: (o, c) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c) + erfnetParameters(c, false),
+  reference: { options: { 'unet-depth': 5, 'unet-width': 6 }, numClasses: 20, parameters: 31_632_198 + 2_064_256,
+    note: 'seed-specs §1.8: U-Net 31,632,198 with TransBlockRes + ERFNet 2,064,256 without encoder.output_conv' },
+  multiple: (o) => Math.max(8, 2 ** (Number(o['unet-depth']) - 1)),
+  outputs: (o) => `restored image, and class logits at full resolution after each of ${o.iterations} feedback iterations (the last is the prediction)`,
+  build(o, ctx) {
+    const depth = Number(o['unet-depth']), wf = Number(o['unet-width']), scale = Number(o['feedback-scale']), its = Number(o.iterations);
+    if (!(Number.isInteger(its) && its >= 1 && its <= 6)) throw new Error(`--iterations ${o.iterations}: must be an integer from 1 to 6`);
+    if (!(scale >= 0 && Number.isFinite(scale))) throw new Error(`--feedback-scale ${o['feedback-scale']}: must be a finite number ≥ 0`);
+    const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, rng: new Rng(ctx.seed) });
+    const seg = new ERFNet({ numClasses: ctx.numClasses, encoderOutputConv: false, rng: new Rng(ctx.seed + 1) });
+    // CB-iFL weighs classes by effective numbers derived from the base weights (seed-specs §1.6)
+    const w = ctx.weight && (o.loss === 'cbifl' ? cbWeights(ctx.weight) : ctx.weight);
+    return new FeedbackSystem(unet, seg, { ignoreIndex: ctx.ignoreIndex, loss: o.loss as SegLoss, feedback: o.feedback !== false,
+      endToEnd: o['end-to-end'] === true, iterations: its, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, its)), weight: w && keep(tensor(w, [w.length])) });
+  },
+  meta: (o, c) => ({ model: 'feedback', classes: String(c), unet_depth: String(o['unet-depth']), unet_wf: String(o['unet-width']),
+    loss: String(o.loss), feedback: String(o.feedback !== false), feedback_scale: String(o['feedback-scale']),
+    end_to_end: String(o['end-to-end'] === true), iterations: String(o.iterations) }),
+  fromCheckpoint(_t, meta, path) {
+    if (meta.model !== 'feedback') throw new Error(`${path} holds a '${meta.model ?? 'unknown'}' model, not the feedback model`);
+    const need = ['classes', 'unet_depth', 'unet_wf'].filter((k) => meta[k] === undefined);
+    if (need.length) throw new Error(`${path}: feedback checkpoint without ${need.join(', ')} in its metadata`);
+    return {
+      options: { 'unet-depth': Number(meta.unet_depth), 'unet-width': Number(meta.unet_wf), loss: meta.loss ?? 'cbifl',
+        feedback: meta.feedback !== 'false', 'feedback-scale': Number(meta.feedback_scale ?? 0.001),
+        'end-to-end': meta.end_to_end === 'true', iterations: Number(meta.iterations ?? 3) },
+      numClasses: Number(meta.classes),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const MODELS: ModelSpec[] = [erfnet, feedback];
+
+export function listModels(): readonly ModelSpec[] { return MODELS; }
+
+/** The entry for a name or alias; the error lists what exists. */
+export function getModel(name: string): ModelSpec {
+  const m = MODELS.find((s) => s.name === name || s.aliases?.includes(name));
+  if (!m) throw new Error(`--model ${name}: unknown model (registered: ${MODELS.map((s) => s.name).join(', ')}; see mirage models)`);
+  return m;
+}
+
+/** The options of a run: the option defaults, then the recipe's, then the given ones; unknown keys are an error. */
+export function resolveOptions(spec: ModelSpec, given: Record<string, OptionValue | undefined>, recipe = 'default'):
+  Record<string, OptionValue> {
+  const r = spec.recipes[recipe];
+  if (!r) throw new Error(`--recipe ${recipe}: ${spec.name} has recipes ${Object.keys(spec.recipes).join(', ')}`);
+  const out: Record<string, OptionValue> = {};
+  for (const o of spec.options) if (o.default !== undefined) out[o.flag] = o.default;
+  Object.assign(out, r.options ?? {});
+  for (const [k, v] of Object.entries(given)) {
+    if (v === undefined) continue;
+    const o = spec.options.find((x) => x.flag === k);
+    if (!o) throw new Error(`--${k} is not an option of ${spec.name}`);
+    if (o.choices && !o.choices.includes(String(v))) throw new Error(`--${k} ${v}: ${spec.name} accepts ${o.choices.join(', ')}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Checkpoint metadata → the registry entry that wrote it (or the one asked for, when the file has no name). */
+export function modelOfCheckpoint(meta: Record<string, string>, asked: string | undefined, path: string): ModelSpec {
+  if (meta.model) {
+    const spec = MODELS.find((s) => s.name === meta.model || s.aliases?.includes(meta.model));
+    if (!spec) throw new Error(`${path} holds a '${meta.model}' model, which mirage does not know (registered: ${MODELS.map((s) => s.name).join(', ')})`);
+    if (asked && getModel(asked) !== spec) throw new Error(`${path} holds a '${meta.model}' model, not '${asked}'`);
+    return spec;
+  }
+  return getModel(asked ?? 'erfnet');
+}

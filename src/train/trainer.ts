@@ -1,0 +1,414 @@
+// The one training loop, for every registered model: data, class weights, the model's System,
+// optimizers and schedules by name, epochs with progress, validation, the non-finite watch,
+// checkpoints, resume, log.csv and curves.png. What it guarantees:
+// - A run never overwrites another: a savedir holding one needs --resume or --overwrite.
+// - A diverging run stops at the step where a loss or an updated parameter became Inf or NaN (a
+//   flag on the GPU, read with the progress line, so no read-back per step), exits non-zero and
+//   writes no checkpoint; no checkpoint with non-finite values is ever written or loaded.
+// - The checkpoint is the single source of truth: it holds the settings, the whole history, the
+//   optimizers' state and the random-stream position. log.csv and curves.png are rewritten from it
+//   after it is in place, so a kill at any moment leaves them consistent after --resume, and a
+//   resumed run is bit-identical to an uninterrupted one (epoch-level: the data order and
+//   augmentation of epoch e depend only on the seed and e).
+// - Ctrl-C stops after the current step and says how to resume.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Engine, getEngine, hasEngine, setEngine } from '../engine/engine.js';
+import type { HostTensor } from '../engine/module.js';
+import { seedGlobal } from '../engine/rng.js';
+import { keep, scope } from '../engine/scope.js';
+import { type Tensor, full, zeros } from '../engine/tensor.js';
+import { classWeights } from '../data/class-weights.js';
+import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
+import { Loader } from '../data/loader.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { checkpointTensors, loadCheckpoint, nonFiniteReport, readWeights, writeCheckpoint } from '../io/checkpoint.js';
+import { FINITE, accumulateScalar } from '../kernels/finite.js';
+import type { ModelSpec } from '../models/registry.js';
+import { createNodeEngine } from '../node/device.js';
+import type { LRScheduler } from '../optim/lr-scheduler.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
+import { type RunConfig, type TrainFlags, describeConfig, newConfig, resumeConfig } from './config.js';
+import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
+import { IouEval, type IouResult, iouTable } from './iou.js';
+import { plotCurves } from './plot.js';
+import { Progress, fmtTime } from './progress.js';
+import { OPTIMIZERS, SCHEDULES, makeOptimizer, makeSchedule, parseSpec } from './recipe.js';
+import type { System } from './system.js';
+
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  trainLoss: number;
+  valLoss: number | null;
+  trainMiou: number | null;
+  /** The last output's val mIoU (the prediction). */
+  valMiou: number;
+  /** Val mIoU of every output (feedback iterations). */
+  valMious: number[];
+  trainExtras: Record<string, number>;
+  valExtras: Record<string, number>;
+  /** Learning rate of each group during the epoch. */
+  lr: Record<string, number>;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainSession {
+  savedir: string;
+  resume?: boolean;
+  overwrite?: boolean;
+  /** Show the running loss (and check for divergence) every N steps. */
+  stepsLoss?: number;
+  /** Train on this engine (in-process callers, tests) instead of a new Node device; it is reseeded, not destroyed. */
+  engine?: Engine;
+  /** Called after each epoch's checkpoint, e.g. to watch memory. */
+  onEpoch?: (r: EpochRecord) => void | Promise<void>;
+  /** Ctrl-C finishes the current step, says how to resume and ends the run (the CLI sets this). */
+  handleSigint?: boolean;
+}
+
+export interface TrainSummary {
+  bestMiou: number;
+  bestEpoch: number;
+  /** Val mIoU per output at the best epoch. */
+  perIteration: number[];
+  seconds: number;
+  savedir: string;
+  history: EpochRecord[];
+  config: RunConfig;
+  /** The best epoch's val IoU of the last output. */
+  bestIou?: IouResult;
+}
+
+/** Thrown when Ctrl-C stopped a run; its message says how to resume. */
+export class Interrupted extends Error {}
+
+const RUN_FILES = ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png'];
+
+/**
+ * Fault injection for the resume tests: MIRAGE_KILL_AT=POINT@EPOCH kills the process with SIGKILL at
+ * that point of that (1-based) epoch. Points: step (after the epoch's first training step),
+ * before-best, after-best, after-checkpoint (before log.csv), after-log.
+ */
+function killPoint(point: string, epoch: number): void {
+  if (process.env.MIRAGE_KILL_AT === `${point}@${epoch}`) process.kill(process.pid, 'SIGKILL');
+}
+
+/** The savedir's files as a run's: log.csv from the history (columns from what the records hold). */
+export function logCsv(history: EpochRecord[]): string {
+  const first = history[0];
+  if (!first) return 'epoch\n';
+  const groups = Object.keys(first.lr);
+  const tx = Object.keys(first.trainExtras), vx = Object.keys(first.valExtras);
+  const its = first.valMious.length > 1 ? first.valMious.map((_, k) => `val_miou_it${k + 1}`) : [];
+  const head = ['epoch', 'train_loss', 'val_loss', ...tx.map((x) => `train_${x}`), ...vx.map((x) => `val_${x}`), 'train_miou', 'val_miou',
+    ...its, ...groups.map((g, i) => (i === 0 ? 'lr' : `lr_${g}`)), 'train_seconds', 'train_images_per_s'];
+  const rows = history.map((h) => [h.epoch, h.trainLoss, h.valLoss ?? '', ...tx.map((x) => h.trainExtras[x]), ...vx.map((x) => h.valExtras[x]),
+    h.trainMiou ?? '', h.valMiou, ...(its.length ? h.valMious : []), ...groups.map((g) => h.lr[g]), h.seconds.toFixed(1),
+    h.imagesPerSecond.toFixed(3)].join(','));
+  return [head.join(','), ...rows].join('\n') + '\n';
+}
+
+const COLORS: [number, number, number][] = [[44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127]];
+
+/** Writes log.csv and curves.png of every epoch in the history. */
+function writeRunFiles(savedir: string, history: EpochRecord[]): void {
+  writeFileAtomic(join(savedir, 'log.csv'), logCsv(history));
+  const mious = history[0]?.valMious.length ?? 1;
+  plotCurves(join(savedir, 'curves.png'), [
+    { name: 'TRAIN LOSS', values: history.map((h) => h.trainLoss), color: [31, 119, 180], axis: 'left' },
+    { name: 'VAL LOSS', values: history.map((h) => h.valLoss ?? NaN), color: [255, 127, 14], axis: 'left' },
+    ...Array.from({ length: mious }, (_, k) => ({ name: mious > 1 ? `VAL MIOU IT${k + 1}` : 'VAL MIOU',
+      values: history.map((h) => h.valMious[k]), color: COLORS[k % COLORS.length], axis: 'right' as const })),
+  ]);
+}
+
+/** One line on what a savedir holds, for the refusal to overwrite it. */
+function describeRun(dir: string): string {
+  const files = RUN_FILES.filter((f) => existsSync(join(dir, f)));
+  try {
+    const m = loadCheckpoint(join(dir, 'checkpoint.safetensors')).meta;
+    const run = m.run ? JSON.parse(m.run) as RunConfig : null;
+    return `a run of ${m.model ?? "a model"} at epoch ${m.epoch}${run ? ` of ${run.epochs}` : ''}, best val mIoU ${(100 * Number(m.best_miou)).toFixed(2)}`;
+  } catch {
+    return `a run (${files.join(', ')})`;
+  }
+}
+
+interface Run {
+  spec: ModelSpec;
+  config: RunConfig;
+  notes: string[];
+  ck: ReturnType<typeof loadCheckpoint> | null;
+}
+
+/** The run's settings: from the checkpoint when resuming, else from the recipe and flags; checks the savedir. */
+function resolveRun(flags: TrainFlags, s: TrainSession): Run {
+  const last = join(s.savedir, 'checkpoint.safetensors');
+  if (s.resume && s.overwrite) throw new Error('--resume and --overwrite exclude each other: continue the run, or replace it');
+  if (s.resume) {
+    if (!existsSync(last)) throw new Error(`--resume: no checkpoint at ${last} (start the run without --resume)`);
+    const ck = loadCheckpoint(last);
+    if (!ck.meta.run) {
+      throw new Error(`--resume: ${last} was written by an older mirage without the run's settings; it can be evaluated ` +
+        'or used with --pretrained-encoder, but not resumed');
+    }
+    const { spec, config, notes } = resumeConfig(JSON.parse(ck.meta.run) as RunConfig, flags, last);
+    return { spec, config, notes, ck };
+  }
+  const { spec, config } = newConfig(flags);
+  const present = existsSync(s.savedir) ? RUN_FILES.filter((f) => existsSync(join(s.savedir, f))) : [];
+  if (present.length && !s.overwrite) {
+    throw new Error(`--savedir ${s.savedir} already holds ${describeRun(s.savedir)}; pass --resume to continue it, ` +
+      '--overwrite to replace it, or choose another --savedir');
+  }
+  return { spec, config, notes: [], ck: null };
+}
+
+interface EpochTrain { loss: number; extras: Record<string, number>; iou: IouResult | null; images: number; seconds: number }
+
+export async function train(flags: TrainFlags, session: TrainSession): Promise<TrainSummary> {
+  const t0 = performance.now();
+  const run = resolveRun(flags, session);
+  const { spec, config: c, ck } = run;
+  parseDataSpec(c.data);                      // a bad --data fails before anything is created
+  const stepsLoss = session.stepsLoss ?? 10;
+  if (!(Number.isInteger(stepsLoss) && stepsLoss >= 1)) throw new Error(`--steps-loss must be an integer ≥ 1, got ${stepsLoss}`);
+  const own = session.engine ? null : await createNodeEngine({ seed: c.seed });
+  const previous = hasEngine() ? getEngine() : null;
+  const engine = session.engine ?? own!.engine;
+  setEngine(engine);
+  engine.reseed(c.seed);
+  seedGlobal(c.seed);
+  const disposers: (() => void)[] = [];
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nCtrl-C: stopping after this step (again to quit at once)\n');
+  };
+  if (session.handleSigint) process.on('SIGINT', onSigint);
+  try {
+    for (const n of run.notes) console.log(n);
+    const open = (split: 'train' | 'val', n: number): SegDataset =>
+      openDataset(parseDataSpec(c.data), { split, syntheticCount: n, seed: c.seed, height: c.height, width: c.width ?? 2 * c.height });
+    const trainDs = open('train', c.trainSize), valDs = open('val', c.valSize);
+    const down = spec.labelDownscale?.(c.options) ?? 1;
+    const scale = c.scaleCrop ? c.scaleCrop.split(',').map(Number) as [number, number] : undefined;
+    const trainLoader = new Loader(trainDs, { batchSize: c.batchSize, height: c.height, width: c.width, shuffle: true, seed: c.seed,
+      labelDownscale: down, augment: { flip: c.flip, translate: c.translate, scale } });
+    const valLoader = new Loader(valDs, { batchSize: c.batchSize, height: c.height, width: trainLoader.width, labelDownscale: down });
+    const multiple = spec.multiple(c.options);
+    if (trainLoader.height % multiple || trainLoader.width % multiple) {
+      throw new Error(`${spec.name} needs input sizes that are multiples of ${multiple}; --height ${trainLoader.height} and width ` +
+        `${trainLoader.width} are not (set --height/--width)`);
+    }
+    const describeDs = (ds: SegDataset, l: Loader) => `${ds.name}: ${ds.length} images → ${l.width}x${l.height}, ${ds.numClasses} classes (ignore ${ds.ignoreIndex})`;
+    console.log(`train  ${describeDs(trainDs, trainLoader)}\nval    ${describeDs(valDs, valLoader)}`);
+    console.log(`adapter ${engine.device.adapterInfo?.description ?? ''} | ${describeConfig(c)}`);
+
+    // class weights: stored in the checkpoint once computed, so a resumed run uses the same ones
+    let weights: Float32Array | null;
+    if (ck && ck.meta.class_weights !== undefined) {
+      weights = ck.meta.class_weights ? Float32Array.from(JSON.parse(ck.meta.class_weights) as number[]) : null;
+    } else {
+      const plain = new Loader(trainDs, { batchSize: c.batchSize, height: c.height, width: trainLoader.width, labelDownscale: down });
+      const hist = new Progress('class weights', plain.batches(), 'batch');
+      weights = await classWeights(c.classWeights, plain, down > 1, (d) => hist.update(d, d));
+      if (c.classWeights === 'enet') hist.done();
+    }
+    if (weights) console.log(`class weights (${c.classWeights}): ${[...weights].map((v) => v.toFixed(2)).join(' ')}`);
+
+    const system = spec.build(c.options, { numClasses: trainDs.numClasses, ignoreIndex: trainDs.ignoreIndex, weight: weights,
+      seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l) });
+    disposers.push(() => system.dispose());
+    const groups = Object.keys(system.groups);
+    if (groups.join() !== Object.keys(c.optimizer).join()) {
+      throw new Error(`${spec.name}: the recipe has optimizers for ${Object.keys(c.optimizer).join(', ')} but the model's parameter groups are ${groups.join(', ')}`);
+    }
+    const opts: Record<string, Optimizer> = {}, scheds: Record<string, LRScheduler> = {};
+    for (const g of groups) {
+      opts[g] = makeOptimizer(parseSpec(c.optimizer[g], OPTIMIZERS, `optimizer of ${g}`), system.groups[g]);
+      disposers.push(() => opts[g].dispose());
+      scheds[g] = makeSchedule(parseSpec(c.schedule[g], SCHEDULES, `schedule of ${g}`), opts[g], c.epochs);
+    }
+    const trained = groups.reduce((n, g) => n + system.groups[g].reduce((m, p) => m + p.size, 0), 0);
+    console.log(`${spec.name}: ${system.module.numParameters().toLocaleString('en')} parameters` +
+      `${trained !== system.module.numParameters() ? `, ${trained.toLocaleString('en')} trained` : ''}; ${spec.outputs(c.options)}`);
+    const sim = c.distortion ? new TurbulenceSimulator(trainLoader.height, trainLoader.width, c.distortion) : null;
+    if (sim) {
+      disposers.push(() => sim.dispose());
+      const p = sim.params;
+      console.log(`heat distortion on the fly: σ ${p.sigma.toFixed(2)} px, correlation 0.5 at ${p.corrLength.toFixed(1)} px (${p.mode})` +
+        (p.blur ? `, blur up to σ ${p.blur} px` : ''));
+    }
+
+    const last = join(session.savedir, 'checkpoint.safetensors'), bestPath = join(session.savedir, 'model_best.safetensors');
+    let start = 0, best = -1, bestEpoch = 0;
+    let history: EpochRecord[] = [];
+    if (ck) {
+      try { system.module.loadStateDict(ck.model); } catch (e) { throw new Error(`${last}: ${(e as Error).message}`); }
+      for (const g of groups) opts[g].loadState(ck.optimizers.get(g) ?? new Map(), Number(ck.meta[`optimizer_steps.${g}`] ?? 0));
+      engine.rngState = Number(ck.meta.rng_state ?? 0);
+      start = Number(ck.meta.epoch);
+      best = Number(ck.meta.best_miou);
+      bestEpoch = Number(ck.meta.best_epoch ?? start);
+      history = JSON.parse(ck.meta.history ?? '[]') as EpochRecord[];
+      writeRunFiles(session.savedir, history);      // a kill between checkpoint and log leaves the log one epoch short
+      console.log(`resumed from ${last} after epoch ${start} (best val mIoU ${(100 * best).toFixed(2)} at epoch ${bestEpoch})`);
+      if (start >= c.epochs) {
+        console.log(`nothing to train: the run has done its ${c.epochs} epochs; pass --epochs N to train longer`);
+      }
+    } else mkdirSync(session.savedir, { recursive: true });
+    const lastSaved = () => (start > 0 || history.length ? `the last saved epoch is ${history.length} (${last})` : 'no epoch was saved yet');
+
+    const baseMeta = () => ({
+      ...spec.meta(c.options, trainDs.numClasses), run: JSON.stringify(c), data: c.data, height: trainLoader.height, width: trainLoader.width,
+      class_names: trainDs.classNames.join('|'), class_weights: weights ? JSON.stringify([...weights]) : '',
+      distorted: sim ? 'yes' : 'no',
+      ...(sim ? { sigma: sim.params.sigma, corr_length: sim.params.corrLength, anisotropy: sim.params.anisotropy, blur: sim.params.blur } : {}),
+    });
+    let bestIou: IouResult | undefined;
+    let cleared = !!ck;
+    for (let e = start; e < c.epochs; e++) {
+      for (const g of groups) scheds[g].setEpoch(e);
+      const lr = Object.fromEntries(groups.map((g) => [g, opts[g].lr]));
+      const tr = await trainEpoch(e);
+      if (stop) break;
+      const simVal = sim;
+      let va: EvalResult;
+      try {
+        va = await evaluateSystem(system, valLoader, { sim: simVal, seed: c.seed, label: `epoch ${e + 1}/${c.epochs} val  `, every: stepsLoss });
+      } catch (err) {
+        if (err instanceof NonFiniteError) throw new Error(`training diverged: ${err.message} (epoch ${e + 1}); no checkpoint was written from it; ${lastSaved()}`);
+        throw err;
+      }
+      const mious = va.ious.map((r) => r.miou), valMiou = mious[mious.length - 1];
+      if (mious.length > 1) console.log(`epoch ${e + 1} val mIoU per ${system.outputs[0].split(' ')[0]}: ${mious.map((v) => (100 * v).toFixed(2)).join(' → ')}`);
+      const rec: EpochRecord = { epoch: e + 1, trainLoss: tr.loss, valLoss: va.loss, trainMiou: tr.iou?.miou ?? null, valMiou, valMious: mious,
+        trainExtras: tr.extras, valExtras: va.extras, lr, seconds: tr.seconds, imagesPerSecond: tr.images / tr.seconds };
+      // everything that is saved is read once and checked before any file is touched
+      const state = await checkpointTensors(system.module, opts);
+      const bad = nonFiniteReport(state.model) ?? nonFiniteReport(state.optimizers);
+      if (bad) throw new Error(`training diverged in epoch ${e + 1}: non-finite values in ${bad}; no checkpoint was written; ${lastSaved()}`);
+      if (!cleared) {                          // --overwrite: the old run goes once the new one has an epoch to save
+        for (const f of readdirSync(session.savedir)) if (RUN_FILES.some((r) => f === r || f.startsWith(`${r}.tmp-`))) rmSync(join(session.savedir, f));
+        cleared = true;
+      }
+      history = [...history, rec];
+      const isBest = valMiou > best;
+      if (isBest) { best = valMiou; bestEpoch = e + 1; bestIou = va.ious[va.ious.length - 1]; }
+      const meta = { ...baseMeta(), epoch: e + 1, miou: valMiou, best_miou: best, best_epoch: bestEpoch };
+      killPoint('before-best', e + 1);
+      if (isBest) {
+        writeCheckpoint(bestPath, state.model, meta);
+        console.log(`new best val mIoU ${(100 * valMiou).toFixed(2)} → ${bestPath}`);
+      }
+      killPoint('after-best', e + 1);
+      writeCheckpoint(last, new Map([...state.model, ...state.optimizers]), { ...meta, ...state.steps, rng_state: engine.rngState,
+        history: JSON.stringify(history) });
+      killPoint('after-checkpoint', e + 1);
+      writeRunFiles(session.savedir, history);
+      killPoint('after-log', e + 1);
+      await session.onEpoch?.(rec);
+      if (e === c.epochs - 1) {
+        console.log(`val IoU after epoch ${e + 1}${va.ious.length > 1 ? ', last iteration' : ''}:\n${iouTable(va.ious[va.ious.length - 1], valDs.classNames, valDs.ignoreIndex)}`);
+      }
+      if (stop) break;
+    }
+    if (stop) {
+      throw new Interrupted(`interrupted; ${lastSaved()}. Resume with: mirage train --resume --savedir ${session.savedir}`);
+    }
+    if (history.length) {
+      console.log(`best val mIoU ${(100 * best).toFixed(2)} (epoch ${bestEpoch}); log ${join(session.savedir, 'log.csv')}, ` +
+        `curves ${join(session.savedir, 'curves.png')}, peak GPU pool ${(engine.pool.bytesPeak / 2 ** 20).toFixed(1)} MiB, ` +
+        `${fmtTime((performance.now() - t0) / 1000)}`);
+    }
+    const bestRec = history.find((h) => h.epoch === bestEpoch);
+    return { bestMiou: best, bestEpoch, perIteration: bestRec?.valMious ?? [], seconds: (performance.now() - t0) / 1000,
+      savedir: session.savedir, history, config: c, bestIou };
+
+    /** One training epoch: steps, loss and extras summed on the GPU with the non-finite watch. */
+    async function trainEpoch(e: number): Promise<EpochTrain> {
+      const label = `epoch ${e + 1}/${c.epochs} train`;
+      const nb = trainLoader.batches();
+      const bar = new Progress(label, trainDs.length);
+      const flag = keep(full([1], FINITE, 'u32'));
+      const lossSum = keep(zeros([]));
+      const extraSums = new Map<string, Tensor>();
+      const meter = c.iouTrain ? new IouEval(trainDs.numClasses, trainDs.ignoreIndex) : null;
+      const marks = Object.fromEntries(groups.map((g) => [g, [] as number[]]));
+      for (const g of groups) opts[g].clearNonFinite();
+      const inFlight: Promise<void>[] = [];
+      system.train(true);
+      let k = 0, images = 0;
+      try {
+        for await (const b of trainLoader.epoch(e)) {
+          const batch = k;
+          scope(() => {
+            const { x, y } = uploadBatch(b);
+            const input = sim ? sim.distort(x, sampleSeed(c.seed, e * 100003 + batch)).image : x;
+            const out = system.trainStep({ input, clean: x, labels: y }, opts);
+            if (meter && out.logits) meter.add(out.logits[out.logits.length - 1], y).dispose();
+            accumulateScalar(lossSum, out.loss, flag, batch);
+            for (const [name, v] of Object.entries(out.extras ?? {})) {
+              if (!extraSums.has(name)) extraSums.set(name, keep(zeros([])));
+              accumulateScalar(extraSums.get(name)!, v, flag, batch);
+            }
+          });
+          for (const g of groups) marks[g].push(opts[g].steps);
+          k++; images += b.n;
+          killPoint('step', e + 1);
+          inFlight.push(engine.fence());              // at most two steps queued on the GPU
+          if (inFlight.length > 2) await inFlight.shift();
+          if (k % stepsLoss === 0 || k === nb || stop) {
+            const [sum] = await Promise.all([lossSum.item(), check()]);
+            bar.update(images, images, `loss ${(sum / k).toFixed(4)}`);
+          } else bar.update(images, images);
+          if (stop) break;
+        }
+        await check();
+        const loss = (await lossSum.item()) / Math.max(1, k);
+        const extras: Record<string, number> = {};
+        for (const [name, t] of extraSums) extras[name] = (await t.item()) / Math.max(1, k);
+        const iou = meter ? await meter.result() : null;
+        const seconds = bar.done(`loss ${loss.toFixed(4)}${Object.entries(extras).map(([n, v]) => ` ${n} ${v.toFixed(4)}`).join('')}` +
+          `${iou ? ` mIoU ${(100 * iou.miou).toFixed(2)}` : ''}`);
+        return { loss, extras, iou, images, seconds };
+      } finally {
+        flag.dispose(); lossSum.dispose(); meter?.dispose();
+        for (const t of extraSums.values()) t.dispose();
+      }
+
+      /** Reads the watch flags; on a non-finite loss or parameter, stops the run naming epoch, step and tensors. */
+      async function check(): Promise<void> {
+        const [lossBad] = await flag.read();
+        const optBad = await Promise.all(groups.map((g) => opts[g].firstNonFiniteStep()));
+        if (lossBad === FINITE && optBad.every((s) => s === null)) return;
+        const what: string[] = [];
+        let step = lossBad === FINITE ? Infinity : lossBad;
+        if (lossBad !== FINITE) what.push(`the loss (or a logged scalar) is not finite at step ${lossBad + 1}`);
+        const params: string[] = [];
+        groups.forEach((g, i) => {
+          const s = optBad[i];
+          if (s === null) return;
+          const at = marks[g].findIndex((m) => m >= s);
+          step = Math.min(step, at);
+          params.push(`the ${g} optimizer's update at step ${at + 1} made parameters non-finite`);
+        });
+        const state = await system.module.stateDictHost();
+        const named = nonFiniteReport(new Map([...state].filter(([name]) => !name.includes('running_'))) as Map<string, HostTensor>) ??
+          nonFiniteReport(state);
+        throw new Error(`training diverged in epoch ${e + 1} at step ${step + 1} of ${nb}: ${[...what, ...params].join('; ')}` +
+          `${named ? `. Non-finite now: ${named}` : ''}. No checkpoint was written from this epoch; ${lastSaved()}. ` +
+          `Learning rates: ${groups.map((g) => `${g} ${opts[g].lr}`).join(', ')}; a lower --lr usually helps.`);
+      }
+    }
+  } finally {
+    if (session.handleSigint) process.off('SIGINT', onSigint);
+    for (const d of disposers.reverse()) { try { d(); } catch { /* engine may be lost */ } }
+    if (own) { own.engine.destroy(); own.gpu.destroy(); setEngine(previous); } else setEngine(previous ?? engine);
+  }
+}
