@@ -117,6 +117,10 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(tiled.out, /convolutions workgroup-memory tiles/);
   const nope = await mirage('info', '--kernels', 'fast');
   assert.match(nope.err, /kernels.*Choices: "auto", "subgroup", "tiled", "portable"/s);
+  const nomodel = await mirage('bench', '--model', 'nope');
+  assert.match(nomodel.err, /--model nope: unknown model \(registered: erfnet, feedback/);
+  const mismatch = await mirage('eval', '--model', 'feedback', '--weights', join(run, 'model_best.safetensors'));
+  assert.match(mismatch.err, /model_best.safetensors holds a 'erfnet' model, not 'feedback'/);
   const bad = await mirage('bench', '--only', 'convs,nope');
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');
