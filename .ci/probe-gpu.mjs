@@ -1,4 +1,4 @@
-// Exit 0 if Dawn finds a WebGPU adapter (Vulkan on Linux), 1 otherwise. Used by .ci/run.
+// Exit 0 if Dawn finds a WebGPU adapter (Vulkan on Linux), 1 otherwise. Used by setup.sh.
 import { create, globals } from 'webgpu';
 Object.assign(globalThis, globals);
 process.env.XDG_RUNTIME_DIR ??= '/tmp';

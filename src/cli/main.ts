@@ -13,6 +13,7 @@ import { predict } from './predict.js';
 import { profile } from './profile.js';
 import { simulate } from './simulate.js';
 import { models } from './models.js';
+import { exitWithParent, runFiltered, runsCommand } from './quiet.js';
 import { dataOpt, modelOptions, simOptions, trainCommand, trainFlags, trainOptions } from './train.js';
 import { listModels } from '../models/registry.js';
 
@@ -23,11 +24,18 @@ const common = (y: Argv) => y
 const run = (fn: (a: any) => Promise<unknown> | unknown) => async (a: any) => {
   try { await fn(a); } catch (e) {
     console.error(`mirage: ${(e as Error).message}`);
-    if (process.env.MIRAGE_DEBUG) console.error((e as Error).stack);
+    if (process.env.MIRAGE_DEBUG || a.verbose) console.error((e as Error).stack);
     process.exitCode = 1;
   }
 };
 
+if (!runsCommand()) runFiltered();
+else {
+  exitWithParent();
+  await cli();
+}
+
+async function cli(): Promise<void> {
 await yargs(hideBin(process.argv))
   .scriptName('mirage')
   .usage('$0 <command> [options]')
@@ -35,6 +43,7 @@ await yargs(hideBin(process.argv))
     type: 'string', choices: ['auto', ...KERNEL_FAMILIES], default: 'auto', global: true,
     describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, tiled on GPUs), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
   })
+  .option('verbose', { type: 'boolean', global: true, describe: 'show Dawn\'s native warnings and error stack traces' })
   .middleware((a) => { engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
   .command('models', 'List the registered models: parameters, input, outputs, options and recipes', (y) => y
     .option('classes', { type: 'number', default: 20, describe: 'class count for the parameter counts' })
@@ -119,3 +128,4 @@ await yargs(hideBin(process.argv))
   .strict()
   .help()
   .parseAsync();
+}

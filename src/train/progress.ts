@@ -2,7 +2,8 @@
 export class Progress {
   private readonly t0 = performance.now();
   private lastPct = -1;
-  private readonly tty = process.stderr.isTTY === true;
+  // MIRAGE_STDERR_TTY: stderr is a pipe to the mirage parent process that filters it onto a terminal (src/cli/quiet.ts)
+  private readonly tty = process.stderr.isTTY === true || process.env.MIRAGE_STDERR_TTY === '1';
   constructor(readonly label: string, readonly total: number, readonly unit = 'img') {}
 
   update(done: number, items: number, extra = ''): void {
