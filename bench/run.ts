@@ -219,10 +219,10 @@ export async function runBench(o: BenchOptions): Promise<void> {
   console.log('\nwhole model (wall clock with queue sync, median)');
   for (const name of o.models ?? ['erfnet', 'feedback']) {
     const spec = getModel(name);
-    const opts = resolveOptions(spec, quick ? spec.quickOptions ?? {} : {});
+    const opts = resolveOptions(spec, {}, quick ? 'demo' : 'default');
     const system = spec.build(opts, { numClasses: 20, ignoreIndex: 19, weight: null, seed: 1, init: false });
     const isErfnet = spec.name === 'erfnet';
-    const label = isErfnet ? 'ERFNet' : `${spec.name} (${Object.entries(spec.quickOptions ?? {}).map(([k]) => `${k} ${opts[k]}`).join(', ') || 'defaults'})`;
+    const label = isErfnet ? 'ERFNet' : `${spec.name} (${Object.keys(spec.recipes.demo.options ?? {}).map((k) => `${k} ${opts[k]}`).join(', ') || 'defaults'})`;
     for (const [bn, h, w] of infer) {
       system.train(false);
       const x = tensor(randn(bn * 3 * h * w, 6), [bn, 3, h, w]);

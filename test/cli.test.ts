@@ -171,12 +171,16 @@ t('simulate: distorted copy in the same layout, labels copied unchanged, determi
   assert.match(blurred.out, /blur up to σ 1.5 px/);
   assert.not.equal(readFileSync(join(dir, 'tblur', 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png')), outImg);
   const badBlur = await mirage('simulate', '--in', src, '--out', join(dir, 't4'), '--blur=-2');
-  assert.match(badBlur.err, /blur must be ≥ 0 pixels, got -2/);
+  assert.match(badBlur.err, /mirage: --blur -2: must be a number ≥ 0/);
   const bad = await mirage('simulate', '--in', src, '--out', join(dir, 't3'), '--cn2=-1e-13');
-  assert.match(bad.err, /Cn² must be ≥ 0, got -1e-13/);
+  assert.match(bad.err, /mirage: --cn2 -1e-13: must be a number ≥ 0/);
   assert.not.ok(existsSync(join(dir, 't3')), 'nothing written on bad parameters');
   const again = await mirage('simulate', '--in', src, '--out', out);
-  assert.match(again.err, /already exists; remove it or choose another folder/);
+  assert.match(again.err, /already exists; pass --overwrite to replace it, or choose another folder/);
+  const replaced = await mirage('simulate', '--in', src, '--out', out, '--overwrite', '--cn2', '1e-12');
+  assert.is(replaced.code, 0, replaced.err);
+  assert.match(replaced.err, /warning: σ \d+\.\d px is \d+\.\d% of the 32x24 images' smaller side: .*Set --pixel-pitch/);
+  assert.not.equal(readFileSync(join(out, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png')), outImg);
   const ev = await mirage('train', '--data', `cityscapes:${out}`, '--height', '16', '--epochs', '1', '--batch-size', '1',
     '--savedir', join(dir, 'tcs-run'));
   assert.match(ev.err + ev.out, /leftImg8bit[/\\]train does not exist/);   // only val was written: a clear error, not a crash
@@ -345,6 +349,85 @@ t('Ctrl-C stops after the current step and names the last saved epoch and the co
   assert.is(code, 130, err.slice(-500));
   assert.match(err, /mirage: interrupted; the last saved epoch is 1 \(.*ctrlc[/\\]checkpoint.safetensors\)\. Resume with: mirage train --resume --savedir .*ctrlc\n/);
   assert.equal(epochsOf(d), [1]);
+});
+
+t('newcomer: bad flags, paths and data are refused naming the flag, file or value; nothing is left behind', async () => {
+  const fresh = join(dir, 'never');
+  const cases: [string[], RegExp][] = [
+    [['train', '--seed', 'abc'], /^mirage: --seed abc: expected a number$/m],
+    [['train', '--batch-size', '2.5'], /^mirage: --batch-size 2.5: must be an integer ≥ 1$/m],
+    [['train', '--translate', '-1'], /^mirage: --translate -1: must be an integer ≥ 0$/m],
+    [['train', '--weight-decay=-1'], /^mirage: --weight-decay -1: must be a number ≥ 0$/m],
+    [['train', '--unet-width', '12', '--model', 'feedback'], /^mirage: --unet-width 12: must be an integer from 0 to 8$/m],
+    [['trian', '--height', '16'], /^mirage: unknown command 'trian' \(did you mean train\?\); the commands are models, train,/m],
+    [['train', '--bogus', '3'], /^mirage: Unknown argument: bogus \(mirage train --help lists the flags\)$/m],
+    [['train', ...tiny, '--savedir', join(dir, 'afile')], /--savedir .*afile: it is a file, not a folder/],
+    [['train', ...tiny, '--savedir', join(dir, 'afile', 'run')], /--savedir .*afile[/\\]run: a part of the path is a file, not a folder/],
+  ];
+  writeFileSync(join(dir, 'afile'), 'x');
+  for (const [args, want] of cases) {
+    const r = await mirage(...args, ...(args.includes('--savedir') ? [] : ['--savedir', fresh]));
+    assert.is(r.code, 1, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, want);
+  }
+  assert.not.ok(existsSync(fresh), 'no savedir from a refused start');
+  // a folder data set whose colour labels are read as class indices: refused before training, naming the file
+  const data = join(dir, 'colours');
+  const { writePng } = await import('../src/data/png.js');
+  const { mkdirSync } = await import('node:fs');
+  const put = (split: string, name: string, w = 16, h = 8) => {
+    for (const d of ['images', 'labels']) mkdirSync(join(data, split, d), { recursive: true });
+    writePng(join(data, split, 'images', name), w, h, new Uint8Array(3 * w * h).map((_, i) => (i * 7) % 255), 3);
+    writePng(join(data, split, 'labels', name), w, h, new Uint8Array(3 * w * h).map((_, i) => (Math.floor(i / 3) % w < w / 2 ? [128, 64, 128] : [220, 20, 60])[i % 3]), 3);
+  };
+  for (const n of ['a.png', 'b.png']) { put('train', n); put('val', n); }
+  writeFileSync(join(data, 'classes.txt'), 'road\nperson\n');
+  const idx = await mirage('train', '--data', `folder:${data}`, '--height', '8', '--epochs', '1', '--batch-size', '2', '--savedir', fresh);
+  assert.is(idx.code, 1);
+  assert.match(idx.err, /label .*colours[/\\]train[/\\]labels[/\\]a.png is a colour image, but .*classes.txt declares class-index labels/);
+  assert.not.ok(existsSync(fresh), 'no savedir');
+  // a bad validation label is found before the first epoch
+  writeFileSync(join(data, 'classes.txt'), 'road 128,64,128\nperson 220,20,60\n');
+  writePng(join(data, 'val', 'labels', 'b.png'), 16, 8, new Uint8Array(3 * 16 * 8).fill(9), 3);
+  const val = await mirage('train', '--data', `folder:${data}`, '--height', '8', '--epochs', '1', '--batch-size', '2', '--savedir', fresh);
+  assert.is(val.code, 1);
+  assert.match(val.err, /folder val .*label .*val[/\\]labels[/\\]b.png has colour \(9,9,9\) at pixel \(0, 0\), which is not in .*classes.txt/);
+  assert.not.match(val.err, /epoch 1\/1 train/);
+  assert.not.ok(existsSync(fresh), 'no savedir');
+  // with the colour table, training runs; predict on a bare image draws the table's colours from the checkpoint
+  put('val', 'b.png');
+  const ok = await mirage('train', '--data', `folder:${data}`, '--height', '8', '--epochs', '1', '--batch-size', '2', '--savedir', fresh);
+  assert.is(ok.code, 0, ok.err);
+  const pred = join(dir, 'colour-pred');
+  const p = await mirage('predict', '--weights', join(fresh, 'model_best.safetensors'), '--image', join(data, 'val', 'images', 'a.png'), '--out', pred);
+  assert.is(p.code, 0, p.err);
+  const { readPng } = await import('../src/data/png.js');
+  const px = readPng(join(pred, 'pred', 'a.png')).data;
+  const colours = new Set<string>();
+  for (let i = 0; i < px.length; i += 4) colours.add(`${px[i]},${px[i + 1]},${px[i + 2]}`);
+  assert.ok([...colours].every((c) => ['128,64,128', '220,20,60', '0,0,0'].includes(c)), `prediction colours ${[...colours]}`);
+});
+
+t('newcomer: every flag of every command has a description; Dawn\'s warnings only with --verbose; mirage runs from any folder', async () => {
+  for (const cmd of ['models', 'train', 'eval', 'predict', 'convert', 'bench', 'profile', 'simulate', 'experiment', 'info']) {
+    const h = await mirage(cmd, '--help');
+    const bare = h.out.split('\n').filter((l) => /^\s+--[a-z0-9-]+\s+\[(string|number|boolean)\]/.test(l));
+    assert.equal(bare, [], `${cmd}: flags without a description`);
+  }
+  const quiet = await mirage('info');
+  assert.is(quiet.code, 0, quiet.err);
+  assert.not.match(quiet.err, /artificially reduced/);
+  const loud = await mirage('info', '--verbose');
+  assert.is(loud.code, 0, loud.err);
+  // `npm install -g .` (into a temporary prefix): a `mirage` on the PATH that works in any folder
+  const prefix = join(dir, 'global');
+  const npm = await new Promise<{ code: number; err: string }>((res) => execFile('npm', ['install', '-g', '--prefix', prefix, '--no-audit',
+    '--no-fund', '--loglevel=error', join(here, '..', '..')], { timeout: 120_000 }, (e, _o, err) => res({ code: e ? 1 : 0, err })));
+  assert.is(npm.code, 0, npm.err);
+  const away = await new Promise<{ code: number; out: string }>((res) => execFile(join(prefix, 'bin', 'mirage'), ['models'], { cwd: tmpdir() },
+    (e, out) => res({ code: e ? 1 : 0, out })));
+  assert.is(away.code, 0);
+  assert.match(away.out, /^erfnet/m);
 });
 
 t('bad flags and paths give one clear line', async () => {

@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,6 +26,24 @@ function png(path: string, f: (x: number, y: number) => [number, number, number]
   const d = new Uint8Array(3 * w * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) d.set(f(x, y), 3 * (y * w + x));
   writePng(path, w, h, d, 3);
+}
+/** A palette-mode (colour type 3) or grey (0) 8-bit PNG, which pngjs cannot write: raw chunks with zlib and CRC-32. */
+function palettePng(path: string, idx: (x: number, y: number) => number, pal: [number, number, number][] | null, w = W, h = H) {
+  mkdirSync(join(path, '..'), { recursive: true });
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (b: Buffer) => { let c = 0xffffffff; for (const v of b) c = crcTable[(c ^ v) & 255] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type: string, data: Buffer) => {
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0); td.copy(out, 4); out.writeUInt32BE(crc(td), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = pal ? 3 : 0;
+  const raw = Buffer.alloc((w + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[y * (w + 1) + 1 + x] = idx(x, y);
+  writeFileSync(path, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    ...(pal ? [chunk('PLTE', Buffer.from(pal.flat()))] : []), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]));
 }
 const gray = (v: (x: number, y: number) => number) => (x: number, y: number): [number, number, number] => { const g = v(x, y); return [g, g, g]; };
 
@@ -86,7 +105,7 @@ t('camvid SegNet layout (index labels) and Kaggle/Suite layout (RGB labels + cla
   const l = k.load(0).label;
   assert.equal([l[0], l[7], l[12]], [5, 3, 11]);   // Road, Car, other → void
   png(join(kag, 'val_labels', '0001TP_1_L.png'), () => [1, 2, 3]);
-  assert.throws(() => k.load(0), /has colour \(1,2,3\) not in class_dict.csv/);
+  assert.throws(() => k.load(0), /has colour \(1,2,3\) at pixel \(0, 0\), which is not in .*class_dict.csv/);
   assert.throws(() => new CamVidDataset(tmp(), 'train'), /has neither trainannot\/ .* nor train_labels\//);
 });
 
@@ -100,6 +119,79 @@ t('generic folder layout with classes.txt; 255 → ignore', () => {
   assert.equal([...ds.load(0).label.slice(0, 5)], [0, 1, 2, 3, 3]);
   assert.throws(() => parseDataSpec('folder:/no/such/dir'), /--data folder:\/no\/such\/dir: folder \/no\/such\/dir does not exist/);
   assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR or folder:DIR/);
+});
+
+t('folder colour labels: classes.txt colours (several per class, an ignore colour), class_dict.csv; forms checked', () => {
+  const root = tmp();
+  writeFileSync(join(root, 'classes.txt'), '# name and its colours\nroad 128,64,128 #7f3f7f\ntraffic light 250,170,30\nvoid 0,0,0\n');
+  png(join(root, 'train', 'images', 'a.png'), () => [5, 5, 5]);
+  png(join(root, 'train', 'labels', 'a.png'), (x) => (x < 4 ? [128, 64, 128] : x < 8 ? [0x7f, 0x3f, 0x7f] : x < 12 ? [250, 170, 30] : [0, 0, 0]));
+  const ds = new FolderDataset(root, 'train');
+  assert.equal(ds.classNames, ['road', 'traffic light', 'ignore']);
+  assert.equal([...ds.load(0).label.slice(0, 16)], [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+  assert.equal(ds.palette[0], [128, 64, 128], 'a class is drawn in its first colour');
+  ds.validate(true);
+  // a grey label where colours are declared, an unknown colour: errors naming the file
+  png(join(root, 'train', 'images', 'b.png'), () => [5, 5, 5]);
+  png(join(root, 'train', 'labels', 'b.png'), () => [1, 2, 3]);
+  const withB = new FolderDataset(root, 'train');
+  assert.throws(() => withB.validate(true), /label .*labels\/b.png has colour \(1,2,3\) at pixel \(0, 0\), which is not in .*classes.txt/);
+  palettePng(join(root, 'train', 'labels', 'b.png'), () => 0, [[0, 0, 0]]);   // a palette label: its colours count
+  new FolderDataset(root, 'train').validate(true);
+  const grey = tmp();
+  writeFileSync(join(grey, 'classes.txt'), 'road 128,64,128\n');
+  png(join(grey, 'val', 'images', 'g.png'), () => [5, 5, 5]);
+  palettePng(join(grey, 'val', 'labels', 'g.png'), () => 0, null);
+  assert.throws(() => new FolderDataset(grey, 'val').validate(false), /label .*g.png is a grey image, but .*classes.txt declares colour labels/);
+  // mixed lines, a colour given twice
+  writeFileSync(join(grey, 'classes.txt'), 'road 128,64,128\ncar\n');
+  assert.throws(() => new FolderDataset(grey, 'val'), /classes.txt: line 2 \('car'\) has no colours but earlier lines do/);
+  writeFileSync(join(grey, 'classes.txt'), 'road 1,2,3\ncar 1,2,3\n');
+  assert.throws(() => new FolderDataset(grey, 'val'), /colour \(1,2,3\) is given to two classes/);
+  // class_dict.csv (CamVid form) when there is no classes.txt: repeated names are one class
+  const csv = tmp();
+  writeFileSync(join(csv, 'class_dict.csv'), 'name,r,g,b\nroad,128,64,128\nroad,100,100,100\ncar,64,0,128\nVoid,0,0,0\n');
+  png(join(csv, 'train', 'images', 'a.png'), () => [5, 5, 5]);
+  png(join(csv, 'train', 'labels', 'a.png'), (x) => (x < 5 ? [100, 100, 100] : x < 10 ? [64, 0, 128] : [0, 0, 0]));
+  const c = new FolderDataset(csv, 'train');
+  assert.equal(c.classNames, ['road', 'car', 'ignore']);
+  assert.equal([...c.load(0).label.slice(0, 16)], [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+});
+
+t('index labels: palette PNGs keep their indices, RGB colour labels are refused naming the file, orphan labels counted', () => {
+  const root = tmp();
+  writeFileSync(join(root, 'classes.txt'), 'background\nroad\ncar\n');
+  png(join(root, 'train', 'images', 'p.png'), () => [5, 5, 5]);
+  // palette colours unrelated to the indices: index 2 is drawn red, index 1 green
+  palettePng(join(root, 'train', 'labels', 'p.png'), (x) => (x < 4 ? 2 : x < 8 ? 1 : 0), [[0, 0, 0], [0, 255, 0], [255, 0, 0]]);
+  png(join(root, 'train', 'labels', 'orphan.png'), gray(() => 1));
+  const ds = new FolderDataset(root, 'train');
+  assert.equal([...ds.load(0).label.slice(0, 9)], [2, 2, 2, 2, 1, 1, 1, 1, 0]);
+  assert.match(ds.notes[0], /1 label in .*labels has no image \(e.g. orphan.png\); not used/);
+  png(join(root, 'train', 'labels', 'p.png'), (x) => (x < 8 ? [255, 0, 0] : [0, 0, 0]));
+  assert.throws(() => new FolderDataset(root, 'train').validate(false),
+    /label .*labels\/p.png is a colour image, but .*classes.txt declares class-index labels/);
+});
+
+t('loader: images of several sizes are scaled to cover the input and centre-cropped, with a note; width from the median aspect', () => {
+  const root = tmp();
+  writeFileSync(join(root, 'classes.txt'), 'a\nb\n');
+  for (const n of ['1', '2', '3']) {
+    png(join(root, 'train', 'images', `${n}.png`), () => [5, 5, 5], 64, 32);
+    png(join(root, 'train', 'labels', `${n}.png`), gray((x) => (x < 32 ? 0 : 1)), 64, 32);
+  }
+  // sorted first, a square image: the input is still 2:1 (the median), not the first file's 1:1
+  png(join(root, 'train', 'images', '0.png'), () => [5, 5, 5], 48, 48);
+  png(join(root, 'train', 'labels', '0.png'), gray((x, y) => (y < 24 ? 0 : 1)), 48, 48);
+  const L = new Loader(new FolderDataset(root, 'train'), { batchSize: 1, height: 16 });
+  assert.is(L.width, 32);
+  assert.match(L.notes[0], /images come in 2 sizes \(3 at 64x32, 1 at 48x48\); each is scaled to cover 32x16 and centre-cropped/);
+  const sq = L.prepare(0, new Rng(1));
+  assert.equal([sq.width, sq.height], [32, 16]);
+  // 48×48 → 32×32, rows 8..23 kept: the top half's class 0 above row 16, class 1 below
+  assert.is(sq.label[0], 0); assert.is(sq.label[15 * 32], 1);
+  const wide = L.prepare(1, new Rng(1));
+  assert.is(wide.label[15], 0); assert.is(wide.label[16], 1);
 });
 
 t('resize: bilinear image (identity at same size, constant preserved), nearest label', () => {
@@ -126,8 +218,8 @@ t('augment: flip mirrors image and label together; translation fills with ignore
 });
 
 t('loader: shapes, label downscale for the encoder stage, deterministic shuffling', async () => {
-  const ds = { name: 'syn', length: 5, numClasses: 20, ignoreIndex: 19, classNames: [], palette: [],
-    load: (i: number) => syntheticScene(7, i, 64, 32) };
+  const ds = { name: 'syn', length: 5, numClasses: 20, ignoreIndex: 19, classNames: [], palette: [], notes: [],
+    load: (i: number) => syntheticScene(7, i, 64, 32), sizes: () => Array.from({ length: 5 }, () => ({ width: 64, height: 32 })) };
   const L = new Loader(ds, { batchSize: 2, height: 16, shuffle: true, seed: 3, labelDownscale: 8 });
   assert.is(L.width, 32);
   const batches = [];

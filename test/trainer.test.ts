@@ -25,7 +25,7 @@ t('every registered model: the parameter arithmetic matches the built model and 
     const cases: [Record<string, unknown>, number][] = [[{}, 20], [{}, 11]];
     if (spec.name === 'feedback') cases.push([{ 'unet-depth': 3, 'unet-width': 2 }, 20], [{ 'unet-depth': 4, 'unet-width': 1 }, 7]);
     for (const [given, classes] of cases) {
-      const o = resolveOptions(spec, { ...spec.quickOptions, ...given } as Record<string, never>);
+      const o = resolveOptions(spec, given as Record<string, never>, 'demo');
       const sys = spec.build(o, { numClasses: classes, ignoreIndex: classes - 1, weight: null, seed: 1, init: false });
       assert.is(spec.parameterCount(o, classes), sys.module.numParameters(), `${spec.name} ${JSON.stringify(o)} ${classes} classes`);
       sys.dispose();

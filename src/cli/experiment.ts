@@ -9,10 +9,11 @@ import type { TrainFlags } from '../train/config.js';
 import { plotBars } from '../train/plot.js';
 import { type TrainSummary, train } from '../train/trainer.js';
 
+/** Budget flags left undefined come from each model's demo recipe (mirage models). */
 export interface ExperimentArgs {
-  name: string; data: string; height: number; width?: number; epochs: number; batchSize: number; trainSize: number;
-  valSize: number; seeds: string; savedir: string; sigma: number; corrLength: number; unetDepth: number; unetWidth: number;
-  lr: number; variants?: string; feedbackScale: number; endToEnd: boolean;
+  name: string; data: string; height?: number; width?: number; epochs?: number; batchSize?: number; trainSize: number;
+  valSize: number; seeds: string; savedir: string; sigma: number; corrLength: number; unetDepth?: number; unetWidth?: number;
+  lr?: number; variants?: string; feedbackScale: number; endToEnd: boolean;
   /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
   resume?: boolean; overwrite?: boolean;
 }
@@ -29,9 +30,12 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
   if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);
   mkdirSync(a.savedir, { recursive: true });
-  const common: TrainFlags = { data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize, trainSize: a.trainSize,
-    valSize: a.valSize, lr: a.lr, weightDecay: 1e-4, classWeights: 'enet', flip: true, translate: 2, sigma: a.sigma, corrLength: a.corrLength };
+  // every variant starts from its model's demo recipe (same size, epochs, batch, ERFNet lr, class
+  // weights and augmentation), so only the model differs between rows
+  const common: TrainFlags = { recipe: 'demo', data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize,
+    trainSize: a.trainSize, valSize: a.valSize, lr: a.lr, sigma: a.sigma, corrLength: a.corrLength };
   const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; minutes: number }[] = [];
+  let first: TrainSummary['config'] | null = null;
   const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}`;
   for (const seed of seeds) {
     for (const v of chosen) {
@@ -44,9 +48,10 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
           : { ...common, seed, model: 'erfnet', sigma: undefined, corrLength: undefined }, session);
       } else {
         const loss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
-        r = await train({ ...common, seed, model: 'feedback', schedule: 'poly:power=0.9', options: { loss, feedback: v !== 'restoration',
+        r = await train({ ...common, seed, model: 'feedback', options: { loss, feedback: v !== 'restoration',
           'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale } }, session);
       }
+      first ??= r.config;
       runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined, minutes: r.seconds / 60 });
     }
   }
@@ -59,7 +64,7 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   const table = [`variant            val mIoU ± std (${seeds.length} seed${seeds.length > 1 ? 's' : ''})   per seed              per feedback iteration (mean)   minutes/run`,
     ...rows.map((r) => `${r.variant.padEnd(18)} ${pct(r.miou).padStart(8)} ± ${pct(r.std).padEnd(5)}        ${r.perSeed.map(pct).join(' ').padEnd(21)} ` +
       `${(r.perIteration ?? []).map(pct).join(' → ').padEnd(31)} ${r.minutes.toFixed(1).padStart(6)}`)];
-  console.log(`\nhot-weather experiment on ${a.data} at ${a.height} px, ${a.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
+  console.log(`\nhot-weather experiment on ${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
     `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
   writeFileAtomic(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
   plotBars(join(a.savedir, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),

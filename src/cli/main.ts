@@ -14,11 +14,12 @@ import { profile } from './profile.js';
 import { simulate } from './simulate.js';
 import { models } from './models.js';
 import { exitWithParent, runFiltered, runsCommand } from './quiet.js';
+import { checkNumericFlags, unknownCommand } from './flags.js';
 import { dataOpt, modelOptions, simOptions, trainCommand, trainFlags, trainOptions } from './train.js';
 import { listModels } from '../models/registry.js';
 
 const common = (y: Argv) => y
-  .option('model', { type: 'string', describe: `registered model (${listModels().map((m) => m.name).join(', ')}); default: the one the weights file names` })
+  .option('model', { type: 'string', describe: `registered model: ${listModels().map((m) => m.name).join(' | ')} (default: the one the weights file names)` })
   .option('seed', { type: 'number', default: 1, describe: 'seed for synthetic data and distortion draws' });
 
 const run = (fn: (a: any) => Promise<unknown> | unknown) => async (a: any) => {
@@ -29,6 +30,8 @@ const run = (fn: (a: any) => Promise<unknown> | unknown) => async (a: any) => {
   }
 };
 
+const COMMANDS = ['models', 'train', 'eval', 'predict', 'convert', 'bench', 'profile', 'simulate', 'experiment', 'info'];
+
 if (!runsCommand()) runFiltered();
 else {
   exitWithParent();
@@ -36,6 +39,9 @@ else {
 }
 
 async function cli(): Promise<void> {
+const unknown = unknownCommand(hideBin(process.argv), COMMANDS);
+if (unknown) { console.error(`mirage: ${unknown}`); process.exitCode = 1; return; }
+try {
 await yargs(hideBin(process.argv))
   .scriptName('mirage')
   .usage('$0 <command> [options]')
@@ -44,7 +50,7 @@ await yargs(hideBin(process.argv))
     describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, tiled on GPUs), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
   })
   .option('verbose', { type: 'boolean', global: true, describe: 'show Dawn\'s native warnings and error stack traces' })
-  .middleware((a) => { engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
+  .middleware((a) => { checkNumericFlags(a); engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
   .command('models', 'List the registered models: parameters, input, outputs, options and recipes', (y) => y
     .option('classes', { type: 'number', default: 20, describe: 'class count for the parameter counts' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
@@ -54,10 +60,10 @@ await yargs(hideBin(process.argv))
   .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy (per iteration for iterative models)', (y) => simOptions(common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth with --model)' })
     .option('data', { ...dataOpt, default: 'synthetic' })
-    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const })
+    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const, describe: 'which split of --data to evaluate' })
     .option('height', { type: 'number', describe: 'evaluation height (a multiple of the model\'s); default: the checkpoint\'s training height; report it with the result' })
     .option('width', { type: 'number', describe: 'evaluation width; default from the aspect' })
-    .option('batch-size', { type: 'number', default: 4 })
+    .option('batch-size', { type: 'number', default: 4, describe: 'images per forward pass (does not change the result)' })
     .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of scenes' })
     .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' })
     .option('distort', { type: 'boolean', describe: 'evaluate on heat-distorted images (models trained on them always are); default settings: the checkpoint\'s' })),
@@ -66,7 +72,7 @@ await yargs(hideBin(process.argv))
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth with --model)' })
     .option('image', { type: 'string', describe: 'a PNG file or a folder of PNGs' })
     .option('data', { type: 'string', describe: 'or a data set (as in train), which adds diff images against its labels' })
-    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const })
+    .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const, describe: 'which split of --data' })
     .option('limit', { type: 'number', describe: 'at most this many images from --data' })
     .option('height', { type: 'number', describe: 'resize to this height first (default: the image’s own size, no resampling)' })
     .option('out', { type: 'string', default: 'predictions', describe: 'output folder: rgb/ pred/ compose/ diff/ (panels/ for models that show more)' })
@@ -92,40 +98,54 @@ await yargs(hideBin(process.argv))
   .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step of a registered model', (y) =>
     modelOptions(y
       .option('model', { type: 'string', default: 'erfnet', describe: `registered model (${listModels().map((m) => m.name).join(', ')})` })
-      .option('seed', { type: 'number', default: 1 })
-      .option('height', { type: 'number', default: 64, describe: 'input height (a multiple of the model\'s)' })
+      .option('seed', { type: 'number', default: 1, describe: 'seed for the synthetic scenes and the initialisation' })
+      .option('height', { type: 'number', describe: 'input height, a multiple of the model\'s (default: the demo recipe\'s, 64)' })
       .option('width', { type: 'number', describe: 'input width (default 2×height)' })
-      .option('batch-size', { type: 'number', default: 2 })
+      .option('batch-size', { type: 'number', default: 2, describe: 'images in the profiled step' })
       .option('top', { type: 'number', default: 12, describe: 'kernels to list' })),
   run((a) => profile({ ...a, options: trainFlags(a).options ?? {} })))
   .command('simulate', 'Write a heat-distorted copy of a data set (same layout; labels are not warped)', (y) => simOptions(y
     .option('in', { type: 'string', demandOption: true, describe: 'data-set folder (e.g. cityscapes/)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output folder (e.g. tcityscapes/)' })
-    .option('seed', { type: 'number', default: 1, describe: 'distortions are fixed by this seed and each file path' })),
+    .option('seed', { type: 'number', default: 1, describe: 'distortions are fixed by this seed and each file path' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'replace --out if it exists (the old copy stays until the new one is complete)' })),
   run((a) => simulate(a)))
   .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL', (y) => y
     .positional('name', { type: 'string', demandOption: true, describe: 'hot-weather' })
     .option('data', { ...dataOpt, default: 'synthetic' })
-    .option('height', { type: 'number', default: 64 }).option('width', { type: 'number' })
-    .option('epochs', { type: 'number', default: 5 }).option('batch-size', { type: 'number', default: 4 })
-    .option('train-size', { type: 'number', default: 160 }).option('val-size', { type: 'number', default: 50 })
+    .option('height', { type: 'number', describe: 'input height (demo recipe: 64)' })
+    .option('width', { type: 'number', describe: 'input width (default 2×height for synthetic data)' })
+    .option('epochs', { type: 'number', describe: 'epochs per run (demo recipe: 5)' })
+    .option('batch-size', { type: 'number', describe: 'images per step (demo recipe: 4)' })
+    .option('train-size', { type: 'number', default: 160, describe: 'synthetic data: training scenes' })
+    .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: validation scenes' })
     .option('seeds', { type: 'string', default: '1', describe: 'comma list of seeds; each variant runs once per seed (mean ± std reported)' })
-    .option('lr', { type: 'number', default: 2e-3, describe: 'segmentation Adam lr (reference 5e-4 over 150 epochs)' })
+    .option('lr', { type: 'number', describe: 'segmentation Adam lr (demo recipe: 2e-3; reference 5e-4 over 150 epochs)' })
     .option('sigma', { type: 'number', default: 2, describe: 'distortion std in pixels at the training size' })
     .option('corr-length', { type: 'number', default: 6, describe: 'distortion correlation length in pixels' })
-    .option('unet-depth', { type: 'number', default: 5 }).option('unet-width', { type: 'number', default: 3, describe: '2^w filters (reference 6)' })
+    .option('unet-depth', { type: 'number', describe: 'feedback variants: U-Net depth (default 5)' })
+    .option('unet-width', { type: 'number', describe: 'feedback variants: 2^w filters in the first U-Net layer (demo recipe: 3; reference 6)' })
     .option('feedback-scale', { type: 'number', default: 0.001, describe: 'feedback variants: scale of the feedback branch (reference 0.001)' })
     .option('end-to-end', { type: 'boolean', default: false, describe: 'feedback variants: back-propagate the segmentation loss into the U-Net' })
     .option('variants', { type: 'string', describe: 'comma list: clean,distorted,restoration,feedback-ce,feedback-ifl,feedback-cbifl (default all)' })
-    .option('savedir', { type: 'string', default: 'runs/hot-weather' })
+    .option('savedir', { type: 'string', default: 'runs/hot-weather', describe: 'one folder per variant (and seed) goes here, with results.json and results.png' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue each variant from its checkpoint (variants without one start)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace earlier runs in --savedir' }),
   run((a) => experiment(a)))
   .command('info', 'Show the WebGPU adapter, its features and the limits mirage requests', (y) =>
     y.option('backend', { type: 'string', describe: 'Dawn backend (vulkan, metal, d3d12, null)' }),
   run((a) => info(a.backend)))
-  .demandCommand(1, 'Name a command (see --help).')
+  .demandCommand(1, `Name a command: ${COMMANDS.join(', ')} (mirage --help).`)
   .strict()
+  .fail((msg, err) => {                         // one line, not the whole help, for a bad flag
+    const command = hideBin(process.argv).find((w) => COMMANDS.includes(w));
+    console.error(`mirage: ${err?.message ?? msg}${err || !command ? '' : ` (mirage ${command} --help lists the flags)`}`);
+    process.exit(1);
+  })
   .help()
   .parseAsync();
+} catch (e) {                                   // a flag check in the middleware
+  console.error(`mirage: ${(e as Error).message}`);
+  process.exitCode = 1;
+}
 }

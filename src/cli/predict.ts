@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
-import { CITYSCAPES_PALETTE, type RGB } from '../data/classes.js';
+import { CITYSCAPES_PALETTE, type RGB, makePalette } from '../data/classes.js';
 import { type Split, openDataset, parseDataSpec } from '../data/datasets.js';
 import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
 import type { Sample } from '../data/synthetic.js';
@@ -54,6 +54,17 @@ function crop(v: ArrayLike<number>, C: number, H: number, W: number, PH: number,
   return out;
 }
 
+/** The palette a checkpoint records (its training data's), Cityscapes' for 20 classes, else a generated one. */
+function paletteOf(meta: Record<string, string>, numClasses: number): RGB[] {
+  if (meta.palette) {
+    const p = JSON.parse(meta.palette) as RGB[];
+    if (Array.isArray(p) && p.length === numClasses) return p;
+  }
+  if (numClasses === 20) return CITYSCAPES_PALETTE;
+  console.log(`(no colours in the checkpoint for its ${numClasses} classes: using a generated palette, the last class black)`);
+  return makePalette(numClasses, numClasses - 1);
+}
+
 export async function predict(a: PredictArgs): Promise<void> {
   readWeights(a.weights);                              // a bad file fails before the GPU starts
   const { close } = await startEngine(a.seed);
@@ -64,8 +75,8 @@ export async function predict(a: PredictArgs): Promise<void> {
     m = loadModel(a.weights, a.model);
     const { spec, system, numClasses, meta } = m;
     if ((spec.labelDownscale?.(m.options) ?? 1) > 1) throw new Error(`${a.weights} is an encoder-stage checkpoint (1/8 logits); predict needs a full model`);
-    const palette = src.palette ?? (numClasses === 20 ? CITYSCAPES_PALETTE : undefined);
-    if (!palette) throw new Error(`${a.weights}: ${numClasses} classes and no data set palette; pass --data`);
+    // colours: the data set's, else the ones the model was trained with (checkpoint), else a generated set
+    const palette = src.palette ?? paletteOf(meta, numClasses);
     const multiple = spec.multiple(m.options);
     const dirs = ['rgb', 'pred', 'compose', ...(src.palette ? ['diff'] : [])];
     for (const d of dirs) mkdirSync(join(a.out, d), { recursive: true });

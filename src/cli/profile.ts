@@ -12,8 +12,8 @@ import { OPTIMIZERS, formatSpec, makeOptimizer, parseSpec } from '../train/recip
 import { startEngine } from './common.js';
 
 export interface ProfileArgs {
-  model: string; height: number; width?: number; batchSize: number; seed: number; top: number;
-  /** Model options given as flags (e.g. unet-width); the entry's CPU-sized options fill the rest. */
+  model: string; height?: number; width?: number; batchSize: number; seed: number; top: number;
+  /** Model options given as flags (e.g. unet-width); the model's demo recipe fills the rest. */
   options: Record<string, OptionValue | undefined>;
 }
 
@@ -24,7 +24,7 @@ const OUTSIDE = '(loss, optimizer, grads)';
 function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: string; step: () => void; dispose: () => void } {
   const spec = getModel(a.model);
   const given = Object.fromEntries(Object.entries(a.options).filter(([, v]) => v !== undefined));
-  const o = resolveOptions(spec, { ...spec.quickOptions, ...given });
+  const o = resolveOptions(spec, given, 'demo');
   const m = spec.multiple(o), down = spec.labelDownscale?.(o) ?? 1;
   if (H % m || W % m) throw new Error(`${spec.name} needs --height/--width that are multiples of ${m}, got ${H}x${W}`);
   const scenes = Array.from({ length: N }, (_, i) => syntheticScene(a.seed, i, W, H));
@@ -96,7 +96,8 @@ function printProfile(title: string, t: KernelTiming[], top: number): void {
 
 export async function profile(a: ProfileArgs): Promise<void> {
   getModel(a.model);
-  const [N, H, W] = [a.batchSize, a.height, a.width ?? 2 * a.height];
+  const height = a.height ?? getModel(a.model).recipes.demo.height;
+  const [N, H, W] = [a.batchSize, height, a.width ?? 2 * height];
   if (H % 8 || W % 8) throw new Error(`--height/--width must be multiples of 8, got ${H}x${W}`);
   const { engine, close } = await startEngine(a.seed);
   try {

@@ -10,7 +10,10 @@ import { type TurbulenceParams, TurbulenceSimulator, resolveTurbulence } from '.
 import { startEngine } from './common.js';
 import { Progress } from '../train/progress.js';
 
-export interface SimulateArgs extends TurbulenceParams { in: string; out: string; seed: number; dryRun?: boolean }
+export interface SimulateArgs extends TurbulenceParams { in: string; out: string; seed: number; dryRun?: boolean; overwrite?: boolean }
+
+/** σ above this share of the image's smaller side tears objects apart rather than bending them. */
+const LARGE_SIGMA = 0.02;
 
 const isLabel = (rel: string) => /gtFine|annot[/\\]|_labels[/\\]|(^|[/\\])labels[/\\]|_L\.png$|_gtFine_/.test(rel);
 
@@ -34,13 +37,14 @@ const pathSeed = (seed: number, rel: string) => {
 export async function simulate(a: SimulateArgs): Promise<void> {
   if (!existsSync(a.in) || !statSync(a.in).isDirectory()) throw new Error(`--in ${a.in} is not a folder`);
   if (a.out === a.in) throw new Error('--out must differ from --in (the clean data set is kept)');
-  if (existsSync(a.out)) throw new Error(`--out ${a.out} already exists; remove it or choose another folder`);
+  if (existsSync(a.out) && !a.overwrite) throw new Error(`--out ${a.out} already exists; pass --overwrite to replace it, or choose another folder`);
   resolveTurbulence(a);                           // bad parameters fail before anything is written
   const files = walk(a.in);
   const images = files.filter((f) => f.toLowerCase().endsWith('.png') && !isLabel(relative(a.in, f)));
   if (!images.length) throw new Error(`--in ${a.in}: no image PNGs found`);
   const { close } = await startEngine(a.seed);
   const sims = new Map<string, TurbulenceSimulator>();
+  const warned = new Set<string>();
   const tmp = `${a.out}.partial-${process.pid}`;   // renamed to --out only when every file is written
   try {
     const bar = new Progress('simulate', images.length);
@@ -59,12 +63,19 @@ export async function simulate(a: SimulateArgs): Promise<void> {
           `lateral/longitudinal ${p.anisotropy.toFixed(2)} (${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''})` +
           (p.blur ? `, blur up to σ ${p.blur} px` : ''));
       }
+      if (!warned.has(key) && sim.params.sigma > LARGE_SIGMA * Math.min(img.width, img.height)) {
+        warned.add(key);
+        console.warn(`warning: σ ${sim.params.sigma.toFixed(1)} px is ${(100 * sim.params.sigma / Math.min(img.width, img.height)).toFixed(1)}% of ` +
+          `the ${key} images' smaller side: heat shimmer at that strength tears small objects apart. ` +
+          `${sim.params.mode === 'physical' ? 'Set --pixel-pitch to the metres per pixel at this image size (the default 4e-6 is a 1024-px frame), or lower --cn2' : 'Lower --sigma'}.`);
+      }
       const out = scope(() => sim!.distort(tensor(toChwFloat(img), [1, 3, img.height, img.width]), pathSeed(a.seed, rel)).image);
       const chw = await out.readF32();
       out.dispose();
       writePng(dst, img.width, img.height, fromChwFloat(chw, img.width, img.height), 3);
       bar.update(++done, done);
     }
+    if (existsSync(a.out)) rmSync(a.out, { recursive: true });   // --overwrite: the old copy goes only now
     renameSync(tmp, a.out);
     bar.done(`→ ${a.out} (${images.length} images distorted, ${files.length - images.length} other files copied)`);
   } catch (e) {

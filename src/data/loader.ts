@@ -8,7 +8,12 @@ import { type AugmentOptions, augment, resizeImage, resizeLabel } from './transf
 
 export interface LoaderOptions {
   batchSize: number;
-  /** Network input height (multiple of 8 for ERFNet); width follows the data's aspect unless given. */
+  /**
+   * Network input height (multiple of 8 for ERFNet). Width: `width`, or the height times the data
+   * set's median aspect ratio, to a multiple of 8. Each image is scaled to cover height × width
+   * (keeping its aspect) and centre-cropped, so images of other sizes and shapes fit without
+   * distortion; when they all share the input's aspect this is a plain resize.
+   */
   height: number;
   width?: number;
   shuffle?: boolean;
@@ -35,16 +40,24 @@ export interface Batch {
 export class Loader {
   readonly width: number;
   readonly height: number;
+  /** What differs between the data and the input size (e.g. images of several sizes), for the user. */
+  readonly notes: string[] = [];
   constructor(readonly ds: SegDataset, readonly o: LoaderOptions) {
     if (ds.length === 0) throw new Error(`${ds.name}: the data set is empty`);
     if (!(o.batchSize >= 1)) throw new Error(`--batch-size must be ≥ 1, got ${o.batchSize}`);
     if (!(o.height >= 8 && o.height % 8 === 0)) throw new Error(`--height must be a positive multiple of 8, got ${o.height}`);
     if (o.width !== undefined && !(o.width >= 8 && o.width % 8 === 0)) throw new Error(`--width must be a positive multiple of 8, got ${o.width}`);
     this.height = o.height;
-    if (o.width) this.width = o.width;
-    else {
-      const first = ds.load(0);
-      this.width = Math.max(8, Math.round((o.height * first.width) / first.height / 8) * 8);
+    const sizes = ds.sizes();
+    const aspects = sizes.map((s) => s.width / s.height).sort((a, b) => a - b);
+    const median = aspects[Math.floor(aspects.length / 2)];
+    this.width = o.width ?? Math.max(8, Math.round((o.height * median) / 8) * 8);
+    const counts = new Map<string, number>();
+    for (const s of sizes) counts.set(`${s.width}x${s.height}`, (counts.get(`${s.width}x${s.height}`) ?? 0) + 1);
+    if (counts.size > 1) {
+      const top = [...counts].sort((a, b) => b[1] - a[1]);
+      this.notes.push(`${ds.name}: images come in ${counts.size} sizes (${top.slice(0, 3).map(([k, n]) => `${n} at ${k}`).join(', ')}` +
+        `${counts.size > 3 ? ', …' : ''}); each is scaled to cover ${this.width}x${this.height} and centre-cropped (--height/--width set the size)`);
     }
   }
 
@@ -59,11 +72,11 @@ export class Loader {
     return idx;
   }
 
-  /** Loads, resizes and augments one sample to the loader's size. */
+  /** Loads, scales to cover the loader's size (keeping the aspect), centre-crops and augments one sample. */
   prepare(i: number, rng: Rng): Sample {
     const s = this.ds.load(i);
     const [W, H] = [this.width, this.height];
-    let out: Sample = { ...s, image: resizeImage(s.image, s.width, s.height, W, H), label: resizeLabel(s.label, s.width, s.height, W, H), width: W, height: H };
+    let out: Sample = { ...s, ...coverCrop(s, W, H), width: W, height: H };
     if (this.o.augment) out = augment(out, this.o.augment, rng, this.ds.ignoreIndex);
     return out;
   }
@@ -98,4 +111,21 @@ export class Loader {
       yield b;
     }
   }
+}
+
+/** The sample scaled to cover W×H keeping its aspect, then centre-cropped to W×H (a plain resize when the aspects agree). */
+export function coverCrop(s: Sample, W: number, H: number): { image: Float32Array; label: Uint8Array } {
+  const scale = Math.max(W / s.width, H / s.height);
+  let [rw, rh] = [Math.round(s.width * scale), Math.round(s.height * scale)];
+  if (Math.abs(rw - W) <= 1 && Math.abs(rh - H) <= 1) [rw, rh] = [W, H];   // same aspect up to rounding: no crop
+  rw = Math.max(rw, W); rh = Math.max(rh, H);
+  const image = resizeImage(s.image, s.width, s.height, rw, rh), label = resizeLabel(s.label, s.width, s.height, rw, rh);
+  if (rw === W && rh === H) return { image, label };
+  const [x0, y0] = [(rw - W) >> 1, (rh - H) >> 1];
+  const outI = new Float32Array(3 * W * H), outL = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    outL.set(label.subarray((y + y0) * rw + x0, (y + y0) * rw + x0 + W), y * W);
+    for (let c = 0; c < 3; c++) outI.set(image.subarray(c * rw * rh + (y + y0) * rw + x0, c * rw * rh + (y + y0) * rw + x0 + W), c * W * H + y * W);
+  }
+  return { image: outI, label: outL };
 }

@@ -71,9 +71,11 @@ export interface ModelSpec {
   options: ModelOption[];
   /** Per-group lr flags besides --lr (which sets the main group's), e.g. lr-restore → restore. */
   groupLr?: { flag: string; group: string; describe: string }[];
-  recipes: Record<string, Recipe> & { default: Recipe };
-  /** Options for CPU-sized runs (profile and bench on a CPU adapter), over the defaults. */
-  quickOptions?: Record<string, OptionValue>;
+  /**
+   * `default`: what `mirage train --model NAME` runs; `demo`: minutes on a CPU (the README demo,
+   * `experiment`, `profile` and `bench --quick` start from it); `reference`: the paper's.
+   */
+  recipes: Record<string, Recipe> & { default: Recipe; demo: Recipe };
   /** 'always': trained and evaluated on heat-distorted inputs; 'optional': with --distort. */
   distortion: 'always' | 'optional';
   /** Trainable parameters for these options and classes, without building anything. */
@@ -160,6 +162,11 @@ const erfnet: ModelSpec = {
       epochs: 10, batchSize: 4, height: 128, optimizer: { model: ERFNET_ADAM }, schedule: { model: 'poly:power=0.9' },
       classWeights: 'enet', flip: true, translate: 2,
     },
+    demo: {
+      describe: 'minutes on a CPU: 5 epochs at 64 px, lr 2e-3 to get far fast (the README demo)',
+      epochs: 5, batchSize: 4, height: 64, optimizer: { model: 'adam:lr=2e-3,weight_decay=1e-4' }, schedule: { model: 'poly:power=0.9' },
+      classWeights: 'enet', flip: true, translate: 2,
+    },
     reference: {
       describe: 'Eromera/erfnet_pytorch train/main.py: 150 epochs, batch 6, 512 px, hard-coded Cityscapes class weights',
       epochs: 150, batchSize: 6, height: 512, optimizer: { model: ERFNET_ADAM }, schedule: { model: 'poly:power=0.9' },
@@ -226,6 +233,12 @@ const feedback: ModelSpec = {
       optimizer: { seg: ERFNET_ADAM, restore: 'adam:lr=2e-4' }, schedule: { seg: 'step:size=1,gamma=0.99', restore: 'step:size=30,gamma=0.5' },
       classWeights: 'enet', flip: true, translate: 2,
     },
+    demo: {
+      describe: 'minutes on a CPU: 5 epochs at 64 px, U-Net width 8, ERFNet lr 2e-3 with poly decay (the hot-weather experiment\'s budget)',
+      epochs: 5, batchSize: 4, height: 64, options: { 'unet-width': 3 },
+      optimizer: { seg: 'adam:lr=2e-3,weight_decay=1e-4', restore: 'adam:lr=2e-4' }, schedule: { seg: 'poly:power=0.9', restore: 'step:size=30,gamma=0.5' },
+      classWeights: 'enet', flip: true, translate: 2,
+    },
     reference: {
       describe: 'the SFL reference train/main.py: 150 epochs, batch 8, 224 px, no augmentation, ERFNet weight decay 2e-4',
       epochs: 150, batchSize: 8, height: 224,
@@ -234,7 +247,6 @@ const feedback: ModelSpec = {
       classWeights: 'enet', flip: false, translate: 0,
     },
   },
-  quickOptions: { 'unet-width': 3 },
   distortion: 'always',
   parameterCount: (o, c) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c) + erfnetParameters(c, false),
   reference: { options: { 'unet-depth': 5, 'unet-width': 6 }, numClasses: 20, parameters: 31_632_198 + 2_064_256,

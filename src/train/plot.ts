@@ -8,13 +8,22 @@ const FONT: Record<string, string> = {   // 5×7 glyphs, rows top to bottom, 5 b
   'E': '1f10101e10101f', 'H': '1111111f111111', 'I': '0e04040404040e', 'L': '1010101010101f', 'M': '111b1515111111',
   'N': '11111915131111', 'O': '0e11111111110e', 'P': '1e11111e101010', 'R': '1e11111e141211', 'S': '0f10100e01011e',
   'T': '1f040404040404', 'D': '1e11111111111e', 'F': '1f10101e101010', 'B': '1e11111e11111e', 'G': '0e11101711110f',
-  'X': '11110a040a1111', 'Y': '11110a04040404', 'K': '11121418141211', '+': '0004041f040400', '(': '02040808080402', ')': '08040202020408', 'U': '1111111111110e', 'V': '11111111110a04', 'W': '11111115151b11', ':': '000c0c000c0c00',
+  'X': '11110a040a1111', '%': '18190204081313', '/': '01010204081010', 'Y': '11110a04040404', 'K': '11121418141211', '+': '0004041f040400', '(': '02040808080402', ')': '08040202020408', 'U': '1111111111110e', 'V': '11111111110a04', 'W': '11111115151b11', ':': '000c0c000c0c00',
 };
 
 export interface Series { name: string; values: number[]; color: [number, number, number]; axis: 'left' | 'right' }
 
-export function plotCurves(path: string, series: Series[], title = 'EPOCH'): void {
-  const W = 640, H = 360, L = 60, R = 60, T = 30, B = 40;
+/** A round tick step (1, 2, 2.5 or 5 × 10^k) giving about `n` intervals up to `hi`. */
+export function niceStep(hi: number, n = 4): number {
+  const raw = hi / n, p = 10 ** Math.floor(Math.log10(raw)), m = raw / p;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
+}
+
+/** Tick label without float noise (0.30000000000000004 → 0.3). */
+const tickText = (v: number) => String(Number(v.toPrecision(6)));
+
+export function plotCurves(path: string, series: Series[], title = 'EPOCH', axisTitles: { left: string; right: string } = { left: 'LOSS', right: 'MIOU %' }): void {
+  const W = 640, H = 360, L = 60, R = 60, T = 48, B = 40;
   const img = new Uint8Array(W * H * 3).fill(255);
   const put = (x: number, y: number, c: [number, number, number]) => {
     if (x < 0 || y < 0 || x >= W || y >= H) return;
@@ -35,22 +44,29 @@ export function plotCurves(path: string, series: Series[], title = 'EPOCH'): voi
     for (let k = 0; k <= n; k++) put(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n, c);
   };
   const n = Math.max(1, ...series.map((s) => s.values.length));
+  // each axis from 0 to a round top, ticks at a round step
   const range = (axis: 'left' | 'right') => {
     const vals = series.filter((s) => s.axis === axis).flatMap((s) => s.values).filter(Number.isFinite);
     const hi = vals.length ? Math.max(...vals) : 1;
-    return [0, hi > 0 ? hi * 1.05 : 1] as const;
+    const step = niceStep(hi > 0 ? hi : 1);
+    return [0, Math.max(step, Math.ceil((hi > 0 ? hi : 1) / step - 1e-9) * step), step] as const;
   };
   const ranges = { left: range('left'), right: range('right') };
   const px = (i: number) => L + (n === 1 ? 0.5 : i / (n - 1)) * (W - L - R);
   const py = (v: number, axis: 'left' | 'right') => H - B - (v - ranges[axis][0]) / (ranges[axis][1] - ranges[axis][0]) * (H - T - B);
   line(L, H - B, W - R, H - B, [0, 0, 0]); line(L, T, L, H - B, [0, 0, 0]); line(W - R, T, W - R, H - B, [0, 0, 0]);
-  for (let k = 0; k <= 4; k++) {
-    const f = k / 4, y = H - B - f * (H - T - B);
-    line(L - 3, y, L, y, [0, 0, 0]); line(W - R, y, W - R + 3, y, [0, 0, 0]);
-    for (let x = L + 1; x < W - R; x += 4) put(x, y, [220, 220, 220]);
-    text((ranges.left[1] * f).toPrecision(2), 4, y - 3);
-    text((ranges.right[1] * f).toPrecision(2), W - R + 6, y - 3);
+  for (const side of ['left', 'right'] as const) {
+    const [, top, step] = ranges[side];
+    for (let v = 0; v <= top + 1e-9 * top; v += step) {
+      const y = py(v, side);
+      if (side === 'left') { line(L - 3, y, L, y, [0, 0, 0]); for (let x = L + 1; x < W - R; x += 4) put(x, y, [220, 220, 220]); }
+      else line(W - R, y, W - R + 3, y, [0, 0, 0]);
+      const label = tickText(v);
+      text(label, side === 'left' ? L - 6 - 6 * label.length : W - R + 6, y - 3);
+    }
   }
+  text(axisTitles.left, 4, T - 16);
+  text(axisTitles.right, W - 6 * axisTitles.right.length - 4, T - 16);
   for (let i = 0; i < n; i += Math.max(1, Math.ceil(n / 10))) text(String(i + 1), px(i) - 3, H - B + 6);
   text(title, W / 2 - 15, H - 14);
   series.forEach((s, k) => {

@@ -11,7 +11,7 @@
 //   resumed run is bit-identical to an uninterrupted one (epoch-level: the data order and
 //   augmentation of epoch e depend only on the seed and e).
 // - Ctrl-C stops after the current step and says how to resume.
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Engine, getEngine, hasEngine, setEngine } from '../engine/engine.js';
 import type { HostTensor } from '../engine/module.js';
@@ -21,7 +21,7 @@ import { type Tensor, full, zeros } from '../engine/tensor.js';
 import { classWeights } from '../data/class-weights.js';
 import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
 import { Loader } from '../data/loader.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkWritableDir, makeDir, writeFileAtomic } from '../io/atomic.js';
 import { checkpointTensors, loadCheckpoint, nonFiniteReport, readWeights, writeCheckpoint } from '../io/checkpoint.js';
 import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import type { ModelSpec } from '../models/registry.js';
@@ -121,7 +121,7 @@ function writeRunFiles(savedir: string, history: EpochRecord[]): void {
     { name: 'TRAIN LOSS', values: history.map((h) => h.trainLoss), color: [31, 119, 180], axis: 'left' },
     { name: 'VAL LOSS', values: history.map((h) => h.valLoss ?? NaN), color: [255, 127, 14], axis: 'left' },
     ...Array.from({ length: mious }, (_, k) => ({ name: mious > 1 ? `VAL MIOU IT${k + 1}` : 'VAL MIOU',
-      values: history.map((h) => h.valMious[k]), color: COLORS[k % COLORS.length], axis: 'right' as const })),
+      values: history.map((h) => 100 * h.valMious[k]), color: COLORS[k % COLORS.length], axis: 'right' as const })),
   ]);
 }
 
@@ -173,7 +173,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   const t0 = performance.now();
   const run = resolveRun(flags, session);
   const { spec, config: c, ck } = run;
-  parseDataSpec(c.data);                      // a bad --data fails before anything is created
+  parseDataSpec(c.data);                      // a bad --data or --savedir fails before anything is created
+  checkWritableDir(session.savedir, '--savedir');
   const stepsLoss = session.stepsLoss ?? 10;
   if (!(Number.isInteger(stepsLoss) && stepsLoss >= 1)) throw new Error(`--steps-loss must be an integer ≥ 1, got ${stepsLoss}`);
   const own = session.engine ? null : await createNodeEngine({ seed: c.seed });
@@ -195,6 +196,14 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     const open = (split: 'train' | 'val', n: number): SegDataset =>
       openDataset(parseDataSpec(c.data), { split, syntheticCount: n, seed: c.seed, height: c.height, width: c.width ?? 2 * c.height });
     const trainDs = open('train', c.trainSize), valDs = open('val', c.valSize);
+    // every split's files are checked before anything trains: pairs, sizes, label forms; the val
+    // labels' values too (the train labels' are read by the class-weight pass or the first epoch)
+    for (const [ds, values] of [[trainDs, false], [valDs, true]] as const) {
+      if (!ds.validate) continue;
+      const bar = new Progress(`checking ${ds.name}`, ds.length, 'file');
+      ds.validate(values, (d) => bar.update(d, d));
+      bar.done();
+    }
     const down = spec.labelDownscale?.(c.options) ?? 1;
     const scale = c.scaleCrop ? c.scaleCrop.split(',').map(Number) as [number, number] : undefined;
     const trainLoader = new Loader(trainDs, { batchSize: c.batchSize, height: c.height, width: c.width, shuffle: true, seed: c.seed,
@@ -205,6 +214,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       throw new Error(`${spec.name} needs input sizes that are multiples of ${multiple}; --height ${trainLoader.height} and width ` +
         `${trainLoader.width} are not (set --height/--width)`);
     }
+    for (const n of [...trainDs.notes, ...valDs.notes, ...trainLoader.notes, ...valLoader.notes]) console.warn(`warning: ${n}`);
     const describeDs = (ds: SegDataset, l: Loader) => `${ds.name}: ${ds.length} images → ${l.width}x${l.height}, ${ds.numClasses} classes (ignore ${ds.ignoreIndex})`;
     console.log(`train  ${describeDs(trainDs, trainLoader)}\nval    ${describeDs(valDs, valLoader)}`);
     console.log(`adapter ${engine.device.adapterInfo?.description ?? ''} | ${describeConfig(c)}`);
@@ -261,12 +271,12 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       if (start >= c.epochs) {
         console.log(`nothing to train: the run has done its ${c.epochs} epochs; pass --epochs N to train longer`);
       }
-    } else mkdirSync(session.savedir, { recursive: true });
+    }
     const lastSaved = () => (start > 0 || history.length ? `the last saved epoch is ${history.length} (${last})` : 'no epoch was saved yet');
 
     const baseMeta = () => ({
       ...spec.meta(c.options, trainDs.numClasses), run: JSON.stringify(c), data: c.data, height: trainLoader.height, width: trainLoader.width,
-      class_names: trainDs.classNames.join('|'), class_weights: weights ? JSON.stringify([...weights]) : '',
+      class_names: trainDs.classNames.join('|'), palette: JSON.stringify(trainDs.palette), ignore_index: trainDs.ignoreIndex, class_weights: weights ? JSON.stringify([...weights]) : '',
       distorted: sim ? 'yes' : 'no',
       ...(sim ? { sigma: sim.params.sigma, corr_length: sim.params.corrLength, anisotropy: sim.params.anisotropy, blur: sim.params.blur } : {}),
     });
@@ -294,6 +304,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       const bad = nonFiniteReport(state.model) ?? nonFiniteReport(state.optimizers);
       if (bad) throw new Error(`training diverged in epoch ${e + 1}: non-finite values in ${bad}; no checkpoint was written; ${lastSaved()}`);
       if (!cleared) {                          // --overwrite: the old run goes once the new one has an epoch to save
+        makeDir(session.savedir, '--savedir');
         for (const f of readdirSync(session.savedir)) if (RUN_FILES.some((r) => f === r || f.startsWith(`${r}.tmp-`))) rmSync(join(session.savedir, f));
         cleared = true;
       }
