@@ -11,7 +11,7 @@ import { type Tensor, empty, tensor } from '../src/engine/tensor.js';
 import { convBwdInput, convBwdWeight, convFwd, conv2dGeometry, convTranspose2dGeometry } from '../src/kernels/conv2d.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
-import { getModel, resolveOptions } from '../src/models/registry.js';
+import { getModel, listModels, resolveOptions } from '../src/models/registry.js';
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
 import { OPTIMIZERS, makeOptimizer, parseSpec } from '../src/train/recipe.js';
@@ -217,7 +217,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const infer = quick ? [[1, 64, 128]] : [[1, 512, 1024], [1, 224, 448]];
   const trainShape = quick ? [2, 64, 128] : [8, 224, 448];
   console.log('\nwhole model (wall clock with queue sync, median)');
-  for (const name of o.models ?? ['erfnet', 'feedback']) {
+  for (const name of o.models ?? listModels().map((m) => m.name)) {
     const spec = getModel(name);
     const opts = resolveOptions(spec, {}, quick ? 'demo' : 'default');
     const system = spec.build(opts, { numClasses: 20, ignoreIndex: 19, weight: null, seed: 1, init: false });

@@ -84,7 +84,7 @@ t('run settings: recipe, then flags; a resume takes the checkpoint\'s and refuse
   assert.is(ref.epochs, 150); assert.is(ref.batchSize, 6); assert.is(ref.classWeights, 'erfnet');
   assert.throws(() => newConfig({ model: 'erfnet', sigma: 2 }), /--sigma: distortion settings need --distort/);
   assert.throws(() => newConfig({ model: 'erfnet', momentum: 0.9 }), /--momentum 0.9: adam has no momentum/);
-  assert.throws(() => newConfig({ model: 'erfnet', recipe: 'fast' }), /--recipe fast: erfnet has recipes default, reference/);
+  assert.throws(() => newConfig({ model: 'erfnet', recipe: 'fast' }), /--recipe fast: erfnet has recipes default, demo, reference/);
   assert.throws(() => newConfig({ epochs: 0 }), /--epochs 0: must be an integer ≥ 1/);
   assert.throws(() => newConfig({ model: 'erfnet', options: { 'unet-width': 2 } }), /--unet-width is not an option of erfnet/);
   assert.throws(() => newConfig({ model: 'feedback', distort: false }), /feedback always trains on distorted images/);

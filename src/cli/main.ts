@@ -82,7 +82,7 @@ await yargs(hideBin(process.argv))
   .command('convert <input> <output>', 'Convert a PyTorch .pth/.pth.tar state dict to safetensors', (y) => y
     .positional('input', { type: 'string', demandOption: true, describe: 'file written by torch.save' })
     .positional('output', { type: 'string', demandOption: true, describe: '.safetensors file to write' })
-    .option('model', { type: 'string', default: 'erfnet', describe: 'registered model the state dict is for (keys and shapes are checked strictly)' }),
+    .option('model', { type: 'string', default: 'erfnet', describe: `registered model the state dict is for: ${listModels().map((m) => m.name).join(' | ')} (keys and shapes are checked strictly)` }),
   run((a) => convert(a)))
   .command('bench', 'Benchmark kernels and models, with tfjs-webgpu as the peer on the same adapter', (y) => y
     .option('quick', { type: 'boolean', describe: 'small shapes (default on CPU adapters such as lavapipe)' })
@@ -93,7 +93,7 @@ await yargs(hideBin(process.argv))
     .option('conv-size', { type: 'string', describe: 'input HxW for the conv shapes (default 64x128 quick, 512x1024 full)' })
     .option('shapes', { type: 'string', describe: "comma list: only the conv shapes whose name contains one of these (e.g. 'convT,nb64')" })
     .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' })
-    .option('model', { type: 'string', describe: 'models part: only this registered model (default: erfnet and feedback)' }),
+    .option('model', { type: 'string', describe: `models part: only this registered model, ${listModels().map((m) => m.name).join(' | ')} (default: all)` }),
   run((a) => bench(a)))
   .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step of a registered model', (y) =>
     modelOptions(y
