@@ -1,11 +1,12 @@
-// The CLI runs each command in a child process, for two reasons. (1) Dawn's native code prints two
-// "artificially reduced" warnings to stderr on some adapters
-// (lavapipe) when a device is created, on every command. JavaScript cannot silence a native write,
-// so unless --verbose the command runs in a child process whose stderr passes through a filter that
-// drops exactly those lines; everything else (progress bars included) passes at once. The child is
-// in its own process group, so Ctrl-C reaches it once, through the parent, and the parent exits
-// as the child did (same code, or same signal). (2) A lavapipe that setup.sh put into .mesa/
-// without root needs Vulkan variables set before the process starts.
+// The CLI runs each command in a child process, for two reasons.
+// 1. Dawn's native code prints two "artificially reduced" warnings to stderr on some adapters
+//    (lavapipe) whenever a device is created. JavaScript cannot silence a native write, so unless
+//    --verbose the child's stderr passes through a filter that drops exactly those lines; all else
+//    (progress bars included) passes at once.
+// 2. A lavapipe that setup.sh put into the clone's .mesa/ (no root) needs Vulkan variables set
+//    before the process starts.
+// The child is in its own process group, so Ctrl-C reaches it once, through the parent, and the
+// parent exits as the child did (same code, or same signal).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
