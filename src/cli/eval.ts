@@ -15,12 +15,13 @@ export interface EvalArgs extends TurbulenceParams { model?: string; weights: st
 
 export async function evaluate(a: EvalArgs): Promise<void> {
   const data = parseDataSpec(a.data);
-  const meta = readWeights(a.weights).meta;                       // fails before the GPU starts on a bad file
+  const weights = readWeights(a.weights);                         // fails before the GPU starts on a bad file
+  const meta = weights.meta;
   const height = a.height ?? (meta.height ? Number(meta.height) : 128);
   const { close } = await startEngine(a.seed);
   try {
     const ds = openDataset(data, { split: a.split, syntheticCount: a.valSize, seed: a.seed, height, width: a.width ?? 2 * height });
-    const m = loadModel(a.weights, a.model, ds.numClasses);
+    const m = loadModel(a.weights, a.model, ds.numClasses, weights);
     const down = m.spec.labelDownscale?.(m.options) ?? 1;
     const loader = new Loader(ds, { batchSize: a.batchSize, height, width: a.width, labelDownscale: down });
     const multiple = m.spec.multiple(m.options);

@@ -66,13 +66,13 @@ function paletteOf(meta: Record<string, string>, numClasses: number): RGB[] {
 }
 
 export async function predict(a: PredictArgs): Promise<void> {
-  readWeights(a.weights);                              // a bad file fails before the GPU starts
+  const weights = readWeights(a.weights);              // a bad file fails before the GPU starts
   const { close } = await startEngine(a.seed);
   let m: LoadedModel | null = null;
   const sims = new Map<string, TurbulenceSimulator>();
   try {
     const src = inputs(a);
-    m = loadModel(a.weights, a.model);
+    m = loadModel(a.weights, a.model, undefined, weights);
     const { spec, system, numClasses, meta } = m;
     if ((spec.labelDownscale?.(m.options) ?? 1) > 1) throw new Error(`${a.weights} is an encoder-stage checkpoint (1/8 logits); predict needs a full model`);
     // colours: the data set's, else the ones the model was trained with (checkpoint), else a generated set

@@ -14,9 +14,9 @@ export interface LoadedModel {
   meta: Record<string, string>;
 }
 
-/** Builds and loads the model in `path` (in eval mode); `dataClasses` checks it against the data. */
-export function loadModel(path: string, asked?: string, dataClasses?: number): LoadedModel {
-  const { tensors, meta } = readWeights(path);
+/** Builds and loads the model in `path` (in eval mode); `dataClasses` checks it against the data; `weights`: the file, if read already. */
+export function loadModel(path: string, asked?: string, dataClasses?: number, weights = readWeights(path)): LoadedModel {
+  const { tensors, meta } = weights;
   const spec = modelOfCheckpoint(meta, asked, path);
   const { options, numClasses } = spec.fromCheckpoint(tensors, meta, path);
   if (dataClasses !== undefined && dataClasses !== numClasses) {

@@ -78,8 +78,6 @@ export interface TrainSummary {
   savedir: string;
   history: EpochRecord[];
   config: RunConfig;
-  /** The best epoch's val IoU of the last output. */
-  bestIou?: IouResult;
 }
 
 /** Thrown when Ctrl-C stopped a run; its message says how to resume. */
@@ -272,7 +270,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
         console.log(`nothing to train: the run has done its ${c.epochs} epochs; pass --epochs N to train longer`);
       }
     }
-    const lastSaved = () => (start > 0 || history.length ? `the last saved epoch is ${history.length} (${last})` : 'no epoch was saved yet');
+    const lastSaved = () => (history.length ? `the last saved epoch is ${history.length} (${last})` : 'no epoch was saved yet');
 
     const baseMeta = () => ({
       ...spec.meta(c.options, trainDs.numClasses), run: JSON.stringify(c), data: c.data, height: trainLoader.height, width: trainLoader.width,
@@ -280,17 +278,15 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       distorted: sim ? 'yes' : 'no',
       ...(sim ? { sigma: sim.params.sigma, corr_length: sim.params.corrLength, anisotropy: sim.params.anisotropy, blur: sim.params.blur } : {}),
     });
-    let bestIou: IouResult | undefined;
     let cleared = !!ck;
     for (let e = start; e < c.epochs; e++) {
       for (const g of groups) scheds[g].setEpoch(e);
       const lr = Object.fromEntries(groups.map((g) => [g, opts[g].lr]));
       const tr = await trainEpoch(e);
       if (stop) break;
-      const simVal = sim;
       let va: EvalResult;
       try {
-        va = await evaluateSystem(system, valLoader, { sim: simVal, seed: c.seed, label: `epoch ${e + 1}/${c.epochs} val  `, every: stepsLoss });
+        va = await evaluateSystem(system, valLoader, { sim, seed: c.seed, label: `epoch ${e + 1}/${c.epochs} val  `, every: stepsLoss });
       } catch (err) {
         if (err instanceof NonFiniteError) throw new Error(`training diverged: ${err.message} (epoch ${e + 1}); no checkpoint was written from it; ${lastSaved()}`);
         throw err;
@@ -310,7 +306,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       }
       history = [...history, rec];
       const isBest = valMiou > best;
-      if (isBest) { best = valMiou; bestEpoch = e + 1; bestIou = va.ious[va.ious.length - 1]; }
+      if (isBest) { best = valMiou; bestEpoch = e + 1; }
       const meta = { ...baseMeta(), epoch: e + 1, miou: valMiou, best_miou: best, best_epoch: bestEpoch };
       killPoint('before-best', e + 1);
       if (isBest) {
@@ -339,7 +335,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
     const bestRec = history.find((h) => h.epoch === bestEpoch);
     return { bestMiou: best, bestEpoch, perIteration: bestRec?.valMious ?? [], seconds: (performance.now() - t0) / 1000,
-      savedir: session.savedir, history, config: c, bestIou };
+      savedir: session.savedir, history, config: c };
 
     /** One training epoch: steps, loss and extras summed on the GPU with the non-finite watch. */
     async function trainEpoch(e: number): Promise<EpochTrain> {
