@@ -45,6 +45,17 @@ const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [2, 3, 9, 15], w: [5, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },
   { x: [1, 4, 6, 16], w: [6, 4, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: false },
 ];
+// grouped convolutions (ResNeXt's 32 groups; depthwise as the limit): x [N, C, …], w [K, C/G, …]
+const grouped: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
+  { x: [2, 8, 7, 9], w: [8, 2, 3, 3], o: { padding: [1, 1], groups: 4 }, bias: false },
+  { x: [1, 12, 9, 11], w: [12, 4, 3, 3], o: { stride: [2, 2], padding: [2, 2], dilation: [2, 2], groups: 3 }, bias: true },
+  { x: [2, 5, 6, 7], w: [5, 1, 3, 3], o: { padding: [1, 1], groups: 5 }, bias: true },                  // depthwise
+  { x: [1, 16, 5, 8], w: [16, 4, 3, 3], o: { padding: [1, 1], groups: 4 }, bias: false },               // ResNeXt stage 1: 4 a group
+  { x: [1, 40, 4, 8], w: [40, 20, 3, 3], o: { padding: [2, 2], dilation: [2, 2], groups: 2 }, bias: true },  // 32-blocks, channel lanes
+  { x: [2, 6, 5, 5], w: [12, 2, 1, 1], o: { groups: 3 }, bias: true },                                   // channel multiplier 2
+  { x: [1, 18, 6, 5], w: [9, 6, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 3 }, bias: false },
+];
+cases.push(...grouped);
 const families = kernelFamilies();
 t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ lanes; each family runs its own kernel', async () => {
   const e = getEngine();
@@ -82,7 +93,7 @@ for (const fam of families) for (const c of cases) {
 }
 
 // conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)
-const reluCases = [cases[0], cases[3], cases[17]];   // 3×1 with bias, 3×3 stride 2, aligned-quad rows
+const reluCases = [cases[0], cases[3], cases[17], grouped[1]];   // 3×1 with bias, 3×3 stride 2, aligned-quad rows, grouped
 for (const fam of families) for (const c of reluCases) {
   const name = `${fam} ${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
   const xs = [randn(c.x, 11), randn(c.w, 12, 0.5), randn([c.w[0]], 13)];

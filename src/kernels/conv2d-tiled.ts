@@ -3,20 +3,22 @@
 //   bwd_input   dx[c, p]      = Σ_{k,r,s} w[k, c, r, s] · dy[k, col2im(p, r, s)]     p = (b, iy, ix), taps of the right stride phase only
 //   bwd_weight  dw[k, (c,r,s)] = Σ_p dy[k, p] · x[c, im2col(p, r, s)]               split over p, partial tiles summed
 // Geometry as in conv2d.ts; the bias is added in the store (the weight gradient's bias comes from channelSum).
+// Groups: one GEMM per group in a batched launch (gz = the group); p runs over the real batch, and
+// image b of group gz is the virtual image b·G + gz of conv2d.ts (u.n = N·G).
 import { type Tensor, empty } from '../engine/tensor.js';
-import type { Geometry } from './conv2d.js';
+import { type Geometry, wShape, xShape, yShape } from './conv2d.js';
 import { chooseSplits, runTiled, sumSplits, tiledGemm } from './tiled.js';
 
 const STRUCT = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
-              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32,
-              gm: u32, gn: u32, gt: u32, chunk: u32 }`;
+              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, groups: u32,
+              gm: u32, gn: u32, gt: u32, chunk: u32, gb: u32 }`;
 
-/** x at conv-output position p = (b, oy, ox) for input channel c and tap (r, s), 0 on padding. */
+/** x at conv-output position p = (b, oy, ox) for input channel c and tap (r, s) of group gz, 0 on padding. */
 const IM2COL = /* wgsl */ `
 fn im2col(c: u32, r: u32, s: u32, p: u32) -> f32 {
   let ohw = u.oh * u.ow;
-  let b = p / ohw;
+  let b = (p / ohw) * u.groups + gz;
   let oy = (p % ohw) / u.ow;
   let ox = p % u.ow;
   let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
@@ -34,7 +36,7 @@ const FWD = tiledGemm({
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> u: Conv;`,
   fns: /* wgsl */ `
-fn load_a(m: u32, t: u32) -> f32 { return wt[m * u.gt + t]; }
+fn load_a(m: u32, t: u32) -> f32 { return wt[(gz * u.gm + m) * u.gt + t]; }
 // im2col, hoisted (tiled.ts bHoisted): the column n = (b, oy, ox) gives x's offset of
 // (b, c = 0, iy0, ix0), which may lie in the padding; the row t = (c, r, s) the offset from there
 struct BCol { base: i32, iy: i32, ix: i32 }
@@ -42,7 +44,7 @@ fn b_col(n: u32) -> BCol {
   let ohw = u.oh * u.ow;
   let iy = i32((n % ohw) / u.ow * u.sh) - i32(u.ph);
   let ix = i32(n % u.ow * u.sw) - i32(u.pw);
-  return BCol(i32((n / ohw) * u.c * u.h * u.w) + iy * i32(u.w) + ix, iy, ix);
+  return BCol(i32(((n / ohw) * u.groups + gz) * u.c * u.h * u.w) + iy * i32(u.w) + ix, iy, ix);
 }
 fn b_row(t: u32) -> vec3i {
   let r = i32((t / u.s) % u.r * u.dh);
@@ -58,9 +60,9 @@ fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
 fn store(m: u32, n: u32, split: u32, v: f32) {
   let ohw = u.oh * u.ow;
   var bq = 0.0;
-  if (u.has_bias != 0u) { bq = bias[m]; }
+  if (u.has_bias != 0u) { bq = bias[gz * u.k + m]; }
   let o = v + bq;
-  y[((n / ohw) * u.k + m) * ohw + n % ohw] = select(o, max(o, 0.0), u.relu != 0u);
+  y[(((n / ohw) * u.groups + gz) * u.k + m) * ohw + n % ohw] = select(o, max(o, 0.0), u.relu != 0u);
 }`,
   aContiguous: 't', bContiguous: 'n', bHoisted: true,
 });
@@ -76,7 +78,7 @@ const BWD_INPUT = tiledGemm({
   fns: /* wgsl */ `
 fn load_a(m: u32, t: u32) -> f32 {                       // w[k, c = m, r, s] with t = (k, r, s)
   let rs = u.r * u.s;
-  return wt[((t / rs) * u.c + m) * rs + t % rs];
+  return wt[((gz * u.k + t / rs) * u.c + m) * rs + t % rs];
 }
 // dy[b, k, oy, ox] with oy·sh = iy + ph − r·dh, hoisted (tiled.ts bHoisted): the column
 // n = (b, iy, ix) gives dy's offset of (b, k = 0) and (iy + ph, ix + pw); the row t = (k, r, s)
@@ -84,7 +86,7 @@ fn load_a(m: u32, t: u32) -> f32 {                       // w[k, c = m, r, s] wi
 struct BCol { base: i32, iy: i32, ix: i32 }
 fn b_col(n: u32) -> BCol {
   let hw = u.h * u.w;
-  return BCol(i32((n / hw) * u.k * u.oh * u.ow), i32((n % hw) / u.w + u.ph), i32(n % u.w + u.pw));
+  return BCol(i32(((n / hw) * u.groups + gz) * u.k * u.oh * u.ow), i32((n % hw) / u.w + u.ph), i32(n % u.w + u.pw));
 }
 fn b_row(t: u32) -> vec3i {
   let rs = u.r * u.s;
@@ -105,8 +107,8 @@ fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
 fn store(m: u32, n: u32, split: u32, v: f32) {
   let hw = u.h * u.w;
   var bq = 0.0;
-  if (u.has_bias != 0u) { bq = bias[m]; }
-  dx[((n / hw) * u.c + m) * hw + n % hw] = v + bq;
+  if (u.has_bias != 0u) { bq = bias[gz * u.c + m]; }
+  dx[(((n / hw) * u.groups + gz) * u.c + m) * hw + n % hw] = v + bq;
 }`,
   aContiguous: 'm', bContiguous: 'n', bHoisted: true,
 });
@@ -121,40 +123,42 @@ const BWD_WEIGHT = tiledGemm({
   fns: /* wgsl */ `${IM2COL}
 fn load_a(m: u32, t: u32) -> f32 {                       // dy[b, k = m, p] with t = (b, p)
   let ohw = u.oh * u.ow;
-  return dy[((t / ohw) * u.k + m) * ohw + t % ohw];
+  return dy[(((t / ohw) * u.groups + gz) * u.k + m) * ohw + t % ohw];
 }
 fn load_b(t: u32, n: u32) -> f32 { return im2col(n / (u.r * u.s), (n / u.s) % u.r, n % u.s, t); }
-fn store(m: u32, n: u32, split: u32, v: f32) { part[(split * u.gm + m) * u.gn + n] = v; }`,
+fn store(m: u32, n: u32, split: u32, v: f32) { part[((split * u.gb + gz) * u.gm + m) * u.gn + n] = v; }`,
   aContiguous: 't', bContiguous: 't',
 });
 
 /** Uniform values of the Conv struct up to `relu` (conv2d.ts and the tiled kernels here). */
 export const convParams = (g: Geometry, hasBias: boolean, relu = false) =>
-  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0, relu ? 1 : 0];
+  [g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, hasBias ? 1 : 0, relu ? 1 : 0, g.groups];
 const params = convParams;
 
+const realN = (g: Geometry) => g.n / g.groups;
+
 export function convFwdTiled(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
-  const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
-  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), m: g.k, n: g.n * g.oh * g.ow, t: g.c * g.r * g.s });
+  const y = empty(yShape(g), 'f32', 'conv2d');
+  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), m: g.k, n: realN(g) * g.oh * g.ow, t: g.c * g.r * g.s, batch: g.groups });
   return y;
 }
 
 export function convBwdInputTiled(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
-  runTiled(BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), m: g.c, n: g.n * g.h * g.w, t: g.k * g.r * g.s });
+  const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
+  runTiled(BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), m: g.c, n: realN(g) * g.h * g.w, t: g.k * g.r * g.s, batch: g.groups });
   return dx;
 }
 
 export function convBwdWeightTiled(g: Geometry, dy: Tensor, x: Tensor): Tensor {
-  const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
-  const m = g.k, n = g.c * g.r * g.s, t = g.n * g.oh * g.ow;
-  const want = chooseSplits(m, n, t);
+  const dw = empty(wShape(g), 'f32', 'conv2d_bwd_weight');
+  const m = g.k, n = g.c * g.r * g.s, t = realN(g) * g.oh * g.ow, batch = g.groups;
+  const want = chooseSplits(m, n * batch, t);
   if (want === 1) {
-    runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t });
+    runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, batch });
     return dw;
   }
-  const part = empty([want, m, n], 'f32', 'conv2d_bwd_weight_splits');
-  const splits = runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [part], params: params(g, false), m, n, t, splits: want });
+  const part = empty([want, batch * m, n], 'f32', 'conv2d_bwd_weight_splits');
+  const splits = runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [part], params: params(g, false), m, n, t, splits: want, batch });
   sumSplits(part, dw, splits);
   part.dispose();
   return dw;

@@ -1,6 +1,10 @@
 // conv2d: y[b,k,oy,ox] = bias[k] + Σ_{c,r,s} x[b,c,oy·sh+r·dh−ph, ox·sw+s·dw−pw] · w[k,c,r,s]
-// NCHW, w: [K,C,R,S], groups = 1. conv_transpose2d is the adjoint: its forward is conv2d's
+// NCHW, w: [K,C/G,R,S]. conv_transpose2d is the adjoint: its forward is conv2d's
 // input-gradient kernel, its backward uses conv2d's forward and weight-gradient kernels.
+// Groups (G > 1: ResNeXt's 32, depthwise as the limit C = K = G): x [N, C, H, W] is the same
+// memory as [N·G, C/G, H, W], and y likewise, so every kernel sees a "virtual" batch of N·G
+// images of C/G → K/G channels whose weights (and bias) are block b mod G of w. The geometry
+// holds those per-group sizes; the weight gradient sums over the images b ≡ g (mod G).
 import { defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
@@ -15,19 +19,19 @@ import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const GEOMETRY = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
-              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32 }`;
+              sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, groups: u32 }`;
 
 /**
  * Stores a block of `K` channels × `J` columns plus bias: channel ch0 + q of `count`, flat index
  * `index` (of q, j) while `ok` (of j) holds, value `acc` (of q, j), through a ReLU when u.relu; or,
  * with `mask` (an array of the output's shape), zero where mask ≤ 0 when u.relu (a ReLU's backward).
- * Shared by all conv kernels.
+ * `bofs`: the group's first bias entry. Shared by all conv kernels.
  */
-const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number; mask?: string }) => /* wgsl */ `
+const storeBlock = (o: { out: string; ch0: string; count: string; index: string; ok: string; acc: string; K: number; J: number; mask?: string; bofs: string }) => /* wgsl */ `
   for (var q = 0u; q < ${o.K}u; q++) {
     if (${o.ch0} + q >= ${o.count}) { break; }
     var bq = 0.0;
-    if (u.has_bias != 0u) { bq = bias[${o.ch0} + q]; }
+    if (u.has_bias != 0u) { bq = bias[${o.bofs} + ${o.ch0} + q]; }
     for (var j = 0u; j < ${o.J}u; j++) {
       if (${o.ok}) {
         let i = ${o.index};
@@ -58,8 +62,9 @@ ${MAIN_1D}
   let ox0 = (idx % owb) * 4u;                      // idx = ((b·KB + kb)·OH + oy)·OWB + oxb
   let oy = (idx / owb) % u.oh;
   let k0 = ((idx / (owb * u.oh)) % kbn) * 8u;
-  let b = idx / (owb * u.oh * kbn);
+  let b = idx / (owb * u.oh * kbn);                 // virtual image: group b mod G
   let kstride = u.c * u.r * u.s;
+  let wg = (b % u.groups) * u.k * kstride;
   var lo: array<vec4f, 4>;                          // lo[j][q] = y[b, k0+q, oy, ox0+j]
   var hi: array<vec4f, 4>;                          // hi[j][q] = y[b, k0+4+q, oy, ox0+j]
   for (var c = 0u; c < u.c; c++) {
@@ -72,8 +77,8 @@ ${MAIN_1D}
         var w0 = vec4f(0.0);
         var w1 = vec4f(0.0);
         for (var q = 0u; q < 4u; q++) {
-          if (k0 + q < u.k) { w0[q] = wt[(k0 + q) * kstride + wi]; }
-          if (k0 + 4u + q < u.k) { w1[q] = wt[(k0 + 4u + q) * kstride + wi]; }
+          if (k0 + q < u.k) { w0[q] = wt[wg + (k0 + q) * kstride + wi]; }
+          if (k0 + 4u + q < u.k) { w1[q] = wt[wg + (k0 + 4u + q) * kstride + wi]; }
         }
         for (var j = 0u; j < 4u; j++) {
           let ix = i32((ox0 + j) * u.sw + s * u.dw) - i32(u.pw);
@@ -86,7 +91,7 @@ ${MAIN_1D}
       }
     }
   }
-${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: LOHI, K: 8, J: 4 })}
+${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: LOHI, K: 8, J: 4, bofs: '(b % u.groups) * u.k' })}
 }`);
 
 // dx[b,c,iy,ix] = bias[c] + Σ_{k,r,s} dy[b,k,oy,ox]·w[k,c,r,s] with oy·sh = iy+ph−r·dh,
@@ -108,6 +113,7 @@ ${MAIN_1D}
   let c0 = ((idx / (wb * u.h)) % cbn) * 8u;
   let b = idx / (wb * u.h * cbn);
   let cstride = u.r * u.s;
+  let wg = (b % u.groups) * u.k * u.c * cstride;
   var lo: array<vec4f, 4>;                          // lo[j][q] = dx[b, c0+q, iy, ix0+j]
   var hi: array<vec4f, 4>;                          // hi[j][q] = dx[b, c0+4+q, iy, ix0+j]
   for (var r = 0u; r < u.r; r++) {
@@ -123,7 +129,7 @@ ${MAIN_1D}
         if (tx >= 0 && tx % i32(u.sw) == 0 && u32(tx) / u.sw < u.ow) { ox[j] = tx / i32(u.sw); }
       }
       for (var k = 0u; k < u.k; k++) {
-        let wbase = (k * u.c + c0) * cstride + r * u.s + s;
+        let wbase = wg + (k * u.c + c0) * cstride + r * u.s + s;
         var w0 = vec4f(0.0);
         var w1 = vec4f(0.0);
         for (var q = 0u; q < 4u; q++) {
@@ -141,11 +147,11 @@ ${MAIN_1D}
       }
     }
   }
-${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + ix0 + j', ok: 'ix0 + j < u.w', acc: LOHI, K: 8, J: 4 })}
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + ix0 + j', ok: 'ix0 + j < u.w', acc: LOHI, K: 8, J: 4, bofs: '(b % u.groups) * u.c' })}
 }`);
 
 // dw[k,c,r,s] = Σ_{b,oy,ox} dy[b,k,oy,ox]·x[b,c,oy·sh+r·dh−ph, ox·sw+s·dw−pw];
-// block: k ∈ k0..k0+7, c ∈ c0..c0+3 for one (r, s).
+// block: k ∈ k0..k0+7, c ∈ c0..c0+3 for one (r, s) of group gi (the images b ≡ gi mod G).
 const CONV2D_BWD_WEIGHT = kernel('conv2d_bwd_weight', /* wgsl */ `
 override WG: u32 = 64;
 ${GEOMETRY}
@@ -156,15 +162,16 @@ ${GEOMETRY}
 ${MAIN_1D}
   let kbn = (u.k + 7u) / 8u;
   let cbn = (u.c + 3u) / 4u;
-  if (idx >= kbn * cbn * u.r * u.s) { return; }
-  let s = idx % u.s;                               // idx = ((kb·CB + cb)·R + r)·S + s
+  if (idx >= u.groups * kbn * cbn * u.r * u.s) { return; }
+  let s = idx % u.s;                               // idx = (((gi·KB + kb)·CB + cb)·R + r)·S + s
   let r = (idx / u.s) % u.r;
   let c0 = ((idx / (u.s * u.r)) % cbn) * 4u;
-  let k0 = (idx / (u.s * u.r * cbn)) * 8u;
+  let k0 = ((idx / (u.s * u.r * cbn)) % kbn) * 8u;
+  let gi = idx / (u.s * u.r * cbn * kbn);
   let hw = u.h * u.w;
   let ohw = u.oh * u.ow;
   var acc: array<vec4f, 8>;                         // acc[p][q] = dw[k0+p, c0+q, r, s]
-  for (var b = 0u; b < u.n; b++) {
+  for (var b = gi; b < u.n; b += u.groups) {
     for (var oy = 0u; oy < u.oh; oy++) {
       let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
       if (iy < 0 || iy >= i32(u.h)) { continue; }
@@ -183,7 +190,7 @@ ${MAIN_1D}
   }
   for (var p = 0u; p < 8u; p++) {
     for (var q = 0u; q < 4u; q++) {
-      if (k0 + p < u.k && c0 + q < u.c) { dw[(((k0 + p) * u.c + c0 + q) * u.r + r) * u.s + s] = acc[p][q]; }
+      if (k0 + p < u.k && c0 + q < u.c) { dw[(((gi * u.k + k0 + p) * u.c + c0 + q) * u.r + r) * u.s + s] = acc[p][q]; }
     }
   }
 }`);
@@ -267,6 +274,7 @@ ${SG_HEAD}
   let oy = min(si / owb, u.oh - 1u);
   let ox0 = (si % owb) * ${SG_J}u;
   let kstride = u.c * u.r * u.s;
+  let wg = (b % u.groups) * u.k * kstride;                      // the group's weights
   ${laneRows('w', K, 'k0', 'u.k - 1u', 'kstride')}
   var acc: array<array<vec4f, ${K / 4}>, ${SG_J}>;              // acc[j][v][i] = y[k0 + 4v + i, ox0 + j]
   var wv: array<vec4f, ${K / 4}>;
@@ -277,8 +285,8 @@ ${SG_HEAD}
       let xrow = ((b * u.c + c) * u.h + u32(max(iy, 0))) * u.w;
       for (var s = 0u; s < u.s; s++) {
         let wi = (c * u.r + r) * u.s + s;
-        ${laneLoads(K, (i) => `w${i} + wi`)}
-        ${broadcastBlock(lanes(K))}
+        ${laneLoads(K, (i) => `wg + w${i} + wi`)}
+        ${broadcastBlock(lanes(K), K)}
         if (rowok) {
           ${mode === 'scalar' ? scalarRow(K) : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
         }
@@ -286,7 +294,7 @@ ${SG_HEAD}
     }
   }
   if (!valid) { return; }
-${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC, K, J: SG_J })}
+${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC, K, J: SG_J, bofs: '(b % u.groups) * u.k' })}
 }`, { WG: SG_WG });
 /** Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it (bench/NOTES.md §19). */
 const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
@@ -328,6 +336,7 @@ ${SG_HEAD}
   let iy = py + iyp * u.sh;
   let valid = si < hp * wpb && iy < u.h && grp < u.n * spg * nph * cbn;
   let rs = u.r * u.s;
+  let wg = (b % u.groups) * u.k * u.c * rs;                   // the group's weights
   ${laneRows('cw', K, 'c0', 'u.c - 1u', 'rs')}
   var acc: array<array<vec4f, ${K / 4}>, ${SG_J}>;                    // acc[j][v][i] = dx[c0 + 4v + i, px + (jx0 + j)·sw]
   var wv: array<vec4f, ${K / 4}>;
@@ -341,7 +350,7 @@ ${SG_HEAD}
       if (((q0 % i32(u.sw)) + i32(u.sw)) % i32(u.sw) != 0) { continue; }
       let ox0 = i32(jx0) + q0 / i32(u.sw);
       for (var k = 0u; k < u.k; k++) {
-        let wi = k * u.c * rs + r * u.s + s;
+        let wi = wg + k * u.c * rs + r * u.s + s;
         ${laneLoads(K, (i) => `wi + cw${i}`)}
         ${broadcastBlock(lanes(K), K)}
         if (rowok) {
@@ -358,7 +367,7 @@ ${SG_HEAD}
     }
   }
   if (!valid) { return; }
-${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC, K, J: SG_J, mask: 'mask' })}
+${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) * u.h + iy) * u.w + px + (jx0 + j) * u.sw', ok: 'px + (jx0 + j) * u.sw < u.w', acc: ACC, K, J: SG_J, mask: 'mask', bofs: '(b % u.groups) * u.c' })}
 }`, { WG: SG_WG });
 const CONV2D_BWD_INPUT_SG = byBlock(bwdInputSg);
 
@@ -381,8 +390,8 @@ ${SG_HEAD}`;
 /** db[k0 + l] = Σ dy of lane l's channels (sa: first 8, sb: next 8), one writer per channel: the first workgroup of each k-block. */
 const writeBiasGrad = (firstOfBlock: string, two: boolean) => /* wgsl */ `
   if (u.has_bias != 0u && ${firstOfBlock} && lid == sid && sid < 8u) {
-    if (k0 + sid < u.k) { db[k0 + sid] = sa; }
-    ${two ? 'if (k0 + 8u + sid < u.k) { db[k0 + 8u + sid] = sb; }' : ''}
+    if (k0 + sid < u.k) { db[gi * u.k + k0 + sid] = sa; }
+    ${two ? 'if (k0 + 8u + sid < u.k) { db[gi * u.k + k0 + 8u + sid] = sb; }' : ''}
   }`;
 const bwdWeightSg = new Map<string, ReturnType<typeof kernel>>();
 function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof kernel>; kb: number } {
@@ -393,9 +402,11 @@ function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof ke
     const lanes = KB === 16 ? ['la', 'lb'] : ['la'];
     k = kernel(`conv2d_bwd_weight_sg_${key}`, `${BWD_WEIGHT_SG_HEAD}
   let cbg = (u.c + WG - 1u) / WG;
+  let kbg = (u.k + ${KB - 1}u) / ${KB}u;
   let c = (grp % cbg) * WG + lid;
-  let k0 = (grp / cbg) * ${KB}u;
-  let valid = c < u.c && k0 < u.k;
+  let k0 = ((grp / cbg) % kbg) * ${KB}u;
+  let gi = min(grp / (cbg * kbg), u.groups - 1u);            // group: the images b ≡ gi (mod G)
+  let valid = c < u.c && grp < cbg * kbg * u.groups;
   let cc = min(c, u.c - 1u);
   let hw = u.h * u.w;
   let ohw = u.oh * u.ow;
@@ -405,7 +416,7 @@ function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof ke
   var wv: array<vec4f, ${V}>;
   var sa = 0.0;
   var sb = 0.0;
-  for (var b = 0u; b < u.n; b++) {
+  for (var b = gi; b < u.n; b += u.groups) {
     let xb = (b * u.c + cc) * hw;
     for (var oy = 0u; oy < u.oh; oy++) {
       for (var ox = 0u; ox < u.ow; ox++) {
@@ -425,11 +436,11 @@ function conv2dBwdWeightSg(R: number, S: number): { kernel: ReturnType<typeof ke
       }
     }
   }
-${writeBiasGrad('grp % cbg == 0u', KB === 16)}
+${writeBiasGrad('grp % cbg == 0u && grp < cbg * kbg * u.groups', KB === 16)}
   if (!valid) { return; }
   ${taps.map((_, t) => Array.from({ length: V }, (_, v) => `for (var i = 0u; i < 4u; i++) {
     let kq = k0 + ${4 * v}u + i;
-    if (kq < u.k) { dw[(kq * u.c + c) * ${T}u + ${t}u] = a${t}_${v}[i]; }
+    if (kq < u.k) { dw[((gi * u.k + kq) * u.c + c) * ${T}u + ${t}u] = a${t}_${v}[i]; }
   }`).join('\n  ')).join('\n  ')}
 }`, { WG: SG_WG });
     bwdWeightSg.set(key, k);
@@ -444,9 +455,11 @@ ${writeBiasGrad('grp % cbg == 0u', KB === 16)}
 const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEIGHT_SG_HEAD}
   let crs = u.c * u.r * u.s;
   let jg = (crs + WG - 1u) / WG;
+  let kbg = (u.k + ${SG_K - 1}u) / ${SG_K}u;
   let j = (grp % jg) * WG + lid;                              // this lane's (c, r, s)
-  let k0 = (grp / jg) * ${SG_K}u;
-  let valid = j < crs && k0 < u.k;
+  let k0 = ((grp / jg) % kbg) * ${SG_K}u;
+  let gi = min(grp / (jg * kbg), u.groups - 1u);             // group: the images b ≡ gi (mod G)
+  let valid = j < crs && grp < jg * kbg * u.groups;
   let jj = min(j, crs - 1u);
   let c = jj / (u.r * u.s);
   let r = (jj / u.s) % u.r;
@@ -459,7 +472,7 @@ const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEI
   var wv: array<vec4f, 4>;
   var sa = 0.0;
   var sb = 0.0;
-  for (var b = 0u; b < u.n; b++) {
+  for (var b = gi; b < u.n; b += u.groups) {
     let xb = (b * u.c + c) * hw;
     for (var oy = 0u; oy < u.oh; oy++) {
       let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
@@ -479,15 +492,15 @@ const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEI
       }
     }
   }
-${writeBiasGrad('grp % jg == 0u', true)}
+${writeBiasGrad('grp % jg == 0u && grp < jg * kbg * u.groups', true)}
   if (!valid) { return; }
   for (var q = 0u; q < ${SG_K}u; q++) {
-    if (k0 + q < u.k) { dw[(k0 + q) * crs + j] = acc[q / 4u][q % 4u]; }
+    if (k0 + q < u.k) { dw[(gi * u.k + k0 + q) * crs + j] = acc[q / 4u][q % 4u]; }
   }
 }`, { WG: SG_WG });
 
 export type Pair = number | readonly number[];
-export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair }
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
 /** conv2d's options: geometry, and `relu` to apply a ReLU in the kernel's store (one pass less). */
 export interface Conv2dCallOptions extends Conv2dOptions { relu?: boolean }
 export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
@@ -499,9 +512,17 @@ function pair(p: Pair | undefined, d: number): [number, number] {
   return [p[0], p[1]];
 }
 
-/** Geometry of the underlying convolution ("conv input" x: n,c,h,w; "conv output": n,k,oh,ow). */
+/**
+ * Geometry of the underlying convolution ("conv input" x: n,c,h,w; "conv output": n,k,oh,ow), per
+ * group: with `groups` G, n is the virtual batch N·G and c, k are C/G and K/G (see the header).
+ */
 export interface Geometry { n: number; c: number; h: number; w: number; k: number; r: number; s: number;
-  oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }
+  oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; groups: number }
+
+/** The tensors' real shapes: x [N, C, H, W], y [N, K, OH, OW], w [K, C/G, R, S]. */
+export const xShape = (g: Geometry) => [g.n / g.groups, g.c * g.groups, g.h, g.w];
+export const yShape = (g: Geometry) => [g.n / g.groups, g.k * g.groups, g.oh, g.ow];
+export const wShape = (g: Geometry) => [g.k * g.groups, g.c, g.r, g.s];
 
 const params = convParams;
 
@@ -509,19 +530,20 @@ function checkInts(op: string, o: Conv2dOptions & { outputPadding?: Pair }) {
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) continue;
     const p = pair(v as Pair, 0);
-    const min = k === 'stride' || k === 'dilation' ? 1 : 0;
+    const min = k === 'stride' || k === 'dilation' || k === 'groups' ? 1 : 0;
     if (!p.every((d) => Number.isInteger(d) && d >= min)) throw new Error(`${op}: invalid ${k} ${JSON.stringify(v)}`);
   }
 }
 
-function checkConvInputs(op: string, x: Tensor, w: Tensor, b: Tensor | null, biasLen: number, cIn: number) {
+function checkConvInputs(op: string, x: Tensor, w: Tensor, b: Tensor | null, biasLen: number, cIn: number, groups = 1) {
   assertDType(op, x, 'f32', 'x');
   assertDType(op, w, 'f32', 'weight');
   if (x.rank !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${x.describe()}`);
   if (w.rank !== 4) throw new Error(`${op}: weight must be rank 4, got ${w.describe()}`);
   if (x.shape[1] !== cIn) {
-    throw new Error(`${op}: x ${fmt(x.shape)} has ${x.shape[1]} channels but weight ${fmt(w.shape)} expects ${cIn}`);
+    throw new Error(`${op}: x ${fmt(x.shape)} has ${x.shape[1]} channels but weight ${fmt(w.shape)} expects ${cIn}${groups > 1 ? ` (${groups} groups of ${w.shape[1]})` : ''}`);
   }
+  if (w.shape[0] % groups !== 0) throw new Error(`${op}: weight ${fmt(w.shape)} has ${w.shape[0]} output channels, not a multiple of groups ${groups}`);
   if (b) {
     assertDType(op, b, 'f32', 'bias');
     if (b.rank !== 1 || b.shape[0] !== biasLen) throw new Error(`${op}: bias ${fmt(b.shape)} should be [${biasLen}]`);
@@ -530,13 +552,14 @@ function checkConvInputs(op: string, x: Tensor, w: Tensor, b: Tensor | null, bia
 
 export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: Conv2dOptions): Geometry {
   const [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0), [dh, dw] = pair(o.dilation, 1);
+  const G = o.groups ?? 1;
   const [n, c, h, w] = xs, [k, , r, s] = ws;
   const oh = Math.floor((h + 2 * ph - dh * (r - 1) - 1) / sh) + 1;
   const ow = Math.floor((w + 2 * pw - dw * (s - 1) - 1) / sw) + 1;
   if (oh <= 0 || ow <= 0) {
     throw new Error(`conv2d: input ${fmt(xs)} is too small for kernel ${r}x${s} (padding ${ph},${pw}, dilation ${dh},${dw})`);
   }
-  return { n, c, h, w, k, r, s, oh, ow, sh, sw, ph, pw, dh, dw };
+  return { n: n * G, c: c / G, h, w, k: k / G, r, s, oh, ow, sh, sw, ph, pw, dh, dw, groups: G };
 }
 
 /** Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.kernelFamily 'tiled') or portable. */
@@ -545,9 +568,9 @@ const family = () => getEngine().kernelFamily;
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
 export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
   if (family() === 'tiled') return convFwdTiled(g, x, w, b, relu);
-  const y = empty([g.n, g.k, g.oh, g.ow], 'f32', 'conv2d');
+  const y = empty(yShape(g), 'f32', 'conv2d');
   if (family() === 'subgroup') {
-    const K = blockFor(g.k);
+    const K = g.k <= 4 ? 4 : blockFor(g.k);   // grouped convs with 4 channels a group (ResNeXt's first stage)
     const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     const read = rowReadFor(g, g.w);   // bench/NOTES.md §17, §20
     run(CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), groups });
@@ -564,7 +587,7 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, rel
  */
 export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null, mask: Tensor | null = null): Tensor {
   if (family() === 'subgroup') {
-    const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
+    const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const K = g.c <= 4 ? 4 : blockFor(g.c);   // the RGB layer: 4 channels per block, not 16 (§44)
     const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
@@ -583,7 +606,7 @@ function convBwdInputPlain(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null)
   // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
   // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
   if (family() === 'tiled' && g.sh === 1 && g.sw === 1) return convBwdInputTiled(g, dy, w, b);
-  const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'conv2d_bwd_input');
+  const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });
   return dx;
@@ -597,21 +620,21 @@ export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
 /** dw, and db[k] = Σ dy[n,k,·] when `bias` and the kernel family computes it along (else null: use channelSum). */
 export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: boolean): [Tensor, Tensor | null] {
   if (family() === 'tiled') return [convBwdWeightTiled(g, dy, x), null];
-  const dw = empty([g.k, g.c, g.r, g.s], 'f32', 'conv2d_bwd_weight');
+  const dw = empty(wShape(g), 'f32', 'conv2d_bwd_weight');
   // few input channels leave most lanes idle (e.g. RGB input): one (c, r, s) per lane instead
   if (family() === 'subgroup' && g.c < 8) {
-    const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
-    const groups = Math.ceil(g.k / SG_K) * Math.ceil((g.c * g.r * g.s) / SG_WG);
+    const db = bias ? empty([g.k * g.groups], 'f32', 'conv2d_bias_grad') : null;
+    const groups = g.groups * Math.ceil(g.k / SG_K) * Math.ceil((g.c * g.r * g.s) / SG_WG);
     run(CONV2D_BWD_WEIGHT_SG_TAPS, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups });
     return [dw, db];
   }
   if (family() === 'subgroup') {
     const { kernel: kn, kb } = conv2dBwdWeightSg(g.r, g.s);
-    const db = bias ? empty([g.k], 'f32', 'conv2d_bias_grad') : null;
-    run(kn, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups: Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
+    const db = bias ? empty([g.k * g.groups], 'f32', 'conv2d_bias_grad') : null;
+    run(kn, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups: g.groups * Math.ceil(g.k / kb) * Math.ceil(g.c / SG_WG) });
     return [dw, db];
   }
-  const threads = Math.ceil(g.k / 8) * Math.ceil(g.c / 4) * g.r * g.s;
+  const threads = g.groups * Math.ceil(g.k / 8) * Math.ceil(g.c / 4) * g.r * g.s;
   run(CONV2D_BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), threads });
   return [dw, null];
 }
@@ -619,7 +642,8 @@ export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: bool
 const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dCallOptions], Geometry>('conv2d', {
   forward(ctx, x, w, b, { relu = false, ...opt }) {
     checkInts('conv2d', opt);
-    checkConvInputs('conv2d', x, w, b, w.shape[0], w.shape[1]);
+    const G = opt.groups ?? 1;
+    checkConvInputs('conv2d', x, w, b, w.shape[0], w.shape[1] * G, G);
     const g = conv2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;
     const y = convFwd(g, x, w, b, relu);
@@ -645,7 +669,7 @@ function conv2dGrads(needsGrad: readonly boolean[], g: Geometry, x: Tensor, w: T
   return [dx, dw, db];
 }
 
-/** 2-D convolution, NCHW, weight [out, in, kh, kw], optional bias [out]; `relu` fuses a ReLU after it. */
+/** 2-D convolution, NCHW, weight [out, in/groups, kh, kw], optional bias [out]; `relu` fuses a ReLU after it. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opt: Conv2dCallOptions = {}): Tensor {
   return conv2dOp(x, w, b, opt);
 }
@@ -661,12 +685,13 @@ export function convTranspose2dGeometry(xs: readonly number[], ws: readonly numb
   const W = (w - 1) * sw - 2 * pw + dw * (s - 1) + opw + 1;
   if (H <= 0 || W <= 0) throw new Error(`conv_transpose2d: output size ${H}x${W} for input ${fmt(xs)} is not positive`);
   // The adjoint convolution maps [n,cout,H,W] → [n,cin,h,w] with weight [cin,cout,r,s].
-  return { n, c: cout, h: H, w: W, k: cin, r, s, oh: h, ow: w, sh, sw, ph, pw, dh, dw };
+  return { n, c: cout, h: H, w: W, k: cin, r, s, oh: h, ow: w, sh, sw, ph, pw, dh, dw, groups: 1 };
 }
 
 const convTranspose2dOp = defineOp<[Tensor, Tensor, Tensor | null, ConvTranspose2dOptions], Geometry>('convTranspose2d', {
   forward(ctx, x, w, b, opt) {
     checkInts('conv_transpose2d', opt);
+    if ((opt.groups ?? 1) !== 1) throw new Error('conv_transpose2d: groups are not supported');
     checkConvInputs('conv_transpose2d', x, w, b, w.shape[1], w.shape[0]);
     const g = convTranspose2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;

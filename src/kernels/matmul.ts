@@ -85,7 +85,7 @@ ${SG_HEAD}
 const MATMUL_TILED = tiledGemm({
   name: 'matmul_tiled',
   decls: /* wgsl */ `
-struct P { sam: u32, sak: u32, sbk: u32, sbn: u32, gm: u32, gn: u32, gt: u32, chunk: u32 }
+struct P { sam: u32, sak: u32, sbk: u32, sbn: u32, gm: u32, gn: u32, gt: u32, chunk: u32, gb: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;

@@ -4,7 +4,9 @@
 // the store as WGSL functions, so matmul and the three convolution passes (implicit GEMM: im2col
 // is computed in load_b, never stored) share one kernel. Split-K: workgroups can take a range of
 // t each and write partial tiles that `sumSplits` adds up (the conv weight gradient reduces over
-// every position of the batch, with few output tiles). On lavapipe this family is slow (barriers
+// every position of the batch, with few output tiles). A batch of independent GEMMs (grouped
+// convolutions: one per group) runs in one launch: the instance reads the batch index from the
+// private `gz`. On lavapipe this family is slow (barriers
 // are emulated) and runs in tests only; numbers for GPUs are still to be measured.
 import type { Param } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -15,9 +17,9 @@ const WG = 256;
 
 export interface TiledGemm {
   name: string;
-  /** Declarations: bindings (group 0) and the uniform struct `u`, which must end with gm, gn, gt, chunk. */
+  /** Declarations: bindings (group 0) and the uniform struct `u`, which must end with gm, gn, gt, chunk, gb (the batch). */
   decls: string;
-  /** fn load_a(m: u32, t: u32) -> f32, fn load_b(t: u32, n: u32) -> f32, fn store(m: u32, n: u32, split: u32, v: f32). Called in range only. */
+  /** fn load_a(m: u32, t: u32) -> f32, fn load_b(t: u32, n: u32) -> f32, fn store(m: u32, n: u32, split: u32, v: f32). Called in range only; `gz` is the batch index. */
   fns: string;
   /** Which index is contiguous in memory for each operand, so neighbouring invocations load neighbours. */
   aContiguous: 'm' | 't';
@@ -58,6 +60,7 @@ ${o.decls}
 var<workgroup> As: array<array<f32, ${TILE_M}>, ${TILE_K}>;
 var<workgroup> Bs: array<array<f32, ${TILE_N}>, ${TILE_K}>;
 ${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
+var<private> gz: u32;                                        // this workgroup's GEMM of the batch
 ${o.fns}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -65,8 +68,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let grp = wid.y * nwg.x + wid.x;
   let tiles_n = (u.gn + ${TILE_N - 1}u) / ${TILE_N}u;
   let tiles_m = (u.gm + ${TILE_M - 1}u) / ${TILE_M}u;
-  let split = grp / (tiles_m * tiles_n);
-  if (split * u.chunk >= u.gt) { return; }                    // spare workgroups of a 2-D dispatch (uniform per workgroup)
+  let nsplit = (u.gt + u.chunk - 1u) / u.chunk;
+  let split = (grp / (tiles_m * tiles_n)) % nsplit;
+  let zi = grp / (tiles_m * tiles_n * nsplit);
+  if (zi >= u.gb) { return; }                                  // spare workgroups of a 2-D dispatch (uniform per workgroup)
+  gz = zi;
   let m0 = ((grp / tiles_n) % tiles_m) * ${TILE_M}u;
   let n0 = (grp % tiles_n) * ${TILE_N}u;
   let t_begin = split * u.chunk;
@@ -116,11 +122,12 @@ export function splitChunk(t: number, splits: number): { chunk: number; splits: 
   return { chunk, splits: Math.ceil(t / chunk) };
 }
 
-/** Launches a tiled GEMM instance: uniform params = instance fields, then gm, gn, gt, chunk. */
-export function runTiled(k: ReturnType<typeof tiledGemm>, r: { inputs: Tensor[]; outputs: (Tensor | null)[]; params: Param[]; m: number; n: number; t: number; splits?: number }): number {
+/** Launches a tiled GEMM instance (`batch` of them): uniform params = instance fields, then gm, gn, gt, chunk, gb. */
+export function runTiled(k: ReturnType<typeof tiledGemm>, r: { inputs: Tensor[]; outputs: (Tensor | null)[]; params: Param[]; m: number; n: number; t: number; splits?: number; batch?: number }): number {
   const { chunk, splits } = splitChunk(r.t, r.splits ?? 1);
-  const groups = Math.ceil(r.m / TILE_M) * Math.ceil(r.n / TILE_N) * splits;
-  run(k, { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk], groups });
+  const batch = r.batch ?? 1;
+  const groups = Math.ceil(r.m / TILE_M) * Math.ceil(r.n / TILE_N) * splits * batch;
+  run(k, { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk, batch], groups });
   return splits;
 }
 
