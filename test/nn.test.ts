@@ -232,6 +232,20 @@ for (const [k, s, p] of [[2, 2, 0], [3, 2, 1], [3, 1, 1]]) {
     await checkGrad((a) => maxPool2d(a, k, s, p), (a) => maxPoolRef(a, k, s, p), [x], { ...GR, samples: 126 });
   });
 }
+// ceil_mode (SE-ResNeXt's stem: 3, stride 2, no padding): 9 → 4 windows, 7 → 3, the last partial
+for (const [k, s, p, H, W] of [[3, 2, 0, 9, 8], [3, 2, 0, 10, 7], [2, 2, 0, 5, 5], [3, 2, 1, 6, 9]]) {
+  t(`max_pool2d ceil_mode k${k} s${s} p${p} on ${H}x${W}`, async () => {
+    const x = randn([2, 3, H, W], 13);
+    await checkForward((a) => maxPool2d(a, k, s, p, true), (a) => maxPoolRef(a, k, s, p, true), [x], { rtol: 1e-7, atol: 0 });
+    await checkGrad((a) => maxPool2d(a, k, s, p, true), (a) => maxPoolRef(a, k, s, p, true), [x], { ...GR, samples: 126 });
+  });
+}
+t('max_pool2d ceil_mode sizes match PyTorch', () => {
+  const x = tensor(new Float32Array(112 * 112), [1, 1, 112, 112]);
+  const y = maxPool2d(x, 3, 2, 0, true), z = maxPool2d(x, 3, 2, 0, false);
+  assert.equal([y.shape[2], z.shape[2]], [56, 55]);   // torch: ceil 56, floor 55
+  for (const v of [x, y, z]) v.dispose();
+});
 for (const [k, s] of [[4, 4], [3, 2]]) {
   t(`avg_pool2d k${k} s${s}`, async () => {
     const x = randn([2, 3, 13, 9], 12);

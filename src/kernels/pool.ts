@@ -112,21 +112,26 @@ ${MAIN_1D}
 interface PoolGeom { n: number; c: number; h: number; w: number; oh: number; ow: number; k: number; s: number; p: number }
 const geomParams = (g: PoolGeom) => [g.n, g.c, g.h, g.w, g.oh, g.ow, g.k, g.s, g.p];
 
-function poolGeometry(op: string, x: Tensor, k: number, s: number, p: number): PoolGeom {
+function poolGeometry(op: string, x: Tensor, k: number, s: number, p: number, ceil = false): PoolGeom {
   assertDType(op, x, 'f32', 'x');
   if (x.rank !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${x.describe()}`);
   if (![k, s].every((v) => Number.isInteger(v) && v >= 1) || !Number.isInteger(p) || p < 0 || 2 * p > k) {
     throw new Error(`${op}: invalid kernel ${k}, stride ${s}, padding ${p}`);
   }
   const [n, c, h, w] = x.shape;
-  const oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
+  // ceil_mode (PyTorch): one more window where a partial one remains, if it starts inside the input or left padding
+  const size = (n: number) => {
+    const o = (ceil ? Math.ceil : Math.floor)((n + 2 * p - k) / s) + 1;
+    return ceil && (o - 1) * s >= n + p ? o - 1 : o;
+  };
+  const oh = size(h), ow = size(w);
   if (oh <= 0 || ow <= 0) throw new Error(`${op}: input ${fmt(x.shape)} is smaller than the ${k}x${k} window`);
   return { n, c, h, w, oh, ow, k, s, p };
 }
 
-const maxPoolOp = defineOp<[Tensor, number, number, number], PoolGeom>('maxPool2d', {
-  forward(ctx, x, k, s, p) {
-    const g = poolGeometry('max_pool2d', x, k, s, p);
+const maxPoolOp = defineOp<[Tensor, number, number, number, boolean], PoolGeom>('maxPool2d', {
+  forward(ctx, x, k, s, p, ceil) {
+    const g = poolGeometry('max_pool2d', x, k, s, p, ceil);
     const y = empty([g.n, g.c, g.oh, g.ow], 'f32', 'maxpool');
     const arg = empty(y.shape, 'u32', 'maxpool_argmax');
     run(MAXPOOL_FWD, { inputs: [x], outputs: [y, arg], params: geomParams(g), threads: y.size });
@@ -159,7 +164,7 @@ const avgPoolOp = defineOp<[Tensor, number, number], PoolGeom>('avgPool2d', {
   },
 });
 
-/** Max pooling (PyTorch MaxPool2d: kernel k, stride defaults to k, padding ≤ k/2). */
-export const maxPool2d = (x: Tensor, k = 2, stride = k, padding = 0): Tensor => maxPoolOp(x, k, stride, padding);
+/** Max pooling (PyTorch MaxPool2d: kernel k, stride defaults to k, padding ≤ k/2, ceil_mode: partial windows at the end). */
+export const maxPool2d = (x: Tensor, k = 2, stride = k, padding = 0, ceilMode = false): Tensor => maxPoolOp(x, k, stride, padding, ceilMode);
 /** Average pooling without padding (PyTorch AvgPool2d(k, stride)). */
 export const avgPool2d = (x: Tensor, k: number, stride = k): Tensor => avgPoolOp(x, k, stride);

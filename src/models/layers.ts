@@ -36,10 +36,12 @@ export class Conv2d extends Module {
     super();
     const [kh, kw] = pairOf(kernel);
     const rng = o.rng ?? globalRng();
-    const fanIn = inChannels * kh * kw;
-    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kh, kw], fanIn, rng));
+    const groups = o.groups ?? 1;
+    if (inChannels % groups || outChannels % groups) throw new Error(`Conv2d ${inChannels}→${outChannels}: channels are not multiples of groups ${groups}`);
+    const fanIn = (inChannels / groups) * kh * kw;
+    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels / groups, kh, kw], fanIn, rng));
     this.bias = o.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], fanIn, rng));
-    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation };
+    this.opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: groups === 1 ? undefined : groups };
   }
   /** `relu`: a ReLU after the convolution, applied in its store (no separate pass). */
   forward(x: Tensor, relu = false): Tensor { return conv2d(x, this.weight, this.bias, relu ? { ...this.opts, relu } : this.opts); }
@@ -103,4 +105,42 @@ export class Linear extends Module {
 export class Dropout2d extends Module {
   constructor(readonly p: number) { super(); }
   forward(x: Tensor): Tensor { return dropout2d(x, this.p, this.training); }
+}
+
+/**
+ * PyTorch's nn.Sequential for state-dict names: entries are children '0', '1', …; null entries
+ * (ReLU, pooling: no parameters) keep their index unused, so `final.{0,1,3,4,6}` read as PyTorch's.
+ * The owner runs the entries (`at(i)`); this is a container, not a forward.
+ */
+export class Sequential extends Module {
+  constructor(entries: (Module | null)[]) {
+    super();
+    entries.forEach((m, i) => { if (m) (this as unknown as Record<number, Module>)[i] = m; });
+  }
+  at(i: number): Module {
+    const m = (this as unknown as Record<number, Module | undefined>)[i];
+    if (!m) throw new Error(`Sequential: no module at index ${i}`);
+    return m;
+  }
+}
+
+/** Every Conv2d in a module tree with its dotted name. */
+export function convsOf(m: Module, prefix = ''): [string, Conv2d][] {
+  const out: [string, Conv2d][] = m instanceof Conv2d ? [[prefix.replace(/\.$/, ''), m]] : [];
+  for (const [k, c] of m.children()) out.push(...convsOf(c, `${prefix}${k}.`));
+  return out;
+}
+
+/**
+ * Kaiming-normal weights (He et al.; PyTorch kaiming_normal_ with ReLU gain): N(0, 2/fan), fan =
+ * fan_in (in/groups·kh·kw) or fan_out (out·kh·kw); biases zero. For the convs whose name passes `keep`.
+ */
+export function kaimingNormal(m: Module, mode: 'fan_in' | 'fan_out', rng: Rng = globalRng(), keep: (name: string) => boolean = () => true): void {
+  for (const [name, c] of convsOf(m)) {
+    if (!keep(name)) continue;
+    const [o, i, kh, kw] = c.weight.shape;
+    const std = Math.sqrt(2 / (mode === 'fan_in' ? i * kh * kw : o * kh * kw));
+    c.weight.write(Float32Array.from({ length: c.weight.size }, () => std * rng.normal()));
+    c.bias?.write(new Float32Array(c.bias.size));
+  }
 }

@@ -22,9 +22,15 @@ export function batchNormRef(x: F64Tensor, g: F64Tensor, b: F64Tensor, eps: numb
   return Object.assign(y, { mean: means, var: vars });
 }
 
-export function maxPoolRef(x: F64Tensor, k: number, s: number, p: number): F64Tensor {
+/** PyTorch MaxPool2d; `ceil`: ceil_mode, whose last window may hang over the end (it must start before the right padding). */
+export function maxPoolRef(x: F64Tensor, k: number, s: number, p: number, ceil = false): F64Tensor {
   const [N, C, H, W] = x.shape;
-  const OH = Math.floor((H + 2 * p - k) / s) + 1, OW = Math.floor((W + 2 * p - k) / s) + 1;
+  const size = (n: number) => {
+    let o = Math.floor((n + 2 * p - k + (ceil ? s - 1 : 0)) / s) + 1;
+    if (ceil && (o - 1) * s >= n + p) o--;
+    return o;
+  };
+  const OH = size(H), OW = size(W);
   const y = f64([N, C, OH, OW]);
   for (let pl = 0; pl < N * C; pl++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
     let best = -Infinity;

@@ -1,0 +1,123 @@
+// DeepLabV3+ as NVIDIA's CVPR 2019 code builds it (network/deepv3.py, branch sdcnet; seed-specs
+// §4.2, §4.6): a dilated backbone, ASPP with image pooling, `bot_aspp` (1×1 1280 → 256, no BN),
+// `bot_fine` (1×1 skip → 48, no BN), concat, `final` (3×3 304 → 256 BN ReLU, 3×3 256 → 256 BN
+// ReLU, 1×1 → classes), every upsampling bilinear with align_corners true. Backbones: ResNet-50/101
+// and SE-ResNeXt-50/101 (DeepV3Plus, skip 'm1' = layer1, stride 4) and WideResNet-38 (DeepWV3Plus,
+// skip mod2, stride 2). ASPP rates (6, 12, 18), doubled at output stride 8 (NVIDIA always builds
+// ASPP for stride 8, even in its 'D16' variant; here stride 16 uses 6/12/18 as DeepLab does).
+// Inputs are normalised with ImageNet's mean and std inside the model (`normalize`), so the data
+// pipeline stays in [0, 1] and imported ImageNet/NVIDIA weights see what they were trained on.
+// Initialisation: `initialize_weights` (Kaiming normal fan_in, BN 1/0) on aspp, bot_aspp, bot_fine
+// and final for the ResNet family; only `final` for WideResNet-38, as the reference.
+import { Module } from '../engine/module.js';
+import { Rng } from '../engine/rng.js';
+import { keep } from '../engine/scope.js';
+import { type Tensor, tensor } from '../engine/tensor.js';
+import { concat } from '../kernels/concat.js';
+import { add, mul } from '../kernels/elementwise.js';
+import { mean } from '../kernels/reduce.js';
+import { resizeBilinear } from '../kernels/resize.js';
+import { BatchNorm2d, Conv2d, Sequential, kaimingNormal, layer } from './layers.js';
+import { type ResNetKind, ResNetBackbone, resnetParameters } from './resnet.js';
+import { WiderResNet38, widerResnetParameters } from './wider-resnet.js';
+
+export type Trunk = ResNetKind | 'wrn38';
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406], IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** conv + BN (+ ReLU in the BN's kernel), as the reference's nn.Sequential(conv, Norm2d, ReLU). */
+const convBn = (cin: number, cout: number, k: number, dil: number, rng: Rng) =>
+  new Sequential([new Conv2d(cin, cout, k, { padding: k === 3 ? dil : 0, dilation: dil, bias: false, rng }), new BatchNorm2d(cout)]);
+const runConvBn = (s: Sequential, x: Tensor) => (s.at(1) as BatchNorm2d).forward((s.at(0) as Conv2d).forward(x), true);
+
+/** ASPP: [image pooling, 1×1, three dilated 3×3], 256 channels each, concatenated (1280). */
+export class ASPP extends Module {
+  readonly features: Sequential[];
+  readonly img_conv: Sequential;
+  constructor(inDim: number, rates: number[], rng: Rng) {
+    super();
+    this.features = [convBn(inDim, 256, 1, 1, rng), ...rates.map((r) => convBn(inDim, 256, 3, r, rng))];
+    this.img_conv = convBn(inDim, 256, 1, 1, rng);
+  }
+  forward(x: Tensor): Tensor {
+    const [h, w] = [x.shape[2], x.shape[3]];
+    const img = layer('aspp.img_conv', () => resizeBilinear(runConvBn(this.img_conv, mean(x, [2, 3], true)), h, w, true));
+    return concat([img, ...this.features.map((f, i) => layer(`aspp.features.${i}`, () => runConvBn(f, x)))]);
+  }
+}
+
+export interface DeepLabOptions { trunk: Trunk; numClasses: number; outputStride?: 8 | 16; normalize?: boolean; seed?: number }
+
+export class DeepLabV3Plus extends Module {
+  // property order = the reference's state-dict order
+  readonly layer0?: Module; readonly layer1?: Module[]; readonly layer2?: Module[]; readonly layer3?: Module[]; readonly layer4?: Module[];
+  readonly mod1?: Module; readonly mod2?: Module; readonly mod3?: Module; readonly mod4?: Module;
+  readonly mod5?: Module; readonly mod6?: Module; readonly mod7?: Module;
+  readonly aspp: ASPP;
+  readonly bot_fine: Conv2d;
+  readonly bot_aspp: Conv2d;
+  readonly final: Sequential;
+  readonly outputStride: 8 | 16;
+  // a true private field: Object.entries (Module.children) must not see the backbone twice
+  readonly #backbone: { forward(x: Tensor): { skip: Tensor; out: Tensor } };
+  private readonly norm: [Tensor, Tensor] | null;
+
+  constructor(readonly o: DeepLabOptions) {
+    super();
+    const rng = new Rng(o.seed ?? 0);
+    this.outputStride = o.outputStride ?? 8;
+    const wide = o.trunk === 'wrn38';
+    if (wide) {
+      const b = new WiderResNet38(this.outputStride, rng);
+      Object.assign(this, { mod1: b.mod1, mod2: b.mod2, mod3: b.mod3, mod4: b.mod4, mod5: b.mod5, mod6: b.mod6, mod7: b.mod7 });
+      this.#backbone = b;
+    } else {
+      const b = new ResNetBackbone({ kind: o.trunk as ResNetKind, outputStride: this.outputStride, rng });
+      Object.assign(this, { layer0: b.layer0, layer1: b.layer1, layer2: b.layer2, layer3: b.layer3, layer4: b.layer4 });
+      this.#backbone = b;
+    }
+    const rates = [6, 12, 18].map((r) => (this.outputStride === 8 ? 2 * r : r));
+    this.aspp = new ASPP(wide ? 4096 : 2048, rates, rng);
+    this.bot_fine = new Conv2d(wide ? 128 : 256, 48, 1, { bias: false, rng });
+    this.bot_aspp = new Conv2d(1280, 256, 1, { bias: false, rng });
+    this.final = new Sequential([
+      new Conv2d(304, 256, 3, { padding: 1, bias: false, rng }), new BatchNorm2d(256), null,
+      new Conv2d(256, 256, 3, { padding: 1, bias: false, rng }), new BatchNorm2d(256), null,
+      new Conv2d(256, o.numClasses, 1, { bias: false, rng })]);
+    for (const m of wide ? [this.final] : [this.aspp, this.bot_aspp, this.bot_fine, this.final]) kaimingNormal(m, 'fan_in', rng);
+    this.norm = o.normalize === false ? null : [
+      keep(tensor(Float32Array.from(IMAGENET_STD, (s) => 1 / s), [1, 3, 1, 1])),
+      keep(tensor(Float32Array.from(IMAGENET_MEAN, (m, i) => -m / IMAGENET_STD[i]), [1, 3, 1, 1]))];
+  }
+
+  forward(input: Tensor): Tensor {
+    if (input.rank !== 4 || input.shape[1] !== 3) throw new Error(`DeepLabV3+: input must be [N,3,H,W], got ${input.describe()}`);
+    const [H, W] = [input.shape[2], input.shape[3]];
+    const x = this.norm ? layer('normalize', () => add(mul(input, this.norm![0]), this.norm![1])) : input;
+    const { skip, out } = this.#backbone.forward(x);
+    const up = layer('bot_aspp', () => {
+      const a = this.bot_aspp.forward(this.aspp.forward(out));
+      return resizeBilinear(a, skip.shape[2], skip.shape[3], true);
+    });
+    const f = this.final;
+    const dec = layer('final', () => {
+      let y = concat([this.bot_fine.forward(skip), up]);
+      y = (f.at(1) as BatchNorm2d).forward((f.at(0) as Conv2d).forward(y), true);
+      y = (f.at(4) as BatchNorm2d).forward((f.at(3) as Conv2d).forward(y), true);
+      return (f.at(6) as Conv2d).forward(y);
+    });
+    return layer('upsample', () => resizeBilinear(dec, H, W, true));
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const t of this.norm ?? []) t.dispose();
+  }
+}
+
+/** Trainable parameters: backbone + ASPP + bot_fine + bot_aspp + final. */
+export function deeplabParameters(trunk: Trunk, numClasses: number): number {
+  const wide = trunk === 'wrn38', inDim = wide ? 4096 : 2048;
+  const aspp = 2 * (inDim * 256 + 512) + 3 * (inDim * 256 * 9 + 512);
+  const head = (wide ? 128 : 256) * 48 + 1280 * 256 + 304 * 256 * 9 + 512 + 256 * 256 * 9 + 512 + 256 * numClasses;
+  return (wide ? widerResnetParameters() : resnetParameters(trunk)) + aspp + head;
+}
