@@ -24,6 +24,7 @@ t('every registered model: the parameter arithmetic matches the built model and 
   for (const spec of listModels()) {
     const cases: [Record<string, unknown>, number][] = [[{}, 20], [{}, 11]];
     if (spec.name === 'feedback') cases.push([{ 'unet-depth': 3, 'unet-width': 2 }, 20], [{ 'unet-depth': 4, 'unet-width': 1 }, 7]);
+    if (spec.name === 'deeplabv3plus-r50') cases.push([{ 'output-stride': 16, 'void-channel': true }, 7]);
     for (const [given, classes] of cases) {
       const o = resolveOptions(spec, given as Record<string, never>, 'demo');
       const sys = spec.build(o, { numClasses: classes, ignoreIndex: classes - 1, weight: null, seed: 1, init: false });

@@ -6,11 +6,13 @@
 import type { HostTensor } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import { keep } from '../engine/scope.js';
-import { tensor } from '../engine/tensor.js';
+import { type Tensor, tensor } from '../engine/tensor.js';
 import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
 import { SegmentationSystem, type SegLossName, type System } from '../train/system.js';
 import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
+import { DeepLabV3Plus, type Trunk, deeplabParameters } from './deeplabv3plus.js';
+import { imageWeightedLoss, relaxedLoss } from '../kernels/label-relaxation.js';
 
 export type OptionValue = number | string | boolean;
 
@@ -40,6 +42,12 @@ export interface TrainingPlan {
   flip: boolean;
   translate: number;
   scaleCrop?: string;
+  /** ColorJitter strength for brightness, contrast, saturation and hue (NVIDIA's --color_aug 0.25); 0 off. */
+  colorJitter?: number;
+  /** Gaussian blur, σ = 0.15 + U[0,1)·1.15, on every training image (NVIDIA's --gblur). */
+  blur?: boolean;
+  /** Class-uniform sampling: this share of each epoch's items are crops around a class's centroid (NVIDIA's 0.5); 0 off. */
+  classUniform?: number;
 }
 
 export interface Recipe extends TrainingPlan {
@@ -281,8 +289,132 @@ const feedback: ModelSpec = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// The NVIDIA seed: DeepLabV3+ with boundary label relaxation (seed-specs §4)
 
-const MODELS: ModelSpec[] = [erfnet, feedback];
+/** Cityscapes trainIds of pole, traffic light, traffic sign, person, rider, motorcycle, bicycle: never relaxed in NVIDIA's scripts. */
+const CITYSCAPES_STRICT = '5,6,7,11,12,17,18';
+const NVIDIA_SGD = 'sgd:lr=1e-3,momentum=0.9,weight_decay=1e-4';
+
+/** Which backbone a PyTorch state dict holds, by its keys (null: not a DeepLabV3+ of NVIDIA's). */
+function trunkOf(t: Map<string, HostTensor>): Trunk | null {
+  if (t.has('mod1.conv1.weight') && t.has('mod7.block1.convs.conv3.weight')) return 'wrn38';
+  const deep = t.has('layer3.22.conv1.weight');
+  if (t.has('layer0.conv1.weight')) return deep ? 'seresnext101' : 'seresnext50';
+  if (t.has('layer0.0.weight')) return deep ? 'resnet101' : 'resnet50';
+  return null;
+}
+
+function parseStrict(v: OptionValue | undefined, numClasses: number): number[] {
+  const s = String(v ?? '').trim();
+  if (!s) return [];
+  const out = s.split(',').map((x) => Number(x.trim()));
+  const bad = out.filter((k) => !(Number.isInteger(k) && k >= 0 && k < numClasses));
+  if (bad.length) throw new Error(`--strict-border ${s}: ${bad.join(', ')} not class ids of the data (0–${numClasses - 1})`);
+  return out;
+}
+
+function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): ModelSpec {
+  const reference: Record<string, number> = { resnet50: 40_351_040, seresnext50: 42_353_904, wrn38: 137_103_936 };
+  const wide = trunk === 'wrn38';
+  const outChannels = (o: Record<string, OptionValue>, c: number) => (o['void-channel'] === true ? c : c - 1);
+  return {
+    name,
+    aliases: [alias],
+    summary: `DeepLabV3+ on ${backbone} (NVIDIA's ${alias}), boundary label relaxation; logits at full resolution`,
+    source: 'Zhu et al., CVPR 2019; NVIDIA/semantic-segmentation branch sdcnet, network/deepv3.py, loss.py (seed-specs §4)',
+    options: [
+      { flag: 'output-stride', type: 'number', default: 8, choices: ['8', '16'], describe: 'deeplabv3plus: backbone output stride (8: NVIDIA\'s dilated variant D)' },
+      { flag: 'loss', type: 'string', default: 'relaxed', choices: ['relaxed', 'img-wt', 'ce'],
+        describe: 'deeplabv3plus: relaxed (boundary label relaxation, --jointwtborder) | img-wt (per-image weighted CE) | ce; validation is plain CE' },
+      { flag: 'wt-bound', type: 'number', default: 1, describe: 'deeplabv3plus: per-image class weights 1 + b·(1 − hist) (reference 1.0; Mapillary 6.0)' },
+      { flag: 'border-window', type: 'number', default: 1, describe: 'deeplabv3plus: relaxation window half-width B, (2B+1)² pixels (reference 1)' },
+      { flag: 'strict-border', type: 'string', default: '', describe: `deeplabv3plus: class ids never relaxed (Cityscapes reference: ${CITYSCAPES_STRICT})` },
+      { flag: 'rlx-off-epoch', type: 'number', default: -1, describe: 'deeplabv3plus: after this (0-based) epoch, no relaxation and boundary pixels ×2 (reference 100; −1 never)' },
+      { flag: 'reference-loss', type: 'boolean', default: false,
+        describe: 'deeplabv3plus: the reference\'s relaxed loss exactly, whose images share the whole batch\'s border weights (about ×batch; seed-specs §4.6)' },
+      { flag: 'void-channel', type: 'boolean', default: false,
+        describe: 'deeplabv3plus: the network predicts the ignore class too (mirage\'s ERFNet layout); default: as NVIDIA, one channel per real class' },
+      { flag: 'normalize', type: 'boolean', default: true, describe: 'deeplabv3plus: ImageNet mean/std normalisation inside the model (as the seed)' },
+    ],
+    recipes: {
+      default: {
+        describe: 'NVIDIA\'s recipe at a CPU-sized budget: SGD 0.01 momentum 0.9, poly, 10 epochs, batch 4, 128 px, scale 0.5–2 crop, flip, colour jitter, blur',
+        epochs: 10, batchSize: 4, height: 128, optimizer: { model: 'sgd:lr=1e-2,momentum=0.9,weight_decay=1e-4' }, schedule: { model: 'poly:power=1' },
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', colorJitter: 0.25, blur: true, classUniform: 0.5,
+      },
+      demo: {
+        describe: 'minutes on a CPU: 4 epochs at 64 px, SGD 0.01, flip and scale 0.5–2 crop',
+        epochs: 4, batchSize: 4, height: 64, optimizer: { model: 'sgd:lr=1e-2,momentum=0.9,weight_decay=1e-4' }, schedule: { model: 'poly:power=1' },
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
+      },
+      reference: {
+        describe: 'scripts/train_cityscapes_*.sh: 175 epochs, batch 16 (8 GPUs × 2), crop 896, SGD 1e-3, scl-poly, relaxed loss with strict classes, relaxation off after epoch 100',
+        epochs: 175, batchSize: 16, height: 896, width: 896, optimizer: { model: NVIDIA_SGD },
+        schedule: { model: 'scl-poly:power=1,repoly=1.5,rescale=1,relax=100' },
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', colorJitter: 0.25, blur: true, classUniform: 0.5,
+        options: { loss: 'relaxed', 'strict-border': CITYSCAPES_STRICT, 'rlx-off-epoch': 100, 'wt-bound': 1 },
+      },
+    },
+    distortion: 'optional',
+    parameterCount: (o, c) => deeplabParameters(trunk, outChannels(o, c)),
+    reference: reference[trunk] ? { options: {}, numClasses: 20, parameters: reference[trunk],
+      note: `seed-specs §4.6: ${alias} with num_classes 19 (+ ignore = mirage's 20)` } : undefined,
+    multiple: (o) => Number(o['output-stride']),
+    outputs: () => 'class logits at full resolution (bilinear ×4 from the decoder, align_corners)' + (wide ? ', decoder at 1/2' : ''),
+    build(o, ctx) {
+      const os = Number(o['output-stride']);
+      if (os !== 8 && os !== 16) throw new Error(`--output-stride ${o['output-stride']}: 8 or 16`);
+      const voidCh = o['void-channel'] === true;
+      if (!voidCh && ctx.ignoreIndex !== ctx.numClasses - 1) {
+        throw new Error(`${name}: without --void-channel the ignore class must be the last (ignore ${ctx.ignoreIndex} of ${ctx.numClasses})`);
+      }
+      const net = new DeepLabV3Plus({ trunk, numClasses: outChannels(o, ctx.numClasses), outputStride: os as 8 | 16,
+        normalize: o.normalize !== false, seed: ctx.seed });
+      const strict = parseStrict(o['strict-border'], ctx.numClasses);
+      const rlxOff = Number(o['rlx-off-epoch']), bound = Number(o['wt-bound']), border = Number(o['border-window']);
+      let epoch = 0;
+      const loss = String(o.loss);
+      const lossFn = loss === 'relaxed'
+        ? (l: Tensor, y: Tensor) => relaxedLoss(l, y, { ignoreIndex: ctx.ignoreIndex, border, strict, bound,
+          off: rlxOff >= 0 && epoch > rlxOff, batchBug: o['reference-loss'] === true })
+        : loss === 'img-wt' ? (l: Tensor, y: Tensor) => imageWeightedLoss(l, y, { ignoreIndex: ctx.ignoreIndex, bound }) : undefined;
+      return new SegmentationSystem(net, {
+        forward: (x) => net.forward(x), weight: ctx.weight && keep(tensor(ctx.weight, [ctx.weight.length])), ignoreIndex: ctx.ignoreIndex,
+        multiple: os, lossFn, onEpoch: (e) => { epoch = e; }, noVoidChannel: !voidCh,
+      });
+    },
+    meta: (o, c) => ({ model: name, classes: String(c), output_stride: String(o['output-stride']), void_channel: String(o['void-channel'] === true),
+      normalize: o.normalize === false ? 'none' : 'imagenet', loss: String(o.loss), wt_bound: String(o['wt-bound']),
+      border_window: String(o['border-window']), strict_border: String(o['strict-border'] ?? ''), rlx_off_epoch: String(o['rlx-off-epoch']),
+      reference_loss: String(o['reference-loss'] === true) }),
+    fromCheckpoint(tensors, meta, path) {
+      if (meta.model && meta.model !== name && meta.model !== alias) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
+      const found = trunkOf(tensors);
+      if (found !== trunk) {
+        const other = found && MODELS.find((m) => m.name.endsWith(found === 'wrn38' ? 'wrn38' : found.replace('resnet', 'r').replace('seresnext', 'srnx')));
+        throw new Error(`${path} is not a ${name} state dict${other ? ` (its keys are those of ${other.name})` : ''}`);
+      }
+      const fin = tensors.get('final.6.weight');
+      if (!fin) throw new Error(`${path}: no final.6.weight (the classifier) in the state dict`);
+      const pth = !meta.model;   // a PyTorch file: NVIDIA's layout, one channel per real class
+      const voidCh = pth ? false : meta.void_channel === 'true';
+      const options: Record<string, OptionValue> = {
+        'output-stride': Number(meta.output_stride ?? 8), 'void-channel': voidCh, normalize: meta.normalize !== 'none',
+        loss: meta.loss ?? 'relaxed', 'wt-bound': Number(meta.wt_bound ?? 1), 'border-window': Number(meta.border_window ?? 1),
+        'strict-border': meta.strict_border ?? '', 'rlx-off-epoch': Number(meta.rlx_off_epoch ?? -1), 'reference-loss': meta.reference_loss === 'true',
+      };
+      return { options, numClasses: fin.shape[0] + (voidCh ? 0 : 1) };
+    },
+  };
+}
+
+const MODELS: ModelSpec[] = [erfnet, feedback,
+  deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
+  deeplab('resnet101', 'deeplabv3plus-r101', 'DeepR101V3PlusD_m1', 'ResNet-101'),
+  deeplab('seresnext50', 'deeplabv3plus-srnx50', 'DeepSRNX50V3PlusD_m1', 'SE-ResNeXt-50 32×4d'),
+  deeplab('seresnext101', 'deeplabv3plus-srnx101', 'DeepSRNX101V3PlusD_m1', 'SE-ResNeXt-101 32×4d'),
+  deeplab('wrn38', 'deeplabv3plus-wrn38', 'DeepWV3Plus', 'WideResNet-38'),
+];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }
 

@@ -4,7 +4,8 @@
 import { backward } from '../engine/autograd.js';
 import type { Module } from '../engine/module.js';
 import { noGrad } from '../engine/autograd.js';
-import type { Tensor } from '../engine/tensor.js';
+import { type Tensor, full } from '../engine/tensor.js';
+import { concat } from '../kernels/concat.js';
 import { crossEntropy, focalLoss } from '../kernels/losses.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
@@ -48,6 +49,8 @@ export interface System {
   /** Input height and width must be multiples of this. */
   readonly multiple: number;
   train(mode: boolean): void;
+  /** Called before each training epoch (0-based), for losses that change with the epoch. */
+  setEpoch?(epoch: number): void;
   /** Forward, loss, backward and optimizer steps on one batch. Call inside scope(). */
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut;
   /** Forward without updates or gradients; labels (and clean images) add the loss. Call inside scope(). */
@@ -68,6 +71,16 @@ export interface SegmentationOptions {
   gamma?: number;
   labelDownscale?: number;
   multiple: number;
+  /** A training loss of its own (e.g. label relaxation), on the network's raw logits; validation then uses plain CE. */
+  lossFn?: (logits: Tensor, labels: Tensor) => Tensor;
+  /** Called before each training epoch. */
+  onEpoch?: (epoch: number) => void;
+  /**
+   * The network has no channel for the ignore class (NVIDIA's layout: 19 Cityscapes classes, ignore
+   * 255); it must be the last class, and outputs get a constant −1e4 channel there, so argmax,
+   * softmax and IoU see mirage's C-class layout unchanged.
+   */
+  noVoidChannel?: boolean;
 }
 
 /** A single network trained on one loss: forward, loss, backward, step every optimizer. */
@@ -83,8 +96,19 @@ export class SegmentationSystem implements System {
     this.multiple = o.multiple;
   }
 
-  private loss(logits: Tensor, labels: Tensor): Tensor {
+  /** The outputs' logits: the network's, with the constant ignore channel where it has none. */
+  private present(raw: Tensor): Tensor {
+    if (!this.o.noVoidChannel) return raw;
+    const [n, , h, w] = raw.shape;
+    const pad = full([n, 1, h, w], -1e4);
+    try { return concat([raw, pad]); } finally { pad.dispose(); }
+  }
+
+  setEpoch(epoch: number): void { this.o.onEpoch?.(epoch); }
+
+  private loss(logits: Tensor, labels: Tensor, training = true): Tensor {
     const { weight, ignoreIndex } = this.o;
+    if (this.o.lossFn) return training ? this.o.lossFn(logits, labels) : crossEntropy(logits, labels, { ignoreIndex });
     return this.o.loss === 'focal' ? focalLoss(logits, labels, { weight, gamma: this.o.gamma ?? 2, ignoreIndex })
       : crossEntropy(logits, labels, { weight, ignoreIndex });
   }
@@ -92,17 +116,17 @@ export class SegmentationSystem implements System {
   train(mode: boolean): void { this.module.train(mode); }
 
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
-    const logits = this.o.forward(d.input);
-    const loss = this.loss(logits, d.labels);
+    const raw = this.o.forward(d.input);
+    const loss = this.loss(raw, d.labels);
     backward(loss);
     for (const o of Object.values(opt)) { o.step(); o.zeroGrad(); }
-    return { loss, logits: [logits] };
+    return { loss, logits: [noGrad(() => this.present(raw))] };
   }
 
   evalStep(input: Tensor, labels: Tensor | null): EvalOut {
     return noGrad(() => {
-      const logits = this.o.forward(input);
-      return { logits: [logits], loss: labels ? this.loss(logits, labels) : undefined };
+      const raw = this.o.forward(input);
+      return { logits: [this.present(raw)], loss: labels ? this.loss(raw, labels, false) : undefined };
     });
   }
 

@@ -281,6 +281,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     let cleared = !!ck;
     for (let e = start; e < c.epochs; e++) {
       for (const g of groups) scheds[g].setEpoch(e);
+      system.setEpoch?.(e);
       const lr = Object.fromEntries(groups.map((g) => [g, opts[g].lr]));
       const tr = await trainEpoch(e);
       if (stop) break;
