@@ -8,16 +8,19 @@ import { evaluateSystem } from '../train/evaluator.js';
 import { iouTable } from '../train/iou.js';
 import { evalSimulator, loadModel } from '../train/load.js';
 import type { TurbulenceParams } from '../sim/turbulence.js';
-import { startEngine } from './common.js';
+import { parseInference, startEngine } from './common.js';
+import { InferenceSystem, describeInference } from '../train/inference.js';
 
 export interface EvalArgs extends TurbulenceParams { model?: string; weights: string; data: string; split: Split; height?: number; width?: number;
-  batchSize: number; seed: number; valSize: number; json?: string; distort?: boolean }
+  batchSize: number; seed: number; valSize: number; json?: string; distort?: boolean;
+  inference?: string; scales?: string; flip?: boolean; cropSize?: number; overlap?: number }
 
 export async function evaluate(a: EvalArgs): Promise<void> {
   const data = parseDataSpec(a.data);
   const weights = readWeights(a.weights);                         // fails before the GPU starts on a bad file
   const meta = weights.meta;
   const height = a.height ?? (meta.height ? Number(meta.height) : 128);
+  const inf = parseInference(a);
   const { close } = await startEngine(a.seed);
   try {
     const ds = openDataset(data, { split: a.split, syntheticCount: a.valSize, seed: a.seed, height, width: a.width ?? 2 * height });
@@ -29,18 +32,19 @@ export async function evaluate(a: EvalArgs): Promise<void> {
       throw new Error(`${m.spec.name} needs sizes that are multiples of ${multiple}; got ${loader.width}x${loader.height} (set --height/--width)`);
     }
     const ev = evalSimulator(m, a, loader.height, loader.width);
+    const system = new InferenceSystem(m.system, inf);
     console.log(`${m.spec.name} (${m.system.module.numParameters().toLocaleString('en')} parameters) on ${ds.name}: ${ds.length} images at ` +
       `${loader.width}x${loader.height}${down > 1 ? ` (labels at 1/${down})` : ''}` +
-      (ev ? `, distortion σ ${ev.sim.params.sigma.toFixed(2)} px, correlation ${ev.sim.params.corrLength.toFixed(1)} px` +
+      `, inference: ${describeInference(inf)}` + (ev ? `, distortion σ ${ev.sim.params.sigma.toFixed(2)} px, correlation ${ev.sim.params.corrLength.toFixed(1)} px` +
         `${ev.sim.params.blur ? `, blur up to σ ${ev.sim.params.blur} px` : ''}${ev.fromCheckpoint ? ' (from the checkpoint)' : ''}` : ''));
     try {
-      const r = await evaluateSystem(m.system, loader, { sim: ev?.sim, seed: a.seed, label: 'eval' });
+      const r = await evaluateSystem(system, loader, { sim: ev?.sim, seed: a.seed, label: 'eval' });
       if (r.ious.length > 1) console.log(`mIoU per ${m.system.outputs[0].split(' ')[0]}: ${r.ious.map((x) => (100 * x.miou).toFixed(2)).join(' → ')}`);
-      console.log(`IoU${r.ious.length > 1 ? ' after the last iteration' : ''} on ${ds.name} at ${loader.width}x${loader.height}:\n` +
+      console.log(`IoU${r.ious.length > 1 ? ' after the last iteration' : ''} on ${ds.name} at ${loader.width}x${loader.height} (${describeInference(inf)}):\n` +
         iouTable(r.ious[r.ious.length - 1], ds.classNames, ds.ignoreIndex));
       if (a.json) {
         writeFileAtomic(a.json, JSON.stringify({ model: m.spec.name, weights: a.weights, data: a.data, split: a.split, height: loader.height,
-          width: loader.width, classes: ds.classNames, distortion: ev?.sim.params ?? null, loss: r.loss, ...r.ious[r.ious.length - 1],
+          width: loader.width, inference: inf, classes: ds.classNames, distortion: ev?.sim.params ?? null, loss: r.loss, ...r.ious[r.ious.length - 1],
           ...(r.ious.length > 1 ? { iterations: r.ious } : {}) }, null, 1));
       }
     } finally {

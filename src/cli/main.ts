@@ -16,6 +16,7 @@ import { models } from './models.js';
 import { exitWithParent, runFiltered, runsCommand } from './quiet.js';
 import { checkNumericFlags, unknownCommand } from './flags.js';
 import { dataOpt, modelOptions, simOptions, trainCommand, trainFlags, trainOptions } from './train.js';
+import { inferenceOptions } from './common.js';
 import { listModels } from '../models/registry.js';
 
 const common = (y: Argv) => y
@@ -57,7 +58,7 @@ await yargs(hideBin(process.argv))
   run((a) => models(a)))
   .command('train', 'Train a registered model (mirage models); settings come from its recipe, then the flags', (y) => trainOptions(y),
   run((a) => trainCommand(a)))
-  .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy (per iteration for iterative models)', (y) => simOptions(common(y)
+  .command('eval', 'Evaluate a checkpoint: per-class IoU, mIoU, pixel and class accuracy (per iteration for iterative models)', (y) => inferenceOptions(simOptions(common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth with --model)' })
     .option('data', { ...dataOpt, default: 'synthetic' })
     .option('split', { choices: ['train', 'val', 'test'] as const, default: 'val' as const, describe: 'which split of --data to evaluate' })
@@ -66,9 +67,9 @@ await yargs(hideBin(process.argv))
     .option('batch-size', { type: 'number', default: 4, describe: 'images per forward pass (does not change the result)' })
     .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of scenes' })
     .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' })
-    .option('distort', { type: 'boolean', describe: 'evaluate on heat-distorted images (models trained on them always are); default settings: the checkpoint\'s' })),
+    .option('distort', { type: 'boolean', describe: 'evaluate on heat-distorted images (models trained on them always are); default settings: the checkpoint\'s' }))),
   run((a) => evaluate(a)))
-  .command('predict', 'Segment images: colourised PNGs, overlays, diffs against ground truth, raw logits', (y) => simOptions(common(y)
+  .command('predict', 'Segment images: colourised PNGs, overlays, diffs against ground truth, raw logits', (y) => inferenceOptions(simOptions(common(y)
     .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.safetensors, or PyTorch .pth with --model)' })
     .option('image', { type: 'string', describe: 'a PNG file or a folder of PNGs' })
     .option('data', { type: 'string', describe: 'or a data set (as in train), which adds diff images against its labels' })
@@ -77,7 +78,8 @@ await yargs(hideBin(process.argv))
     .option('height', { type: 'number', describe: 'resize to this height first (default: the image’s own size, no resampling)' })
     .option('out', { type: 'string', default: 'predictions', describe: 'output folder: rgb/ pred/ compose/ diff/ (panels/ for models that show more)' })
     .option('save-logits', { type: 'string', describe: 'write raw float32 logits (N,C,H,W) to this .npy file' })
-    .option('distort', { type: 'boolean', describe: 'predict on heat-distorted images (models trained on them always do)' })),
+    .option('distort', { type: 'boolean', describe: 'predict on heat-distorted images (models trained on them always do)' })
+    .option('label-ids', { type: 'boolean', default: false, describe: 'pred/: Cityscapes labelIds (grayscale, for the evaluation server) instead of colours; needs the 20-class Cityscapes layout' }))),
   run((a) => predict(a)))
   .command('convert <input> <output>', 'Convert a PyTorch .pth/.pth.tar state dict to safetensors', (y) => y
     .positional('input', { type: 'string', demandOption: true, describe: 'file written by torch.save' })

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
-import { CITYSCAPES_PALETTE, type RGB, makePalette } from '../data/classes.js';
+import { CITYSCAPES_PALETTE, LABEL_TO_TRAIN, type RGB, makePalette } from '../data/classes.js';
 import { type Split, openDataset, parseDataSpec } from '../data/datasets.js';
 import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
 import type { Sample } from '../data/synthetic.js';
@@ -18,10 +18,12 @@ import { evalDistortSeed } from '../train/evaluator.js';
 import { type LoadedModel, evalSimulator, loadModel } from '../train/load.js';
 import { Progress } from '../train/progress.js';
 import type { TurbulenceParams, TurbulenceSimulator } from '../sim/turbulence.js';
-import { startEngine } from './common.js';
+import { parseInference, startEngine } from './common.js';
+import { InferenceSystem } from '../train/inference.js';
 
 export interface PredictArgs extends TurbulenceParams { model?: string; weights: string; image?: string; data?: string; split: Split;
-  height?: number; out: string; saveLogits?: string; seed: number; limit?: number; distort?: boolean }
+  height?: number; out: string; saveLogits?: string; seed: number; limit?: number; distort?: boolean; labelIds?: boolean;
+  inference?: string; scales?: string; flip?: boolean; cropSize?: number; overlap?: number }
 
 function inputs(a: PredictArgs): { count: number; get: (i: number) => Sample; palette?: RGB[]; ignore?: number } {
   if (a.image && a.data) throw new Error('predict: give --image or --data, not both');
@@ -73,7 +75,12 @@ export async function predict(a: PredictArgs): Promise<void> {
   try {
     const src = inputs(a);
     m = loadModel(a.weights, a.model, undefined, weights);
-    const { spec, system, numClasses, meta } = m;
+    const { spec, numClasses, meta } = m;
+    const inf = parseInference(a);
+    const system = new InferenceSystem(m.system, inf);
+    if (a.labelIds && numClasses !== 20) throw new Error(`--label-ids: Cityscapes labelIds need the 20-class Cityscapes layout; ${a.weights} predicts ${numClasses} classes`);
+    const toLabelId = new Uint8Array(256);        // trainId → labelId; the ignore class → 0 (unlabeled)
+    for (const [id, train] of Object.entries(LABEL_TO_TRAIN)) toLabelId[train] = Number(id);
     if ((spec.labelDownscale?.(m.options) ?? 1) > 1) throw new Error(`${a.weights} is an encoder-stage checkpoint (1/8 logits); predict needs a full model`);
     // colours: the data set's, else the ones the model was trained with (checkpoint), else a generated set
     const palette = src.palette ?? paletteOf(meta, numClasses);
@@ -121,7 +128,11 @@ export async function predict(a: PredictArgs): Promise<void> {
         comp[3 * p + c] = Math.round(0.5 * rgb[3 * p + c] + 0.5 * col[3 * p + c]);
       }
       writePng(join(a.out, 'rgb', `${s.name}.png`), W, H, rgb, 3);
-      writePng(join(a.out, 'pred', `${s.name}.png`), W, H, col, 3);
+      if (a.labelIds) {
+        const ids = new Uint8Array(3 * H * W);
+        for (let p = 0; p < H * W; p++) ids.fill(toLabelId[cls[p]], 3 * p, 3 * p + 3);
+        writePng(join(a.out, 'pred', `${s.name}.png`), W, H, ids, 3);
+      } else writePng(join(a.out, 'pred', `${s.name}.png`), W, H, col, 3);
       writePng(join(a.out, 'compose', `${s.name}.png`), W, H, comp, 3);
       if (src.palette && s.label.length) {
         const diff = new Uint8Array(3 * H * W);   // white: wrong, black: right, grey: ignored ground truth

@@ -42,12 +42,6 @@ export interface TrainingPlan {
   flip: boolean;
   translate: number;
   scaleCrop?: string;
-  /** ColorJitter strength for brightness, contrast, saturation and hue (NVIDIA's --color_aug 0.25); 0 off. */
-  colorJitter?: number;
-  /** Gaussian blur, σ = 0.15 + U[0,1)·1.15, on every training image (NVIDIA's --gblur). */
-  blur?: boolean;
-  /** Class-uniform sampling: this share of each epoch's items are crops around a class's centroid (NVIDIA's 0.5); 0 off. */
-  classUniform?: number;
 }
 
 export interface Recipe extends TrainingPlan {
@@ -338,9 +332,9 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
     ],
     recipes: {
       default: {
-        describe: 'NVIDIA\'s recipe at a CPU-sized budget: SGD 0.01 momentum 0.9, poly, 10 epochs, batch 4, 128 px, scale 0.5–2 crop, flip, colour jitter, blur',
+        describe: 'NVIDIA\'s recipe at a CPU-sized budget: SGD 0.01 momentum 0.9, poly, 10 epochs, batch 4, 128 px, scale 0.5–2, flip',
         epochs: 10, batchSize: 4, height: 128, optimizer: { model: 'sgd:lr=1e-2,momentum=0.9,weight_decay=1e-4' }, schedule: { model: 'poly:power=1' },
-        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', colorJitter: 0.25, blur: true, classUniform: 0.5,
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
       },
       demo: {
         describe: 'minutes on a CPU: 4 epochs at 64 px, SGD 0.01, flip and scale 0.5–2 crop',
@@ -348,10 +342,10 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
         classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
       },
       reference: {
-        describe: 'scripts/train_cityscapes_*.sh: 175 epochs, batch 16 (8 GPUs × 2), crop 896, SGD 1e-3, scl-poly, relaxed loss with strict classes, relaxation off after epoch 100',
+        describe: 'scripts/train_cityscapes_*.sh: 175 epochs, batch 16 (8 GPUs × 2), crop 896, SGD 1e-3, scl-poly, relaxed loss with strict classes, relaxation off after epoch 100 (colour jitter, blur and class-uniform sampling not yet in mirage)',
         epochs: 175, batchSize: 16, height: 896, width: 896, optimizer: { model: NVIDIA_SGD },
         schedule: { model: 'scl-poly:power=1,repoly=1.5,rescale=1,relax=100' },
-        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', colorJitter: 0.25, blur: true, classUniform: 0.5,
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
         options: { loss: 'relaxed', 'strict-border': CITYSCAPES_STRICT, 'rlx-off-epoch': 100, 'wt-bound': 1 },
       },
     },
