@@ -75,7 +75,7 @@ t('convert a torch.save file; checkpoints of another model are refused', async (
   writeSafetensors(other, new Map([['w', { shape: [1], data: new Float32Array(1) }]]), { model: 'feedback-unet' });
   const ev = await mirage('eval', '--weights', other, '--height', '16', '--val-size', '2');
   assert.is(ev.code, 1);
-  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, which mirage does not know \(registered: erfnet, feedback\)/);
+  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, which mirage does not know \(registered: erfnet, feedback, deeplabv3plus-r50, deeplabv3plus-r101, deeplabv3plus-srnx50, deeplabv3plus-srnx101, deeplabv3plus-wrn38\)/);
   const asked = await mirage('eval', '--weights', join(dir, 'x.safetensors'), '--model', 'feedback');
   assert.match(asked.err, /weights file .*x.safetensors does not exist/);
 });
@@ -109,7 +109,7 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(pf.out, /^ERFNet\s+\d+\.\d+/m);
   assert.match(pf.out, /^feedback_input\w*\s+[12]\s/m);
   const pn = await mirage('profile', '--model', 'unet');
-  assert.match(pn.err, /--model unet: unknown model \(registered: erfnet, feedback; see mirage models\)/);
+  assert.match(pn.err, /--model unet: unknown model \(registered: erfnet, feedback, deeplabv3plus-r50, [^)]*; see mirage models\)/);
   const inf = await mirage('info');
   // default family: subgroup (or portable without subgroups) on CPU adapters, workgroup tiles on GPUs
   assert.match(inf.out, /kernels: +(cpu class; convolutions (subgroup-broadcast|portable)|gpu class; convolutions workgroup-memory tiles)/);
@@ -232,12 +232,14 @@ t('mirage models lists every registered model with its parameters, input, output
   assert.match(m.out, /^erfnet \(also erfnet-encoder\): ERFNet/m);
   assert.match(m.out, /parameters {3}2,066,836 \(20 classes, default options\)/);
   assert.match(m.out, /^feedback: restoration U-Net/m);
+  assert.match(m.out, /^deeplabv3plus-r50 \(also DeepR50V3PlusD_m1\): DeepLabV3\+ on ResNet-50/m);
+  assert.match(m.out, /parameters {3}40,351,040 \(20 classes/);
   assert.match(m.out, /parameters {3}33,696,454 \(20 classes/);
   assert.match(m.out, /recipe reference +Eromera\/erfnet_pytorch/);
   assert.match(m.out, /model: adam:lr=0.0005,weight_decay=0.0001,beta1=0.9,beta2=0.999,eps=1e-8 {2}· {2}poly:power=0.9 per epoch/);
   assert.match(m.out, /restore: adam:lr=0.0002.* {2}· {2}step:size=30,gamma=0.5 per epoch/);
   const j = JSON.parse((await mirage('models', '--json', '--classes', '11')).out);
-  assert.equal(j.map((x: { name: string }) => x.name), ['erfnet', 'feedback']);
+  assert.equal(j.map((x: { name: string }) => x.name), ['erfnet', 'feedback', 'deeplabv3plus-r50', 'deeplabv3plus-r101', 'deeplabv3plus-srnx50', 'deeplabv3plus-srnx101', 'deeplabv3plus-wrn38']);
   assert.is(j[0].parameters, 2_066_836 - 9 * (128 + 1) - 9 * (16 * 4 + 1));
 });
 
