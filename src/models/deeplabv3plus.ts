@@ -17,7 +17,7 @@ import { concat } from '../kernels/concat.js';
 import { add, mul } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { resizeBilinear } from '../kernels/resize.js';
-import { BatchNorm2d, Conv2d, Sequential, kaimingNormal, layer } from './layers.js';
+import { BatchNorm2d, Conv2d, Sequential, convBn, kaimingNormal, layer } from './layers.js';
 import { type ResNetKind, ResNetBackbone, resnetParameters } from './resnet.js';
 import { WiderResNet38, widerResnetParameters } from './wider-resnet.js';
 
@@ -25,9 +25,8 @@ export type Trunk = ResNetKind | 'wrn38';
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406], IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /** conv + BN (+ ReLU in the BN's kernel), as the reference's nn.Sequential(conv, Norm2d, ReLU). */
-const convBn = (cin: number, cout: number, k: number, dil: number, rng: Rng) =>
+const convBnSeq = (cin: number, cout: number, k: number, dil: number, rng: Rng) =>
   new Sequential([new Conv2d(cin, cout, k, { padding: k === 3 ? dil : 0, dilation: dil, bias: false, rng }), new BatchNorm2d(cout)]);
-const runConvBn = (s: Sequential, x: Tensor) => (s.at(1) as BatchNorm2d).forward((s.at(0) as Conv2d).forward(x), true);
 
 /** ASPP: [image pooling, 1×1, three dilated 3×3], 256 channels each, concatenated (1280). */
 export class ASPP extends Module {
@@ -35,13 +34,13 @@ export class ASPP extends Module {
   readonly img_conv: Sequential;
   constructor(inDim: number, rates: number[], rng: Rng) {
     super();
-    this.features = [convBn(inDim, 256, 1, 1, rng), ...rates.map((r) => convBn(inDim, 256, 3, r, rng))];
-    this.img_conv = convBn(inDim, 256, 1, 1, rng);
+    this.features = [convBnSeq(inDim, 256, 1, 1, rng), ...rates.map((r) => convBnSeq(inDim, 256, 3, r, rng))];
+    this.img_conv = convBnSeq(inDim, 256, 1, 1, rng);
   }
   forward(x: Tensor): Tensor {
     const [h, w] = [x.shape[2], x.shape[3]];
-    const img = layer('aspp.img_conv', () => resizeBilinear(runConvBn(this.img_conv, mean(x, [2, 3], true)), h, w, true));
-    return concat([img, ...this.features.map((f, i) => layer(`aspp.features.${i}`, () => runConvBn(f, x)))]);
+    const img = layer('aspp.img_conv', () => resizeBilinear(convBn(this.img_conv, mean(x, [2, 3], true), true), h, w, true));
+    return concat([img, ...this.features.map((f, i) => layer(`aspp.features.${i}`, () => convBn(f, x, true)))]);
   }
 }
 
@@ -101,8 +100,8 @@ export class DeepLabV3Plus extends Module {
     const f = this.final;
     const dec = layer('final', () => {
       let y = concat([this.bot_fine.forward(skip), up]);
-      y = (f.at(1) as BatchNorm2d).forward((f.at(0) as Conv2d).forward(y), true);
-      y = (f.at(4) as BatchNorm2d).forward((f.at(3) as Conv2d).forward(y), true);
+      y = convBn(f, y, true, 0);
+      y = convBn(f, y, true, 3);
       return (f.at(6) as Conv2d).forward(y);
     });
     return layer('upsample', () => resizeBilinear(dec, H, W, true));

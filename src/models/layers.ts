@@ -124,6 +124,11 @@ export class Sequential extends Module {
   }
 }
 
+/** bn(conv(x)), with the ReLU in the BN's kernel when `relu`: the conv at index i of a Sequential, its BN at i + 1 (PyTorch's nn.Sequential(conv, BN[, ReLU])). */
+export function convBn(s: Sequential, x: Tensor, relu: boolean, i = 0): Tensor {
+  return (s.at(i + 1) as BatchNorm2d).forward((s.at(i) as Conv2d).forward(x), relu);
+}
+
 /** Every Conv2d in a module tree with its dotted name. */
 export function convsOf(m: Module, prefix = ''): [string, Conv2d][] {
   const out: [string, Conv2d][] = m instanceof Conv2d ? [[prefix.replace(/\.$/, ''), m]] : [];

@@ -16,7 +16,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { addRelu, mul, sigmoid } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
 import { mean } from '../kernels/reduce.js';
-import { BatchNorm2d, Conv2d, Sequential, kaimingNormal, layer } from './layers.js';
+import { BatchNorm2d, Conv2d, Sequential, convBn, kaimingNormal, layer } from './layers.js';
 
 export type ResNetKind = 'resnet50' | 'resnet101' | 'seresnext50' | 'seresnext101';
 export const RESNET_BLOCKS: Record<ResNetKind, number[]> = {
@@ -71,7 +71,7 @@ export class Bottleneck extends Module {
     y = this.bn3.forward(this.conv3.forward(y));
     if (this.se_module) y = this.se_module.forward(y);
     const shortcut = this.downsample
-      ? (this.downsample.at(1) as BatchNorm2d).forward((this.downsample.at(0) as Conv2d).forward(x)) : x;
+      ? convBn(this.downsample, x, false) : x;
     return addRelu(y, shortcut);
   }
 }
@@ -118,7 +118,7 @@ export class ResNetBackbone extends Module {
   }
   forward(x: Tensor): { skip: Tensor; out: Tensor } {
     let y = layer('layer0', () => (this.layer0 instanceof SeStem ? this.layer0.forward(x)
-      : maxPool2d((this.layer0.at(1) as BatchNorm2d).forward((this.layer0.at(0) as Conv2d).forward(x), true), 3, 2, 1)));
+      : maxPool2d(convBn(this.layer0, x, true), 3, 2, 1)));
     const stage = (name: string, blocks: Bottleneck[]) => blocks.forEach((b, i) => { y = layer(`${name}.${i}`, () => b.forward(y)); });
     stage('layer1', this.layer1);
     const skip = y;
