@@ -135,4 +135,16 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
       assert.match(err.message, /already holds a run of erfnet at epoch 8 of 8, best val mIoU \d+\.\d\d; pass --resume to continue it, --overwrite to replace it/));
 });
 
+t('the trainer with NVIDIA\'s augmentations: random crops of another size, jitter, blur, class-uniform items; clear refusals', async () => {
+  const e = getEngine();
+  const flags = { model: 'erfnet', height: 16, width: 32, cropSize: '16x8', scaleCrop: '0.5,2', colorAug: 0.25, gblur: true, classUniformPct: 0.5,
+    epochs: 1, trainSize: 4, valSize: 2, batchSize: 2, classWeights: 'none' };
+  const s = await train(flags, { savedir: join(dir, 'crops'), engine: e });
+  assert.is(s.history.length, 1);
+  assert.ok(Number.isFinite(s.history[0].trainLoss));
+  await train({ ...flags, distort: true }, { savedir: join(dir, 'crops3'), engine: e })
+    .then(() => assert.unreachable('crops with distortion must be refused'), (err: Error) =>
+      assert.match(err.message, /--crop-size 16x8 with heat distortion/));
+});
+
 t.run();

@@ -2,6 +2,7 @@
 // options and recipes (no GPU needed: counts come from the entries' arithmetic, which tests check
 // against the built models and the reference implementations).
 import { listModels, resolveOptions } from '../models/registry.js';
+import { describeAugment } from '../train/config.js';
 import { OPTIMIZERS, SCHEDULES, formatSpec, parseSpec } from '../train/recipe.js';
 
 export function models(a: { json?: boolean; classes: number }): void {
@@ -16,7 +17,10 @@ export function models(a: { json?: boolean; classes: number }): void {
         describe: r.describe, epochs: r.epochs, batchSize: r.batchSize, height: r.height, classWeights: r.classWeights,
         optimizer: Object.fromEntries(Object.entries(r.optimizer).map(([g, s]) => [g, formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS, true)])),
         schedule: Object.fromEntries(Object.entries(r.schedule).map(([g, s]) => [g, formatSpec(parseSpec(s, SCHEDULES, 'recipe'), SCHEDULES, true)])),
-        augment: { flip: r.flip, translate: r.translate, scaleCrop: r.scaleCrop ?? null },
+        width: r.width ?? null,
+        augment: { flip: r.flip, translate: r.translate, scaleCrop: r.scaleCrop ?? null, cropSize: r.cropSize ?? null, colorAug: r.colorAug ?? 0,
+          gblur: r.gblur ?? false, classUniformPct: r.classUniformPct ?? 0, classUniformTile: r.classUniformTile ?? null },
+        summary: describeAugment(r),
       }])),
     };
   });
@@ -31,7 +35,7 @@ export function models(a: { json?: boolean; classes: number }): void {
     console.log(`  options      ${opts.join('  ')}`);
     for (const [name, rc] of Object.entries(r.recipes)) {
       console.log(`  recipe ${name.padEnd(9)} ${rc.describe}`);
-      console.log(`    ${rc.epochs} epochs, batch ${rc.batchSize}, height ${rc.height}, class weights ${rc.classWeights}, flip ${rc.augment.flip ? 'on' : 'off'}, translate ${rc.augment.translate}`);
+      console.log(`    ${rc.epochs} epochs, batch ${rc.batchSize}, height ${rc.height}${rc.width ? `, width ${rc.width}` : ''}, class weights ${rc.classWeights}, ${rc.summary}`);
       for (const g of Object.keys(rc.optimizer)) console.log(`    ${g}: ${rc.optimizer[g]}  ·  ${rc.schedule[g]} per epoch`);
     }
     console.log('');

@@ -71,7 +71,12 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('val-size', { type: 'number', describe: 'synthetic data: number of validation scenes (default 50)' })
     .option('flip', { type: 'boolean', describe: 'random horizontal flip (recipe; --no-flip turns it off)' })
     .option('translate', { type: 'number', describe: 'random translation up to N pixels (recipe: 2)' })
-    .option('scale-crop', { type: 'string', describe: 'random scale "lo,hi" about the centre, e.g. 0.75,1.5 (off by default)' })
+    .option('scale-crop', { type: 'string', describe: 'random scale "lo,hi", then a crop at a random place (NVIDIA\'s RandomSizeAndCrop), e.g. 0.5,2 (recipe)' })
+    .option('crop-size', { type: 'string', describe: 'train on random crops W or WxH of the --height/--width images (NVIDIA\'s crop_size); validation uses whole images' })
+    .option('color-aug', { type: 'number', describe: 'colour jitter: brightness, contrast, saturation factors U[1−v, 1+v], hue ±v (NVIDIA: 0.25; 0 off)' })
+    .option('gblur', { type: 'boolean', describe: 'Gaussian blur σ = 0.15 + U·1.15 px on every training image (NVIDIA\'s gblur; --no-gblur off)' })
+    .option('class-uniform-pct', { type: 'number', describe: 'share of each epoch drawn as crops around class centroids (NVIDIA: 0.5; 0 off)' })
+    .option('class-uniform-tile', { type: 'number', describe: 'class-uniform tile in pixels of the sized labels (default: --height)' })
     .option('distort', { type: 'boolean', describe: 'train and validate on heat-distorted images (always on for feedback; simulator flags below)' })));
 }
 
@@ -91,6 +96,8 @@ export function trainFlags(a: Record<string, unknown>): TrainFlags {
     optimizer: a.optimizer as string | undefined, schedule: a.schedule as string | undefined, lr: num('lr'),
     weightDecay: num('weight-decay'), momentum: num('momentum'), classWeights: a['class-weights'] as string | undefined,
     flip: a.flip as boolean | undefined, translate: num('translate'), scaleCrop: a['scale-crop'] as string | undefined,
+    cropSize: a['crop-size'] === undefined ? undefined : String(a['crop-size']), colorAug: num('color-aug'), gblur: a.gblur as boolean | undefined,
+    classUniformPct: num('class-uniform-pct'), classUniformTile: num('class-uniform-tile'),
     distort: a.distort as boolean | undefined, iouTrain: a['iou-train'] as boolean | undefined,
     sigma: num('sigma'), corrLength: num('corr-length'), anisotropy: num('anisotropy'), blur: num('blur'), cn2: num('cn2'),
     pathLength: num('path-length'), focalLength: num('focal-length'), aperture: num('aperture'), pixelPitch: num('pixel-pitch'),

@@ -5,6 +5,7 @@ import { Rng } from '../engine/rng.js';
 import type { SegDataset } from './datasets.js';
 import type { Sample } from './synthetic.js';
 import { type AugmentOptions, augment, resizeImage, resizeLabel } from './transforms.js';
+import { type CentroidItem, type EpochItem, buildEpoch, classCentroids } from './uniform.js';
 
 export interface LoaderOptions {
   batchSize: number;
@@ -18,6 +19,13 @@ export interface LoaderOptions {
   width?: number;
   shuffle?: boolean;
   augment?: AugmentOptions;
+  /**
+   * Class-uniform sampling (src/data/uniform.ts): the share `pct` of each epoch's items are crops
+   * around class centroids found in tiles of `tile` pixels of the sized labels (default: the input
+   * height). With augment.scale the item's random crop is placed around its centroid; without,
+   * the item is the whole image (still drawn for the class it holds).
+   */
+  classUniform?: { pct: number; tile?: number };
   seed?: number;
   /** Labels at 1/labelDownscale of the input (ERFNet encoder stage: 8). */
   labelDownscale?: number;
@@ -38,8 +46,12 @@ export interface Batch {
 }
 
 export class Loader {
+  /** The size each image is scaled and cropped to (covering it, keeping its aspect). */
   readonly width: number;
   readonly height: number;
+  /** The batches' size: augment.crop when training on random crops of the sized images, else width × height. */
+  readonly inputWidth: number;
+  readonly inputHeight: number;
   /** What differs between the data and the input size (e.g. images of several sizes), for the user. */
   readonly notes: string[] = [];
   constructor(readonly ds: SegDataset, readonly o: LoaderOptions) {
@@ -52,6 +64,10 @@ export class Loader {
     const aspects = sizes.map((s) => s.width / s.height).sort((a, b) => a - b);
     const median = aspects[Math.floor(aspects.length / 2)];
     this.width = o.width ?? Math.max(8, Math.round((o.height * median) / 8) * 8);
+    [this.inputWidth, this.inputHeight] = o.augment?.crop ?? [this.width, this.height];
+    if (!(this.inputWidth >= 8 && this.inputWidth % 8 === 0 && this.inputHeight >= 8 && this.inputHeight % 8 === 0)) {
+      throw new Error(`--crop ${this.inputWidth}x${this.inputHeight}: both sides must be positive multiples of 8`);
+    }
     const counts = new Map<string, number>();
     for (const s of sizes) counts.set(`${s.width}x${s.height}`, (counts.get(`${s.width}x${s.height}`) ?? 0) + 1);
     if (counts.size > 1) {
@@ -63,32 +79,46 @@ export class Loader {
 
   batches(): number { return Math.ceil(this.ds.length / this.o.batchSize); }
 
-  private order(epoch: number): number[] {
-    const idx = Array.from({ length: this.ds.length }, (_, i) => i);
-    if (this.o.shuffle) {
-      const r = new Rng(((this.o.seed ?? 0) * 7919 + epoch) >>> 0);
-      for (let i = idx.length - 1; i > 0; i--) { const j = r.int(i + 1); [idx[i], idx[j]] = [idx[j], idx[i]]; }
-    }
-    return idx;
+  private centroids?: CentroidItem[][];
+  /**
+   * The class centroids of every training label (class-uniform sampling), found once: each label is
+   * loaded and sized as for training. Called by the first epoch if not before (the trainer calls it
+   * with a progress bar).
+   */
+  classCentroids(onProgress?: (done: number, total: number) => void): CentroidItem[][] {
+    const cu = this.o.classUniform;
+    if (!cu) throw new Error('class centroids: this loader has no class-uniform sampling');
+    const [W, H] = [this.width, this.height], ds = this.ds, n = ds.length;
+    this.centroids ??= classCentroids(n, (i) => coverCrop(ds.load(i), W, H).label, W, H, cu.tile ?? H,
+      ds.numClasses - 1, ds.ignoreIndex, (d) => onProgress?.(d, n));
+    return this.centroids;
   }
 
-  /** Loads, scales to cover the loader's size (keeping the aspect), centre-crops and augments one sample. */
-  prepare(i: number, rng: Rng): Sample {
+  private items(epoch: number): EpochItem[] {
+    const r = new Rng(((this.o.seed ?? 0) * 7919 + epoch) >>> 0);
+    if (this.o.classUniform && this.o.classUniform.pct > 0) return buildEpoch(this.ds.length, this.classCentroids(), this.o.classUniform.pct, r);
+    const idx = Array.from({ length: this.ds.length }, (_, i) => i);
+    if (this.o.shuffle) for (let i = idx.length - 1; i > 0; i--) { const j = r.int(i + 1); [idx[i], idx[j]] = [idx[j], idx[i]]; }
+    return idx.map((index) => ({ index }));
+  }
+
+  /** Loads, scales to cover the loader's size (keeping the aspect), centre-crops and augments one sample (its crop around `centroid` if given). */
+  prepare(i: number, rng: Rng, centroid?: { x: number; y: number }): Sample {
     const s = this.ds.load(i);
     const [W, H] = [this.width, this.height];
     let out: Sample = { ...s, ...coverCrop(s, W, H), width: W, height: H };
-    if (this.o.augment) out = augment(out, this.o.augment, rng, this.ds.ignoreIndex);
+    if (this.o.augment) out = augment(out, this.o.augment, rng, this.ds.ignoreIndex, centroid);
     return out;
   }
 
-  private makeBatch(order: number[], k: number, rng: Rng): Batch {
+  private makeBatch(order: EpochItem[], k: number, rng: Rng): Batch {
     const ids = order.slice(k * this.o.batchSize, (k + 1) * this.o.batchSize);
-    const [W, H] = [this.width, this.height], ds = this.o.labelDownscale ?? 1;
+    const [W, H] = [this.inputWidth, this.inputHeight], ds = this.o.labelDownscale ?? 1;
     const [lw, lh] = [W / ds, H / ds];
     const x = new Float32Array(ids.length * 3 * W * H), y = new Int32Array(ids.length * lw * lh);
     const names: string[] = [], samples: Sample[] = [];
-    ids.forEach((id, b) => {
-      const s = this.prepare(id, rng);
+    ids.forEach((it, b) => {
+      const s = this.prepare(it.index, rng, it.centroid);
       x.set(s.image, b * 3 * W * H);
       y.set(ds === 1 ? s.label : resizeLabel(s.label, W, H, lw, lh), b * lw * lh);
       names.push(s.name);
@@ -99,7 +129,7 @@ export class Loader {
 
   /** The batches of one epoch, each prepared while the previous one is being used. */
   async *epoch(epoch = 0): AsyncGenerator<Batch> {
-    const order = this.order(epoch), n = this.batches();
+    const order = this.items(epoch), n = this.batches();
     const rng = new Rng(((this.o.seed ?? 0) * 104729 + epoch * 31 + 7) >>> 0);
     const load = (k: number) => new Promise<Batch>((res, rej) => setImmediate(() => {
       try { res(this.makeBatch(order, k, rng)); } catch (e) { rej(e); }

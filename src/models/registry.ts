@@ -42,6 +42,16 @@ export interface TrainingPlan {
   flip: boolean;
   translate: number;
   scaleCrop?: string;
+  /** Train on random crops "W" or "WxH" of the sized images (NVIDIA's crop_size); unset: the whole sized image. */
+  cropSize?: string;
+  /** Colour jitter strength (NVIDIA's color_aug: brightness, contrast, saturation and hue); unset or 0: off. */
+  colorAug?: number;
+  /** Gaussian blur σ = 0.15 + U·1.15 on every sample (NVIDIA's gblur). */
+  gblur?: boolean;
+  /** Class-uniform sampling share (NVIDIA's class_uniform_pct); unset or 0: off. */
+  classUniformPct?: number;
+  /** Class-uniform tile in pixels of the sized labels (default: the input height). */
+  classUniformTile?: number;
 }
 
 export interface Recipe extends TrainingPlan {
@@ -332,9 +342,10 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
     ],
     recipes: {
       default: {
-        describe: 'NVIDIA\'s recipe at a CPU-sized budget: SGD 0.01 momentum 0.9, poly, 10 epochs, batch 4, 128 px, scale 0.5–2, flip',
+        describe: 'NVIDIA\'s recipe at a CPU-sized budget: SGD 0.01 momentum 0.9, poly, 10 epochs, batch 4, 128 px, scale 0.5–2 with random crop, ' +
+          'flip, colour jitter 0.25, Gaussian blur, class-uniform sampling 0.5',
         epochs: 10, batchSize: 4, height: 128, optimizer: { model: 'sgd:lr=1e-2,momentum=0.9,weight_decay=1e-4' }, schedule: { model: 'poly:power=1' },
-        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', colorAug: 0.25, gblur: true, classUniformPct: 0.5,
       },
       demo: {
         describe: 'minutes on a CPU: 4 epochs at 64 px, SGD 0.01, flip and scale 0.5–2 crop',
@@ -342,10 +353,12 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
         classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
       },
       reference: {
-        describe: 'scripts/train_cityscapes_*.sh: 175 epochs, batch 16 (8 GPUs × 2), crop 896, SGD 1e-3, scl-poly, relaxed loss with strict classes, relaxation off after epoch 100 (colour jitter, blur and class-uniform sampling not yet in mirage)',
-        epochs: 175, batchSize: 16, height: 896, width: 896, optimizer: { model: NVIDIA_SGD },
+        describe: 'scripts/train_cityscapes_*.sh: 175 epochs, batch 16 (8 GPUs × 2), 2048×1024 images scaled 0.5–2 and cropped 896², SGD 1e-3, ' +
+          'scl-poly, colour jitter 0.25, Gaussian blur, class-uniform 0.5 on 1024-px tiles, relaxed loss with strict classes, relaxation off after epoch 100',
+        epochs: 175, batchSize: 16, height: 1024, width: 2048, optimizer: { model: NVIDIA_SGD },
         schedule: { model: 'scl-poly:power=1,repoly=1.5,rescale=1,relax=100' },
-        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2',
+        classWeights: 'none', flip: true, translate: 0, scaleCrop: '0.5,2', cropSize: '896', colorAug: 0.25, gblur: true,
+        classUniformPct: 0.5, classUniformTile: 1024,
         options: { loss: 'relaxed', 'strict-border': CITYSCAPES_STRICT, 'rlx-off-epoch': 100, 'wt-bound': 1 },
       },
     },

@@ -46,6 +46,11 @@ export interface TrainFlags extends TurbulenceParams {
   flip?: boolean;
   translate?: number;
   scaleCrop?: string;
+  cropSize?: string;
+  colorAug?: number;
+  gblur?: boolean;
+  classUniformPct?: number;
+  classUniformTile?: number;
   distort?: boolean;
   iouTrain?: boolean;
 }
@@ -67,6 +72,20 @@ function checkNumbers(c: RunConfig): void {
       throw new Error(`--scale-crop ${c.scaleCrop}: expected "lo,hi" with 0 < lo ≤ hi, e.g. 0.75,1.5`);
     }
   }
+  if (c.cropSize !== undefined) parseCropSize(c.cropSize);
+  if (c.colorAug !== undefined && !(c.colorAug >= 0 && c.colorAug <= 0.5)) throw bad('color-aug', c.colorAug, 'in [0, 0.5] (reference 0.25; the hue shift is at most half the circle)');
+  if (c.classUniformPct !== undefined && !(c.classUniformPct >= 0 && c.classUniformPct <= 1)) throw bad('class-uniform-pct', c.classUniformPct, 'a fraction in [0, 1] (reference 0.5)');
+  if (c.classUniformTile !== undefined && !(Number.isInteger(c.classUniformTile) && c.classUniformTile >= 1)) throw bad('class-uniform-tile', c.classUniformTile, 'an integer ≥ 1 pixel');
+}
+
+/** "W" (square) or "WxH" → [width, height], positive multiples of 8. */
+export function parseCropSize(v: string): [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v.trim());
+  const wh = m ? [Number(m[1]), Number(m[2] ?? m[1])] as [number, number] : null;
+  if (!wh || !wh.every((n) => n >= 8 && n % 8 === 0)) {
+    throw new Error(`--crop-size ${v}: expected W or WxH in pixels, multiples of 8 (e.g. 896, or 128x64)`);
+  }
+  return wh;
 }
 
 /** Applies the given flags over a configuration (a recipe's, or a checkpoint's). */
@@ -77,6 +96,8 @@ function applyFlags(spec: ModelSpec, base: RunConfig, f: TrainFlags): RunConfig 
   set('data', f.data); set('trainSize', f.trainSize); set('valSize', f.valSize); set('seed', f.seed);
   set('height', f.height); set('width', f.width); set('epochs', f.epochs); set('batchSize', f.batchSize);
   set('classWeights', f.classWeights); set('flip', f.flip); set('translate', f.translate); set('scaleCrop', f.scaleCrop);
+  set('cropSize', f.cropSize); set('colorAug', f.colorAug); set('gblur', f.gblur);
+  set('classUniformPct', f.classUniformPct); set('classUniformTile', f.classUniformTile);
   set('iouTrain', f.iouTrain);
   c.options = { ...c.options, ...Object.fromEntries(Object.entries(resolveOptions(spec, f.options ?? {}, c.recipe))
     .filter(([k]) => f.options?.[k] !== undefined)) };
@@ -120,6 +141,7 @@ export function newConfig(f: TrainFlags): { spec: ModelSpec; config: RunConfig }
     height: r.height, width: r.width, epochs: r.epochs, batchSize: r.batchSize,
     optimizer: norm(r.optimizer, OPTIMIZERS, `${spec.name} recipe optimizer`), schedule: norm(r.schedule, SCHEDULES, `${spec.name} recipe schedule`),
     classWeights: r.classWeights, flip: r.flip, translate: r.translate, scaleCrop: r.scaleCrop,
+    cropSize: r.cropSize, colorAug: r.colorAug, gblur: r.gblur, classUniformPct: r.classUniformPct, classUniformTile: r.classUniformTile,
     distortion: spec.distortion === 'always' ? {} : null, iouTrain: false,
   };
   return { spec, config: applyFlags(spec, base, f) };
@@ -173,5 +195,12 @@ export function describeConfig(c: RunConfig): string {
   const opt = Object.entries(c.optimizer).map(([g, s]) => `${g}: ${s} · ${c.schedule[g]}`).join('; ');
   const opts = Object.entries(c.options).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${v}`).join(' ');
   return `${c.model} (recipe ${c.recipe}${opts ? `; ${opts}` : ''}) | ${c.epochs} epochs, batch ${c.batchSize} | ${opt} | ` +
-    `class weights ${c.classWeights} | flip ${c.flip ? 'on' : 'off'}, translate ${c.translate}${c.scaleCrop ? `, scale ${c.scaleCrop}` : ''} | seed ${c.seed}`;
+    `class weights ${c.classWeights} | ${describeAugment(c)} | seed ${c.seed}`;
+}
+
+/** The augmentations of a run, in one phrase. */
+export function describeAugment(c: TrainingPlan): string {
+  return [`flip ${c.flip ? 'on' : 'off'}`, `translate ${c.translate}`, c.scaleCrop && `scale ${c.scaleCrop}`, c.cropSize && `crop ${c.cropSize}`,
+    c.colorAug && `colour jitter ${c.colorAug}`, c.gblur && 'Gaussian blur',
+    c.classUniformPct && `class-uniform ${c.classUniformPct}${c.classUniformTile ? ` (tile ${c.classUniformTile})` : ''}`].filter(Boolean).join(', ');
 }

@@ -29,7 +29,7 @@ import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
-import { type RunConfig, type TrainFlags, describeConfig, newConfig, resumeConfig } from './config.js';
+import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
 import { plotCurves } from './plot.js';
@@ -204,17 +204,34 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
     const down = spec.labelDownscale?.(c.options) ?? 1;
     const scale = c.scaleCrop ? c.scaleCrop.split(',').map(Number) as [number, number] : undefined;
+    const crop = c.cropSize ? parseCropSize(c.cropSize) : undefined;
+    if (crop && c.distortion) throw new Error(`--crop-size ${c.cropSize} with heat distortion: the simulator works at one input size; drop --crop-size or --distort`);
     const trainLoader = new Loader(trainDs, { batchSize: c.batchSize, height: c.height, width: c.width, shuffle: true, seed: c.seed,
-      labelDownscale: down, augment: { flip: c.flip, translate: c.translate, scale } });
+      labelDownscale: down, augment: { flip: c.flip, translate: c.translate, scale, crop, colorJitter: c.colorAug, blur: c.gblur },
+      classUniform: c.classUniformPct ? { pct: c.classUniformPct, tile: c.classUniformTile } : undefined });
     const valLoader = new Loader(valDs, { batchSize: c.batchSize, height: c.height, width: trainLoader.width, labelDownscale: down });
     const multiple = spec.multiple(c.options);
     if (trainLoader.height % multiple || trainLoader.width % multiple) {
       throw new Error(`${spec.name} needs input sizes that are multiples of ${multiple}; --height ${trainLoader.height} and width ` +
         `${trainLoader.width} are not (set --height/--width)`);
     }
+    if (trainLoader.inputHeight % multiple || trainLoader.inputWidth % multiple) {
+      throw new Error(`${spec.name} needs input sizes that are multiples of ${multiple}; --crop-size ${c.cropSize} is not`);
+    }
     for (const n of [...trainDs.notes, ...valDs.notes, ...trainLoader.notes, ...valLoader.notes]) console.warn(`warning: ${n}`);
-    const describeDs = (ds: SegDataset, l: Loader) => `${ds.name}: ${ds.length} images → ${l.width}x${l.height}, ${ds.numClasses} classes (ignore ${ds.ignoreIndex})`;
+    const describeDs = (ds: SegDataset, l: Loader) => `${ds.name}: ${ds.length} images → ${l.width}x${l.height}` +
+      `${l.inputWidth !== l.width || l.inputHeight !== l.height ? ` (random ${l.inputWidth}x${l.inputHeight} crops)` : ''}, ${ds.numClasses} classes (ignore ${ds.ignoreIndex})`;
     console.log(`train  ${describeDs(trainDs, trainLoader)}\nval    ${describeDs(valDs, valLoader)}`);
+    if (c.classUniformPct) {
+      const bar = new Progress('class centroids', trainDs.length, 'image');
+      const cents = trainLoader.classCentroids((d) => bar.update(d, d));
+      bar.done();
+      const tile = c.classUniformTile ?? trainLoader.height;
+      const per = Math.floor((trainDs.length * c.classUniformPct) / cents.length);
+      console.log(`class-uniform sampling ${c.classUniformPct}: ${per} crops per class and epoch around centroids (tiles of ${tile} px); ` +
+        `centroids per class: ${cents.map((l) => l.length).join(' ')}`);
+      if (per === 0) console.warn(`warning: --class-uniform-pct ${c.classUniformPct} gives no class-uniform items: ${trainDs.length} images × ${c.classUniformPct} < ${cents.length} classes`);
+    }
     console.log(`adapter ${engine.device.adapterInfo?.description ?? ''} | ${describeConfig(c)}`);
 
     // class weights: stored in the checkpoint once computed, so a resumed run uses the same ones
