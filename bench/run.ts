@@ -16,7 +16,7 @@ import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
 import { OPTIMIZERS, makeOptimizer, parseSpec } from '../src/train/recipe.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
-import { convFlops, convFlopsNominal, erfnetConvs, outShape } from './shapes.js';
+import { type ConvCase, convFlops, convFlopsNominal, denseTwin, erfnetConvs, outShape, seresnext50GroupedConvs } from './shapes.js';
 
 // Bandwidth ceiling: the simplest possible WGSL copy, one vec4 per invocation.
 const COPY_VEC4 = kernel('copy_vec4', /* wgsl */ `
@@ -32,8 +32,8 @@ ${MAIN_1D}
 
 export interface BenchOptions {
   quick?: boolean; full?: boolean; reps: number; peer: boolean; outDir: string; command: string;
-  /** Run only these parts (default all). */
-  only?: ('convs' | 'models')[];
+  /** Run only these parts (default all; grouped when a SE-ResNeXt model is benched). */
+  only?: ('convs' | 'models' | 'grouped')[];
   /** Conv shapes at this input [H, W] instead of the quick/full default. */
   convSize?: [number, number];
   /** Only the conv shapes whose name contains one of these (lower case). */
@@ -120,11 +120,13 @@ export async function runBench(o: BenchOptions): Promise<void> {
   console.log('GFLOP/s counts the multiply-adds whose input is inside the image (taps on padding are not work)\n');
   result.ceilings = { matmul: { n: M, ms: best.ms, gflops: peakFlops, kernel: best.kernel, kernels: mms }, copy: { bytes: 4 * copyN, ms: cp, gbps: peakBw } };
 
-  const part = (p: 'convs' | 'models') => !o.only || o.only.includes(p);
+  const part = (p: 'convs' | 'models' | 'grouped') => (o.only ? o.only.includes(p)
+    : p !== 'grouped' || (o.models ?? listModels().map((m) => m.name)).some((m) => m.includes('srnx')));
   const peer: Peer | null = o.peer ? await loadTfjsPeer(dev.instance) : null;
   if (o.peer && !peer) console.log('peer: @tensorflow/tfjs-backend-webgpu not installed or failed to start; peer column skipped\n');
   const peerGpu = peer !== null && peer.timestamps && ts;
   if (part('convs')) await benchConvs();
+  if (part('grouped')) await benchGrouped();
   if (part('models')) await benchModels();
 
   mkdirSync(o.outDir, { recursive: true });
@@ -208,6 +210,51 @@ export async function runBench(o: BenchOptions): Promise<void> {
     x.dispose(); w.dispose(); dy.dispose();
   }
   result.convs = rows;
+  }
+
+  // SE-ResNeXt's grouped 3×3 convolutions, each pass against its dense twin: the same FLOPs and
+  // output without the grouping (shapes.ts denseTwin), timed in the same run
+  async function benchGrouped(): Promise<void> {
+  const [n, H, W] = o.convSize ? [1, ...o.convSize] : quick ? [2, 128, 256] : [8, 224, 448];
+  const rows: Record<string, unknown>[] = [];
+  console.log(`\nSE-ResNeXt-50 grouped convolutions (32 groups) at ${n}x3x${H}x${W}, ${e.kernelFamily} family; ` +
+    'dense twin = the same FLOPs and output without grouping (one group\'s input channels read by all filters)');
+  console.log(['shape'.padEnd(24), 'pass'.padEnd(10), 'GPU ms', 'GFLOP/s', '%peak', 'dense ms', 'dense GF/s', 'grouped/dense'].map((x, i) => (i < 2 ? x : x.padStart(10))).join(' '));
+  // the passes of a case, built once; grouped and dense twin are timed alternately, one repetition
+  // at a time, so drifts in the machine's speed (lavapipe shares the CPU) reach both alike
+  const setup = (cs: ConvCase) => {
+    const y = outShape(cs);
+    const x = tensor(randn(size(cs.x), 3), cs.x), w = tensor(randn(size(cs.w), 4).map((v) => v * 0.1), cs.w), dy = tensor(randn(size(y), 5), y);
+    const g = conv2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation, groups: cs.groups });
+    const passes: Record<Pass, () => Tensor> = { forward: () => convFwd(g, x, w, null), bwd_input: () => convBwdInput(g, dy, w, null),
+      bwd_weight: () => convBwdWeight(g, dy, x) };
+    return { passes, dispose: () => { x.dispose(); w.dispose(); dy.dispose(); } };
+  };
+  const time = async (a: () => Tensor, b: () => Tensor): Promise<[number[], number[]]> => {
+    for (const run of [a, b]) {
+      for (const until = performance.now() + (cpu ? 0 : WARM_MS); performance.now() < until;) { for (let i = 0; i < 4; i++) scope(() => noGrad(run)).dispose(); await e.fence(); }
+      await gpuTime(e, run, 1, ts);
+    }
+    const ta: number[] = [], tb: number[] = [];
+    for (let r = 0; r < reps; r++) { ta.push(...(await gpuTime(e, a, 1, ts, false))); tb.push(...(await gpuTime(e, b, 1, ts, false))); }
+    return [ta, tb];
+  };
+  for (const cs of seresnext50GroupedConvs(n, H, W)) {
+    const twin = denseTwin(cs), flops = convFlops(cs);
+    if (convFlops(twin) !== flops) throw new Error(`bench: ${cs.name}: the dense twin's FLOPs differ`);
+    const [gs, ds] = [setup(cs), setup(twin)];
+    for (const pass of ['forward', 'bwd_input', 'bwd_weight'] as const) {
+      const [gt, dt] = await time(gs.passes[pass], ds.passes[pass]);
+      const [gms, dms] = [median(gt), median(dt)];
+      const [gf, df] = [flops / (gms / 1e3) / 1e9, flops / (dms / 1e3) / 1e9];
+      rows.push({ shape: cs.name, pass, x: cs.x, w: cs.w, groups: cs.groups, flops, gpuMs: gms, gpuSpread: spread(gt), gflops: gf,
+        peakFraction: gf / peakFlops, dense: { x: twin.x, w: twin.w, gpuMs: dms, gpuSpread: spread(dt), gflops: df }, groupedOverDense: gf / df });
+      console.log([cs.name.padEnd(24), pass.padEnd(10), fmt(gms), fmt(gf), fmt((100 * gf) / peakFlops, 0) + '%', fmt(dms), fmt(df),
+        `${fmt((100 * gf) / df, 0)}%${gf / df < 0.5 ? ' BELOW 50%' : ''}`].map((x, i) => (i < 2 ? x : x.padStart(10))).join(' '));
+    }
+    gs.dispose(); ds.dispose();
+  }
+  result.grouped = { shape: [n, 3, H, W], kernels: e.kernelFamily, rows };
   }
 
   // whole-model numbers: each registered model's inference and training step through its System (as

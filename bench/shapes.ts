@@ -10,6 +10,8 @@ export interface ConvCase {
   padding: [number, number];
   dilation: [number, number];
   transposed?: { outputPadding: [number, number] };
+  /** Grouped convolution: w is [k, c/groups, r, s]. */
+  groups?: number;
 }
 
 export function erfnetConvs(n: number, H: number, W: number): ConvCase[] {
@@ -29,6 +31,31 @@ export function erfnetConvs(n: number, H: number, W: number): ConvCase[] {
     c('up convT 64→16', [n, 64, h4, w4], [64, 16, 3, 3], [2, 2], [1, 1], [1, 1], { outputPadding: [1, 1] }),
     c('out convT 2x2 16→20', [n, 16, h2, w2], [16, 20, 2, 2], [2, 2], [0, 0], [1, 1], { outputPadding: [0, 0] }),
   ];
+}
+
+/**
+ * The grouped 3×3 convolutions of SE-ResNeXt-50 32×4d (NVIDIA's DeepSRNX50V3PlusD_m1, output
+ * stride 8) at an input of H×W: the first block of each stage (layer2's has stride 2, layer3 and
+ * layer4 are dilated 2 and 4 instead of striding), 32 groups of 4, 8, 16 and 32 channels.
+ */
+export function seresnext50GroupedConvs(n: number, H: number, W: number): ConvCase[] {
+  const g = (name: string, ch: number, h: number, w: number, stride: number, dil: number): ConvCase =>
+    ({ name, x: [n, ch, h, w], w: [ch, ch / 32, 3, 3], stride: [stride, stride], padding: [dil, dil], dilation: [dil, dil], groups: 32 });
+  return [
+    g('layer1 3x3 g32 128', 128, H / 4, W / 4, 1, 1),
+    g('layer2 3x3 g32 256 s2', 256, H / 4, W / 4, 2, 1),
+    g('layer3 3x3 g32 512 d2', 512, H / 8, W / 8, 1, 2),
+    g('layer4 3x3 g32 1024 d4', 1024, H / 8, W / 8, 1, 4),
+  ];
+}
+
+/**
+ * The dense convolution with the same FLOPs and the same output as a grouped case: one group's
+ * input channels (c/groups) read by all k filters, i.e. the grouped conv without its grouping.
+ */
+export function denseTwin(cs: ConvCase): ConvCase {
+  const G = cs.groups ?? 1;
+  return { ...cs, name: `${cs.name} dense twin`, x: [cs.x[0], cs.x[1] / G, cs.x[2], cs.x[3]], groups: undefined };
 }
 
 /** Output shape [n, k, oh, ow] of a case. */
@@ -51,7 +78,7 @@ export function outShape(cs: ConvCase): [number, number, number, number] {
 export function convFlops(cs: ConvCase): number {
   const g = cs.transposed
     ? convTranspose2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation, outputPadding: cs.transposed.outputPadding })
-    : conv2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation });
+    : conv2dGeometry(cs.x, cs.w, { stride: cs.stride, padding: cs.padding, dilation: cs.dilation, groups: cs.groups });
   // in the (adjoint) convolution, output row o reads input row o·stride + tap·dilation − padding
   const inside = (taps: number, outN: number, inN: number, st: number, d: number, pad: number) => {
     let count = 0;
@@ -65,6 +92,6 @@ export function convFlops(cs: ConvCase): number {
 /** The same without the padding test: every tap of every output (the usual nominal count). */
 export function convFlopsNominal(cs: ConvCase): number {
   const [n, k, oh, ow] = outShape(cs);
-  const macs = cs.transposed ? n * cs.x[1] * cs.x[2] * cs.x[3] * k * cs.w[2] * cs.w[3] : n * k * oh * ow * cs.x[1] * cs.w[2] * cs.w[3];
+  const macs = cs.transposed ? n * cs.x[1] * cs.x[2] * cs.x[3] * k * cs.w[2] * cs.w[3] : n * k * oh * ow * cs.w[1] * cs.w[2] * cs.w[3];
   return 2 * macs;
 }

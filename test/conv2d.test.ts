@@ -54,6 +54,8 @@ const grouped: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 40, 4, 8], w: [40, 20, 3, 3], o: { padding: [2, 2], dilation: [2, 2], groups: 2 }, bias: true },  // 32-blocks, channel lanes
   { x: [2, 6, 5, 5], w: [12, 2, 1, 1], o: { groups: 3 }, bias: true },                                   // channel multiplier 2
   { x: [1, 18, 6, 5], w: [9, 6, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 3 }, bias: false },
+  { x: [2, 24, 7, 9], w: [24, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 3 }, bias: true },   // ResNeXt stage 2: 8 a group (8-blocks)
+  { x: [1, 21, 5, 11], w: [21, 7, 3, 3], o: { padding: [1, 1], groups: 3 }, bias: true },                  // 7 a group: partial 8-blocks, per-tap dw
 ];
 cases.push(...grouped);
 const families = kernelFamilies();
@@ -73,7 +75,8 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   await using('portable', async () => assert.ok((await names()).includes('conv2d_fwd')))();
   await using('tiled', async () => assert.ok((await names()).includes('conv2d_fwd_tiled')))();
   if (!e.subgroups) return;
-  assert.ok((await names()).includes('conv2d_fwd_sg_quads'));         // width 4: rows read as vec4 quads
+  assert.ok((await names(12)).includes('conv2d_fwd_sg_quads'));       // width 4: rows read as vec4 quads
+  assert.ok((await names(5)).includes('conv2d_fwd_sg_quads_k8'));     // 8 channels or fewer: blocks of 8 (NOTES §49)
   assert.ok((await names(24)).includes('conv2d_fwd_sg_quads_k32'));   // more than 16 channels: blocks of 32
   const x = tensor(new Float32Array(20 * 3 * 8), [1, 20, 3, 8]), w = tensor(new Float32Array(24 * 20 * 3), [24, 20, 3, 1]);
   e.startProfiling();

@@ -8,7 +8,7 @@ export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer
 export async function bench(a: BenchArgs): Promise<void> {
   if (!(a.reps >= 1)) throw new Error(`--reps must be ≥ 1, got ${a.reps}`);
   const only = a.only?.split(',').map((s) => s.trim());
-  for (const p of only ?? []) if (p !== 'convs' && p !== 'models') throw new Error(`--only: unknown part '${p}' (convs, models)`);
+  for (const p of only ?? []) if (p !== 'convs' && p !== 'models' && p !== 'grouped') throw new Error(`--only: unknown part '${p}' (convs, models, grouped)`);
   let convSize: [number, number] | undefined;
   if (a.convSize !== undefined) {
     const m = /^(\d+)x(\d+)$/.exec(a.convSize);

@@ -296,9 +296,13 @@ ${SG_HEAD}
   if (!valid) { return; }
 ${storeBlock({ out: 'y', ch0: 'k0', count: 'u.k', index: '((b * u.k + k0 + q) * u.oh + oy) * u.ow + ox0 + j', ok: 'ox0 + j < u.ow', acc: ACC, K, J: SG_J, bofs: '(b % u.groups) * u.k' })}
 }`, { WG: SG_WG });
-/** Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it (bench/NOTES.md §19). */
-const blockFor = (channels: number) => (channels > 16 ? SG_CONV_K : 16);
-const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([4, 16, SG_CONV_K].map((K) =>
+/**
+ * Channel block of a subgroup conv launch: SG_CONV_K (32) when more than 16 channels fill it
+ * (bench/NOTES.md §19), 16, or 8 and 4 for the few channels of the RGB layer and of a small
+ * group (ResNeXt's first stages: 4 and 8 channels a group, §44, §49).
+ */
+const blockFor = (channels: number) => (channels <= 4 ? 4 : channels <= 8 ? 8 : channels > 16 ? SG_CONV_K : 16);
+const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntries([4, 8, 16, SG_CONV_K].map((K) =>
   [K, Object.fromEntries(ROW_READS.map((m) => [m, make(m, K)]))])) as Record<number, Record<RowRead, Kernel>>;
 /** How a launch reads rows: scalar unless stride 1 on rows ×4; aligned when every lane's first column is a multiple of 4. */
 const rowReadFor = (g: Geometry, rowLen: number): RowRead =>
@@ -388,8 +392,8 @@ ${GEOMETRY}
 @group(0) @binding(4) var<uniform> u: Conv;
 ${SG_HEAD}`;
 /** db[k0 + l] = Σ dy of lane l's channels (sa: first 8, sb: next 8), one writer per channel: the first workgroup of each k-block. */
-const writeBiasGrad = (firstOfBlock: string, two: boolean) => /* wgsl */ `
-  if (u.has_bias != 0u && ${firstOfBlock} && lid == sid && sid < 8u) {
+const writeBiasGrad = (firstOfBlock: string, two: boolean, KB = 16) => /* wgsl */ `
+  if (u.has_bias != 0u && ${firstOfBlock} && lid == sid && sid < ${Math.min(KB, 8)}u) {
     if (k0 + sid < u.k) { db[gi * u.k + k0 + sid] = sa; }
     ${two ? 'if (k0 + 8u + sid < u.k) { db[gi * u.k + k0 + 8u + sid] = sb; }' : ''}
   }`;
@@ -449,15 +453,16 @@ ${writeBiasGrad('grp % cbg == 0u && grp < cbg * kbg * u.groups', KB === 16)}
 }
 
 // Weight gradient for layers with few input channels (the RGB layer: c = 3), where one channel per
-// lane would leave most lanes idle: one (c, r, s) entry per lane instead, 16 output channels per
-// workgroup. At each position the 16 dy values are loaded one per lane and broadcast, and each lane
-// reads its one x: 3 loads per 16 FMAs a lane. The bias gradient comes along as in the kernel above.
-const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEIGHT_SG_HEAD}
+// lane would leave most lanes idle: one (c, r, s) entry per lane instead, KB output channels per
+// workgroup (16; 4 or 8 for small groups, NOTES §49). At each position the KB dy values are loaded
+// one per lane and broadcast, and each lane reads its one x: 3 loads per 16 FMAs a lane. The bias
+// gradient comes along as in the kernel above.
+const bwdWeightTaps = (KB: 4 | 8 | 16) => kernel(`conv2d_bwd_weight_sg_taps${KB === 16 ? '' : `_k${KB}`}`, `${BWD_WEIGHT_SG_HEAD}
   let crs = u.c * u.r * u.s;
   let jg = (crs + WG - 1u) / WG;
-  let kbg = (u.k + ${SG_K - 1}u) / ${SG_K}u;
+  let kbg = (u.k + ${KB - 1}u) / ${KB}u;
   let j = (grp % jg) * WG + lid;                              // this lane's (c, r, s)
-  let k0 = ((grp / jg) % kbg) * ${SG_K}u;
+  let k0 = ((grp / jg) % kbg) * ${KB}u;
   let gi = min(grp / (jg * kbg), u.groups - 1u);             // group: the images b ≡ gi (mod G)
   let valid = j < crs && grp < jg * kbg * u.groups;
   let jj = min(j, crs - 1u);
@@ -466,10 +471,10 @@ const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEI
   let s = jj % u.s;
   let hw = u.h * u.w;
   let ohw = u.oh * u.ow;
-  let ka = min(k0 + (sid & 7u), u.k - 1u);
-  let kb = min(k0 + 8u + (sid & 7u), u.k - 1u);
-  var acc: array<vec4f, 4>;                                   // acc[v][i] = dw[k0 + 4v + i, j]
-  var wv: array<vec4f, 4>;
+  let ka = min(k0 + (sid & ${Math.min(KB, 8) - 1}u), u.k - 1u);
+  ${KB === 16 ? 'let kb = min(k0 + 8u + (sid & 7u), u.k - 1u);' : ''}
+  var acc: array<vec4f, ${KB / 4}>;                                   // acc[v][i] = dw[k0 + 4v + i, j]
+  var wv: array<vec4f, ${KB / 4}>;
   var sa = 0.0;
   var sb = 0.0;
   for (var b = gi; b < u.n; b += u.groups) {
@@ -480,24 +485,25 @@ const CONV2D_BWD_WEIGHT_SG_TAPS = kernel('conv2d_bwd_weight_sg_taps', `${BWD_WEI
       for (var ox = 0u; ox < u.ow; ox++) {
         let p = oy * u.ow + ox;
         let la = dy[(b * u.k + ka) * ohw + p];
-        let lb = dy[(b * u.k + kb) * ohw + p];
         sa += la;
-        sb += lb;
-        ${broadcast16('la', 'lb')}
+        ${KB === 16 ? `let lb = dy[(b * u.k + kb) * ohw + p];
+        sb += lb;` : ''}
+        ${broadcastBlock(KB === 16 ? ['la', 'lb'] : ['la'], KB)}
         let ix = i32(ox * u.sw + s * u.dw) - i32(u.pw);
         if (rowok && ix >= 0 && ix < i32(u.w)) {
           let xv = x[xb + u32(iy) * u.w + u32(ix)];
-          acc[0] += xv * wv[0]; acc[1] += xv * wv[1]; acc[2] += xv * wv[2]; acc[3] += xv * wv[3];
+          ${Array.from({ length: KB / 4 }, (_, v) => `acc[${v}] += xv * wv[${v}];`).join(' ')}
         }
       }
     }
   }
-${writeBiasGrad('grp % jg == 0u && grp < jg * kbg * u.groups', true)}
+${writeBiasGrad('grp % jg == 0u && grp < jg * kbg * u.groups', KB === 16, KB)}
   if (!valid) { return; }
-  for (var q = 0u; q < ${SG_K}u; q++) {
+  for (var q = 0u; q < ${KB}u; q++) {
     if (k0 + q < u.k) { dw[(gi * u.k + k0 + q) * crs + j] = acc[q / 4u][q % 4u]; }
   }
 }`, { WG: SG_WG });
+const CONV2D_BWD_WEIGHT_SG_TAPS = { 4: bwdWeightTaps(4), 8: bwdWeightTaps(8), 16: bwdWeightTaps(16) };
 
 export type Pair = number | readonly number[];
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
@@ -570,7 +576,7 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, rel
   if (family() === 'tiled') return convFwdTiled(g, x, w, b, relu);
   const y = empty(yShape(g), 'f32', 'conv2d');
   if (family() === 'subgroup') {
-    const K = g.k <= 4 ? 4 : blockFor(g.k);   // grouped convs with 4 channels a group (ResNeXt's first stage)
+    const K = blockFor(g.k);
     const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     const read = rowReadFor(g, g.w);   // bench/NOTES.md §17, §20
     run(CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), groups });
@@ -589,7 +595,7 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
   if (family() === 'subgroup') {
     const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
-    const K = g.c <= 4 ? 4 : blockFor(g.c);   // the RGB layer: 4 channels per block, not 16 (§44)
+    const K = blockFor(g.c);
     const groups = g.n * Math.ceil(g.c / K) * g.sh * g.sw * Math.ceil(phaseBlocks / SG_WG);
     // rows of dy as vec4 quads (§17, §20); in a stride phase too, neighbouring outputs read
     // neighbouring dy columns (§44)
@@ -624,8 +630,9 @@ export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: bool
   // few input channels leave most lanes idle (e.g. RGB input): one (c, r, s) per lane instead
   if (family() === 'subgroup' && g.c < 8) {
     const db = bias ? empty([g.k * g.groups], 'f32', 'conv2d_bias_grad') : null;
-    const groups = g.groups * Math.ceil(g.k / SG_K) * Math.ceil((g.c * g.r * g.s) / SG_WG);
-    run(CONV2D_BWD_WEIGHT_SG_TAPS, { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups });
+    const KB = g.k <= 4 ? 4 : g.k <= 8 ? 8 : 16;
+    const groups = g.groups * Math.ceil(g.k / KB) * Math.ceil((g.c * g.r * g.s) / SG_WG);
+    run(CONV2D_BWD_WEIGHT_SG_TAPS[KB], { inputs: [dy, x], outputs: [dw, db], params: params(g, bias), groups });
     return [dw, db];
   }
   if (family() === 'subgroup') {
