@@ -111,6 +111,10 @@ t("an NVIDIA-layout SE-ResNeXt-50 checkpoint (torch 1.1 legacy format, 'module.'
     assert.throws(() => loadModel(pth, 'deeplabv3plus-srnx50', 20, { tensors: broken, meta: {} }),
       (e: Error) => /missing keys \(1\): layer3\.4\.conv2\.weight/.test(e.message) && /final\.0\.weight: checkpoint \[256,300,3,3\] vs model \[256,304,3,3\]/.test(e.message));
     assert.throws(() => loadModel(pth, 'deeplabv3plus-r50', 20, w), /is not a deeplabv3plus-r50 state dict \(its keys are those of deeplabv3plus-srnx50\)/);
+    // without --model, the keys name the trunk
+    const found = loadModel(pth, undefined, 20, w);
+    assert.is(found.spec.name, 'deeplabv3plus-srnx50');
+    found.system.dispose();
     m.system.dispose();
     rmSync(pth);
   });

@@ -308,6 +308,12 @@ function trunkOf(t: Map<string, HostTensor>): Trunk | null {
   return null;
 }
 
+/** The registry entry of each NVIDIA trunk. */
+const TRUNK_MODEL: Record<Trunk, string> = {
+  resnet50: 'deeplabv3plus-r50', resnet101: 'deeplabv3plus-r101', seresnext50: 'deeplabv3plus-srnx50',
+  seresnext101: 'deeplabv3plus-srnx101', wrn38: 'deeplabv3plus-wrn38',
+};
+
 function parseStrict(v: OptionValue | undefined, numClasses: number): number[] {
   const s = String(v ?? '').trim();
   if (!s) return [];
@@ -398,8 +404,7 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
       if (meta.model && meta.model !== name && meta.model !== alias) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
       const found = trunkOf(tensors);
       if (found !== trunk) {
-        const other = found && MODELS.find((m) => m.name.endsWith(found === 'wrn38' ? 'wrn38' : found.replace('resnet', 'r').replace('seresnext', 'srnx')));
-        throw new Error(`${path} is not a ${name} state dict${other ? ` (its keys are those of ${other.name})` : ''}`);
+        throw new Error(`${path} is not a ${name} state dict${found ? ` (its keys are those of ${TRUNK_MODEL[found]})` : ''}`);
       }
       const fin = tensors.get('final.6.weight');
       if (!fin) throw new Error(`${path}: no final.6.weight (the classifier) in the state dict`);
@@ -450,13 +455,18 @@ export function resolveOptions(spec: ModelSpec, given: Record<string, OptionValu
   return out;
 }
 
-/** Checkpoint metadata → the registry entry that wrote it (or the one asked for, when the file has no name). */
-export function modelOfCheckpoint(meta: Record<string, string>, asked: string | undefined, path: string): ModelSpec {
+/**
+ * Checkpoint metadata → the registry entry that wrote it; for a file without a name (PyTorch), the
+ * one asked for, else the one its keys show (NVIDIA's DeepLabV3+ trunks), else ERFNet.
+ */
+export function modelOfCheckpoint(meta: Record<string, string>, asked: string | undefined, path: string, tensors?: Map<string, HostTensor>): ModelSpec {
   if (meta.model) {
     const spec = MODELS.find((s) => s.name === meta.model || s.aliases?.includes(meta.model));
     if (!spec) throw new Error(`${path} holds a '${meta.model}' model, which mirage does not know (registered: ${MODELS.map((s) => s.name).join(', ')})`);
     if (asked && getModel(asked) !== spec) throw new Error(`${path} holds a '${meta.model}' model, not '${asked}'`);
     return spec;
   }
-  return getModel(asked ?? 'erfnet');
+  if (asked) return getModel(asked);
+  const trunk = tensors && trunkOf(tensors);
+  return getModel(trunk ? TRUNK_MODEL[trunk] : 'erfnet');
 }

@@ -17,7 +17,7 @@ export interface LoadedModel {
 /** Builds and loads the model in `path` (in eval mode); `dataClasses` checks it against the data; `weights`: the file, if read already. */
 export function loadModel(path: string, asked?: string, dataClasses?: number, weights = readWeights(path)): LoadedModel {
   const { tensors, meta } = weights;
-  const spec = modelOfCheckpoint(meta, asked, path);
+  const spec = modelOfCheckpoint(meta, asked, path, tensors);
   const { options, numClasses } = spec.fromCheckpoint(tensors, meta, path);
   if (dataClasses !== undefined && dataClasses !== numClasses) {
     throw new Error(`${path} predicts ${numClasses} classes but the data set has ${dataClasses}`);
