@@ -1,16 +1,18 @@
 // mirage convert: a PyTorch .pth/.pth.tar state dict → safetensors with mirage's metadata, after
-// loading it strictly into the registered model (--model) so that every key and shape is checked.
+// loading it strictly into the registered model (--model, or the DeepLabV3+ trunk its keys show,
+// else ERFNet) so that every key and shape is checked.
 import { existsSync } from 'node:fs';
 import { writeSafetensors } from '../io/safetensors.js';
 import { readPth } from '../io/pth.js';
 import { nonFiniteReport } from '../io/checkpoint.js';
-import { getModel } from '../models/registry.js';
+import { getModel, modelOfCheckpoint } from '../models/registry.js';
 import { startEngine } from './common.js';
 
-export async function convert(a: { input: string; output: string; model: string }): Promise<void> {
-  const spec = getModel(a.model);
+export async function convert(a: { input: string; output: string; model?: string }): Promise<void> {
+  if (a.model !== undefined) getModel(a.model);   // an unknown name fails before the file is read
   if (!existsSync(a.input)) throw new Error(`convert: ${a.input} does not exist`);
   const tensors = readPth(a.input);
+  const spec = modelOfCheckpoint({}, a.model, a.input, tensors);
   const bad = nonFiniteReport(tensors);
   if (bad) throw new Error(`${a.input} holds non-finite values: ${bad}`);
   const { options, numClasses } = spec.fromCheckpoint(tensors, {}, a.input);

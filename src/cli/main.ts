@@ -84,7 +84,7 @@ await yargs(hideBin(process.argv))
   .command('convert <input> <output>', 'Convert a PyTorch .pth/.pth.tar state dict to safetensors', (y) => y
     .positional('input', { type: 'string', demandOption: true, describe: 'file written by torch.save' })
     .positional('output', { type: 'string', demandOption: true, describe: '.safetensors file to write' })
-    .option('model', { type: 'string', default: 'erfnet', describe: `registered model the state dict is for: ${listModels().map((m) => m.name).join(' | ')} (keys and shapes are checked strictly)` }),
+    .option('model', { type: 'string', describe: `registered model the state dict is for: ${listModels().map((m) => m.name).join(' | ')} (keys and shapes are checked strictly; default: the NVIDIA DeepLabV3+ trunk its keys show, else erfnet)` }),
   run((a) => convert(a)))
   .command('bench', 'Benchmark kernels and models, with tfjs-webgpu as the peer on the same adapter', (y) => y
     .option('quick', { type: 'boolean', describe: 'small shapes (default on CPU adapters such as lavapipe)' })
