@@ -56,6 +56,11 @@ const grouped: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 18, 6, 5], w: [9, 6, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 3 }, bias: false },
   { x: [2, 24, 7, 9], w: [24, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 3 }, bias: true },   // ResNeXt stage 2: 8 a group (8-blocks)
   { x: [1, 21, 5, 11], w: [21, 7, 3, 3], o: { padding: [1, 1], groups: 3 }, bias: true },                  // 7 a group: partial 8-blocks, per-tap dw
+  // rows ×4, stride 1, three taps at dilation 1, blocks of ≤ 8: the 3-tap window forward (NOTES §49)
+  { x: [2, 16, 6, 12], w: [16, 8, 3, 3], o: { padding: [1, 1], groups: 2 }, bias: true },
+  { x: [1, 6, 5, 16], w: [6, 3, 1, 3], o: { padding: [0, 1], groups: 2 }, bias: false },
+  { x: [1, 8, 6, 8], w: [8, 2, 3, 3], o: { groups: 4 }, bias: true },
+  { x: [1, 8, 7, 20], w: [8, 4, 3, 3], o: { padding: [2, 3], groups: 2 }, bias: false },
 ];
 cases.push(...grouped);
 const families = kernelFamilies();
@@ -76,7 +81,7 @@ t('the subgroup kernels are in use on CPU adapters that offer subgroups of 8+ la
   await using('tiled', async () => assert.ok((await names()).includes('conv2d_fwd_tiled')))();
   if (!e.subgroups) return;
   assert.ok((await names(12)).includes('conv2d_fwd_sg_quads'));       // width 4: rows read as vec4 quads
-  assert.ok((await names(5)).includes('conv2d_fwd_sg_quads_k8'));     // 8 channels or fewer: blocks of 8 (NOTES §49)
+  assert.ok((await names(5)).includes('conv2d_fwd_sg_win3_k8'));      // 8 channels or fewer: blocks of 8, three taps from one row read (NOTES §49)
   assert.ok((await names(24)).includes('conv2d_fwd_sg_quads_k32'));   // more than 16 channels: blocks of 32
   const x = tensor(new Float32Array(20 * 3 * 8), [1, 20, 3, 8]), w = tensor(new Float32Array(24 * 20 * 3), [24, 20, 3, 1]);
   e.startProfiling();
