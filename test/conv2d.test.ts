@@ -61,6 +61,9 @@ const grouped: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [1, 6, 5, 16], w: [6, 3, 1, 3], o: { padding: [0, 1], groups: 2 }, bias: false },
   { x: [1, 8, 6, 8], w: [8, 2, 3, 3], o: { groups: 4 }, bias: true },
   { x: [1, 8, 7, 20], w: [8, 4, 3, 3], o: { padding: [2, 3], groups: 2 }, bias: false },
+  { x: [2, 16, 7, 12], w: [16, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: true },   // and at stride 2
+  { x: [1, 12, 9, 16], w: [12, 4, 3, 3], o: { stride: [2, 2], groups: 3 }, bias: false },
+  { x: [1, 4, 5, 8], w: [6, 2, 1, 3], o: { stride: [1, 2], padding: [0, 2], groups: 2 }, bias: true },
 ];
 cases.push(...grouped);
 const families = kernelFamilies();

@@ -254,11 +254,14 @@ const laneRows = (name: string, K: number, first: string, last: string, stride: 
   Array.from({ length: Math.ceil(K / 8) }, (_, i) => `let ${name}${i} = min(${first} + ${8 * i}u + (sid & 7u), ${last}) * ${stride};`).join('\n  ');
 const laneLoads = (K: number, index: (i: number) => string) => Array.from({ length: Math.ceil(K / 8) }, (_, i) => `let l${i} = wt[${index(i)}];`).join(' ');
 const lanes = (K: number) => Array.from({ length: Math.ceil(K / 8) }, (_, i) => `l${i}`);
-// Rows of three taps at dilation 1 and stride 1 (3×3 and 1×3 convs): the 10 columns the 8 outputs
-// of a lane read for all three taps come from four quads read once, instead of three quads per tap
-// (9 lane-varying loads a row become 4; loads set the speed on lavapipe). Used for blocks of 4 and
-// 8 channels, where the loads outweigh the FMAs (ResNeXt's first stage, NOTES §49).
-const win3Taps = (K: number) => /* wgsl */ `
+// Rows of three taps at dilation 1 and stride 1 or 2 (3×3 and 1×3 convs): the columns the 8
+// outputs of a lane read for all three taps (10 at stride 1, 17 at stride 2) come from quads read
+// once, instead of three quads (or 8 scalars at stride 2) per tap: 9 lane-varying loads a row become
+// 4 (24 become 5); loads set the speed on lavapipe. Used for blocks of 4 and 8 channels, where the
+// loads outweigh the FMAs (ResNeXt's first stages, NOTES §49).
+const win3Taps = (K: number, SW: number) => {
+  const L = (SG_J - 1) * SW + 3, Q = Math.ceil((3 + L) / 4);
+  return /* wgsl */ `
       {
         var wt3: array<array<vec4f, ${K / 4}>, 3>;
         for (var s = 0u; s < 3u; s++) {
@@ -268,26 +271,24 @@ const win3Taps = (K: number) => /* wgsl */ `
           wt3[s] = wv;
         }
         if (rowok) {
-          let st = i32(ox0) - i32(u.pw);
+          let st = i32(ox0 * ${SW}u) - i32(u.pw);
           let q0 = st >> 2;
           let nq = i32(u.w / 4u) - 1;
           let base = xrow / 4u;
-          let v0 = x4[base + u32(clamp(q0, 0, nq))];
-          let v1 = x4[base + u32(clamp(q0 + 1, 0, nq))];
-          let v2 = x4[base + u32(clamp(q0 + 2, 0, nq))];
-          let v3 = x4[base + u32(clamp(q0 + 3, 0, nq))];
-          var xw: array<f32, 10>;
+          ${Array.from({ length: Q }, (_, q) => `let v${q} = x4[base + u32(clamp(q0 + ${q}, 0, nq))];`).join('\n          ')}
+          var xw: array<f32, ${L}>;
           switch (u32(st & 3)) {
-            ${[0, 1, 2, 3].map((sh) => `case ${sh}u: { ${Array.from({ length: 10 }, (_, j) => `xw[${j}] = v${(sh + j) >> 2}[${(sh + j) & 3}];`).join(' ')} }`).join('\n            ')}
+            ${[0, 1, 2, 3].map((sh) => `case ${sh}u: { ${Array.from({ length: L }, (_, j) => `xw[${j}] = v${(sh + j) >> 2}[${(sh + j) & 3}];`).join(' ')} }`).join('\n            ')}
             default: {}
           }
-          for (var j = 0; j < 10; j++) { if (st + j < 0 || st + j >= i32(u.w)) { xw[j] = 0.0; } }
+          for (var j = 0; j < ${L}; j++) { if (st + j < 0 || st + j >= i32(u.w)) { xw[j] = 0.0; } }
           for (var j = 0; j < ${SG_J}; j++) {
-            ${[0, 1, 2].map((t) => Array.from({ length: K / 4 }, (_, v) => `acc[j][${v}] += xw[j + ${t}] * wt3[${t}][${v}];`).join(' ')).join('\n            ')}
+            ${[0, 1, 2].map((t) => Array.from({ length: K / 4 }, (_, v) => `acc[j][${v}] += xw[j * ${SW} + ${t}] * wt3[${t}][${v}];`).join(' ')).join('\n            ')}
           }
         }
       }`;
-const fwdSg = (mode: RowRead | 'win3', K: number) => kernel(`conv2d_fwd_sg${mode === 'scalar' ? '' : `_${mode}`}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
+};
+const fwdSg = (mode: RowRead | 'win3' | 'win3s2', K: number) => kernel(`conv2d_fwd_sg${mode === 'scalar' ? '' : `_${mode}`}${K === 16 ? '' : `_k${K}`}`, /* wgsl */ `enable subgroups;
 override WG: u32 = ${SG_WG};
 ${GEOMETRY}
 @group(0) @binding(0) var<storage, read> ${mode !== 'scalar' ? 'x4: array<vec4f>' : 'x: array<f32>'};
@@ -316,13 +317,13 @@ ${SG_HEAD}
       let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
       let rowok = iy >= 0 && iy < i32(u.h);
       let xrow = ((b * u.c + c) * u.h + u32(max(iy, 0))) * u.w;
-      ${mode === 'win3' ? win3Taps(K) : ''}
-      for (var s = 0u; s < ${mode === 'win3' ? '0' : 'u.s'}; s++) {
+      ${mode === 'win3' || mode === 'win3s2' ? win3Taps(K, mode === 'win3' ? 1 : 2) : ''}
+      for (var s = 0u; s < ${mode === 'win3' || mode === 'win3s2' ? '0' : 'u.s'}; s++) {
         let wi = (c * u.r + r) * u.s + s;
         ${laneLoads(K, (i) => `wg + w${i} + wi`)}
         ${broadcastBlock(lanes(K), K)}
         if (rowok) {
-          ${mode === 'scalar' ? scalarRow(K) : mode === 'win3' ? '' : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
+          ${mode === 'scalar' ? scalarRow(K) : mode === 'win3' || mode === 'win3s2' ? '' : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
         }
       }
     }
@@ -342,7 +343,7 @@ const byBlock = (make: (mode: RowRead, K: number) => Kernel) => Object.fromEntri
 const rowReadFor = (g: Geometry, rowLen: number): RowRead =>
   g.sw !== 1 || rowLen % 4 !== 0 ? 'scalar' : g.pw % 4 === 0 && (g.s === 1 || g.dw % 4 === 0) ? 'aligned' : 'quads';
 const CONV2D_FWD_SG = byBlock(fwdSg);
-const CONV2D_FWD_SG_WIN3: Record<number, Kernel> = { 4: fwdSg('win3', 4), 8: fwdSg('win3', 8) };
+const CONV2D_FWD_SG_WIN3: Record<number, Kernel>[] = [1, 2].map((sw) => Object.fromEntries([4, 8].map((K) => [K, fwdSg(sw === 1 ? 'win3' : 'win3s2', K)])));
 
 // dx[b, c0..c0+K−1, iy, ix] gathered from dy, weights broadcast per k. Strided convs split dx into
 // sh×sw phases (iy mod sh, ix mod sw), one per workgroup, so whether a tap (r, s) reaches a phase is
@@ -614,8 +615,8 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, rel
     const K = blockFor(g.k);
     const groups = g.n * Math.ceil(g.k / K) * Math.ceil((g.oh * Math.ceil(g.ow / SG_J)) / SG_WG);
     const read = rowReadFor(g, g.w);   // bench/NOTES.md §17, §20
-    const win3 = K <= 8 && g.s === 3 && g.dw === 1 && g.sw === 1 && g.w % 4 === 0;   // §49
-    run(win3 ? CONV2D_FWD_SG_WIN3[K] : CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), groups });
+    const win3 = K <= 8 && g.s === 3 && g.dw === 1 && (g.sw === 1 || g.sw === 2) && g.w % 4 === 0;   // §49
+    run(win3 ? CONV2D_FWD_SG_WIN3[g.sw - 1][K] : CONV2D_FWD_SG[K][read], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), groups });
     return y;
   }
   const threads = g.n * Math.ceil(g.k / 8) * g.oh * Math.ceil(g.ow / 4);
