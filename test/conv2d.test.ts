@@ -64,6 +64,9 @@ const grouped: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
   { x: [2, 16, 7, 12], w: [16, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: true },   // and at stride 2
   { x: [1, 12, 9, 16], w: [12, 4, 3, 3], o: { stride: [2, 2], groups: 3 }, bias: false },
   { x: [1, 4, 5, 8], w: [6, 2, 1, 3], o: { stride: [1, 2], padding: [0, 2], groups: 2 }, bias: true },
+  // stride 2 across, 3 taps, padding 1, rows ×16, ≤ 8 channels: the two-phase input gradient (NOTES §49)
+  { x: [2, 16, 7, 32], w: [16, 8, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 2 }, bias: true },
+  { x: [1, 12, 5, 16], w: [9, 4, 1, 3], o: { stride: [1, 2], padding: [0, 1], groups: 3 }, bias: false },
 ];
 cases.push(...grouped);
 const families = kernelFamilies();
@@ -123,6 +126,7 @@ const chains: { x: number[]; w1: number[]; o1: ConvRefOpts; w2: number[]; o2: Co
   { x: [1, 5, 6, 12], w1: [20, 5, 3, 1], o1: { padding: [1, 0] }, w2: [6, 20, 1, 3], o2: { padding: [0, 4], dilation: [1, 4] } },  // aligned quads, 32-blocks
   { x: [1, 3, 9, 8], w1: [5, 3, 3, 3], o1: { padding: [1, 1] }, w2: [4, 5, 3, 3], o2: { stride: [2, 2], padding: [1, 1] } },       // strided consumer
   { x: [2, 3, 7, 8], w1: [6, 3, 3, 1], o1: { padding: [1, 0] }, w2: [6, 6, 1, 3], o2: { padding: [0, 1] }, residual: true },
+  { x: [1, 3, 5, 16], w1: [8, 3, 3, 3], o1: { padding: [1, 1] }, w2: [8, 4, 3, 3], o2: { stride: [2, 2], padding: [1, 1], groups: 2 } },  // two-phase dx, masked
 ];
 for (const fam of families) for (const c of chains) {
   const name = `${fam} ${JSON.stringify(c.w1)} then ${JSON.stringify(c.w2)} ${JSON.stringify(c.o2)}${c.residual ? ' + residual' : ''}`;
@@ -165,6 +169,7 @@ const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [
   { x: [1, 4, 3, 5], w: [4, 3, 2, 2], o: { stride: [2, 2] } },                                         // output_conv / U-Net up
   { x: [1, 2, 4, 3], w: [2, 2, 3, 2], o: { stride: [1, 2], padding: [0, 1], dilation: [2, 1] } },
   { x: [1, 10, 3, 4], w: [10, 9, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } },  // >8 channels
+  { x: [1, 5, 3, 8], w: [5, 6, 3, 3], o: { stride: [2, 2], padding: [1, 1], outputPadding: [1, 1] } },    // two-phase kernel, with bias
 ];
 for (const fam of families) for (const c of tcases) {
   const name = `${fam} ${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;

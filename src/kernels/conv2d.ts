@@ -411,6 +411,79 @@ ${storeBlock({ out: 'dx', ch0: 'c0', count: 'u.c', index: '((b * u.c + c0 + q) *
 }`, { WG: SG_WG });
 const CONV2D_BWD_INPUT_SG = byBlock(bwdInputSg);
 
+// The input gradient of a 3×3 (or 1×3) conv at stride 2 across, padding 1, dilation 1, for blocks
+// of 4 and 8 channels (ResNeXt's layer2 groups): one lane computes 16 neighbouring dx columns, both
+// column phases, from one 9-column dy window per (r, k) (3 quads instead of 9), and stores them as
+// 4 vec4s a channel instead of 16 scalars: with small groups the per-lane stores of the phase kernel
+// above took a third of the pass (NOTES §49). Row phases stay workgroup-uniform as above.
+const bwdInputSgS2 = (K: number) => kernel(`conv2d_bwd_input_sg_s2_k${K}`, /* wgsl */ `enable subgroups;
+override WG: u32 = ${SG_WG};
+${GEOMETRY}
+@group(0) @binding(0) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> mask4: array<vec4f>;   // u.relu: dx = 0 where mask ≤ 0
+@group(0) @binding(4) var<storage, read_write> dx4: array<vec4f>;
+@group(0) @binding(5) var<uniform> u: Conv;
+${SG_HEAD}
+  let hp = (u.h + u.sh - 1u) / u.sh;                         // largest row phase; blocks of 16 columns
+  let wb = (u.w + 15u) / 16u;
+  let spg = (hp * wb + WG - 1u) / WG;
+  let cbn = (u.c + ${K - 1}u) / ${K}u;
+  let py = (grp / spg) % u.sh;                                // row phase, workgroup-uniform
+  let c0 = ((grp / (spg * u.sh)) % cbn) * ${K}u;
+  let b = min(grp / (spg * u.sh * cbn), u.n - 1u);
+  let si = (grp % spg) * WG + lid;
+  let iyp = si / wb;
+  let x0 = (si % wb) * 16u;                                   // dx columns x0 … x0 + 15; dy columns x0/2 …
+  let iy = py + iyp * u.sh;
+  let valid = si < hp * wb && iy < u.h && grp < u.n * spg * u.sh * cbn;
+  let rs = u.r * 3u;
+  let wg = (b % u.groups) * u.k * u.c * rs;
+  ${laneRows('cw', K, 'c0', 'u.c - 1u', 'rs')}
+  var a0 = array<array<vec4f, ${K / 4}>, ${SG_J}>();         // a0[j]: dx column x0 + 2j, a1[j]: x0 + 2j + 1
+  var a1 = array<array<vec4f, ${K / 4}>, ${SG_J}>();
+  var wv: array<vec4f, ${K / 4}>;
+  var w3: array<array<vec4f, ${K / 4}>, 3>;
+  for (var r = 0u; r < u.r; r++) {
+    let t0 = i32(py + u.ph) - i32(r * u.dh);
+    if (((t0 % i32(u.sh)) + i32(u.sh)) % i32(u.sh) != 0) { continue; }
+    let oy = i32(iyp) + t0 / i32(u.sh);
+    let rowok = valid && oy >= 0 && oy < i32(u.oh);
+    for (var k = 0u; k < u.k; k++) {
+      for (var s = 0u; s < 3u; s++) {
+        let wi = wg + k * u.c * rs + r * 3u + s;
+        ${laneLoads(K, (i) => `wi + cw${i}`)}
+        ${broadcastBlock(lanes(K), K)}
+        w3[s] = wv;
+      }
+      if (rowok) {
+        let base = (((b * u.k + k) * u.oh + u32(oy)) * u.ow) / 4u;
+        let q0 = i32(x0 / 8u);                                 // dy column x0/2 = 4·q0
+        let nq = i32(u.ow / 4u);
+        let v0 = select(vec4f(), dy4[base + u32(min(q0, nq - 1))], q0 < nq);
+        let v1 = select(vec4f(), dy4[base + u32(min(q0 + 1, nq - 1))], q0 + 1 < nq);
+        let v2 = select(vec4f(), dy4[base + u32(min(q0 + 2, nq - 1))], q0 + 2 < nq);
+        let g = array<f32, 9>(v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w, v2.x);
+        ${Array.from({ length: SG_J }, (_, j) => Array.from({ length: K / 4 }, (_, v) =>
+          `a0[${j}][${v}] += g[${j}] * w3[1][${v}]; a1[${j}][${v}] += g[${j + 1}] * w3[0][${v}] + g[${j}] * w3[2][${v}];`).join(' ')).join('\n        ')}
+      }
+    }
+  }
+  if (!valid) { return; }
+  ${Array.from({ length: K }, (_, q) => `if (c0 + ${q}u < u.c) {
+    var bq = 0.0;
+    if (u.has_bias != 0u) { bq = bias[(b % u.groups) * u.c + c0 + ${q}u]; }
+    let row = (((b * u.c + c0 + ${q}u) * u.h + iy) * u.w + x0) / 4u;
+    ${[0, 1, 2, 3].map((m) => `{
+      var v = vec4f(a0[${2 * m}][${q >> 2}][${q & 3}], a1[${2 * m}][${q >> 2}][${q & 3}], a0[${2 * m + 1}][${q >> 2}][${q & 3}], a1[${2 * m + 1}][${q >> 2}][${q & 3}]) + bq;
+      if (u.relu != 0u) { v = select(vec4f(), v, mask4[row + ${m}u] > vec4f()); }
+      dx4[row + ${m}u] = v;
+    }`).join(' ')}
+  }`).join('\n  ')}
+}`, { WG: SG_WG });
+const CONV2D_BWD_INPUT_SG_S2: Record<number, Kernel> = { 4: bwdInputSgS2(4), 8: bwdInputSgS2(8) };
+
 // dw[k0..k0+KB−1, c, r, s] for all taps at once, one input channel c per lane: at each position
 // (b, oy, ox), uniform for the whole workgroup, the KB dy values are loaded one per lane and
 // broadcast, and each tap reads one x per lane. A 3×1 tap set then costs 5 loads per 48 FMAs
@@ -637,6 +710,12 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
     // rows of dy as vec4 quads (§17, §20); in a stride phase too, neighbouring outputs read
     // neighbouring dy columns (§44)
     const read = g.sw === 1 ? rowReadFor(g, g.ow) : g.ow % 4 === 0 ? 'quads' : 'scalar';
+    if (K <= 8 && g.sw === 2 && g.s === 3 && g.pw === 1 && g.dw === 1 && g.w % 16 === 0 && g.ow * 2 === g.w) {   // §49
+      const s2 = Math.ceil(g.h / g.sh) * (g.w / 16);
+      run(CONV2D_BWD_INPUT_SG_S2[K], { inputs: [dy, w, b ?? w, mask ?? dy], outputs: [dx], params: params(g, !!b, !!mask),
+        groups: g.n * Math.ceil(g.c / K) * g.sh * Math.ceil(s2 / SG_WG) });
+      return dx;
+    }
     run(CONV2D_BWD_INPUT_SG[K][read], { inputs: [dy, w, b ?? w, mask ?? w], outputs: [dx], params: params(g, !!b, !!mask), groups });
     return dx;
   }
