@@ -10,6 +10,7 @@ import type { HostTensor } from '../src/engine/module.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { readWeights } from '../src/io/checkpoint.js';
+import { writeSafetensors } from '../src/io/safetensors.js';
 import { getModel, resolveOptions } from '../src/models/registry.js';
 import { DeepLabV3Plus } from '../src/models/deeplabv3plus.js';
 import { loadModel } from '../src/train/load.js';
@@ -118,6 +119,44 @@ t("an NVIDIA-layout SE-ResNeXt-50 checkpoint (torch 1.1 legacy format, 'module.'
     m.system.dispose();
     rmSync(pth);
   });
+});
+
+t('--pretrained-backbone: torchvision ResNet-50 names load into the backbone, the head stays; mismatches are listed', async () => {
+  const spec = getModel('deeplabv3plus-r50');
+  const src = new DeepLabV3Plus({ trunk: 'resnet50', numClasses: 19, seed: 7 });
+  const host = await src.stateDictHost();
+  src.dispose();
+  const file = new Map<string, HostTensor>();
+  for (const [k, v] of host) {
+    if (/^(aspp|bot_aspp|bot_fine|final)\./.test(k)) continue;
+    file.set(k.replace(/^layer0\.0\./, 'conv1.').replace(/^layer0\.1\./, 'bn1.'), v);
+  }
+  file.set('fc.weight', { shape: [1000, 2048], data: new Float32Array(2048000) });
+  file.set('fc.bias', { shape: [1000], data: new Float32Array(1000) });
+  assert.ok(file.has('conv1.weight') && file.has('bn1.running_var') && file.has('layer4.2.bn3.bias'));
+  const path = join(dir, 'resnet50-imagenet.safetensors');
+  writeSafetensors(path, file);
+  const logs: string[] = [];
+  const ctx = { numClasses: 20, ignoreIndex: 19, weight: null, seed: 1, init: true, readWeights, log: (l: string) => logs.push(l) };
+  const sys = spec.build(resolveOptions(spec, { 'pretrained-backbone': path }), ctx);
+  assert.match(logs.join(), /backbone initialised from .*resnet50-imagenet.safetensors \(\d+ tensors\)/);
+  const sd = sys.module.stateDict();
+  const got = await sd.get('layer3.4.conv2.weight')!.read(), want = host.get('layer3.4.conv2.weight')!.data;
+  assert.ok(got.every((v, i) => v === want[i]), 'backbone tensor from the file');
+  const stem = await sd.get('layer0.0.weight')!.read();
+  assert.ok(stem.every((v, i) => v === host.get('layer0.0.weight')!.data[i]), 'conv1 → layer0.0');
+  const head = await sd.get('final.6.weight')!.read();
+  assert.ok(head.some((v, i) => v !== host.get('final.6.weight')!.data[i]), 'the head is not from the file');
+  sys.dispose();
+  // a missing, an unexpected and a mis-shaped key are all named
+  file.delete('layer2.1.bn2.running_mean');
+  file.set('layer5.0.conv1.weight', { shape: [1], data: new Float32Array(1) });
+  file.set('layer1.0.conv1.weight', { shape: [64, 64, 3, 3], data: new Float32Array(64 * 64 * 9) });
+  writeSafetensors(path, file);
+  assert.throws(() => spec.build(resolveOptions(spec, { 'pretrained-backbone': path }), ctx), (e: Error) =>
+    /--pretrained-backbone .*: not resnet50 ImageNet weights/.test(e.message) && /missing keys \(1\): layer2\.1\.bn2\.running_mean/.test(e.message) &&
+    /unexpected keys \(1\): layer5\.0\.conv1\.weight/.test(e.message) && /layer1\.0\.conv1\.weight: file \[64,64,3,3\] vs model \[64,64,1,1\]/.test(e.message));
+  rmSync(path);
 });
 
 t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@
 // pipeline stays in [0, 1] and imported ImageNet/NVIDIA weights see what they were trained on.
 // Initialisation: `initialize_weights` (Kaiming normal fan_in, BN 1/0) on aspp, bot_aspp, bot_fine
 // and final for the ResNet family; only `final` for WideResNet-38, as the reference.
-import { Module } from '../engine/module.js';
+import { type HostTensor, Module } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, tensor } from '../engine/tensor.js';
@@ -105,6 +105,34 @@ export class DeepLabV3Plus extends Module {
       return (f.at(6) as Conv2d).forward(y);
     });
     return layer('upsample', () => resizeBilinear(dec, H, W, true));
+  }
+
+  /**
+   * ImageNet backbone weights, the head left as initialised: torchvision's ResNet names (`conv1`,
+   * `bn1` → `layer0.0`, `layer0.1`; `fc` dropped), Cadene's SE-ResNeXt names as NVIDIA's (`last_linear`
+   * dropped), NVIDIA's wider_resnet38 (`classifier` dropped). Every backbone tensor must be there
+   * and nothing else: missing, unexpected and mis-shaped keys are all listed. Returns the count.
+   */
+  loadBackbone(file: Map<string, HostTensor>): number {
+    const torchvision = this.o.trunk === 'resnet50' || this.o.trunk === 'resnet101';
+    const mapped = new Map<string, HostTensor>();
+    for (const [k, v] of file) {
+      if (/^(fc|last_linear|classifier)\./.test(k) || k.endsWith('num_batches_tracked')) continue;
+      mapped.set(torchvision ? k.replace(/^conv1\./, 'layer0.0.').replace(/^bn1\./, 'layer0.1.') : k, v);
+    }
+    const own = new Map([...this.stateDict()].filter(([k]) => !/^(aspp|bot_aspp|bot_fine|final)\./.test(k)));
+    const missing = [...own.keys()].filter((k) => !mapped.has(k));
+    const unexpected = [...mapped.keys()].filter((k) => !own.has(k));
+    const wrong = [...mapped].filter(([k, h]) => own.has(k) && own.get(k)!.shape.join() !== h.shape.join())
+      .map(([k, h]) => `${k}: file [${h.shape}] vs model [${own.get(k)!.shape}]`);
+    const problems = [
+      ...(missing.length ? [`missing keys (${missing.length}): ${missing.slice(0, 20).join(', ')}`] : []),
+      ...(unexpected.length ? [`unexpected keys (${unexpected.length}): ${unexpected.slice(0, 20).join(', ')}`] : []),
+      ...(wrong.length ? [`shape mismatches (${wrong.length}): ${wrong.slice(0, 20).join('; ')}`] : []),
+    ];
+    if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);
+    for (const [k, h] of mapped) own.get(k)!.write(h.data);
+    return mapped.size;
   }
 
   override dispose(): void {

@@ -345,6 +345,8 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
       { flag: 'void-channel', type: 'boolean', default: false,
         describe: 'deeplabv3plus: the network predicts the ignore class too (mirage\'s ERFNet layout); default: as NVIDIA, one channel per real class' },
       { flag: 'normalize', type: 'boolean', default: true, describe: 'deeplabv3plus: ImageNet mean/std normalisation inside the model (as the seed)' },
+      { flag: 'pretrained-backbone', type: 'string', initOnly: true,
+        describe: 'deeplabv3plus: initialise the backbone from ImageNet weights (.pth or .safetensors; torchvision ResNet, Cadene SE-ResNeXt or NVIDIA wider_resnet38 names)' },
     ],
     recipes: {
       default: {
@@ -383,6 +385,14 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
       }
       const net = new DeepLabV3Plus({ trunk, numClasses: outChannels(o, ctx.numClasses), outputStride: os as 8 | 16,
         normalize: o.normalize !== false, seed: ctx.seed });
+      const init = o['pretrained-backbone'];
+      if (ctx.init && typeof init === 'string' && init) {
+        if (!ctx.readWeights) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: no file reader here`); }
+        try {
+          const n = net.loadBackbone(ctx.readWeights(init).tensors);
+          ctx.log?.(`backbone initialised from ${init} (${n} tensors)`);
+        } catch (e) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: ${(e as Error).message}`); }
+      }
       const strict = parseStrict(o['strict-border'], ctx.numClasses);
       const rlxOff = Number(o['rlx-off-epoch']), bound = Number(o['wt-bound']), border = Number(o['border-window']);
       let epoch = 0;
