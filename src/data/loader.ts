@@ -66,7 +66,7 @@ export class Loader {
     this.width = o.width ?? Math.max(8, Math.round((o.height * median) / 8) * 8);
     [this.inputWidth, this.inputHeight] = o.augment?.crop ?? [this.width, this.height];
     if (!(this.inputWidth >= 8 && this.inputWidth % 8 === 0 && this.inputHeight >= 8 && this.inputHeight % 8 === 0)) {
-      throw new Error(`--crop ${this.inputWidth}x${this.inputHeight}: both sides must be positive multiples of 8`);
+      throw new Error(`--crop-size ${this.inputWidth}x${this.inputHeight}: both sides must be positive multiples of 8`);
     }
     const counts = new Map<string, number>();
     for (const s of sizes) counts.set(`${s.width}x${s.height}`, (counts.get(`${s.width}x${s.height}`) ?? 0) + 1);
