@@ -21,7 +21,7 @@ import { BatchNorm2d, Conv2d, Sequential, convBn, kaimingNormal, layer } from '.
 import { type ResNetKind, ResNetBackbone, resnetParameters } from './resnet.js';
 import { WiderResNet38, widerResnetParameters } from './wider-resnet.js';
 
-export type Trunk = ResNetKind | 'wrn38';
+export type Trunk = Exclude<ResNetKind, 'resnet18' | 'resnet34'> | 'wrn38';
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406], IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /** conv + BN (+ ReLU in the BN's kernel), as the reference's nn.Sequential(conv, Norm2d, ReLU). */

@@ -65,7 +65,11 @@ export class ConvTranspose2d extends Module {
   forward(x: Tensor): Tensor { return convTranspose2d(x, this.weight, this.bias, this.opts); }
 }
 
-export interface BatchNormLayerOptions { eps?: number; momentum?: number }
+export interface BatchNormLayerOptions {
+  eps?: number; momentum?: number;
+  /** false: no learned scale (γ ≡ 1, not a parameter), as slim's batch_norm by default. */
+  scale?: boolean;
+}
 
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
@@ -78,7 +82,7 @@ export class BatchNorm2d extends Module {
     super();
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum ?? 0.1;
-    this.weight = this.registerParameter('weight', full([numFeatures], 1));
+    this.weight = o.scale === false ? full([numFeatures], 1) : this.registerParameter('weight', full([numFeatures], 1));
     this.bias = this.registerParameter('bias', zeros([numFeatures]));
     this.running_mean = this.registerBuffer('running_mean', zeros([numFeatures]));
     this.running_var = this.registerBuffer('running_var', full([numFeatures], 1));
@@ -87,6 +91,10 @@ export class BatchNorm2d extends Module {
   forward(x: Tensor, relu = false, dropout = 0): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.running_mean, this.running_var,
       { training: this.training, eps: this.eps, momentum: this.momentum, relu, dropout });
+  }
+  override dispose(): void {
+    super.dispose();
+    if (!this.parameters().includes(this.weight)) this.weight.dispose();   // the constant γ of scale: false
   }
 }
 

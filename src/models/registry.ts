@@ -11,6 +11,7 @@ import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
 import { SegmentationSystem, type SegLossName, type System } from '../train/system.js';
 import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
+import { BiSeNet, type BiSeNetTrunk, bisenetParameters } from './bisenet.js';
 import { DeepLabV3Plus, type Trunk, deeplabParameters } from './deeplabv3plus.js';
 import { imageWeightedLoss, relaxedLoss } from '../kernels/label-relaxation.js';
 
@@ -430,12 +431,64 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The MSSA seed's released code: BiSeNet (seed-specs §3.2, §3.5)
+
+const MSSA_RMSPROP = 'rmsprop:lr=1e-4,alpha=0.995,eps=1e-10,tf=1';   // TF1 RMSPropOptimizer(1e-4, decay=0.995), its epsilon 1e-10
+
+function bisenet(trunk: BiSeNetTrunk, name: string, backbone: string, ref: number): ModelSpec {
+  return {
+    name,
+    summary: `BiSeNet on ${backbone} as the MSSA seed's code releases it: spatial path, attention refinement, feature fusion`,
+    source: 'Sagar & Soundrapandiyan, ICCVW 2021; abhinavsagar/mssa mssa.py (seed-specs §3.2, §3.5)',
+    options: [],
+    recipes: {
+      default: {
+        describe: 'the seed\'s optimiser at a CPU-sized budget: RMSProp 1e-4 (decay 0.995), unweighted CE, 10 epochs, batch 4, 128 px, flip',
+        epochs: 10, batchSize: 4, height: 128, optimizer: { model: MSSA_RMSPROP }, schedule: { model: 'constant' },
+        classWeights: 'none', flip: true, translate: 0,
+      },
+      demo: {
+        describe: 'minutes on a CPU: 4 epochs at 64 px, RMSProp 1e-3 to get far fast, flip',
+        epochs: 4, batchSize: 4, height: 64, optimizer: { model: 'rmsprop:lr=1e-3,alpha=0.995,eps=1e-10,tf=1' }, schedule: { model: 'constant' },
+        classWeights: 'none', flip: true, translate: 0,
+      },
+      reference: {
+        describe: 'train.py defaults: 300 epochs, batch 1, random 512×512 crops, RMSProp 1e-4 (decay 0.995), unweighted CE, no augmentation',
+        epochs: 300, batchSize: 1, height: 512, width: 512, optimizer: { model: MSSA_RMSPROP }, schedule: { model: 'constant' },
+        classWeights: 'none', flip: false, translate: 0,
+      },
+    },
+    distortion: 'optional',
+    parameterCount: (_o, c) => bisenetParameters(trunk, c),
+    reference: { options: {}, numClasses: 19, parameters: ref, note: `seed-specs §3.5: torchvision-layout ${name}, 19 classes` },
+    multiple: () => 32,
+    outputs: () => 'class logits at full resolution (bilinear ×8 from the 1/8 fusion, then a 1×1 conv)',
+    build(_o, ctx) {
+      const net = new BiSeNet({ trunk, numClasses: ctx.numClasses, seed: ctx.seed });
+      return new SegmentationSystem(net, {
+        groups: { model: net.parameters() }, forward: (x) => net.forward(x), weight: ctx.weight && keep(tensor(ctx.weight, [ctx.weight.length])),
+        ignoreIndex: ctx.ignoreIndex, loss: 'ce', labelDownscale: 1, multiple: 32,
+      });
+    },
+    meta: (_o, c) => ({ model: name, classes: String(c) }),
+    fromCheckpoint(tensors, meta, path) {
+      if (meta.model && meta.model !== name) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
+      const cls = tensors.get('conv.weight');
+      if (!cls) throw new Error(`${path}: no conv.weight (the classifier) in the state dict`);
+      return { options: {}, numClasses: cls.shape[0] };
+    },
+  };
+}
+
 const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
   deeplab('resnet101', 'deeplabv3plus-r101', 'DeepR101V3PlusD_m1', 'ResNet-101'),
   deeplab('seresnext50', 'deeplabv3plus-srnx50', 'DeepSRNX50V3PlusD_m1', 'SE-ResNeXt-50 32×4d'),
   deeplab('seresnext101', 'deeplabv3plus-srnx101', 'DeepSRNX101V3PlusD_m1', 'SE-ResNeXt-101 32×4d'),
   deeplab('wrn38', 'deeplabv3plus-wrn38', 'DeepWV3Plus', 'WideResNet-38'),
+  bisenet('resnet18', 'bisenet-r18', 'ResNet-18', 12_053_274),
+  bisenet('resnet101', 'bisenet-r101', 'ResNet-101', 48_690_714),
 ];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }
