@@ -317,15 +317,14 @@ ${SG_HEAD}
       let iy = i32(oy * u.sh + r * u.dh) - i32(u.ph);
       let rowok = iy >= 0 && iy < i32(u.h);
       let xrow = ((b * u.c + c) * u.h + u32(max(iy, 0))) * u.w;
-      ${mode === 'win3' || mode === 'win3s2' ? win3Taps(K, mode === 'win3' ? 1 : 2) : ''}
-      for (var s = 0u; s < ${mode === 'win3' || mode === 'win3s2' ? '0' : 'u.s'}; s++) {
+      ${mode === 'win3' || mode === 'win3s2' ? win3Taps(K, mode === 'win3' ? 1 : 2) : `for (var s = 0u; s < u.s; s++) {
         let wi = (c * u.r + r) * u.s + s;
         ${laneLoads(K, (i) => `wg + w${i} + wi`)}
         ${broadcastBlock(lanes(K), K)}
         if (rowok) {
-          ${mode === 'scalar' ? scalarRow(K) : mode === 'win3' || mode === 'win3s2' ? '' : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
+          ${mode === 'scalar' ? scalarRow(K) : rowRead(mode, 'x4', 'xrow / 4u', 'i32(ox0 + s * u.dw) - i32(u.pw)', 'u.w', fmaBlock(K, 'xv[j]'))}
         }
-      }
+      }`}
     }
   }
   if (!valid) { return; }
