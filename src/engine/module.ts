@@ -78,15 +78,7 @@ export class Module {
    */
   loadStateDict(state: Map<string, HostTensor>, strict = true): void {
     const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !state.has(k));
-    const unexpected = [...state.keys()].filter((k) => !own.has(k));
-    const wrong = [...state].filter(([k, h]) => own.has(k) && !sameShape(own.get(k)!.shape, h.shape))
-      .map(([k, h]) => `${k}: checkpoint ${fmt(h.shape)} vs model ${fmt(own.get(k)!.shape)}`);
-    const problems = [
-      ...(strict && missing.length ? [`missing keys (${missing.length}): ${missing.slice(0, 20).join(', ')}`] : []),
-      ...(strict && unexpected.length ? [`unexpected keys (${unexpected.length}): ${unexpected.slice(0, 20).join(', ')}`] : []),
-      ...(wrong.length ? [`shape mismatches (${wrong.length}): ${wrong.slice(0, 20).join('; ')}`] : []),
-    ];
+    const problems = stateDictProblems(own, state, strict);
     if (problems.length) throw new Error(`loadStateDict (${this.constructor.name}): ${problems.join('\n')}`);
     for (const [k, h] of state) own.get(k)?.write(h.data);
   }
@@ -105,4 +97,21 @@ export class Module {
     for (const t of this.ownBuffers.values()) t.dispose();
     for (const [, m] of this.children()) m.dispose();
   }
+}
+
+/**
+ * What keeps `state` from loading into `own`: missing and unexpected keys (when `strict`) and shape
+ * mismatches, each kind counted with its first 20 keys; `source` names the file's side.
+ */
+export function stateDictProblems(own: Map<string, { shape: readonly number[] }>, state: Map<string, HostTensor>, strict: boolean,
+  source = 'checkpoint'): string[] {
+  const missing = [...own.keys()].filter((k) => !state.has(k));
+  const unexpected = [...state.keys()].filter((k) => !own.has(k));
+  const wrong = [...state].filter(([k, h]) => own.has(k) && !sameShape(own.get(k)!.shape, h.shape))
+    .map(([k, h]) => `${k}: ${source} ${fmt(h.shape)} vs model ${fmt(own.get(k)!.shape)}`);
+  return [
+    ...(strict && missing.length ? [`missing keys (${missing.length}): ${missing.slice(0, 20).join(', ')}`] : []),
+    ...(strict && unexpected.length ? [`unexpected keys (${unexpected.length}): ${unexpected.slice(0, 20).join(', ')}`] : []),
+    ...(wrong.length ? [`shape mismatches (${wrong.length}): ${wrong.slice(0, 20).join('; ')}`] : []),
+  ];
 }

@@ -9,7 +9,7 @@
 // pipeline stays in [0, 1] and imported ImageNet/NVIDIA weights see what they were trained on.
 // Initialisation: `initialize_weights` (Kaiming normal fan_in, BN 1/0) on aspp, bot_aspp, bot_fine
 // and final for the ResNet family; only `final` for WideResNet-38, as the reference.
-import { type HostTensor, Module } from '../engine/module.js';
+import { type HostTensor, Module, stateDictProblems } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, tensor } from '../engine/tensor.js';
@@ -121,15 +121,7 @@ export class DeepLabV3Plus extends Module {
       mapped.set(torchvision ? k.replace(/^conv1\./, 'layer0.0.').replace(/^bn1\./, 'layer0.1.') : k, v);
     }
     const own = new Map([...this.stateDict()].filter(([k]) => !/^(aspp|bot_aspp|bot_fine|final)\./.test(k)));
-    const missing = [...own.keys()].filter((k) => !mapped.has(k));
-    const unexpected = [...mapped.keys()].filter((k) => !own.has(k));
-    const wrong = [...mapped].filter(([k, h]) => own.has(k) && own.get(k)!.shape.join() !== h.shape.join())
-      .map(([k, h]) => `${k}: file [${h.shape}] vs model [${own.get(k)!.shape}]`);
-    const problems = [
-      ...(missing.length ? [`missing keys (${missing.length}): ${missing.slice(0, 20).join(', ')}`] : []),
-      ...(unexpected.length ? [`unexpected keys (${unexpected.length}): ${unexpected.slice(0, 20).join(', ')}`] : []),
-      ...(wrong.length ? [`shape mismatches (${wrong.length}): ${wrong.slice(0, 20).join('; ')}`] : []),
-    ];
+    const problems = stateDictProblems(own, mapped, true, 'file');
     if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);
     for (const [k, h] of mapped) own.get(k)!.write(h.data);
     return mapped.size;
