@@ -56,6 +56,9 @@ function randomSampling<T>(list: T[], num: number, rng: Rng): T[] {
   return Array.from({ length: num }, (_, i) => list[idx[i % idx.length]]);
 }
 
+/** Centroid items per class and epoch: ⌊N·pct / C⌋. */
+export const itemsPerClass = (count: number, pct: number, classes: number): number => Math.floor((count * pct) / classes);
+
 /**
  * One epoch's N items (reference build_epoch): ⌊N·pct / C⌋ centroid items per class that has
  * centroids (C = the number of classes, ignore excluded), random whole images for the rest; shuffled
@@ -63,7 +66,7 @@ function randomSampling<T>(list: T[], num: number, rng: Rng): T[] {
  */
 export function buildEpoch(count: number, centroids: CentroidItem[][], pct: number, rng: Rng): EpochItem[] {
   if (!(pct >= 0 && pct <= 1)) throw new Error(`--class-uniform ${pct}: must be a fraction in [0, 1] (reference 0.5)`);
-  const C = centroids.length, perClass = Math.floor((count * pct) / C);
+  const C = centroids.length, perClass = itemsPerClass(count, pct, C);
   const present = centroids.filter((l) => l.length > 0).length;
   const items: EpochItem[] = randomSampling(Array.from({ length: count }, (_, i) => i), count - perClass * present, rng).map((index) => ({ index }));
   for (const list of centroids) {

@@ -21,6 +21,7 @@ import { type Tensor, full, zeros } from '../engine/tensor.js';
 import { classWeights } from '../data/class-weights.js';
 import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
 import { Loader } from '../data/loader.js';
+import { itemsPerClass } from '../data/uniform.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../io/atomic.js';
 import { checkpointTensors, loadCheckpoint, nonFiniteReport, readWeights, writeCheckpoint } from '../io/checkpoint.js';
 import { FINITE, accumulateScalar } from '../kernels/finite.js';
@@ -227,7 +228,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       const cents = trainLoader.classCentroids((d) => bar.update(d, d));
       bar.done();
       const tile = c.classUniformTile ?? trainLoader.height;
-      const per = Math.floor((trainDs.length * c.classUniformPct) / cents.length);
+      const per = itemsPerClass(trainDs.length, c.classUniformPct, cents.length);
       console.log(`class-uniform sampling ${c.classUniformPct}: ${per} crops per class and epoch around centroids (tiles of ${tile} px); ` +
         `centroids per class: ${cents.map((l) => l.length).join(' ')}`);
       if (per === 0) console.warn(`warning: --class-uniform-pct ${c.classUniformPct} gives no class-uniform items: ${trainDs.length} images × ${c.classUniformPct} < ${cents.length} classes`);
