@@ -4,15 +4,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../src/engine/autograd.js';
 import { scope } from '../src/engine/scope.js';
-import { type Tensor, tensor } from '../src/engine/tensor.js';
+import { tensor } from '../src/engine/tensor.js';
 import { BatchNorm2d } from '../src/models/layers.js';
 import { BiSeNet, bisenetParameters } from '../src/models/bisenet.js';
 import { ResNetBackbone, resnetParameters } from '../src/models/resnet.js';
 import { AttentionRefinement, FeatureFusion } from '../src/models/bisenet.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { type F64Tensor, f64, randn } from './reference/core.js';
+import { gate, host, meanHw, perChannel, randomBn, relu, sig } from './helpers/layers.js';
 import { conv2dRef } from './reference/conv.js';
-import { concatRef } from './reference/nn.js';
+import { batchNormRef, concatRef } from './reference/nn.js';
 
 const t = suite('bisenet');
 
@@ -57,32 +58,6 @@ t('state-dict names; slim batch norms have no scale; forward gives full-resoluti
 });
 
 // float64 references of the two layers in eval mode (batch norm with its running statistics)
-const host = async (x: Tensor): Promise<F64Tensor> => f64([...x.shape], await x.read());
-const meanHw = (x: F64Tensor): F64Tensor => {
-  const [N, C, H, W] = x.shape, out = f64([N, C, 1, 1]);
-  for (let i = 0; i < N * C; i++) { let a = 0; for (let p = 0; p < H * W; p++) a += x.data[i * H * W + p]; out.data[i] = a / (H * W); }
-  return out;
-};
-const perChannel = (x: F64Tensor, f: (v: number, c: number) => number): F64Tensor => {
-  const [, C, H, W] = x.shape, out = f64(x.shape);
-  x.data.forEach((v, i) => { out.data[i] = f(v, Math.floor(i / (H * W)) % C); });
-  return out;
-};
-const sig = (v: number) => 1 / (1 + Math.exp(-v));
-const relu = (v: number) => Math.max(v, 0);
-/** y[n,c,p] = f(x[n,c,p], g[n,c]) for a [N,C,1,1] g. */
-const gate = (x: F64Tensor, g: F64Tensor, f: (v: number, g: number) => number): F64Tensor => {
-  const [, , H, W] = x.shape, out = f64(x.shape);
-  x.data.forEach((v, i) => { out.data[i] = f(v, g.data[Math.floor(i / (H * W))]); });
-  return out;
-};
-/** Random running statistics and shift for a BN, written into the layer; returns (v, c) ↦ bn(v). */
-async function randomBn(bn: BatchNorm2d, seed: number): Promise<(v: number, c: number) => number> {
-  const C = bn.numFeatures, m = randn([C], seed, 0.3).data, v = randn([C], seed + 1).data.map((q) => 0.5 + q * q), beta = randn([C], seed + 2, 0.5).data;
-  bn.running_mean.write(Float32Array.from(m)); bn.running_var.write(Float32Array.from(v)); bn.bias.write(Float32Array.from(beta));
-  return (x, c) => (x - m[c]) / Math.sqrt(v[c] + bn.eps) + beta[c];
-}
-
 t('attention refinement vs float64: x ⊙ σ(BN(relu(conv1×1(mean_hw x)))), forward and input gradient', async () => {
   const arm = new AttentionRefinement(6);
   arm.train(false);
@@ -113,6 +88,49 @@ t('feature fusion vs float64: f = relu(BN(conv3×3(a ‖ b))), f + f ⊙ σ(relu
   const xs = [randn([2, 3, 5, 6], 21), randn([2, 4, 5, 6], 22)];
   await checkForward((a, c) => ffm.forward(a, c), ref, xs, { rtol: 1e-4, atol: 1e-5 });
   await checkGrad((a, c) => ffm.forward(a, c), ref, xs, { rtol: 2e-3, atol: 2e-4 });
+  ffm.dispose();
+});
+
+// training mode: the batch's own statistics (at batch 1 the attention gate's BN sees one value per
+// channel and collapses to its shift: §3.5), so these run at batch 3
+const bnBatch = (z: F64Tensor, beta: Float32Array, eps: number): F64Tensor =>
+  batchNormRef(z, f64([z.shape[1]], new Float64Array(z.shape[1]).fill(1)), f64([z.shape[1]], beta), eps);
+
+t('attention refinement (and its residual form) in training mode vs float64: batch statistics of the gate\'s BN', async () => {
+  for (const residual of [false, true]) {
+    const arm = new AttentionRefinement(5, undefined, residual);
+    arm.train(true);
+    const beta = Float32Array.from(randn([5], 31, 0.5).data);
+    arm.bn.bias.write(beta);
+    const [w, b] = [await host(arm.conv.weight), await host(arm.conv.bias!)];
+    const ref = (x: F64Tensor) => {
+      const z = perChannel(conv2dRef(meanHw(x), w, b, {}), relu);
+      const g = perChannel(bnBatch(z, beta, arm.bn.eps), sig);
+      return gate(x, g, (v, q) => (residual ? v + v * q : v * q));
+    };
+    const xs = [randn([3, 5, 4, 7], 32)];
+    await checkForward((x) => arm.forward(x), ref, xs, { rtol: 1e-4, atol: 1e-5 });
+    await checkGrad((x) => arm.forward(x), ref, xs, { rtol: 3e-3, atol: 3e-4 });
+    arm.dispose();
+  }
+});
+
+t('feature fusion in training mode vs float64: the ConvBlock\'s BN on batch statistics', async () => {
+  const ffm = new FeatureFusion(5, 4);
+  ffm.train(true);
+  const beta = Float32Array.from(randn([4], 41, 0.5).data);
+  ffm.convblock.bn.bias.write(beta);
+  const [w0, b0, w1, b1, w2, b2] = await Promise.all([ffm.convblock.conv.weight, ffm.convblock.conv.bias!, ffm.conv1.weight, ffm.conv1.bias!,
+    ffm.conv2.weight, ffm.conv2.bias!].map(host));
+  const ref = (a: F64Tensor, c: F64Tensor) => {
+    const f = perChannel(bnBatch(conv2dRef(concatRef([a, c]), w0, b0, { padding: [1, 1] }), beta, ffm.convblock.bn.eps), relu);
+    const z1 = perChannel(conv2dRef(meanHw(f), w1, b1, {}), relu);
+    const g = perChannel(conv2dRef(z1, w2, b2, {}), (v) => sig(relu(v)));
+    return gate(f, g, (v, q) => v + v * q);
+  };
+  const xs = [randn([3, 2, 5, 3], 42), randn([3, 3, 5, 3], 43)];
+  await checkForward((a, c) => ffm.forward(a, c), ref, xs, { rtol: 1e-4, atol: 1e-5 });
+  await checkGrad((a, c) => ffm.forward(a, c), ref, xs, { rtol: 3e-3, atol: 3e-4 });
   ffm.dispose();
 });
 

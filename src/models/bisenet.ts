@@ -17,36 +17,50 @@ import { concat } from '../kernels/concat.js';
 import { add, mul, sigmoid } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { resizeBilinear } from '../kernels/resize.js';
-import { BatchNorm2d, Conv2d, layer } from './layers.js';
+import { BatchNorm2d, type BatchNormLayerOptions, Conv2d, layer } from './layers.js';
 import { ResNetBackbone, resnetParameters } from './resnet.js';
 
 export type BiSeNetTrunk = 'resnet18' | 'resnet101';
 const SLIM_BN = { eps: 1e-3, scale: false } as const;
 const STAGE_CHANNELS: Record<BiSeNetTrunk, [number, number]> = { resnet18: [256, 512], resnet101: [1024, 2048] };
 
-/** conv k×k (stride, bias) → BN (no scale, eps 1e-3) → ReLU. */
+export interface ConvBlockOptions {
+  dilation?: number;
+  /** Conv bias (default true, as slim's conv2d). */
+  bias?: boolean;
+  /** The batch norm (default slim's: no learned scale, eps 1e-3). */
+  bn?: BatchNormLayerOptions;
+}
+
+/** conv k×k (stride, dilation, "same" padding, bias) → BN (default: no scale, eps 1e-3) → ReLU. */
 export class ConvBlock extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  constructor(cin: number, cout: number, k: number, stride: number, rng?: Rng) {
+  constructor(cin: number, cout: number, k: number, stride: number, rng?: Rng, o: ConvBlockOptions = {}) {
     super();
-    this.conv = new Conv2d(cin, cout, k, { stride, padding: (k - 1) >> 1, rng });
-    this.bn = new BatchNorm2d(cout, SLIM_BN);
+    const dilation = o.dilation ?? 1;
+    this.conv = new Conv2d(cin, cout, k, { stride, padding: (dilation * (k - 1)) >> 1, dilation, bias: o.bias ?? true, rng });
+    this.bn = new BatchNorm2d(cout, o.bn ?? SLIM_BN);
   }
   forward(x: Tensor): Tensor { return this.bn.forward(this.conv.forward(x), true); }
 }
 
-/** Attention refinement: x ⊙ σ(BN(relu(conv1×1(mean_hw x)))). */
+/**
+ * Channel attention with the attention refinement gate a(x) = σ(BN(relu(conv1×1(mean_hw x)))):
+ * x ⊙ a(x) (BiSeNet's refinement), or x + x ⊙ a(x) with `residual` (the MSSA paper's channel
+ * attention module, images/ss5.png).
+ */
 export class AttentionRefinement extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  constructor(channels: number, rng?: Rng) {
+  constructor(channels: number, rng?: Rng, readonly residual = false) {
     super();
     this.conv = new Conv2d(channels, channels, 1, { rng });
     this.bn = new BatchNorm2d(channels, SLIM_BN);
   }
   forward(x: Tensor): Tensor {
-    return mul(x, sigmoid(this.bn.forward(this.conv.forward(mean(x, [2, 3], true), true))));
+    const y = mul(x, sigmoid(this.bn.forward(this.conv.forward(mean(x, [2, 3], true), true))));
+    return this.residual ? add(x, y) : y;
   }
 }
 

@@ -12,6 +12,7 @@ import { SegmentationSystem, type SegLossName, type System } from '../train/syst
 import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
 import { BiSeNet, type BiSeNetTrunk, bisenetParameters } from './bisenet.js';
+import { MSSA, MSSA_DEFAULTS, mssaParameters } from './mssa.js';
 import { DeepLabV3Plus, type Trunk, deeplabParameters } from './deeplabv3plus.js';
 import { imageWeightedLoss, relaxedLoss } from '../kernels/label-relaxation.js';
 
@@ -481,6 +482,72 @@ function bisenet(trunk: BiSeNetTrunk, name: string, backbone: string, ref: numbe
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The MSSA paper's own network (seed-specs §3.1; choices in src/models/mssa.ts)
+
+const intList = (flag: string, v: OptionValue | undefined): number[] | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const xs = String(v).split(',').map((s) => Number(s.trim()));
+  if (xs.some((x) => !Number.isInteger(x))) throw new Error(`--${flag} '${v}': give comma-separated integers, e.g. 8,48,96,192`);
+  return xs;
+};
+const mssaOpts = (o: Record<string, OptionValue>) => ({
+  widths: intList('widths', o.widths), dilations: intList('dilations', o.dilations),
+  kernel: o.kernel === undefined ? undefined : Number(o.kernel), resBlocks: o['res-blocks'] === undefined ? undefined : Number(o['res-blocks']),
+});
+
+const mssa: ModelSpec = {
+  name: 'mssa',
+  summary: 'the MSSA paper\'s network (v3 figure): residual extractor, dilated encoder 1/1–1/8, channel attention, transposed/atrous decoder with concat merges',
+  source: 'Sagar & Soundrapandiyan, arXiv 2007.12685v3 / ICCVW 2021, README images/ss3.png, ss5.png (seed-specs §3.1)',
+  options: [
+    { flag: 'widths', type: 'string', default: MSSA_DEFAULTS.widths.join(','), describe: 'mssa: channels at 1/1, 1/2, 1/4, 1/8 (as the v3 figure draws them)' },
+    { flag: 'dilations', type: 'string', default: MSSA_DEFAULTS.dilations.join(','), describe: 'mssa: dilation of the dilated / atrous conv at each scale (not in the paper: a choice)' },
+    { flag: 'kernel', type: 'number', default: MSSA_DEFAULTS.kernel, describe: 'mssa: kernel size of the dilated and atrous convs (odd)' },
+    { flag: 'res-blocks', type: 'number', default: MSSA_DEFAULTS.resBlocks, describe: 'mssa: ResNet basic blocks in the full-resolution feature extractor' },
+  ],
+  recipes: {
+    default: {
+      describe: 'the seed\'s optimiser at a CPU-sized budget: RMSProp 1e-4 (decay 0.995), unweighted CE, 10 epochs, batch 4, 128 px, flip',
+      epochs: 10, batchSize: 4, height: 128, optimizer: { model: MSSA_RMSPROP }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0,
+    },
+    demo: {
+      describe: 'minutes on a CPU: 4 epochs at 64 px, RMSProp 1e-3 to get far fast, flip',
+      epochs: 4, batchSize: 4, height: 64, optimizer: { model: 'rmsprop:lr=1e-3,alpha=0.995,eps=1e-10,tf=1' }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0,
+    },
+    reference: {
+      describe: 'the seed\'s train.py defaults: 300 epochs, batch 1, random 512×512 crops, RMSProp 1e-4 (decay 0.995), unweighted CE',
+      epochs: 300, batchSize: 1, height: 512, width: 512, optimizer: { model: MSSA_RMSPROP }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: false, translate: 0,
+    },
+  },
+  distortion: 'optional',
+  parameterCount: (o, c) => mssaParameters(mssaOpts(o), c),
+  multiple: () => 8,
+  outputs: () => 'class logits at full resolution (1×1 conv on atr-conv1)',
+  build(o, ctx) {
+    const net = new MSSA({ ...mssaOpts(o), numClasses: ctx.numClasses, seed: ctx.seed });
+    return new SegmentationSystem(net, {
+      groups: { model: net.parameters() }, forward: (x) => net.forward(x), weight: ctx.weight && keep(tensor(ctx.weight, [ctx.weight.length])),
+      ignoreIndex: ctx.ignoreIndex, loss: 'ce', labelDownscale: 1, multiple: 8,
+    });
+  },
+  meta: (o, c) => ({ model: 'mssa', classes: String(c), widths: String(o.widths), dilations: String(o.dilations), kernel: String(o.kernel), res_blocks: String(o['res-blocks']) }),
+  fromCheckpoint(tensors, meta, path) {
+    if (meta.model && meta.model !== 'mssa') throw new Error(`${path} holds a '${meta.model}' model, not mssa`);
+    const cls = tensors.get('classifier.weight');
+    if (!cls) throw new Error(`${path}: no classifier.weight in the state dict — not an mssa checkpoint`);
+    const options: Record<string, OptionValue> = {};
+    if (meta.widths) options.widths = meta.widths;
+    if (meta.dilations) options.dilations = meta.dilations;
+    if (meta.kernel) options.kernel = Number(meta.kernel);
+    if (meta.res_blocks) options['res-blocks'] = Number(meta.res_blocks);
+    return { options, numClasses: cls.shape[0] };
+  },
+};
+
 const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
   deeplab('resnet101', 'deeplabv3plus-r101', 'DeepR101V3PlusD_m1', 'ResNet-101'),
@@ -489,6 +556,7 @@ const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('wrn38', 'deeplabv3plus-wrn38', 'DeepWV3Plus', 'WideResNet-38'),
   bisenet('resnet18', 'bisenet-r18', 'ResNet-18', 12_053_274),
   bisenet('resnet101', 'bisenet-r101', 'ResNet-101', 48_690_714),
+  mssa,
 ];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }
