@@ -269,4 +269,52 @@ t('confusion matrix on the GPU and IoU with iouEval semantics', async () => {
   assert.equal([...(await pred.read())], [0, 2]);   // pixel 0 ties classes 0 and 1 → first maximum
   pred.dispose();
 });
+t('per-image scores as the MSSA seed\'s code computes them (Suite evaluate_segmentation), over two batches; pooled matrix unchanged', async () => {
+  const C = 5, P = 41, ignore = 4, sizes = [2, 1];
+  const r = rng(12);
+  const batches = sizes.map((N, b) => ({
+    logits: Float32Array.from({ length: N * C * P }, () => r()),
+    // image 2 (the second batch) has no class 3 in its ground truth, so its class accuracy for 3 is 1
+    labels: Int32Array.from({ length: N * P }, () => { const v = Math.floor(r() * C); return b === 1 && v === 3 ? 0 : v; }),
+  }));
+  const per = new IouEval(C, ignore, 3), pooled = new IouEval(C, ignore);
+  for (const [b, N] of sizes.entries()) {
+    scope(() => {
+      const lg = tensor(batches[b].logits, [N, C, P]), lb = tensor(batches[b].labels, [N, P]);
+      per.add(lg, lb); pooled.add(lg, lb);
+    });
+  }
+  const [got, want] = [await per.result(), await pooled.result()];
+  assert.equal(got.confusion, want.confusion);
+  assert.ok(got.perImage && !want.perImage);
+  // the Suite's functions on each image's flat pred / label, ignore pixels removed
+  const ga: number[] = [], ca: number[][] = [], mi: number[] = [];
+  for (const [b, N] of sizes.entries()) for (let n = 0; n < N; n++) {
+    const pred: number[] = [], lab: number[] = [];
+    for (let p = 0; p < P; p++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (batches[b].logits[(n * C + c) * P + p] > batches[b].logits[(n * C + best) * P + p]) best = c;
+      const g = batches[b].labels[n * P + p];
+      if (g !== ignore) { pred.push(best); lab.push(g); }
+    }
+    ga.push(pred.filter((v, i) => v === lab[i]).length / lab.length);
+    ca.push([0, 1, 2, 3].map((c) => { const tot = lab.filter((v) => v === c).length; return tot ? pred.filter((v, i) => v === c && lab[i] === c).length / tot : 1; }));
+    const uniq = [...new Set(lab)];
+    mi.push(uniq.map((c) => { const I = pred.filter((v, i) => v === c && lab[i] === c).length, U = pred.filter((v, i) => v === c || lab[i] === c).length; return I / U; })
+      .reduce((a, v) => a + v, 0) / uniq.length);
+  }
+  assert.is(ca[2][3], 1, 'a class absent from an image scores 1');
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const pi = got.perImage!;
+  assert.is(pi.images, 3);
+  assert.ok(Math.abs(pi.globalAccuracy - mean(ga)) < 1e-12, `global accuracy ${pi.globalAccuracy} vs ${mean(ga)}`);
+  assert.ok(Math.abs(pi.miou - mean(mi)) < 1e-12, `mIoU ${pi.miou} vs ${mean(mi)}`);
+  assert.ok(Math.abs(pi.meanClassAccuracy - mean(ca.map(mean))) < 1e-12, `class accuracy ${pi.meanClassAccuracy} vs ${mean(ca.map(mean))}`);
+  assert.ok(Math.abs(pi.miou - got.miou) > 1e-3, 'per-image and pooled mIoU differ on these data (the test can tell them apart)');
+  const extra = tensor(new Float32Array(C * P), [1, C, P]), el = tensor(new Int32Array(P), [1, P]);
+  assert.throws(() => per.add(extra, el), /IouEval: more than the 3 images/);
+  for (const v of [extra, el]) v.dispose();
+  per.dispose(); pooled.dispose();
+});
+
 t.run();

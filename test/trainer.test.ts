@@ -128,7 +128,7 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   assert.ok(Math.max(...rss.slice(5)) - Math.max(...rss.slice(1, 3)) < 32 * 2 ** 20, `RSS per epoch (MiB): ${rss.map(mib)}`);
   const csv = logCsv(s.history).trim().split('\n');
   assert.equal(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5', '6', '7', '8']);
-  assert.is(csv[0], 'epoch,train_loss,val_loss,train_miou,val_miou,lr,train_seconds,train_images_per_s');
+  assert.is(csv[0], 'epoch,train_loss,val_loss,val_pixel_acc,val_class_acc,val_img_miou,val_img_pixel_acc,val_img_class_acc,train_miou,val_miou,lr,train_seconds,train_images_per_s');
   // the same run again is refused: it would replace the first
   await train({ model: 'erfnet', height: 16, epochs: 1, trainSize: 2, valSize: 2, batchSize: 2 }, { savedir, engine: e })
     .then(() => assert.unreachable('a second run into the savedir must be refused'), (err: Error) =>

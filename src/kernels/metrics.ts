@@ -1,12 +1,13 @@
 // argmax over classes + confusion matrix: pred[n,p] = argmax_c logits[n,c,p] (first maximum);
-// conf[t·C + pred] += 1 for labels t ∈ [0, C) (u32 atomics). Not differentiable.
+// conf[t·C + pred] += 1 for labels t ∈ [0, C) (u32 atomics), or with `perImage` one matrix per
+// image, conf[((first + n)·C + t)·C + pred]. Not differentiable.
 import { fmt, numel } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 const ARGMAX_CONFUSION = kernel('argmax_confusion', /* wgsl */ `
 override WG: u32 = 64;
-struct P { n: u32, c: u32, inner: u32, count: u32 }
+struct P { n: u32, c: u32, inner: u32, count: u32, per_image: u32, first: u32 }
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> pred: array<i32>;
@@ -23,21 +24,30 @@ ${MAIN_1D}
   }
   pred[idx] = i32(arg);
   let t = labels[idx];
-  if (u.count != 0u && t >= 0 && u32(t) < u.c) { atomicAdd(&conf[u32(t) * u.c + arg], 1u); }
+  let img = select(0u, (u.first + idx / u.inner) * u.c * u.c, u.per_image != 0u);
+  if (u.count != 0u && t >= 0 && u32(t) < u.c) { atomicAdd(&conf[img + u32(t) * u.c + arg], 1u); }
 }`);
 
-/** Class map of logits [N,C,…] → i32 [N,…]; when `conf` (u32 [C,C]) is given, adds (label, pred) counts to it. */
-export function argmaxConfusion(logits: Tensor, labels: Tensor | null, conf: Tensor | null): Tensor {
+/**
+ * Class map of logits [N,C,…] → i32 [N,…]; when `conf` (u32 [C,C]) is given, adds (label, pred)
+ * counts to it; with `perImage` {first}, conf is u32 [images,C,C] and image n's counts go to
+ * matrix first + n.
+ */
+export function argmaxConfusion(logits: Tensor, labels: Tensor | null, conf: Tensor | null, perImage?: { first: number }): Tensor {
   assertDType('argmax', logits, 'f32', 'logits');
   const [n, c] = logits.shape, inner = numel(logits.shape.slice(2));
   if (labels) {
     assertDType('confusion', labels, 'i32', 'labels');
     if (labels.size !== n * inner) throw new Error(`confusion: labels ${fmt(labels.shape)} do not match logits ${fmt(logits.shape)}`);
   }
-  if (conf && (conf.dtype !== 'u32' || conf.size !== c * c)) throw new Error(`confusion: matrix must be u32 [${c},${c}], got ${conf.describe()}`);
+  if (conf && perImage) {
+    if (conf.dtype !== 'u32' || conf.size % (c * c) || conf.size / (c * c) < perImage.first + n) {
+      throw new Error(`confusion: per-image matrices must be u32 [≥${perImage.first + n},${c},${c}], got ${conf.describe()}`);
+    }
+  } else if (conf && (conf.dtype !== 'u32' || conf.size !== c * c)) throw new Error(`confusion: matrix must be u32 [${c},${c}], got ${conf.describe()}`);
   const pred = empty([n, ...logits.shape.slice(2)], 'i32', 'argmax');
   run(ARGMAX_CONFUSION, {
-    inputs: [logits, labels ?? logits], outputs: [pred, conf], params: [n, c, inner, labels && conf ? 1 : 0], threads: n * inner,
+    inputs: [logits, labels ?? logits], outputs: [pred, conf], params: [n, c, inner, labels && conf ? 1 : 0, perImage ? 1 : 0, perImage?.first ?? 0], threads: n * inner,
   });
   return pred;
 }

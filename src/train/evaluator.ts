@@ -43,7 +43,7 @@ export class NonFiniteError extends Error {}
 
 export async function evaluateSystem(system: System, loader: Loader, o: EvalOptions): Promise<EvalResult> {
   const ds = loader.ds;
-  const meters = system.outputs.map(() => new IouEval(ds.numClasses, ds.ignoreIndex));
+  const meters = system.outputs.map(() => new IouEval(ds.numClasses, ds.ignoreIndex, ds.length));
   const flag = keep(full([1], FINITE, 'u32'));
   let lossSum: Tensor | null = null;
   const extraSums = new Map<string, Tensor>();
