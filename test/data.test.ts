@@ -109,6 +109,40 @@ t('camvid SegNet layout (index labels) and Kaggle/Suite layout (RGB labels + cla
   assert.throws(() => new CamVidDataset(tmp(), 'train'), /has neither trainannot\/ .* nor train_labels\//);
 });
 
+t('camvid32: the Suite layout with every class_dict.csv row a class (the MSSA seed\'s 32 classes), void included; bad colour, SegNet layout refused', () => {
+  // the Kaggle CamVid class_dict.csv (32 rows), as the seed's code reads it
+  const dict = ['Animal,64,128,64', 'Archway,192,0,128', 'Bicyclist,0,128,192', 'Bridge,0,128,64', 'Building,128,0,0', 'Car,64,0,128',
+    'CartLuggagePram,64,0,192', 'Child,192,128,64', 'Column_Pole,192,192,128', 'Fence,64,64,128', 'LaneMkgsDriv,128,0,192',
+    'LaneMkgsNonDriv,192,0,64', 'Misc_Text,128,128,64', 'MotorcycleScooter,192,0,192', 'OtherMoving,128,64,64', 'ParkingBlock,64,192,128',
+    'Pedestrian,64,64,0', 'Road,128,64,128', 'RoadShoulder,128,128,192', 'Sidewalk,0,0,192', 'SignSymbol,192,128,128', 'Sky,128,128,128',
+    'SUVPickupTruck,64,128,192', 'TrafficCone,0,0,64', 'TrafficLight,0,64,64', 'Train,192,64,128', 'Tree,128,128,0', 'Truck_Bus,192,128,192',
+    'Tunnel,64,0,64', 'VegetationMisc,192,192,0', 'Void,0,0,0', 'Wall,64,192,0'];
+  const root = tmp();
+  writeFileSync(join(root, 'class_dict.csv'), `name,r,g,b\n${dict.join('\n')}\n`);
+  png(join(root, 'train', '0001TP_006690.png'), () => [9, 9, 9]);
+  png(join(root, 'train_labels', '0001TP_006690_L.png'), (x) => (x < 4 ? [128, 64, 128] : x < 8 ? [0, 0, 0] : x < 12 ? [64, 192, 0] : [64, 128, 64]));
+  const ds = new CamVidDataset(root, 'train', true);
+  assert.is(ds.numClasses, 33); assert.is(ds.ignoreIndex, 32);
+  assert.is(ds.classNames[30], 'Void'); assert.is(ds.classNames[32], 'ignore');
+  assert.equal(ds.palette[17], [128, 64, 128]);
+  const l = ds.load(0).label;
+  assert.equal([l[0], l[5], l[9], l[13]], [17, 30, 31, 0]);   // Road, Void (a class here), Wall, Animal
+  const eleven = new CamVidDataset(root, 'train').load(0).label;
+  assert.equal([eleven[0], eleven[5], eleven[9], eleven[13]], [5, 11, 11, 11]);   // camvid: the 11 classes, the rest void
+  assert.equal(parseDataSpec(`camvid32:${root}`), { kind: 'camvid32', dir: root });
+  png(join(root, 'train_labels', '0001TP_006690_L.png'), (x) => (x === 2 ? [1, 2, 3] : [0, 0, 0]));
+  assert.throws(() => ds.load(0), /camvid32 train .*0001TP_006690_L.png has colour \(1,2,3\) at pixel \(2, 0\), which is not in .*class_dict.csv/);
+  const seg = tmp();
+  png(join(seg, 'train', 'a.png'), () => [1, 2, 3]);
+  png(join(seg, 'trainannot', 'a.png'), gray((x) => x % 12));
+  assert.throws(() => new CamVidDataset(seg, 'train', true), /camvid32: .* has no train_labels\/.*use --data camvid:DIR \(11 classes\)/);
+  const dup = tmp();
+  writeFileSync(join(dup, 'class_dict.csv'), 'name,r,g,b\nRoad,1,2,3\nLane,1,2,3\n');
+  png(join(dup, 'train', 'a.png'), () => [1, 2, 3]);
+  png(join(dup, 'train_labels', 'a_L.png'), () => [1, 2, 3]);
+  assert.throws(() => new CamVidDataset(dup, 'train', true), /colour \(1,2,3\) is on two rows \(Road, Lane\)/);
+});
+
 t('generic folder layout with classes.txt; 255 → ignore', () => {
   const root = tmp();
   writeFileSync(join(root, 'classes.txt'), 'background\nroad\ncar\n');
@@ -118,7 +152,7 @@ t('generic folder layout with classes.txt; 255 → ignore', () => {
   assert.is(ds.numClasses, 4); assert.is(ds.ignoreIndex, 3);
   assert.equal([...ds.load(0).label.slice(0, 5)], [0, 1, 2, 3, 3]);
   assert.throws(() => parseDataSpec('folder:/no/such/dir'), /--data folder:\/no\/such\/dir: folder \/no\/such\/dir does not exist/);
-  assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR or folder:DIR/);
+  assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR or folder:DIR/);
 });
 
 t('folder colour labels: classes.txt colours (several per class, an ignore colour), class_dict.csv; forms checked', () => {

@@ -210,7 +210,10 @@ function readClassDict(path: string): { name: string; colour: number }[] {
 /**
  * CamVid in either layout: SegNet (train/ + trainannot/ index PNGs, 0–11 and 11 = unlabelled)
  * or Kaggle / Semantic-Segmentation-Suite (train/ + train_labels/*_L.png RGB + class_dict.csv,
- * reduced to the usual 11 classes, everything else void).
+ * reduced to the usual 11 classes, everything else void). With `allClasses` (`--data camvid32:DIR`),
+ * the Suite layout as the MSSA seed's code reads it: every row of class_dict.csv is a class, in file
+ * order, its Void included (32 for the Kaggle CamVid); one more index, which no pixel carries, is the
+ * ignore class.
  */
 export class CamVidDataset extends PairDataset {
   readonly numClasses: number;
@@ -221,12 +224,16 @@ export class CamVidDataset extends PairDataset {
   readonly layout: 'segnet' | 'suite';
   protected readonly form: LabelForm;
 
-  constructor(readonly root: string, split: Split) {
+  constructor(readonly root: string, split: Split, allClasses = false) {
     super();
-    this.name = `camvid ${split} (${root})`;
+    this.name = `camvid${allClasses ? '32' : ''} ${split} (${root})`;
     this.numClasses = 12; this.ignoreIndex = 11;
     const annot = join(root, `${split}annot`), suiteLabels = join(root, `${split}_labels`);
-    if (existsSync(annot)) {
+    if (allClasses && !existsSync(suiteLabels)) {
+      throw new Error(`camvid32: ${root} has no ${split}_labels/: the class_dict.csv classes need the Kaggle/Suite layout ` +
+        `(${split}/ + ${split}_labels/*_L.png + class_dict.csv)${existsSync(annot) ? '; for the SegNet layout found there use --data camvid:DIR (11 classes)' : ''}`);
+    }
+    if (existsSync(annot) && !allClasses) {
       this.layout = 'segnet';
       this.classNames = [...SEGNET_CLASSES.slice(0, 11), 'void'];
       this.palette = [[128, 128, 128], [128, 0, 0], [192, 192, 128], [255, 69, 0], [128, 64, 128], [60, 40, 222], [128, 128, 0],
@@ -242,13 +249,24 @@ export class CamVidDataset extends PairDataset {
       this.layout = 'suite';
       const dictPath = join(root, 'class_dict.csv');
       if (!existsSync(dictPath)) throw new Error(`${this.name}: ${dictPath} is missing (needed for RGB labels)`);
-      this.classNames = [...CAMVID11, 'void'];
-      this.palette = new Array<RGB>(12).fill([0, 0, 0]);
-      const colours = new Map<number, number>();
-      for (const { name, colour } of readClassDict(dictPath)) {
-        const id = CAMVID11.indexOf(name);
-        colours.set(colour, id < 0 ? 11 : id);
-        if (id >= 0) this.palette[id] = [colour >> 16, (colour >> 8) & 255, colour & 255];
+      const rows = readClassDict(dictPath), colours = new Map<number, number>();
+      if (allClasses) {
+        if (rows.length > 254) throw new Error(`${dictPath}: at most 254 classes, found ${rows.length}`);
+        this.numClasses = rows.length + 1; this.ignoreIndex = rows.length;
+        this.classNames = [...rows.map((r) => r.name), 'ignore'];
+        this.palette = [...rows.map(({ colour }): RGB => [colour >> 16, (colour >> 8) & 255, colour & 255]), [0, 0, 0]];
+        rows.forEach(({ colour }, k) => {
+          if (colours.has(colour)) throw new Error(`${dictPath}: colour ${hex(colour)} is on two rows (${rows[colours.get(colour)!].name}, ${rows[k].name})`);
+          colours.set(colour, k);
+        });
+      } else {
+        this.classNames = [...CAMVID11, 'void'];
+        this.palette = new Array<RGB>(12).fill([0, 0, 0]);
+        for (const { name, colour } of rows) {
+          const id = CAMVID11.indexOf(name);
+          colours.set(colour, id < 0 ? 11 : id);
+          if (id >= 0) this.palette[id] = [colour >> 16, (colour >> 8) & 255, colour & 255];
+        }
       }
       this.form = { kind: 'colour', colours, table: dictPath };
       for (const img of listPngs(join(root, split), this.name)) {
@@ -365,13 +383,13 @@ export class FolderDataset extends PairDataset {
   }
 }
 
-export interface DataSpec { kind: 'synthetic' | 'cityscapes' | 'camvid' | 'folder'; dir?: string }
+export interface DataSpec { kind: 'synthetic' | 'cityscapes' | 'camvid' | 'camvid32' | 'folder'; dir?: string }
 
-/** Parses `synthetic`, `cityscapes:DIR`, `camvid:DIR` or `folder:DIR`. */
+/** Parses `synthetic`, `cityscapes:DIR`, `camvid:DIR`, `camvid32:DIR` or `folder:DIR`. */
 export function parseDataSpec(spec: string): DataSpec {
   if (spec === 'synthetic') return { kind: 'synthetic' };
-  const m = /^(cityscapes|camvid|folder):(.+)$/.exec(spec);
-  if (!m) throw new Error(`--data ${spec}: expected synthetic, cityscapes:DIR, camvid:DIR or folder:DIR`);
+  const m = /^(cityscapes|camvid|camvid32|folder):(.+)$/.exec(spec);
+  if (!m) throw new Error(`--data ${spec}: expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR or folder:DIR`);
   if (!existsSync(m[2])) throw new Error(`--data ${spec}: folder ${m[2]} does not exist`);
   return { kind: m[1] as DataSpec['kind'], dir: m[2] };
 }
@@ -387,6 +405,7 @@ export function openDataset(spec: DataSpec, o: OpenOptions): SegDataset {
     }
     case 'cityscapes': return new CityscapesDataset(spec.dir!, o.split);
     case 'camvid': return new CamVidDataset(spec.dir!, o.split);
+    case 'camvid32': return new CamVidDataset(spec.dir!, o.split, true);
     case 'folder': return new FolderDataset(spec.dir!, o.split);
   }
 }
