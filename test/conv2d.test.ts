@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backward, noGrad } from '../src/engine/autograd.js';
 import { scope } from '../src/engine/scope.js';
+import { countMacs } from '../src/engine/flops.js';
+import { matmul } from '../src/kernels/matmul.js';
 import { add, mul } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
 import { getEngine } from '../src/engine/engine.js';
@@ -213,4 +215,26 @@ t('conv2d names the shapes on a channel mismatch', () => {
   assert.throws(() => conv2d(l, w), /conv2d: x must be f32, got tensor #\d+ i32\[2,2,4,4\]/);
   for (const v of [x, w, l]) v.dispose();
 });
+t('MAC counting: grouped, strided and transposed convs and products count their nominal multiply-adds, forward only, nested counts add up', () => {
+  const x = tensor(new Float32Array(2 * 6 * 9 * 11), [2, 6, 9, 11]);
+  const wg = tensor(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);          // 2 groups: 6 → 4
+  const wt = tensor(new Float32Array(6 * 5 * 3 * 3), [6, 5, 3, 3]);          // transposed 6 → 5
+  const a = tensor(new Float32Array(7 * 13), [7, 13]), b = tensor(new Float32Array(13 * 5), [13, 5]);
+  const outer = countMacs(() => scope(() => {
+    const inner = countMacs(() => { conv2d(x, wg, null, { stride: 2, padding: 1, groups: 2 }); });
+    assert.is(inner.macs, 2 * 4 * 5 * 6 * 3 * 3 * 3, 'grouped s2: N·K·OH·OW·(C/G)·R·S');
+    convTranspose2d(x, wt, null, { stride: 2, padding: 1, outputPadding: 1 });   // every input pixel meets Cout·R·S taps
+    matmul(a, b);
+  }));
+  assert.is(outer.macs, 2 * 4 * 5 * 6 * 3 * 3 * 3 + 2 * 6 * 9 * 11 * 5 * 3 * 3 + 7 * 13 * 5);
+  // backward passes are not counted
+  const wp = tensor(new Float32Array(4 * 6 * 3 * 3).fill(0.1), [4, 6, 3, 3]);
+  const xp = tensor(new Float32Array(2 * 6 * 9 * 11).fill(1), [2, 6, 9, 11], { requiresGrad: true });
+  const g = countMacs(() => scope(() => { backward(sum(conv2d(xp, wp, null, { padding: 1 }))); }));
+  assert.is(g.macs, 2 * 4 * 9 * 11 * 6 * 3 * 3);
+  assert.is(countMacs(() => 0).macs, 0);
+  for (const v of [x, wg, wt, a, b, wp, xp]) v.dispose();
+  xp.grad?.dispose();
+});
+
 t.run();

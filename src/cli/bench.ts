@@ -3,7 +3,7 @@ import { erfnetConvs } from '../../bench/shapes.js';
 import { getModel } from '../models/registry.js';
 
 export interface BenchArgs { quick?: boolean; full?: boolean; reps: number; peer: boolean; out: string; only?: string; convSize?: string; shapes?: string;
-  model?: string }
+  model?: string; inference?: boolean }
 
 export async function bench(a: BenchArgs): Promise<void> {
   if (!(a.reps >= 1)) throw new Error(`--reps must be ≥ 1, got ${a.reps}`);
@@ -24,7 +24,10 @@ export async function bench(a: BenchArgs): Promise<void> {
       throw new Error(`--shapes '${a.shapes}': ${unknown.length ? `no conv shape matches '${unknown.join("', '")}'` : 'empty'}; the shapes are: ${names.join('; ')}`);
     }
   }
-  if (a.model !== undefined) getModel(a.model);   // unknown names fail before the GPU starts
-  await runBench({ models: a.model !== undefined ? [getModel(a.model).name] : undefined, quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out, only: only as BenchOptions['only'], convSize, shapes,
+  // unknown names fail before the GPU starts
+  const models = a.model?.split(',').map((s) => getModel(s.trim()).name);
+  if (a.inference && only) throw new Error('--inference runs the frames-per-second part alone; leave out --only');
+  await runBench({ models, quick: a.quick, full: a.full, reps: a.reps, peer: a.peer, outDir: a.out, inference: a.inference,
+    only: a.inference ? [] : only as BenchOptions['only'], convSize, shapes,
     command: `mirage bench ${process.argv.slice(3).map((s) => (/\s/.test(s) ? `'${s}'` : s)).join(' ')}`.trim() });
 }

@@ -95,7 +95,8 @@ await yargs(hideBin(process.argv))
     .option('conv-size', { type: 'string', describe: 'input HxW for the conv shapes (default 64x128 quick, 512x1024 full)' })
     .option('shapes', { type: 'string', describe: "comma list: only the conv shapes whose name contains one of these (e.g. 'convT,nb64')" })
     .option('out', { type: 'string', default: 'bench/results', describe: 'folder for the JSON results' })
-    .option('model', { type: 'string', describe: `models part: only this registered model, ${listModels().map((m) => m.name).join(' | ')} (default: all)` }),
+    .option('model', { type: 'string', describe: `models part: only these registered models (comma list), ${listModels().map((m) => m.name).join(' | ')} (default: all)` })
+    .option('inference', { type: 'boolean', describe: 'frames per second only: each model\'s inference at 360x480 (CamVid; 11 classes), plus 1024x1024 and 768x1536 (Cityscapes; 19 classes) with --full or on a GPU, beside ERFNet, with parameters and GFLOPs' }),
   run((a) => bench(a)))
   .command('profile', 'GPU time per layer (forward and backward) and per kernel of one training step of a registered model', (y) =>
     modelOptions(y

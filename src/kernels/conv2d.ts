@@ -6,6 +6,7 @@
 // images of C/G → K/G channels whose weights (and bias) are block b mod G of w. The geometry
 // holds those per-group sizes; the weight gradient sums over the images b ≡ g (mod G).
 import { defineOp } from '../engine/autograd.js';
+import { addMacs } from '../engine/flops.js';
 import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
 import type { Kernel } from '../engine/pipeline-cache.js';
@@ -634,6 +635,8 @@ export interface Geometry { n: number; c: number; h: number; w: number; k: numbe
   oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; groups: number }
 
 /** The tensors' real shapes: x [N, C, H, W], y [N, K, OH, OW], w [K, C/G, R, S]. */
+/** Nominal multiply-adds of a geometry (its forward; a transposed conv's geometry is its adjoint's, the same count). */
+export const geometryMacs = (g: Geometry) => g.n * g.k * g.oh * g.ow * g.c * g.r * g.s;
 export const xShape = (g: Geometry) => [g.n / g.groups, g.c * g.groups, g.h, g.w];
 export const yShape = (g: Geometry) => [g.n / g.groups, g.k * g.groups, g.oh, g.ow];
 export const wShape = (g: Geometry) => [g.k * g.groups, g.c, g.r, g.s];
@@ -768,6 +771,7 @@ const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dCallOptions], Ge
     checkConvInputs('conv2d', x, w, b, w.shape[0], w.shape[1] * G, G);
     const g = conv2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;
+    addMacs(geometryMacs(g));
     const y = convFwd(g, x, w, b, relu);
     if (relu) { ctx.save(x, w, y); markReluOutput(y); } else ctx.save(x, w);
     return y;
@@ -817,6 +821,7 @@ const convTranspose2dOp = defineOp<[Tensor, Tensor, Tensor | null, ConvTranspose
     checkConvInputs('conv_transpose2d', x, w, b, w.shape[1], w.shape[0]);
     const g = convTranspose2dGeometry(x.shape, w.shape, opt);
     ctx.state = g;
+    addMacs(geometryMacs(g));
     ctx.save(x, w);
     return convBwdInput(g, x, w, b);
   },

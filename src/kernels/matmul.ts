@@ -4,6 +4,7 @@
 // the tiled family, the workgroup-memory tiled GEMM meant for GPUs (tiled.ts).
 // linear: y = x·Wᵀ + b (PyTorch Linear, W: [out, in]).
 import { defineOp } from '../engine/autograd.js';
+import { addMacs } from '../engine/flops.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { getEngine } from '../engine/engine.js';
@@ -135,6 +136,7 @@ const matmulOp = defineOp<[Tensor, Tensor, boolean], boolean>('matmul', {
     }
     ctx.state = transB;
     ctx.save(a, b);
+    addMacs(a.shape[0] * a.shape[1] * B.cols);
     return matmulRaw(plain(a), B);
   },
   backward(ctx, dy) {
