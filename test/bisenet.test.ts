@@ -1,9 +1,17 @@
 // BiSeNet as the MSSA seed's code releases it (seed-specs §3.2, §3.5): parameter counts of the
 // torchvision-layout port, ResNet-18's against torchvision, state-dict names, forward shapes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { noGrad } from '../src/engine/autograd.js';
 import { scope } from '../src/engine/scope.js';
+import type { HostTensor } from '../src/engine/module.js';
+import { Rng } from '../src/engine/rng.js';
+import { readWeights } from '../src/io/checkpoint.js';
+import { writeSafetensors } from '../src/io/safetensors.js';
+import { getModel, resolveOptions } from '../src/models/registry.js';
 import { countMacs } from '../src/engine/flops.js';
 import { tensor } from '../src/engine/tensor.js';
 import { BatchNorm2d } from '../src/models/layers.js';
@@ -149,6 +157,46 @@ t('multiply-adds as seed-specs §3.5 counts them: BiSeNet-R18 49.8 / 51.3 and -R
   assert.ok(Math.abs(r18[0] - 49.8) < 0.05 && Math.abs(r18[1] - 51.3) < 0.05, `R18 ${r18}`);
   // ours 178.72 / 182.89: 0.07% above §3.5's, whose counter may leave out the 1×1 convs on pooled maps or round down
   assert.ok(Math.abs(r101[0] - 178.6) < 0.15 && Math.abs(r101[1] - 182.8) < 0.15, `R101 ${r101}`);
+});
+
+t('--pretrained-backbone: a torchvision ResNet-18 state dict (names as torchvision writes them) loads strictly into the context path', async () => {
+  // the fixture is written from torchvision's naming rules, not from our module
+  const r = new Rng(17), file = new Map<string, HostTensor>();
+  const put = (k: string, shape: number[]) => file.set(k, { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()) });
+  const bn = (k: string, c: number) => { for (const n of ['weight', 'bias', 'running_mean', 'running_var']) put(`${k}.${n}`, [c]); put(`${k}.num_batches_tracked`, []); };
+  put('conv1.weight', [64, 3, 7, 7]); bn('bn1', 64);
+  let inp = 64;
+  [64, 128, 256, 512].forEach((p, li) => {
+    for (let b = 0; b < 2; b++) {
+      const k = `layer${li + 1}.${b}`;
+      put(`${k}.conv1.weight`, [p, b ? p : inp, 3, 3]); bn(`${k}.bn1`, p); put(`${k}.conv2.weight`, [p, p, 3, 3]); bn(`${k}.bn2`, p);
+      if (b === 0 && li > 0) { put(`${k}.downsample.0.weight`, [p, inp, 1, 1]); bn(`${k}.downsample.1`, p); }
+    }
+    inp = p;
+  });
+  put('fc.weight', [1000, 512]); put('fc.bias', [1000]);
+  const learned = [...file].filter(([k]) => !/running_|num_batches/.test(k)).reduce((n, [, v]) => n + v.data.length, 0);
+  assert.is(learned, 11_689_512, 'the fixture has torchvision resnet18\'s parameter count');
+  const dir = mkdtempSync(join(tmpdir(), 'mirage-bisenet-')), path = join(dir, 'resnet18-imagenet.safetensors');
+  writeSafetensors(path, file);
+  const spec = getModel('bisenet-r18'), logs: string[] = [];
+  const ctx = { numClasses: 12, ignoreIndex: 11, weight: null, seed: 1, init: true, readWeights, log: (l: string) => logs.push(l) };
+  const sys = spec.build(resolveOptions(spec, { 'pretrained-backbone': path }), ctx);
+  assert.match(logs.join(), /backbone initialised from .*resnet18-imagenet.safetensors \(100 tensors\)/);
+  const sd = sys.module.stateDict();
+  for (const [mine, theirs] of [['context_path.layer0.0.weight', 'conv1.weight'], ['context_path.layer0.1.running_var', 'bn1.running_var'],
+    ['context_path.layer3.0.downsample.0.weight', 'layer3.0.downsample.0.weight'], ['context_path.layer4.1.bn2.bias', 'layer4.1.bn2.bias']]) {
+    const got = await sd.get(mine)!.read(), want = file.get(theirs)!.data;
+    assert.ok(got.length === want.length && got.every((v, i) => v === want[i]), `${mine} ← ${theirs}`);
+  }
+  sys.dispose();
+  file.delete('layer2.1.bn2.running_mean');
+  file.set('layer2.0.conv1.weight', { shape: [128, 64, 1, 1], data: new Float32Array(128 * 64) });
+  writeSafetensors(path, file);
+  assert.throws(() => spec.build(resolveOptions(spec, { 'pretrained-backbone': path }), ctx), (e: Error) =>
+    /--pretrained-backbone .*: not resnet18 ImageNet weights/.test(e.message) && /missing keys \(1\): layer2\.1\.bn2\.running_mean/.test(e.message) &&
+    /layer2\.0\.conv1\.weight: file \[128,64,1,1\] vs model \[128,64,3,3\]/.test(e.message));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 t.run();

@@ -10,7 +10,7 @@
 //   stride 2), bilinear with align_corners false in PyTorch's pixel mapping, and batch norm in eval
 //   mode at test time (the release keeps batch statistics, which makes a gate constant at batch 1).
 //   Inputs: multiples of 32 (the release cannot run 360×480 either).
-import { Module } from '../engine/module.js';
+import { type HostTensor, Module, stateDictProblems } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
@@ -18,7 +18,7 @@ import { add, mul, sigmoid } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { resizeBilinear } from '../kernels/resize.js';
 import { BatchNorm2d, type BatchNormLayerOptions, Conv2d, layer } from './layers.js';
-import { ResNetBackbone, resnetParameters } from './resnet.js';
+import { ResNetBackbone, imagenetToBackbone, resnetParameters } from './resnet.js';
 
 export type BiSeNetTrunk = 'resnet18' | 'resnet101';
 const SLIM_BN = { eps: 1e-3, scale: false } as const;
@@ -101,6 +101,21 @@ export class BiSeNet extends Module {
     this.attention_refinement_module2 = new AttentionRefinement(c4, rng);
     this.feature_fusion_module = new FeatureFusion(256 + c3 + c4, o.numClasses, rng);
     this.conv = new Conv2d(o.numClasses, o.numClasses, 1, { rng });
+  }
+
+  /**
+   * Initialises the context path from a torchvision ResNet ImageNet state dict (.pth or
+   * .safetensors, `fc` dropped): every trunk tensor must be there and nothing else, with its shape;
+   * all problems are listed. Returns the count of tensors loaded. (The seed feeds [0, 1] images
+   * without mean subtraction, and so does this model; fine-tuning adapts the first layers.)
+   */
+  loadBackbone(file: Map<string, HostTensor>): number {
+    const mapped = imagenetToBackbone(file, true);
+    const own = this.context_path.stateDict();
+    const problems = stateDictProblems(own, mapped, true, 'file');
+    if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);
+    for (const [k, h] of mapped) own.get(k)!.write(h.data);
+    return mapped.size;
   }
 
   forward(x: Tensor): Tensor {

@@ -18,7 +18,7 @@ import { add, mul } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { resizeBilinear } from '../kernels/resize.js';
 import { BatchNorm2d, Conv2d, Sequential, convBn, kaimingNormal, layer } from './layers.js';
-import { type ResNetKind, ResNetBackbone, resnetParameters } from './resnet.js';
+import { type ResNetKind, ResNetBackbone, imagenetToBackbone, resnetParameters } from './resnet.js';
 import { WiderResNet38, widerResnetParameters } from './wider-resnet.js';
 
 export type Trunk = Exclude<ResNetKind, 'resnet18' | 'resnet34'> | 'wrn38';
@@ -114,12 +114,7 @@ export class DeepLabV3Plus extends Module {
    * and nothing else: missing, unexpected and mis-shaped keys are all listed. Returns the count.
    */
   loadBackbone(file: Map<string, HostTensor>): number {
-    const torchvision = this.o.trunk === 'resnet50' || this.o.trunk === 'resnet101';
-    const mapped = new Map<string, HostTensor>();
-    for (const [k, v] of file) {
-      if (/^(fc|last_linear|classifier)\./.test(k) || k.endsWith('num_batches_tracked')) continue;
-      mapped.set(torchvision ? k.replace(/^conv1\./, 'layer0.0.').replace(/^bn1\./, 'layer0.1.') : k, v);
-    }
+    const mapped = imagenetToBackbone(file, this.o.trunk === 'resnet50' || this.o.trunk === 'resnet101');
     const own = new Map([...this.stateDict()].filter(([k]) => !/^(aspp|bot_aspp|bot_fine|final)\./.test(k)));
     const problems = stateDictProblems(own, mapped, true, 'file');
     if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);

@@ -3,7 +3,7 @@
 // trained by default (recipes: optimizer and schedule per parameter group, epochs, batch, size,
 // class weights, augmentation), how it is built into a System (src/train/system.ts) and how its
 // checkpoints are labelled and recognised. Adding a model: its file in src/models, one entry here.
-import type { HostTensor } from '../engine/module.js';
+import type { HostTensor, Module } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, tensor } from '../engine/tensor.js';
@@ -387,14 +387,7 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
       }
       const net = new DeepLabV3Plus({ trunk, numClasses: outChannels(o, ctx.numClasses), outputStride: os as 8 | 16,
         normalize: o.normalize !== false, seed: ctx.seed });
-      const init = o['pretrained-backbone'];
-      if (ctx.init && typeof init === 'string' && init) {
-        if (!ctx.readWeights) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: no file reader here`); }
-        try {
-          const n = net.loadBackbone(ctx.readWeights(init).tensors);
-          ctx.log?.(`backbone initialised from ${init} (${n} tensors)`);
-        } catch (e) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: ${(e as Error).message}`); }
-      }
+      initBackbone(net, o, ctx);
       const strict = parseStrict(o['strict-border'], ctx.numClasses);
       const rlxOff = Number(o['rlx-off-epoch']), bound = Number(o['wt-bound']), border = Number(o['border-window']);
       let epoch = 0;
@@ -432,6 +425,17 @@ function deeplab(trunk: Trunk, name: string, alias: string, backbone: string): M
   };
 }
 
+/** --pretrained-backbone: ImageNet weights into a model's trunk at the start of a run (the model is disposed on failure). */
+function initBackbone(net: Module & { loadBackbone(f: Map<string, HostTensor>): number }, o: Record<string, OptionValue>, ctx: BuildContext): void {
+  const init = o['pretrained-backbone'];
+  if (!ctx.init || typeof init !== 'string' || !init) return;
+  if (!ctx.readWeights) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: no file reader here`); }
+  try {
+    const n = net.loadBackbone(ctx.readWeights(init).tensors);
+    ctx.log?.(`backbone initialised from ${init} (${n} tensors)`);
+  } catch (e) { net.dispose(); throw new Error(`--pretrained-backbone ${init}: ${(e as Error).message}`); }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The MSSA seed's released code: BiSeNet (seed-specs §3.2, §3.5)
 
@@ -463,15 +467,19 @@ function bisenet(trunk: BiSeNetTrunk, name: string, backbone: string, ref: numbe
     name,
     summary: `BiSeNet on ${backbone} as the MSSA seed's code releases it: spatial path, attention refinement, feature fusion`,
     source: 'Sagar & Soundrapandiyan, ICCVW 2021; abhinavsagar/mssa mssa.py (seed-specs §3.2, §3.5)',
-    options: [],
+    options: [
+      { flag: 'pretrained-backbone', type: 'string', initOnly: true,
+        describe: 'bisenet: initialise the context path from torchvision ImageNet ResNet weights (.pth or .safetensors)' },
+    ],
     recipes: MSSA_RECIPES,
     distortion: 'optional',
     parameterCount: (_o, c) => bisenetParameters(trunk, c),
     reference: { options: {}, numClasses: 19, parameters: ref, note: `seed-specs §3.5: torchvision-layout ${name}, 19 classes` },
     multiple: () => 32,
     outputs: () => 'class logits at full resolution (bilinear ×8 from the 1/8 fusion, then a 1×1 conv)',
-    build(_o, ctx) {
+    build(o, ctx) {
       const net = new BiSeNet({ trunk, numClasses: ctx.numClasses, seed: ctx.seed });
+      initBackbone(net, o, ctx);
       return new SegmentationSystem(net, {
         groups: { model: net.parameters() }, forward: (x) => net.forward(x), weight: ctx.weight && keep(tensor(ctx.weight, [ctx.weight.length])),
         ignoreIndex: ctx.ignoreIndex, loss: 'ce', labelDownscale: 1, multiple: 32,

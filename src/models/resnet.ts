@@ -10,7 +10,7 @@
 // stride 8; here stride 16 is the same net with layer3's stride put back (Cadene's original).
 // Initialisation (no ImageNet weights can be downloaded here): Kaiming normal (fan_out) convs as
 // torchvision's ResNet, BN 1/0; the SE gate's 1×1 convs PyTorch's default.
-import { Module } from '../engine/module.js';
+import { type HostTensor, Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { addRelu, mul, sigmoid } from '../kernels/elementwise.js';
@@ -160,6 +160,20 @@ export class ResNetBackbone extends Module {
     const stage = (name: string, blocks: Block[]) => { blocks.forEach((b, i) => { y = layer(`${name}.${i}`, () => b.forward(y)); }); return y; };
     return [stage('layer1', this.layer1), stage('layer2', this.layer2), stage('layer3', this.layer3), stage('layer4', this.layer4)];
   }
+}
+
+/**
+ * An ImageNet classification state dict in this backbone's names: the classifier (fc,
+ * last_linear, classifier) and num_batches_tracked dropped, and for torchvision's ResNets the stem's
+ * conv1 / bn1 renamed layer0.0 / layer0.1 (Cadene's SE-ResNeXt names already match).
+ */
+export function imagenetToBackbone(file: Map<string, HostTensor>, torchvision: boolean): Map<string, HostTensor> {
+  const mapped = new Map<string, HostTensor>();
+  for (const [k, v] of file) {
+    if (/^(fc|last_linear|classifier)\./.test(k) || k.endsWith('num_batches_tracked')) continue;
+    mapped.set(torchvision ? k.replace(/^conv1\./, 'layer0.0.').replace(/^bn1\./, 'layer0.1.') : k, v);
+  }
+  return mapped;
 }
 
 // Parameter arithmetic (the registry's counts; tests check them against built models).
