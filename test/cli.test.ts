@@ -198,6 +198,35 @@ t('simulate: distorted copy in the same layout, labels copied unchanged, determi
   assert.match(ev.err + ev.out, /leftImg8bit[/\\]train does not exist/);   // only val was written: a clear error, not a crash
 });
 
+t('mssa on CamVid in the seed\'s 32-class layout (camvid32): trains, evaluates with per-image scores, logs them', async () => {
+  const { writePng } = await import('../src/data/png.js');
+  const { mkdirSync } = await import('node:fs');
+  const cam = join(dir, 'camvid32');
+  const colours = [[128, 64, 128], [0, 0, 0], [64, 192, 0], [128, 128, 128]];   // Road, Void, Wall, Sky of the Kaggle class_dict.csv
+  mkdirSync(cam, { recursive: true });
+  writeFileSync(join(cam, 'class_dict.csv'), 'name,r,g,b\nRoad,128,64,128\nSky,128,128,128\nVoid,0,0,0\nWall,64,192,0\n');
+  for (const [split, n] of [['train', 4], ['val', 2]] as const) {
+    for (const d of [split, `${split}_labels`]) mkdirSync(join(cam, d), { recursive: true });
+    for (let k = 0; k < n; k++) {
+      const w = 48, h = 24;
+      writePng(join(cam, split, `0001TP_00${k}.png`), w, h, new Uint8Array(3 * w * h).map((_, i) => (i * (k + 3)) % 251), 3);
+      writePng(join(cam, `${split}_labels`, `0001TP_00${k}_L.png`), w, h, new Uint8Array(3 * w * h).map((_, i) => colours[(Math.floor(i / 3 / w / 6) + k) % 4][i % 3]), 3);
+    }
+  }
+  const sd = join(dir, 'mssa-camvid32');
+  const tr = await mirage('train', '--model', 'mssa', '--data', `camvid32:${cam}`, '--height', '16', '--epochs', '1', '--batch-size', '2',
+    '--widths', '4,4,8,8', '--savedir', sd);
+  assert.is(tr.code, 0, tr.err);
+  assert.match(tr.out, /^ {2}Void +\d+\.\d\d$/m);
+  assert.match(tr.out, /mIoU +\d+\.\d\d {2}\(all 4 classes, as the reference iouEval\)/);
+  assert.match(tr.out, /per-image means over 2 images, as the MSSA seed's code/);
+  assert.match(readFileSync(join(sd, 'log.csv'), 'utf8').split('\n')[0], /val_img_miou,val_img_pixel_acc,val_img_class_acc/);
+  const ev = await mirage('eval', '--weights', join(sd, 'model_best.safetensors'), '--data', `camvid32:${cam}`, '--height', '16');
+  assert.is(ev.code, 0, ev.err);
+  assert.match(ev.out, /mssa \(\d[\d,]* parameters\)/);
+  assert.match(ev.out, /^ {4}mean class acc +\d+\.\d\d {2}\(a class absent from an image scores 100\)$/m);
+});
+
 t('feedback model: train (on-the-fly distortion) → eval per iteration → predict panels; ERFNet --distort baseline', async () => {
   const fb = join(dir, 'fb');
   const tr = await mirage('train', '--model', 'feedback', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
