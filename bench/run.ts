@@ -363,9 +363,19 @@ export async function runBench(o: BenchOptions): Promise<void> {
       system.train(false);
       const x = tensor(randn(3 * rh * rw, 9).map((v) => 0.5 + 0.2 * v), [1, 3, rh, rw]);
       const fwd = () => { system.evalStep(x, null, null); };
-      const { macs } = countMacs(() => scope(fwd));
-      await e.fence();
-      const times = await gpuTime(e, fwd, reps, ts);
+      let macs = 0, times: number[] = [];
+      try {
+        macs = countMacs(() => scope(fwd)).macs;
+        await e.fence();
+        times = await gpuTime(e, fwd, reps, ts);
+      } catch (err) {
+        // e.g. a map over the device's buffer limit (lavapipe: 128 MiB per binding): the row says so, the others still run
+        const why = (err as Error).message;
+        rows.push({ model: name, size: [h, w], runAt: [rh, rw], classes, parameters: spec.parameterCount(opts, classes), error: why });
+        console.log(`${name.padEnd(14)} ${`${h}x${w}`.padEnd(10)} ${`${rh}x${rw}`.padEnd(10)} does not run here: ${why}`);
+        x.dispose(); system.dispose();
+        continue;
+      }
       const ms = median(times);
       if (name === 'erfnet') erfMs = ms;
       const params = spec.parameterCount(opts, classes);

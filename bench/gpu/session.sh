@@ -2,7 +2,8 @@
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
 #   1. adapter info and the whole test suite (every kernel family against its CPU references),
 #   2. PyTorch's ERFNet step and inference (fp32, then TF32) as the reference to beat,
-#   3. the full bench (convs + models) in the default family, then the convs in the other families,
+#   3. the full bench (convs + models) in the default family, the inference FPS table (mssa,
+#      BiSeNet, ERFNet), then the convs in the other families,
 #   4. per-layer profiles of the paper-size ERFNet step and of the feedback step (U-Net width 64).
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
 # done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
@@ -57,6 +58,11 @@ if [ -n "${COMPARE_DIST:-}" ]; then
   mv "$OUT"/tmp-compare/*.json "$OUT/bench-compare.json" 2>/dev/null; rm -rf "$OUT/tmp-compare"
 fi
 bench default ${BENCH_S:-200} --reps ${REPS:-10}
+# the MSSA seed's headline: frames per second at 360×480, 1024×1024 and 768×1536 beside ERFNet;
+# its table is appended to bench-default.txt (the device returns 8 files at most; the JSON stays there)
+mkdir -p "$OUT/tmp-fps"
+step ${FPS_S:-60} "$OUT/bench-default.txt" bash .gpu/remote.sh node dist/src/cli/main.js bench --full --inference --reps ${REPS:-10} --no-peer --out "$OUT/tmp-fps"
+rm -rf "$OUT/tmp-fps"
 for fam in ${FAMILIES-tiled subgroup}; do bench "$fam" 80 --reps ${REPS:-10} --only convs --kernels "$fam"; done
 # where the paper-size training step's time goes, per layer and per kernel
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --height 224 --width 448 --batch-size 8 --top 30
