@@ -8,6 +8,7 @@ import { add, mul, tanh } from '../src/kernels/elementwise.js';
 import { sum } from '../src/kernels/reduce.js';
 import { batchNorm2d } from '../src/kernels/batchnorm.js';
 import { concat } from '../src/kernels/concat.js';
+import { layerNorm } from '../src/kernels/layernorm.js';
 import { dropKeep, dropout2d } from '../src/kernels/dropout.js';
 import { avgPool2d, maxPool2d } from '../src/kernels/pool.js';
 import { close } from './helpers/check.js';
@@ -15,7 +16,7 @@ import { checkForward, checkGrad } from './helpers/check.js';
 import { kernelFamilies, runGpu, splitting, upload, using } from './helpers/gpu.js';
 import { type F64Tensor, f64, randn, rand } from './reference/core.js';
 import { binary, map } from './reference/elementwise.js';
-import { avgPoolRef, batchNormRef, concatRef, maxPoolRef } from './reference/nn.js';
+import { avgPoolRef, batchNormRef, concatRef, layerNormRef, maxPoolRef } from './reference/nn.js';
 
 const t = suite('nn');
 const GR = { rtol: 1e-3, atol: 1e-4 };
@@ -282,4 +283,25 @@ for (const [N, C, H, W] of [[4, 50, 2, 3], [3, 7, 4, 5], [2, 5, 23, 13]]) {
     close(id, x.data, { rtol: 1e-6, atol: 0 }, 'eval identity');
   });
 }
+// layer norm over [H, W] (the TAS500 seed's layerHW: one row per (n, c), per-position affine) and over
+// [C, H, W] (layerCHW); rows longer and shorter than the workgroup, odd sizes
+for (const [name, xs, k] of [['layerHW [2,3,5,7]', [2, 3, 5, 7], 2], ['layerCHW [2,3,5,7]', [2, 3, 5, 7], 3], ['layerHW [1,2,13,11]', [1, 2, 13, 11], 2],
+  ['last dim [4,3]', [4, 3], 1]] as const) {
+  t(`layer_norm ${name}: forward, gradients of x, weight and bias vs float64`, async () => {
+    const ws = xs.slice(xs.length - k);
+    const x = randn([...xs], 91, 2).data.map((v, i) => v + (i % 5) - 1);   // offsets: a non-zero mean per row
+    const inputs = [f64([...xs], x), randn([...ws], 92, 0.5), randn([...ws], 93)];
+    inputs[1].data.forEach((v, i) => { inputs[1].data[i] = 1 + v; });
+    const ref = (a: F64Tensor, w: F64Tensor, b: F64Tensor) => layerNormRef(a, w, b, 1e-5);
+    await checkForward((a, w, b) => layerNorm(a, w, b), ref, inputs, { rtol: 1e-4, atol: 1e-5 });
+    await checkGrad((a, w, b) => layerNorm(a, w, b), ref, inputs, { rtol: 2e-3, atol: 2e-4, eps: 1e-5 });
+  });
+}
+
+t('layer_norm names a weight that is not the trailing shape of x', () => {
+  const x = tensor(new Float32Array(2 * 3 * 4), [2, 3, 4]), w = tensor(new Float32Array(3), [3]), b = tensor(new Float32Array(3), [3]);
+  assert.throws(() => layerNorm(x, w, b), /layer_norm: weight \[3\] and bias \[3\] must both be the trailing shape of x \[2,3,4\]/);
+  for (const v of [x, w, b]) v.dispose();
+});
+
 t.run();

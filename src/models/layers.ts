@@ -7,6 +7,7 @@ import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { type Conv2dOptions, type ConvTranspose2dOptions, type Pair, conv2d, convTranspose2d } from '../kernels/conv2d.js';
 import { dropout2d } from '../kernels/dropout.js';
+import { layerNorm } from '../kernels/layernorm.js';
 import { linear } from '../kernels/matmul.js';
 
 /**
@@ -96,6 +97,18 @@ export class BatchNorm2d extends Module {
     super.dispose();
     if (!this.parameters().includes(this.weight)) this.weight.dispose();   // the constant γ of scale: false
   }
+}
+
+/** torch.nn.LayerNorm(normalizedShape): weight (ones) and bias (zeros) of that shape, over x's trailing dimensions. */
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly normalizedShape: number[], readonly eps = 1e-5) {
+    super();
+    this.weight = this.registerParameter('weight', full(normalizedShape, 1));
+    this.bias = this.registerParameter('bias', zeros(normalizedShape));
+  }
+  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
 }
 
 export class Linear extends Module {

@@ -70,3 +70,17 @@ export function concatRef(xs: F64Tensor[]): F64Tensor {
   }
   return y;
 }
+
+/** torch layer_norm over the trailing w.shape dimensions (biased variance), float64. */
+export function layerNormRef(x: F64Tensor, w: F64Tensor, b: F64Tensor, eps: number): F64Tensor {
+  const cols = w.data.length, rows = x.data.length / cols, y = f64(x.shape);
+  for (let r = 0; r < rows; r++) {
+    let m = 0, v = 0;
+    for (let j = 0; j < cols; j++) m += x.data[r * cols + j];
+    m /= cols;
+    for (let j = 0; j < cols; j++) v += (x.data[r * cols + j] - m) ** 2;
+    v /= cols;
+    for (let j = 0; j < cols; j++) y.data[r * cols + j] = ((x.data[r * cols + j] - m) / Math.sqrt(v + eps)) * w.data[j] + b.data[j];
+  }
+  return y;
+}
