@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor } from '../src/engine/tensor.js';
 import { crossEntropy, focalLoss, l1Loss } from '../src/kernels/losses.js';
+import { softDice } from '../src/kernels/dice.js';
+import { softmax } from '../src/kernels/softmax.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { upload } from './helpers/gpu.js';
 import { type F64Tensor, f64, randn, rng } from './reference/core.js';
@@ -56,4 +58,35 @@ t('L1 loss: mean absolute error and its gradient', async () => {
   await checkForward(l1Loss, ref, [a, b], { rtol: 1e-5, atol: 1e-7 });
   await checkGrad(l1Loss, ref, [a, b], { rtol: 1e-3, atol: 1e-6 });
 });
+// the TAS500 seed's soft Dice, through a softmax (as the system applies it), on positions that are
+// not a multiple of the workgroup, with labels outside [0, C) (no class) and a class absent from an image
+t('soft Dice (TAS500 seed): mean over (n, c) of 1 − (2I+1)/(Y+P+1) on softmax probabilities, forward and gradient', async () => {
+  const HW = 83, x = randn([N, C, HW], 7, 2);
+  const r = rng(8);
+  const y = Int32Array.from({ length: N * HW }, (_, i) => (r() < 0.1 ? 255 : i >= HW && Math.floor(r() * C) === 2 ? 0 : Math.floor(r() * C)));
+  const tgt = tensor(y, [N, HW]);
+  const ref = (a: F64Tensor) => {
+    let s = 0;
+    for (let n = 0; n < N; n++) {
+      const p = new Float64Array(C * HW);
+      for (let j = 0; j < HW; j++) {
+        let m = -Infinity, z = 0;
+        for (let c = 0; c < C; c++) m = Math.max(m, a.data[(n * C + c) * HW + j]);
+        for (let c = 0; c < C; c++) z += Math.exp(a.data[(n * C + c) * HW + j] - m);
+        for (let c = 0; c < C; c++) p[c * HW + j] = Math.exp(a.data[(n * C + c) * HW + j] - m) / z;
+      }
+      for (let c = 0; c < C; c++) {
+        let I = 0, Y = 0, P = 0;
+        for (let j = 0; j < HW; j++) { const yy = y[n * HW + j] === c ? 1 : 0, v = p[c * HW + j]; I += v * yy; Y += yy; P += v * v; }
+        s += 1 - (2 * I + 1) / (Y + P + 1);
+      }
+    }
+    return f64([], [s / (N * C)]);
+  };
+  const fn = (a: any) => softDice(softmax(a), tgt);
+  await checkForward(fn, ref, [x], { rtol: 1e-5, atol: 1e-6 });
+  await checkGrad(fn, ref, [x], GR);
+  tgt.dispose();
+});
+
 t.run();
