@@ -31,7 +31,7 @@ function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: str
   const x = tensor(Float32Array.from(scenes.flatMap((s) => [...s.image])), [N, 3, H, W]);
   const labels = scenes.flatMap((s) => [...(down > 1 ? resizeLabel(s.label, W, H, W / down, H / down) : s.label)]);
   const y = tensor(Int32Array.from(labels), [N, H / down, W / down], { dtype: 'i32' });
-  const system = spec.build(o, { numClasses: 20, ignoreIndex: 19, weight: null, seed: a.seed, init: false });
+  const system = spec.build(o, { numClasses: 20, ignoreIndex: 19, weight: null, seed: a.seed, init: false, inputSize: [H, W] });
   const recipe = spec.recipes.default;
   const opts = Object.fromEntries(Object.keys(system.groups).map((g) =>
     [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));

@@ -8,11 +8,17 @@ import { Rng } from '../engine/rng.js';
 import { keep } from '../engine/scope.js';
 import { type Tensor, tensor } from '../engine/tensor.js';
 import { FeedbackSystem, type SegLoss, cbWeights } from '../train/feedback.js';
-import { SegmentationSystem, type SegLossName, type System } from '../train/system.js';
+import { DeepSupervisionSystem, SegmentationSystem, type SegLossName, type System } from '../train/system.js';
 import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
 import { BiSeNet, type BiSeNetTrunk, bisenetParameters } from './bisenet.js';
 import { MSSA, MSSA_DEFAULTS, mssaParameters } from './mssa.js';
+import { IterativeV6, iterativeV6Parameters } from './iterative.js';
+import { PRENET_SCALE, type PrenetKind, type TasNorm } from './tas-base.js';
+import { softDice } from '../kernels/dice.js';
+import { crossEntropy } from '../kernels/losses.js';
+import { softmax } from '../kernels/softmax.js';
+import { add } from '../kernels/elementwise.js';
 import { DeepLabV3Plus, type Trunk, deeplabParameters } from './deeplabv3plus.js';
 import { imageWeightedLoss, relaxedLoss } from '../kernels/label-relaxation.js';
 
@@ -64,6 +70,8 @@ export interface Recipe extends TrainingPlan {
 
 export interface BuildContext {
   numClasses: number;
+  /** Input [height, width] the model will see; models whose layers depend on it (the TAS500 nets' layer norms) need it. */
+  inputSize?: [number, number];
   ignoreIndex: number;
   /** Class weights from the data (--class-weights), or null; the entry turns them into its loss's weights. */
   weight: Float32Array | null;
@@ -545,6 +553,86 @@ const mssa: ModelSpec = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// The TAS500 seed's iterative networks (seed-specs §5; src/models/iterative.ts)
+
+/** "HxW" → [H, W]; null for ''. */
+function parseSize(flag: string, v: OptionValue | undefined): [number, number] | null {
+  if (v === undefined || v === '') return null;
+  const m = /^(\d+)x(\d+)$/.exec(String(v));
+  if (!m) throw new Error(`--${flag} '${v}': give HxW, e.g. 384x768`);
+  return [Number(m[1]), Number(m[2])];
+}
+const TAS_SEED_SIZE: [number, number] = [384, 768];
+const tasOpts = (o: Record<string, OptionValue>, size: [number, number]) => ({
+  prenet: String(o.prenet) as PrenetKind, f: Number(o.f), increaseRatio: Number(o['increase-ratio']), levels: Number(o.levels),
+  norm: String(o.norm) as TasNorm, inputSize: size,
+});
+const TAS_OPTIONS: ModelOption[] = [
+  { flag: 'prenet', type: 'string', default: 'x8', choices: ['x1', 'x2', 'x4', 'x8'], describe: 'tas: pre-net, the hidden state at 1, 1/2, 1/4 or 1/8 of the input per side (labels subsampled to match)' },
+  { flag: 'f', type: 'number', default: 60, describe: 'tas: hidden channels f' },
+  { flag: 'increase-ratio', type: 'number', default: 1.5, describe: 'tas: channel ratio per hourglass level' },
+  { flag: 'levels', type: 'number', default: 4, describe: 'tas: hourglass levels M (the hidden size must divide by 2^M)' },
+  { flag: 'steps', type: 'number', default: 3, describe: 'tas: iterations S (one output each)' },
+  { flag: 'norm', type: 'string', default: 'layerHW', choices: ['layerHW', 'layerCHW', 'batch'], describe: 'tas: normalisation (layer norms are per position: the network is built for one input size)' },
+  { flag: 'input-size', type: 'string', default: '', describe: 'tas: HxW the layer norms are built for (default: the run\'s --height/--width)' },
+];
+/** The seed's loss on one output: CE (every class, no ignore, as nn.CrossEntropyLoss there) + soft Dice. */
+const tasLoss = (logits: Tensor, labels: Tensor): Tensor => add(crossEntropy(logits, labels), softDice(softmax(logits), labels));
+
+const iterativeV6: ModelSpec = {
+  name: 'iterative-v6',
+  summary: 'TAS500 IterativeV6: pre-net, one resUnet hourglass applied S times with gated residual feedback, an output per iteration',
+  source: 'chokladmousse/Semantic_Segmentation models/iterativeV6.py (seed-specs §5.3, §5.4, §5.8)',
+  options: TAS_OPTIONS,
+  recipes: {
+    default: {
+      describe: 'the seed\'s optimiser at a CPU-sized budget: Adam 1e-3, CE + soft Dice on every iteration, 10 epochs, batch 4, 128 px, flip',
+      epochs: 10, batchSize: 4, height: 128, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0,
+    },
+    demo: {
+      describe: 'minutes on a CPU: 8 epochs at 64 px, f 32, 3 hourglass levels, Adam 1e-3',
+      epochs: 8, batchSize: 4, height: 64, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0, options: { f: 32, levels: 3 },
+    },
+    reference: {
+      describe: 'the seed\'s final run: 384×768, batch 6, Adam 1e-3, 100 epochs (hflip; its vflip and ±30° rotation are not in mirage yet)',
+      epochs: 100, batchSize: 6, height: 384, width: 768, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0,
+    },
+  },
+  distortion: 'optional',
+  parameterCount: (o, c) => iterativeV6Parameters({ ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c }),
+  reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: 7_458_433, note: 'seed-specs §5.8: IterativeV6, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768' },
+  multiple: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind] * 2 ** Number(o.levels),
+  labelDownscale: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind],
+  outputs: (o) => `${o.steps} outputs, one per iteration, at 1/${PRENET_SCALE[String(o.prenet) as PrenetKind]} of the input per side (the last is the prediction)`,
+  build(o, ctx) {
+    const size = parseSize('input-size', o['input-size']) ?? ctx.inputSize;
+    if (!size) throw new Error('iterative-v6: the input size is needed to build its layer norms (--input-size HxW, or the run\'s --height/--width)');
+    const net = new IterativeV6({ ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
+    const scaleOf = PRENET_SCALE[net.o.prenet];
+    return new DeepSupervisionSystem(net, {
+      forward: (x) => net.forward(x), names: Array.from({ length: net.o.steps }, (_, i) => `iteration ${i + 1}`), loss: tasLoss,
+      labelDownscale: scaleOf, multiple: scaleOf * 2 ** net.o.levels,
+    });
+  },
+  meta: (o, c) => ({ model: 'iterative-v6', classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
+    levels: String(o.levels), steps: String(o.steps), norm: String(o.norm), input_size: String(o['input-size']) }),
+  fromCheckpoint(tensors, meta, path) {
+    if (meta.model && meta.model !== 'iterative-v6') throw new Error(`${path} holds a '${meta.model}' model, not iterative-v6`);
+    const cls = tensors.get('classifier.weight');
+    if (!cls || !tensors.has('iter_net.conv.weight')) throw new Error(`${path}: no classifier.weight / iter_net — not an iterative-v6 checkpoint`);
+    const options: Record<string, OptionValue> = {};
+    for (const [k, m, num] of [['prenet', 'prenet', false], ['f', 'f', true], ['increase-ratio', 'increase_ratio', true], ['levels', 'levels', true],
+      ['steps', 'steps', true], ['norm', 'norm', false], ['input-size', 'input_size', false]] as const) {
+      if (meta[m] !== undefined) options[k] = num ? Number(meta[m]) : meta[m];
+    }
+    return { options, numClasses: cls.shape[0] };
+  },
+};
+
 const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
   deeplab('resnet101', 'deeplabv3plus-r101', 'DeepR101V3PlusD_m1', 'ResNet-101'),
@@ -554,6 +642,7 @@ const MODELS: ModelSpec[] = [erfnet, feedback,
   bisenet('resnet18', 'bisenet-r18', 'ResNet-18', 12_053_274),
   bisenet('resnet101', 'bisenet-r101', 'ResNet-101', 48_690_714),
   mssa,
+  iterativeV6,
 ];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }

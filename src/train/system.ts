@@ -6,6 +6,7 @@ import type { Module } from '../engine/module.js';
 import { noGrad } from '../engine/autograd.js';
 import { type Tensor, full } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
+import { add, scale } from '../kernels/elementwise.js';
 import { crossEntropy, focalLoss } from '../kernels/losses.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
@@ -134,4 +135,49 @@ export class SegmentationSystem implements System {
     this.module.dispose();
     this.o.weight?.dispose();
   }
+}
+
+export interface DeepSupervisionOptions {
+  /** Every output's logits, first to last (the last is the prediction). */
+  forward: (x: Tensor) => Tensor[];
+  /** Names of the outputs, e.g. ['iteration 1', 'iteration 2', …]. */
+  names: string[];
+  /** The loss of one output. */
+  loss: (logits: Tensor, labels: Tensor) => Tensor;
+  labelDownscale: number;
+  multiple: number;
+  groups?: Record<string, Tensor[]>;
+}
+
+/** A network with several outputs (iterations, stacks), trained on the mean of their losses (deep supervision). */
+export class DeepSupervisionSystem implements System {
+  readonly groups: Record<string, Tensor[]>;
+  readonly outputs: string[];
+  readonly labelDownscale: number;
+  readonly multiple: number;
+  constructor(readonly module: Module, private readonly o: DeepSupervisionOptions) {
+    this.groups = o.groups ?? { model: module.parameters() };
+    this.outputs = o.names;
+    this.labelDownscale = o.labelDownscale;
+    this.multiple = o.multiple;
+  }
+  train(mode: boolean): void { this.module.train(mode); }
+  private loss(outs: Tensor[], labels: Tensor): Tensor {
+    const total = outs.map((l) => this.o.loss(l, labels)).reduce((a, b) => add(a, b));
+    return outs.length > 1 ? scale(total, 1 / outs.length) : total;
+  }
+  trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
+    const outs = this.o.forward(d.input);
+    const loss = this.loss(outs, d.labels);
+    backward(loss);
+    for (const o of Object.values(opt)) { o.step(); o.zeroGrad(); }
+    return { loss, logits: outs };
+  }
+  evalStep(input: Tensor, labels: Tensor | null): EvalOut {
+    return noGrad(() => {
+      const outs = this.o.forward(input);
+      return { logits: outs, loss: labels ? this.loss(outs, labels) : undefined };
+    });
+  }
+  dispose(): void { this.module.dispose(); }
 }

@@ -253,8 +253,10 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
     if (weights) console.log(`class weights (${c.classWeights}): ${[...weights].map((v) => v.toFixed(2)).join(' ')}`);
 
+    // models built for one input size (an `input-size` option: the TAS500 nets' layer norms) record the run's
+    if (spec.options.some((x) => x.flag === 'input-size') && !c.options['input-size']) c.options['input-size'] = `${trainLoader.height}x${trainLoader.width}`;
     const system = spec.build(c.options, { numClasses: trainDs.numClasses, ignoreIndex: trainDs.ignoreIndex, weight: weights,
-      seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l) });
+      seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l), inputSize: [trainLoader.height, trainLoader.width] });
     disposers.push(() => system.dispose());
     const groups = Object.keys(system.groups);
     if (groups.join() !== Object.keys(c.optimizer).join()) {
