@@ -7,13 +7,13 @@ import { Rng } from '../src/engine/rng.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { IterativeV6, iterativeV6Parameters } from '../src/models/iterative.js';
-import { TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
+import { HourglassBlock, TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
 import type { LayerNorm } from '../src/models/layers.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { host } from './helpers/layers.js';
-import { type F64Tensor, randn } from './reference/core.js';
-import { conv2dRef } from './reference/conv.js';
-import { layerNormRef } from './reference/nn.js';
+import { type F64Tensor, f64, randn } from './reference/core.js';
+import { conv2dRef, convTranspose2dRef } from './reference/conv.js';
+import { concatRef, layerNormRef, maxPoolRef } from './reference/nn.js';
 
 const t = suite('tas');
 const FINAL = { numClasses: 10, inputSize: [384, 768] as const, f: 60, increaseRatio: 1.5, levels: 4, norm: 'layerHW' as const };
@@ -66,35 +66,61 @@ t('IterativeV6: the reference\'s key names; closed form equals the built net for
     /tas: hidden size 12x32 must be divisible by 2\^3/);
 });
 
-t('Block vs float64 (layerHW): three conv → LayerNorm[H,W] → LReLU, skip conv, out = skip + α·x₃; forward and input gradient', async () => {
-  const blk = new TasBlock(3, 4, [5, 7], 'layerHW', new Rng(3));
-  assert.is(blk.numParameters(), tasBlockParameters(3, 4, [5, 7], 'layerHW'));
-  blk.alpha.write(Float32Array.of(0.8));
+/** Random gate and per-position affines in a Block; its float64 forward. */
+async function blockRef(blk: TasBlock, seed: number): Promise<(x: F64Tensor) => F64Tensor> {
+  const alpha = 0.5 + (seed % 7) / 10;
+  blk.alpha.write(Float32Array.of(alpha));
   const norms = [blk.bn1, blk.bn2, blk.bn3] as LayerNorm[];
   for (const [k, n] of norms.entries()) {   // per-position affine, not the identity
-    n.weight.write(Float32Array.from(randn([5, 7], 70 + k, 0.3).data.map((v) => 1 + v)));
-    n.bias.write(Float32Array.from(randn([5, 7], 80 + k, 0.3).data));
+    const shape = n.normalizedShape;
+    n.weight.write(Float32Array.from(randn(shape, seed + 10 * k, 0.3).data.map((v) => 1 + v)));
+    n.bias.write(Float32Array.from(randn(shape, seed + 10 * k + 1, 0.3).data));
   }
-  const [w1, b1, w2, b2, w3, b3, ws, bs] = await Promise.all([blk.conv1.weight, blk.conv1.bias!, blk.conv2.weight, blk.conv2.bias!, blk.conv3.weight,
-    blk.conv3.bias!, blk.skip_conv!.weight, blk.skip_conv!.bias!].map(host));
+  const [w1, b1, w2, b2, w3, b3] = await Promise.all([blk.conv1.weight, blk.conv1.bias!, blk.conv2.weight, blk.conv2.bias!, blk.conv3.weight,
+    blk.conv3.bias!].map(host));
+  const skip = blk.skip_conv ? [await host(blk.skip_conv.weight), await host(blk.skip_conv.bias!)] : null;
   const nw = await Promise.all(norms.map(async (n) => [await host(n.weight), await host(n.bias)] as const));
-  const lrelu = (x: F64Tensor, k: number): F64Tensor => {
-    const y = layerNormRef(x, nw[k][0], nw[k][1], 1e-5);
-    y.data.forEach((v, i) => { y.data[i] = v > 0 ? v : 0.01 * v; });
-    return y;
-  };
-  const ref = (x: F64Tensor) => {
-    const x1 = lrelu(conv2dRef(x, w1, b1, { padding: [1, 1] }), 0);
-    const x2 = lrelu(conv2dRef(x1, w2, b2, { padding: [1, 1] }), 1);
-    const x3 = lrelu(conv2dRef(x2, w3, b3, {}), 2);
-    const s = conv2dRef(x, ws, bs, {});
-    s.data.forEach((v, i) => { s.data[i] = v + 0.8 * x3.data[i]; });
+  const act = (x: F64Tensor, k: number) => lreluRef(layerNormRef(x, nw[k][0], nw[k][1], 1e-5));
+  return (x) => {
+    const x3 = act(conv2dRef(act(conv2dRef(act(conv2dRef(x, w1, b1, { padding: [1, 1] }), 0), w2, b2, { padding: [1, 1] }), 1), w3, b3, {}), 2);
+    const s = skip ? conv2dRef(x, skip[0], skip[1], {}) : f64(x.shape, x.data);
+    s.data.forEach((v, i) => { s.data[i] = v + alpha * x3.data[i]; });
     return s;
   };
-  const xs = [randn([2, 3, 5, 7], 71)];
-  await checkForward((x) => blk.forward(x), ref, xs, { rtol: 1e-4, atol: 1e-5 });
-  await checkGrad((x) => blk.forward(x), ref, xs, { rtol: 3e-3, atol: 3e-4 });
-  blk.dispose();
+}
+const lreluRef = (y: F64Tensor): F64Tensor => { y.data.forEach((v, i) => { y.data[i] = v > 0 ? v : 0.01 * v; }); return y; };
+
+t('Block vs float64 (layerHW): three conv → LayerNorm[H,W] → LReLU, skip conv, out = skip + α·x₃; forward and input gradient', async () => {
+  for (const [fin, fout] of [[3, 4], [4, 4]]) {
+    const blk = new TasBlock(fin, fout, [5, 7], 'layerHW', new Rng(3));
+    assert.is(blk.numParameters(), tasBlockParameters(fin, fout, [5, 7], 'layerHW'));
+    const ref = await blockRef(blk, 70);
+    const xs = [randn([2, fin, 5, 7], 71)];
+    await checkForward((x) => blk.forward(x), ref, xs, { rtol: 1e-4, atol: 1e-5 });
+    await checkGrad((x) => blk.forward(x), ref, xs, { rtol: 3e-3, atol: 3e-4 });
+    blk.dispose();
+  }
+});
+
+t('HourglassBlock (one level) vs float64: Block down, max-pool, Block high, transposed 2×2 up; LReLU(LN(conv1×1 x)) + α·(x ‖ up)', async () => {
+  const hb = new HourglassBlock(3, 4, [6, 8], 1, { f: 3, increaseRatio: 1.5, levels: 1, norm: 'layerHW', dim: [6, 8] }, new Rng(5));
+  const [down, high] = [await blockRef(hb.down, 80), await blockRef(hb.high, 90)];
+  hb.alpha.write(Float32Array.of(0.6));
+  const bn = hb.bn as LayerNorm;
+  bn.weight.write(Float32Array.from(randn([6, 8], 95, 0.3).data.map((v) => 1 + v)));
+  bn.bias.write(Float32Array.from(randn([6, 8], 96, 0.3).data));
+  const [wu, bu, wc, bc, gw, gb] = await Promise.all([hb.up.weight, hb.up.bias!, hb.conv.weight, hb.conv.bias!, bn.weight, bn.bias].map(host));
+  const ref = (x: F64Tensor) => {
+    const up = convTranspose2dRef(high(maxPoolRef(down(x), 2, 2, 0)), wu, bu, { stride: [2, 2] });
+    const res = lreluRef(layerNormRef(conv2dRef(x, wc, bc, {}), gw, gb, 1e-5));
+    const cat = concatRef([x, up]);
+    res.data.forEach((v, i) => { res.data[i] = v + 0.6 * cat.data[i]; });
+    return res;
+  };
+  const xs = [randn([2, 3, 6, 8], 97)];
+  await checkForward((x) => hb.forward(x), ref, xs, { rtol: 1e-4, atol: 1e-5 });
+  await checkGrad((x) => hb.forward(x), ref, xs, { rtol: 3e-3, atol: 3e-4 });
+  hb.dispose();
 });
 
 t.run();
