@@ -6,7 +6,7 @@ import { noGrad } from '../src/engine/autograd.js';
 import { Rng } from '../src/engine/rng.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
-import { IterativeV6, iterativeV6Parameters } from '../src/models/iterative.js';
+import { Iterative, type IterativeVersion, iterativeParameters } from '../src/models/iterative.js';
 import { HourglassBlock, TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
 import type { LayerNorm } from '../src/models/layers.js';
 import { checkForward, checkGrad } from './helpers/check.js';
@@ -18,27 +18,53 @@ import { concatRef, layerNormRef, maxPoolRef } from './reference/nn.js';
 const t = suite('tas');
 const FINAL = { numClasses: 10, inputSize: [384, 768] as const, f: 60, increaseRatio: 1.5, levels: 4, norm: 'layerHW' as const };
 
-t('IterativeV6 at the final config: 7,458,433 parameters with the x8 pre-net, 8,016,373 with x2 (seed-specs §5.8), 188 / 172 tensors', () => {
-  assert.is(iterativeV6Parameters({ ...FINAL, prenet: 'x8' }), 7_458_433);
-  assert.is(iterativeV6Parameters({ ...FINAL, prenet: 'x2' }), 8_016_373);
-  for (const [prenet, tensors] of [['x8', 188], ['x2', 172]] as const) {
-    const net = new IterativeV6({ ...FINAL, prenet, steps: 3 });
-    assert.is(net.numParameters(), iterativeV6Parameters({ ...FINAL, prenet }), prenet);
-    assert.is(net.stateDict().size, tensors, `${prenet} state-dict tensors`);
+const VERSIONS = [1, 2, 3, 4, 5, 6] as const;
+const REF: Record<IterativeVersion, [number, number]> = { 1: [12_895_969, 341], 2: [7_467_648, 189], 3: [12_895_970, 342], 4: [7_467_649, 190],
+  5: [12_879_494, 338], 6: [7_458_433, 188] };
+
+t('IterativeV1–V6 at the final config with the x8 pre-net: parameters and state-dict tensors as seed-specs §5.8; V6 with x2 8,016,373 / 172', () => {
+  for (const v of VERSIONS) {
+    assert.is(iterativeParameters(v, { ...FINAL, prenet: 'x8' }), REF[v][0], `V${v}`);
+    const net = new Iterative(v, { ...FINAL, prenet: 'x8', steps: 3 });
+    assert.is(net.numParameters(), REF[v][0], `V${v} built`);
+    assert.is(net.stateDict().size, REF[v][1], `V${v} state-dict tensors`);
     net.dispose();
   }
+  assert.is(iterativeParameters(6, { ...FINAL, prenet: 'x2' }), 8_016_373);
+  const x2 = new Iterative(6, { ...FINAL, prenet: 'x2', steps: 3 });
+  assert.is(x2.numParameters(), 8_016_373);
+  assert.is(x2.stateDict().size, 172);
+  x2.dispose();
 });
 
-t('IterativeV6: the reference\'s key names; closed form equals the built net for every norm and pre-net; S outputs at the pre-net\'s scale', async () => {
-  for (const norm of TAS_NORMS) {
-    for (const prenet of ['x1', 'x2', 'x4', 'x8'] as const) {
-      const o = { numClasses: 5, inputSize: [64, 96] as const, f: 4, increaseRatio: 1.5, levels: 2, norm, prenet };
-      const net = new IterativeV6({ ...o, steps: 2 });
-      assert.is(net.numParameters(), iterativeV6Parameters(o), `${norm} ${prenet}`);
+t('Iterative: the reference\'s key names; closed form equals the built net for every version, norm and pre-net; S outputs at the pre-net\'s scale', async () => {
+  for (const v of VERSIONS) {
+    for (const norm of TAS_NORMS) {
+      for (const prenet of ['x1', 'x2', 'x4', 'x8'] as const) {
+        const o = { numClasses: 5, inputSize: [64, 96] as const, f: 4, increaseRatio: 1.5, levels: 2, norm, prenet };
+        const net = new Iterative(v, { ...o, steps: 2 });
+        assert.is(net.numParameters(), iterativeParameters(v, o), `V${v} ${norm} ${prenet}`);
+        net.dispose();
+      }
+    }
+    // every version runs with its gates open, S outputs, and later steps differ from the first; all three norms
+    for (const norm of TAS_NORMS) {
+      const net = new Iterative(v, { numClasses: 5, inputSize: [32, 64], f: 4, increaseRatio: 1.5, levels: 2, norm, prenet: 'x2', steps: 3 });
+      net.alpha.write(Float32Array.of(0.7)); net.beta?.write(Float32Array.of(0.4));
+      net.train(norm === 'batch');   // batch norm in training mode: the fresh running statistics are not the data's
+      const x = tensor(Float32Array.from({ length: 2 * 3 * 32 * 64 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 64]);
+      const ys = scope(() => noGrad(() => net.forward(x)));
+      assert.is(ys.length, 3, `V${v} ${norm}`);
+      for (const y of ys) { assert.equal(y.shape, [2, 5, 16, 32]); assert.ok((await y.read()).every(Number.isFinite), `V${v} ${norm} finite`); }
+      const [a, b] = [await ys[0].read(), await ys[2].read()];
+      assert.ok(a.some((q, i) => q !== b[i]), `V${v} ${norm}: later steps refine the first`);
+      for (const y of [...ys, x]) y.dispose();
       net.dispose();
     }
   }
-  const net = new IterativeV6({ numClasses: 5, inputSize: [32, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x2', steps: 3 });
+  assert.throws(() => new Iterative(1, { numClasses: 3, inputSize: [32, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x2', steps: 1 }),
+    /iterative-v1: steps 1 must be an integer ≥ 2/);
+  const net = new Iterative(6, { numClasses: 5, inputSize: [32, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x2', steps: 3 });
   const keys = [...net.stateDict().keys()];
   for (const k of ['alpha', 'beta', 'prenet.conv1.weight', 'prenet.bn2.bias', 'iter_net.net.alpha', 'iter_net.net.down.conv3.weight',
     'iter_net.net.down.skip_conv.weight', 'iter_net.net.inner.high.bn1.weight', 'iter_net.net.inner.up.weight', 'iter_net.net.high.alpha',
@@ -48,7 +74,7 @@ t('IterativeV6: the reference\'s key names; closed form equals the built net for
   assert.not.ok(keys.some((k) => k.startsWith('iter_net.net.inner.inner')), 'M = 2 levels');
   assert.equal((net.prenet as unknown as { bn1: LayerNorm }).bn1.normalizedShape, [32, 64]);
   // the gates open: α, β non-zero so every step sees the image
-  net.alpha.write(Float32Array.of(0.7)); net.beta.write(Float32Array.of(0.4));
+  net.alpha.write(Float32Array.of(0.7)); net.beta!.write(Float32Array.of(0.4));
   const x = tensor(Float32Array.from({ length: 2 * 3 * 32 * 64 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 64]);
   const ys = scope(() => noGrad(() => net.forward(x)));
   assert.is(ys.length, 3);
@@ -60,9 +86,9 @@ t('IterativeV6: the reference\'s key names; closed form equals the built net for
   assert.throws(() => scope(() => noGrad(() => net.forward(bad))), /iterative: input 32x32, but the network was built for 32x64/);
   for (const v of [x, bad]) v.dispose();
   net.dispose();
-  assert.throws(() => new IterativeV6({ numClasses: 3, inputSize: [36, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x8', steps: 2 }),
+  assert.throws(() => new Iterative(6, { numClasses: 3, inputSize: [36, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x8', steps: 2 }),
     /tas: input 36x64 must be divisible by 8 for the x8 pre-net/);
-  assert.throws(() => new IterativeV6({ numClasses: 3, inputSize: [24, 64], f: 4, increaseRatio: 1.5, levels: 3, norm: 'layerHW', prenet: 'x2', steps: 2 }),
+  assert.throws(() => new Iterative(6, { numClasses: 3, inputSize: [24, 64], f: 4, increaseRatio: 1.5, levels: 3, norm: 'layerHW', prenet: 'x2', steps: 2 }),
     /tas: hidden size 12x32 must be divisible by 2\^3/);
 });
 

@@ -13,7 +13,7 @@ import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
 import { BiSeNet, type BiSeNetTrunk, bisenetParameters } from './bisenet.js';
 import { MSSA, MSSA_DEFAULTS, mssaParameters } from './mssa.js';
-import { IterativeV6, iterativeV6Parameters } from './iterative.js';
+import { Iterative, type IterativeVersion, iterativeParameters } from './iterative.js';
 import { PRENET_SCALE, type PrenetKind, type TasNorm } from './tas-base.js';
 import { softDice } from '../kernels/dice.js';
 import { crossEntropy } from '../kernels/losses.js';
@@ -580,10 +580,18 @@ const TAS_OPTIONS: ModelOption[] = [
 /** The seed's loss on one output: CE (every class, no ignore, as nn.CrossEntropyLoss there) + soft Dice. */
 const tasLoss = (logits: Tensor, labels: Tensor): Tensor => add(crossEntropy(logits, labels), softDice(softmax(logits), labels));
 
-const iterativeV6: ModelSpec = {
-  name: 'iterative-v6',
-  summary: 'TAS500 IterativeV6: pre-net, one resUnet hourglass applied S times with gated residual feedback, an output per iteration',
-  source: 'chokladmousse/Semantic_Segmentation models/iterativeV6.py (seed-specs §5.3, §5.4, §5.8)',
+const ITERATIVE_SUMMARY: Record<IterativeVersion, string> = {
+  1: 'initial net, copy input', 2: 'copy input', 3: 'initial net, copy input, residual', 4: 'copy input, residual', 5: 'initial net, residual', 6: 'residual',
+};
+/** seed-specs §5.8 at the final config with the x8 pre-net. */
+const ITERATIVE_REF: Record<IterativeVersion, number> = { 1: 12_895_969, 2: 7_467_648, 3: 12_895_970, 4: 7_467_649, 5: 12_879_494, 6: 7_458_433 };
+
+function iterativeSpec(v: IterativeVersion): ModelSpec {
+  const name = `iterative-v${v}`;
+  return {
+  name,
+  summary: `TAS500 IterativeV${v} (${ITERATIVE_SUMMARY[v]}): pre-net, a resUnet hourglass iterated on the hidden state, an output per iteration`,
+  source: `chokladmousse/Semantic_Segmentation models/iterativeV${v}.py (seed-specs §5.3, §5.4, §5.8)`,
   options: TAS_OPTIONS,
   recipes: {
     default: {
@@ -603,27 +611,27 @@ const iterativeV6: ModelSpec = {
     },
   },
   distortion: 'optional',
-  parameterCount: (o, c) => iterativeV6Parameters({ ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c }),
-  reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: 7_458_433, note: 'seed-specs §5.8: IterativeV6, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768' },
+  parameterCount: (o, c) => iterativeParameters(v, { ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c }),
+  reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: ITERATIVE_REF[v], note: `seed-specs §5.8: IterativeV${v}, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768` },
   multiple: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind] * 2 ** Number(o.levels),
   labelDownscale: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind],
   outputs: (o) => `${o.steps} outputs, one per iteration, at 1/${PRENET_SCALE[String(o.prenet) as PrenetKind]} of the input per side (the last is the prediction)`,
   build(o, ctx) {
     const size = parseSize('input-size', o['input-size']) ?? ctx.inputSize;
-    if (!size) throw new Error('iterative-v6: the input size is needed to build its layer norms (--input-size HxW, or the run\'s --height/--width)');
-    const net = new IterativeV6({ ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
+    if (!size) throw new Error(`${name}: the input size is needed to build its layer norms (--input-size HxW, or the run\'s --height/--width)`);
+    const net = new Iterative(v, { ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
     const scaleOf = PRENET_SCALE[net.o.prenet];
     return new DeepSupervisionSystem(net, {
       forward: (x) => net.forward(x), names: Array.from({ length: net.o.steps }, (_, i) => `iteration ${i + 1}`), loss: tasLoss,
       labelDownscale: scaleOf, multiple: scaleOf * 2 ** net.o.levels,
     });
   },
-  meta: (o, c) => ({ model: 'iterative-v6', classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
+  meta: (o, c) => ({ model: name, classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
     levels: String(o.levels), steps: String(o.steps), norm: String(o.norm), input_size: String(o['input-size']) }),
   fromCheckpoint(tensors, meta, path) {
-    if (meta.model && meta.model !== 'iterative-v6') throw new Error(`${path} holds a '${meta.model}' model, not iterative-v6`);
+    if (meta.model && meta.model !== name) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
     const cls = tensors.get('classifier.weight');
-    if (!cls || !tensors.has('iter_net.conv.weight')) throw new Error(`${path}: no classifier.weight / iter_net — not an iterative-v6 checkpoint`);
+    if (!cls || !tensors.has('iter_net.conv.weight')) throw new Error(`${path}: no classifier.weight / iter_net — not an ${name} checkpoint`);
     const options: Record<string, OptionValue> = {};
     for (const [k, m, num] of [['prenet', 'prenet', false], ['f', 'f', true], ['increase-ratio', 'increase_ratio', true], ['levels', 'levels', true],
       ['steps', 'steps', true], ['norm', 'norm', false], ['input-size', 'input_size', false]] as const) {
@@ -631,7 +639,8 @@ const iterativeV6: ModelSpec = {
     }
     return { options, numClasses: cls.shape[0] };
   },
-};
+  };
+}
 
 const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
@@ -642,7 +651,7 @@ const MODELS: ModelSpec[] = [erfnet, feedback,
   bisenet('resnet18', 'bisenet-r18', 'ResNet-18', 12_053_274),
   bisenet('resnet101', 'bisenet-r101', 'ResNet-101', 48_690_714),
   mssa,
-  iterativeV6,
+  ...([1, 2, 3, 4, 5, 6] as const).map(iterativeSpec),
 ];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }
