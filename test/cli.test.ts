@@ -75,7 +75,7 @@ t('convert a torch.save file; checkpoints of another model are refused', async (
   writeSafetensors(other, new Map([['w', { shape: [1], data: new Float32Array(1) }]]), { model: 'feedback-unet' });
   const ev = await mirage('eval', '--weights', other, '--height', '16', '--val-size', '2');
   assert.is(ev.code, 1);
-  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, which mirage does not know \(registered: erfnet, feedback, deeplabv3plus-r50, deeplabv3plus-r101, deeplabv3plus-srnx50, deeplabv3plus-srnx101, deeplabv3plus-wrn38, bisenet-r18, bisenet-r101, mssa, iterative-v1, iterative-v2, iterative-v3, iterative-v4, iterative-v5, iterative-v6\)/);
+  assert.match(ev.err, /other.safetensors holds a 'feedback-unet' model, which mirage does not know \(registered: erfnet, feedback, deeplabv3plus-r50, deeplabv3plus-r101, deeplabv3plus-srnx50, deeplabv3plus-srnx101, deeplabv3plus-wrn38, bisenet-r18, bisenet-r101, mssa, iterative-v1, iterative-v2, iterative-v3, iterative-v4, iterative-v5, iterative-v6, hourglass, hourglass-iter, hourglass-iter-ex, res-hourglass, res-hourglass-iter, res-hourglass-iter-ex\)/);
   const asked = await mirage('eval', '--weights', join(dir, 'x.safetensors'), '--model', 'feedback');
   assert.match(asked.err, /weights file .*x.safetensors does not exist/);
 });
@@ -280,7 +280,7 @@ t('mirage models lists every registered model with its parameters, input, output
   assert.match(m.out, /model: adam:lr=0.0005,weight_decay=0.0001,beta1=0.9,beta2=0.999,eps=1e-8 {2}· {2}poly:power=0.9 per epoch/);
   assert.match(m.out, /restore: adam:lr=0.0002.* {2}· {2}step:size=30,gamma=0.5 per epoch/);
   const j = JSON.parse((await mirage('models', '--json', '--classes', '11')).out);
-  assert.equal(j.map((x: { name: string }) => x.name), ['erfnet', 'feedback', 'deeplabv3plus-r50', 'deeplabv3plus-r101', 'deeplabv3plus-srnx50', 'deeplabv3plus-srnx101', 'deeplabv3plus-wrn38', 'bisenet-r18', 'bisenet-r101', 'mssa', 'iterative-v1', 'iterative-v2', 'iterative-v3', 'iterative-v4', 'iterative-v5', 'iterative-v6']);
+  assert.equal(j.map((x: { name: string }) => x.name), ['erfnet', 'feedback', 'deeplabv3plus-r50', 'deeplabv3plus-r101', 'deeplabv3plus-srnx50', 'deeplabv3plus-srnx101', 'deeplabv3plus-wrn38', 'bisenet-r18', 'bisenet-r101', 'mssa', 'iterative-v1', 'iterative-v2', 'iterative-v3', 'iterative-v4', 'iterative-v5', 'iterative-v6', 'hourglass', 'hourglass-iter', 'hourglass-iter-ex', 'res-hourglass', 'res-hourglass-iter', 'res-hourglass-iter-ex']);
   assert.is(j[0].parameters, 2_066_836 - 9 * (128 + 1) - 9 * (16 * 4 + 1));
 });
 

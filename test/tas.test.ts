@@ -7,6 +7,7 @@ import { Rng } from '../src/engine/rng.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { Iterative, type IterativeVersion, iterativeParameters } from '../src/models/iterative.js';
+import { HOURGLASS_KINDS, type HourglassKind, StackedHourglass, hourglassParameters } from '../src/models/hourglass.js';
 import { HourglassBlock, TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
 import type { LayerNorm } from '../src/models/layers.js';
 import { checkForward, checkGrad } from './helpers/check.js';
@@ -35,6 +36,42 @@ t('IterativeV1–V6 at the final config with the x8 pre-net: parameters and stat
   assert.is(x2.numParameters(), 8_016_373);
   assert.is(x2.stateDict().size, 172);
   x2.dispose();
+});
+
+const HG_REF: Record<HourglassKind, [number, number]> = { 'hourglass': [18_307_815, 489], 'hourglass-iter': [18_324_291, 493],
+  'hourglass-iter-ex': [18_349_983, 499], 'res-hourglass': [18_307_817, 490], 'res-hourglass-iter': [18_324_293, 494], 'res-hourglass-iter-ex': [18_349_985, 500] };
+
+t('the hourglass family at the final config (x8, S 3): parameters and state-dict tensors as seed-specs §5.8; names hgs.<i>.0.…', () => {
+  for (const k of HOURGLASS_KINDS) {
+    assert.is(hourglassParameters(k, { ...FINAL, prenet: 'x8', steps: 3 }), HG_REF[k][0], k);
+    const net = new StackedHourglass(k, { ...FINAL, prenet: 'x8', steps: 3 });
+    assert.is(net.numParameters(), HG_REF[k][0], `${k} built`);
+    const keys = [...net.stateDict().keys()];
+    assert.is(keys.length, HG_REF[k][1], `${k} state-dict tensors`);
+    for (const key of ['alpha', 'hgs.2.0.net.down.conv1.weight', 'hgs.0.0.conv.bias', 'classifier.weight', 'bn2.weight']) assert.ok(keys.includes(key), `${k}: ${key}`);
+    if (k.endsWith('-ex')) assert.ok(keys.includes('extractor.1.weight') && keys.includes('bn1.2.weight'), `${k}: per-stack extractors, S norms`);
+    net.dispose();
+  }
+});
+
+t('the hourglass family: closed form equals the built net (every norm, S 2 and 4); S outputs, gates open', async () => {
+  for (const k of HOURGLASS_KINDS) {
+    for (const [norm, S] of [['layerHW', 4], ['layerCHW', 2], ['batch', 3]] as const) {
+      const o = { numClasses: 5, inputSize: [32, 64] as const, f: 4, increaseRatio: 1.5, levels: 2, norm, prenet: 'x2' as const, steps: S };
+      const net = new StackedHourglass(k, o);
+      assert.is(net.numParameters(), hourglassParameters(k, o), `${k} ${norm} S ${S}`);
+      net.alpha.write(Float32Array.from({ length: S - 1 }, (_, i) => 0.5 + 0.1 * i)); net.beta?.write(Float32Array.from({ length: S - 1 }, (_, i) => 0.3 + 0.1 * i));
+      net.train(norm === 'batch');
+      const x = tensor(Float32Array.from({ length: 2 * 3 * 32 * 64 }, (_, i) => Math.cos(i * 0.29)), [2, 3, 32, 64]);
+      const ys = scope(() => noGrad(() => net.forward(x)));
+      assert.is(ys.length, S);
+      for (const y of ys) { assert.equal(y.shape, [2, 5, 16, 32]); assert.ok((await y.read()).every(Number.isFinite), `${k} ${norm} finite`); }
+      for (const y of [...ys, x]) y.dispose();
+      net.dispose();
+    }
+  }
+  assert.throws(() => new StackedHourglass('hourglass', { numClasses: 3, inputSize: [32, 64], f: 4, increaseRatio: 1.5, levels: 2, norm: 'layerHW', prenet: 'x2', steps: 1 }),
+    /hourglass: stacks 1 must be an integer ≥ 2/);
 });
 
 t('Iterative: the reference\'s key names; closed form equals the built net for every version, norm and pre-net; S outputs at the pre-net\'s scale', async () => {

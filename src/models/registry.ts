@@ -13,7 +13,8 @@ import { ERFNet } from './erfnet.js';
 import { RestorationUNet } from './restoration-unet.js';
 import { BiSeNet, type BiSeNetTrunk, bisenetParameters } from './bisenet.js';
 import { MSSA, MSSA_DEFAULTS, mssaParameters } from './mssa.js';
-import { Iterative, type IterativeVersion, iterativeParameters } from './iterative.js';
+import { Iterative, type IterativeOptions, type IterativeVersion, iterativeParameters } from './iterative.js';
+import { HOURGLASS_KINDS, type HourglassKind, StackedHourglass, hourglassParameters } from './hourglass.js';
 import { PRENET_SCALE, type PrenetKind, type TasNorm } from './tas-base.js';
 import { softDice } from '../kernels/dice.js';
 import { crossEntropy } from '../kernels/losses.js';
@@ -586,12 +587,16 @@ const ITERATIVE_SUMMARY: Record<IterativeVersion, string> = {
 /** seed-specs §5.8 at the final config with the x8 pre-net. */
 const ITERATIVE_REF: Record<IterativeVersion, number> = { 1: 12_895_969, 2: 7_467_648, 3: 12_895_970, 4: 7_467_649, 5: 12_879_494, 6: 7_458_433 };
 
-function iterativeSpec(v: IterativeVersion): ModelSpec {
-  const name = `iterative-v${v}`;
+interface TasNet { name: string; summary: string; source: string; ref: number; unit: string;
+  make(o: IterativeOptions): Module & { forward(x: Tensor): Tensor[] }; count(o: Omit<IterativeOptions, 'seed'>): number }
+
+/** A registry entry for one of the TAS500 seed's networks (iterative or stacked hourglass): shared options, recipes, loss, checkpoints. */
+function tasSpec(t: TasNet): ModelSpec {
+  const { name } = t;
   return {
   name,
-  summary: `TAS500 IterativeV${v} (${ITERATIVE_SUMMARY[v]}): pre-net, a resUnet hourglass iterated on the hidden state, an output per iteration`,
-  source: `chokladmousse/Semantic_Segmentation models/iterativeV${v}.py (seed-specs §5.3, §5.4, §5.8)`,
+  summary: t.summary,
+  source: t.source,
   options: TAS_OPTIONS,
   recipes: {
     default: {
@@ -611,19 +616,19 @@ function iterativeSpec(v: IterativeVersion): ModelSpec {
     },
   },
   distortion: 'optional',
-  parameterCount: (o, c) => iterativeParameters(v, { ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c }),
-  reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: ITERATIVE_REF[v], note: `seed-specs §5.8: IterativeV${v}, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768` },
+  parameterCount: (o, c) => t.count({ ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c, steps: Number(o.steps) }),
+  reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: t.ref, note: `seed-specs §5.8: ${name}, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768` },
   multiple: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind] * 2 ** Number(o.levels),
   labelDownscale: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind],
-  outputs: (o) => `${o.steps} outputs, one per iteration, at 1/${PRENET_SCALE[String(o.prenet) as PrenetKind]} of the input per side (the last is the prediction)`,
+  outputs: (o) => `${o.steps} outputs, one per ${t.unit}, at 1/${PRENET_SCALE[String(o.prenet) as PrenetKind]} of the input per side (the last is the prediction)`,
   build(o, ctx) {
     const size = parseSize('input-size', o['input-size']) ?? ctx.inputSize;
     if (!size) throw new Error(`${name}: the input size is needed to build its layer norms (--input-size HxW, or the run\'s --height/--width)`);
-    const net = new Iterative(v, { ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
-    const scaleOf = PRENET_SCALE[net.o.prenet];
+    const net = t.make({ ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
+    const scaleOf = PRENET_SCALE[String(o.prenet) as PrenetKind], levels = Number(o.levels);
     return new DeepSupervisionSystem(net, {
-      forward: (x) => net.forward(x), names: Array.from({ length: net.o.steps }, (_, i) => `iteration ${i + 1}`), loss: tasLoss,
-      labelDownscale: scaleOf, multiple: scaleOf * 2 ** net.o.levels,
+      forward: (x) => net.forward(x), names: Array.from({ length: Number(o.steps) }, (_, i) => `${t.unit} ${i + 1}`), loss: tasLoss,
+      labelDownscale: scaleOf, multiple: scaleOf * 2 ** levels,
     });
   },
   meta: (o, c) => ({ model: name, classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
@@ -631,7 +636,7 @@ function iterativeSpec(v: IterativeVersion): ModelSpec {
   fromCheckpoint(tensors, meta, path) {
     if (meta.model && meta.model !== name) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
     const cls = tensors.get('classifier.weight');
-    if (!cls || !tensors.has('iter_net.conv.weight')) throw new Error(`${path}: no classifier.weight / iter_net — not an ${name} checkpoint`);
+    if (!cls || !tensors.has('prenet.' + (meta.prenet === 'x1' ? 'conv' : 'conv1') + '.weight')) throw new Error(`${path}: no classifier.weight / pre-net — not an ${name} checkpoint`);
     const options: Record<string, OptionValue> = {};
     for (const [k, m, num] of [['prenet', 'prenet', false], ['f', 'f', true], ['increase-ratio', 'increase_ratio', true], ['levels', 'levels', true],
       ['steps', 'steps', true], ['norm', 'norm', false], ['input-size', 'input_size', false]] as const) {
@@ -642,6 +647,23 @@ function iterativeSpec(v: IterativeVersion): ModelSpec {
   };
 }
 
+const ITERATIVE_NETS: TasNet[] = ([1, 2, 3, 4, 5, 6] as const).map((v) => ({
+  name: `iterative-v${v}`, ref: ITERATIVE_REF[v], unit: 'iteration',
+  summary: `TAS500 IterativeV${v} (${ITERATIVE_SUMMARY[v]}): pre-net, a resUnet hourglass iterated on the hidden state, an output per iteration`,
+  source: `chokladmousse/Semantic_Segmentation models/iterativeV${v}.py (seed-specs §5.3, §5.4, §5.8)`,
+  make: (o) => new Iterative(v, o), count: (o) => iterativeParameters(v, o),
+}));
+/** seed-specs §5.8 at the final config with the x8 pre-net. */
+const HOURGLASS_REF: Record<HourglassKind, number> = { 'hourglass': 18_307_815, 'hourglass-iter': 18_324_291, 'hourglass-iter-ex': 18_349_983,
+  'res-hourglass': 18_307_817, 'res-hourglass-iter': 18_324_293, 'res-hourglass-iter-ex': 18_349_985 };
+const HOURGLASS_NETS: TasNet[] = HOURGLASS_KINDS.map((k) => ({
+  name: k, ref: HOURGLASS_REF[k], unit: 'stack',
+  summary: `TAS500 ${k}: pre-net, S resUnet hourglasses with separate weights${k.startsWith('res-') ? ', gated residual skips' : ''}` +
+    `${k.includes('-iter') ? `, the pre-net's output fused in${k.endsWith('-ex') ? ' (an extractor per stack)' : ''}` : ''}, an output per stack`,
+  source: `chokladmousse/Semantic_Segmentation models/${k.replace(/-/g, '_')} (seed-specs §5.5, §5.8)`,
+  make: (o) => new StackedHourglass(k, o), count: (o) => hourglassParameters(k, o),
+}));
+
 const MODELS: ModelSpec[] = [erfnet, feedback,
   deeplab('resnet50', 'deeplabv3plus-r50', 'DeepR50V3PlusD_m1', 'ResNet-50'),
   deeplab('resnet101', 'deeplabv3plus-r101', 'DeepR101V3PlusD_m1', 'ResNet-101'),
@@ -651,7 +673,7 @@ const MODELS: ModelSpec[] = [erfnet, feedback,
   bisenet('resnet18', 'bisenet-r18', 'ResNet-18', 12_053_274),
   bisenet('resnet101', 'bisenet-r101', 'ResNet-101', 48_690_714),
   mssa,
-  ...([1, 2, 3, 4, 5, 6] as const).map(iterativeSpec),
+  ...[...ITERATIVE_NETS, ...HOURGLASS_NETS].map(tasSpec),
 ];
 
 export function listModels(): readonly ModelSpec[] { return MODELS; }
