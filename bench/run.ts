@@ -305,7 +305,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
       system.train(true);
       const x = tensor(randn(bn * 3 * h * w, 7).map((v) => 0.5 + 0.2 * v), [bn, 3, h, w]);
       const r = new Rng(8);
-      const y = tensor(Int32Array.from({ length: bn * h * w }, () => r.int(20)), [bn, h, w], { dtype: 'i32' });
+      const d = system.labelDownscale;   // labels at the model's output scale (ERFNet's encoder, the TAS pre-nets)
+      const y = tensor(Int32Array.from({ length: bn * (h / d) * (w / d) }, () => r.int(20)), [bn, h / d, w / d], { dtype: 'i32' });
       const recipe = spec.recipes.default;
       const optim = Object.fromEntries(Object.keys(system.groups).map((g) =>
         [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));
