@@ -8,7 +8,7 @@ import { Rng } from '../src/engine/rng.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { enetWeights } from '../src/data/class-weights.js';
-import { CamVidDataset, CityscapesDataset, FolderDataset, parseDataSpec } from '../src/data/datasets.js';
+import { CamVidDataset, CityscapesDataset, FolderDataset, TAS500_INVALID, TAS500_VAL_COUNT, Tas500Dataset, parseDataSpec } from '../src/data/datasets.js';
 import { Loader } from '../src/data/loader.js';
 import { writePng } from '../src/data/png.js';
 import { syntheticScene } from '../src/data/synthetic.js';
@@ -152,7 +152,7 @@ t('generic folder layout with classes.txt; 255 → ignore', () => {
   assert.is(ds.numClasses, 4); assert.is(ds.ignoreIndex, 3);
   assert.equal([...ds.load(0).label.slice(0, 5)], [0, 1, 2, 3, 3]);
   assert.throws(() => parseDataSpec('folder:/no/such/dir'), /--data folder:\/no\/such\/dir: folder \/no\/such\/dir does not exist/);
-  assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR or folder:DIR/);
+  assert.throws(() => parseDataSpec('imagenet'), /expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR, tas500:DIR or folder:DIR/);
 });
 
 t('folder colour labels: classes.txt colours (several per class, an ignore colour), class_dict.csv; forms checked', () => {
@@ -349,6 +349,33 @@ t('per-image scores as the MSSA seed\'s code computes them (Suite evaluate_segme
   assert.throws(() => per.add(extra, el), /IouEval: more than the 3 images/);
   for (const v of [extra, el]) v.dispose();
   per.dispose(); pooled.dispose();
+});
+
+t('tas500: the seed\'s colour table (several colours a class), invalid files dropped, val/test split in sorted order, bad colour named', () => {
+  const root = tmp();
+  const lab = (k: number) => (x: number): [number, number, number] => (x < 4 ? [60, 179, 113] : x < 8 ? [139, 69, 19] : x < 12 ? [0, 0, 0] : (k % 2 ? [135, 206, 250] : [1, 51, 73]));
+  png(join(root, 'train', '1537962190852671077.png'), () => [1, 1, 1]);      // one of the seed's five invalid files
+  png(join(root, 'train_labels', '1537962190852671077.png'), () => [7, 7, 7]);
+  png(join(root, 'train', '100.png'), () => [5, 5, 5]);
+  png(join(root, 'train_labels', '100.png'), lab(1));
+  for (let k = 0; k < TAS500_VAL_COUNT + 2; k++) {
+    const n = `${2000 + (k * 37) % (TAS500_VAL_COUNT + 2)}.png`;   // written out of order
+    png(join(root, 'val', n), () => [k, k, k]);
+    png(join(root, 'val_labels', n), lab(k));
+  }
+  const tr = new Tas500Dataset(root, 'train');
+  assert.is(tr.length, 1, 'the invalid file is dropped');
+  assert.is(tr.numClasses, 10); assert.is(tr.ignoreIndex, 9); assert.is(tr.classNames[9], 'undefined');
+  const l = tr.load(0).label;
+  assert.equal([l[0], l[5], l[9], l[13]], [1, 1, 9, 4]);   // vegetation (two of its colours), undefined, sky
+  const val = new Tas500Dataset(root, 'val'), test = new Tas500Dataset(root, 'test');
+  assert.is(val.length, TAS500_VAL_COUNT); assert.is(test.length, 2);
+  assert.is(val.load(0).name, '2000'); assert.is(val.load(TAS500_VAL_COUNT - 1).name, `${2000 + TAS500_VAL_COUNT - 1}`);
+  assert.equal([test.load(0).name, test.load(1).name], [`${2000 + TAS500_VAL_COUNT}`, `${2001 + TAS500_VAL_COUNT}`]);
+  assert.equal(parseDataSpec(`tas500:${root}`), { kind: 'tas500', dir: root });
+  png(join(root, 'train_labels', '100.png'), (x) => (x === 6 ? [10, 20, 30] : [0, 0, 0]));
+  assert.throws(() => tr.load(0), /tas500 train .*100.png has colour \(10,20,30\) at pixel \(6, 0\), which is not in the TAS500 colour table/);
+  assert.ok(TAS500_INVALID.length === 5);
 });
 
 t.run();

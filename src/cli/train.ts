@@ -9,7 +9,7 @@ import { Interrupted, type TrainSummary, train } from '../train/trainer.js';
 
 export const dataOpt = {
   type: 'string',
-  describe: 'synthetic (default) | cityscapes:DIR | camvid:DIR (11 classes) | camvid32:DIR (every class_dict.csv row, as the MSSA seed) | folder:DIR (folder: DIR/classes.txt, DIR/{train,val}/{images,labels})',
+  describe: 'synthetic (default) | cityscapes:DIR | camvid:DIR (11 classes) | camvid32:DIR (every class_dict.csv row, as the MSSA seed) | tas500:DIR | folder:DIR (folder: DIR/classes.txt, DIR/{train,val}/{images,labels})',
 } as const;
 
 /** Distortion flags, shared by train, eval and experiment. */

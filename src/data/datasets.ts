@@ -383,13 +383,63 @@ export class FolderDataset extends PairDataset {
   }
 }
 
-export interface DataSpec { kind: 'synthetic' | 'cityscapes' | 'camvid' | 'camvid32' | 'folder'; dir?: string }
+/** TAS500 v1.1 colours → the seed's 10 classes (tas500v11/dataloader.py; seed-specs §5.1); several colours per class. */
+const TAS500_CLASSES: [string, [number, number, number][]][] = [
+  ['terrain', [[192, 192, 192], [105, 105, 105], [160, 82, 45], [244, 164, 96]]],
+  ['vegetation', [[60, 179, 113], [34, 139, 34], [154, 205, 50], [0, 128, 0], [0, 100, 0], [0, 250, 154], [139, 69, 19]]],
+  ['construction', [[1, 51, 73], [190, 153, 153], [0, 132, 111]]],
+  ['vehicle', [[0, 0, 142], [0, 60, 100]]],
+  ['sky', [[135, 206, 250]]],
+  ['object', [[128, 0, 128], [153, 153, 153], [255, 255, 0]]],
+  ['human', [[220, 20, 60]]],
+  ['animal', [[255, 182, 193]]],
+  ['void', [[220, 220, 220]]],
+  ['undefined', [[0, 0, 0]]],
+];
+/** Files the seed drops for their invalid labels. */
+export const TAS500_INVALID = ['1537962190852671077.png', '1539600515553691119.png', '1539600738459369245.png', '1539600829359771415.png', '1567611260762673589.png'];
+/** Images of val/ that form the validation split (the rest is test). */
+export const TAS500_VAL_COUNT = 50;
 
-/** Parses `synthetic`, `cityscapes:DIR`, `camvid:DIR`, `camvid32:DIR` or `folder:DIR`. */
+/**
+ * TAS500 v1.1 (the TAS500 seed, §5.1): DIR/{train,train_labels,val,val_labels}/NAME.png, RGB labels
+ * in the seed's 10 classes (a colour outside the table is an error). The 5 files with invalid labels
+ * are dropped. val/ gives the validation split (its first 50 files) and the test split (the rest),
+ * in sorted name order: the seed takes them in os.listdir order after a set difference, which
+ * differs between machines, so this split is the deterministic stand-in. Class 9 (undefined) is the
+ * ignore class of the metrics, as the seed scores classes 0–8; its loss still sees it.
+ */
+export class Tas500Dataset extends PairDataset {
+  readonly numClasses = 10;
+  readonly ignoreIndex = 9;
+  readonly classNames = TAS500_CLASSES.map(([n]) => n);
+  readonly palette: RGB[] = TAS500_CLASSES.map(([, cs]) => cs[0]);
+  readonly name: string;
+  protected readonly form: LabelForm;
+  constructor(readonly root: string, split: Split) {
+    super();
+    this.name = `tas500 ${split} (${root})`;
+    const colours = new Map<number, number>();
+    TAS500_CLASSES.forEach(([, cs], k) => { for (const [r, g, b] of cs) colours.set((r << 16) | (g << 8) | b, k); });
+    this.form = { kind: 'colour', colours, table: 'the TAS500 colour table (seed-specs §5.1)' };
+    const dir = split === 'train' ? 'train' : 'val', labDir = join(root, `${dir}_labels`);
+    const imgs = listPngs(join(root, dir), this.name).filter((p) => !TAS500_INVALID.includes(basename(p))).sort();
+    const chosen = split === 'train' ? imgs : split === 'val' ? imgs.slice(0, TAS500_VAL_COUNT) : imgs.slice(TAS500_VAL_COUNT);
+    for (const img of chosen) {
+      const lab = join(labDir, basename(img));
+      if (!existsSync(lab)) throw new Error(`${this.name}: image ${img} has no label ${lab}`);
+      this.pairs.push([img, lab]);
+    }
+  }
+}
+
+export interface DataSpec { kind: 'synthetic' | 'cityscapes' | 'camvid' | 'camvid32' | 'tas500' | 'folder'; dir?: string }
+
+/** Parses `synthetic`, `cityscapes:DIR`, `camvid:DIR`, `camvid32:DIR`, `tas500:DIR` or `folder:DIR`. */
 export function parseDataSpec(spec: string): DataSpec {
   if (spec === 'synthetic') return { kind: 'synthetic' };
-  const m = /^(cityscapes|camvid|camvid32|folder):(.+)$/.exec(spec);
-  if (!m) throw new Error(`--data ${spec}: expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR or folder:DIR`);
+  const m = /^(cityscapes|camvid|camvid32|tas500|folder):(.+)$/.exec(spec);
+  if (!m) throw new Error(`--data ${spec}: expected synthetic, cityscapes:DIR, camvid:DIR, camvid32:DIR, tas500:DIR or folder:DIR`);
   if (!existsSync(m[2])) throw new Error(`--data ${spec}: folder ${m[2]} does not exist`);
   return { kind: m[1] as DataSpec['kind'], dir: m[2] };
 }
@@ -406,6 +456,7 @@ export function openDataset(spec: DataSpec, o: OpenOptions): SegDataset {
     case 'cityscapes': return new CityscapesDataset(spec.dir!, o.split);
     case 'camvid': return new CamVidDataset(spec.dir!, o.split);
     case 'camvid32': return new CamVidDataset(spec.dir!, o.split, true);
+    case 'tas500': return new Tas500Dataset(spec.dir!, o.split);
     case 'folder': return new FolderDataset(spec.dir!, o.split);
   }
 }
