@@ -138,6 +138,34 @@ t('crops of another size: an exact window of the image at scale 1, the crop size
   assert.throws(() => parseCropSize('100'), /--crop-size 100: expected W or WxH in pixels, multiples of 8/);
 });
 
+t('the TAS500 seed\'s vertical flip and rotation (p 0.5, angle from a list, counter-clockwise about the centre): exact at 90°, corners ignored at 30°', () => {
+  const N = 12, s: Sample = { image: randImage(N, N, 4), label: Uint8Array.from({ length: N * N }, (_, i) => i), width: N, height: N, name: 'sq' };
+  const at = (o: Sample, x: number, y: number) => o.label[y * N + x];
+  const r = new Rng(11), seen = new Set<string>();
+  for (let k = 0; k < 24; k++) {
+    const o = augment(s, { rotate: [90] }, r, 200);
+    const same = o.label.every((v, i) => v === s.label[i]);
+    // counter-clockwise by 90° (numpy rot90): out[y][x] = in[x][N − 1 − y], image and label alike
+    let rot = true;
+    for (let y = 0; y < N; y++) for (let x = 0; x < N; x++) {
+      rot &&= at(o, x, y) === s.label[x * N + (N - 1 - y)] && Math.abs(o.image[y * N + x] - s.image[x * N + (N - 1 - y)]) < 1e-5;
+    }
+    assert.ok(same || rot, 'identity or a counter-clockwise quarter turn');
+    seen.add(same ? 'same' : 'rot');
+    const v = augment(s, { vflip: true }, r, 200);
+    const flipped = v.label.every((q, i) => q === s.label[(N - 1 - Math.floor(i / N)) * N + (i % N)]);
+    assert.ok(flipped || v.label.every((q, i) => q === s.label[i]), 'identity or upside down');
+    seen.add(flipped ? 'vflip' : 'v-same');
+  }
+  assert.equal([...seen].sort(), ['rot', 'same', 'v-same', 'vflip'], 'each happens with p 0.5');
+  for (let k = 0; k < 10; k++) {
+    const o = augment(s, { rotate: [30] }, r, 200);
+    if (o.label.every((v, i) => v === s.label[i])) continue;
+    assert.is(at(o, 0, 0), 200, 'a corner from outside the image is ignored');
+    assert.is(at(o, N / 2, N / 2), s.label[(N / 2) * N + N / 2], 'the centre stays');
+  }
+});
+
 t('class centroids: integer centre of mass per class per full tile, ignore left out; tiles larger than the image are clamped', () => {
   const W = 10, H = 6, label = new Uint8Array(W * H).fill(19);
   const put = (x: number, y: number, c: number) => { label[y * W + x] = c; };

@@ -19,7 +19,8 @@ export function models(a: { json?: boolean; classes: number }): void {
         schedule: Object.fromEntries(Object.entries(r.schedule).map(([g, s]) => [g, formatSpec(parseSpec(s, SCHEDULES, 'recipe'), SCHEDULES, true)])),
         width: r.width ?? null,
         augment: { flip: r.flip, translate: r.translate, scaleCrop: r.scaleCrop ?? null, cropSize: r.cropSize ?? null, colorAug: r.colorAug ?? 0,
-          gblur: r.gblur ?? false, classUniformPct: r.classUniformPct ?? 0, classUniformTile: r.classUniformTile ?? null },
+          gblur: r.gblur ?? false, classUniformPct: r.classUniformPct ?? 0, classUniformTile: r.classUniformTile ?? null,
+          vflip: r.vflip ?? false, rotate: r.rotate ?? null },
         summary: describeAugment(r),
       }])),
     };

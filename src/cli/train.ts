@@ -76,6 +76,8 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('color-aug', { type: 'number', describe: 'colour jitter: brightness, contrast, saturation factors U[1−v, 1+v], hue ±v (NVIDIA: 0.25; 0 off)' })
     .option('gblur', { type: 'boolean', describe: 'Gaussian blur σ = 0.15 + U·1.15 px on every training image (NVIDIA\'s gblur; --no-gblur off)' })
     .option('class-uniform-pct', { type: 'number', describe: 'share of each epoch drawn as crops around class centroids (NVIDIA: 0.5; 0 off)' })
+    .option('vflip', { type: 'boolean', describe: 'random vertical flip, p 0.5 (the TAS500 seed; --no-vflip off)' })
+    .option('rotate', { type: 'string', describe: 'with p 0.5 rotate by an angle from this list of degrees (the TAS500 seed: -30,-15,0,15,30)' })
     .option('class-uniform-tile', { type: 'number', describe: 'class-uniform tile in pixels of the sized labels (default: --height)' })
     .option('distort', { type: 'boolean', describe: 'train and validate on heat-distorted images (always on for feedback; simulator flags below)' })));
 }
@@ -98,6 +100,7 @@ export function trainFlags(a: Record<string, unknown>): TrainFlags {
     flip: a.flip as boolean | undefined, translate: num('translate'), scaleCrop: a['scale-crop'] as string | undefined,
     cropSize: a['crop-size'] === undefined ? undefined : String(a['crop-size']), colorAug: num('color-aug'), gblur: a.gblur as boolean | undefined,
     classUniformPct: num('class-uniform-pct'), classUniformTile: num('class-uniform-tile'),
+    vflip: a.vflip as boolean | undefined, rotate: a.rotate === undefined ? undefined : String(a.rotate),
     distort: a.distort as boolean | undefined, iouTrain: a['iou-train'] as boolean | undefined,
     sigma: num('sigma'), corrLength: num('corr-length'), anisotropy: num('anisotropy'), blur: num('blur'), cn2: num('cn2'),
     pathLength: num('path-length'), focalLength: num('focal-length'), aperture: num('aperture'), pixelPitch: num('pixel-pitch'),

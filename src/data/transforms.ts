@@ -1,4 +1,4 @@
-// CPU image transforms for data loading: bilinear (image) / nearest (label) resize, flip,
+// CPU image transforms for data loading: bilinear (image) / nearest (label) resize, flips, rotation,
 // translation as in the ERFNet reference, NVIDIA's random size-and-crop via a gl-matrix affine,
 // colour jitter (PIL/torchvision semantics) and Gaussian blur (skimage semantics).
 import { mat2d, vec2 } from 'gl-matrix';
@@ -62,6 +62,14 @@ export interface AugmentOptions {
   colorJitter?: number;
   /** NVIDIA's RandomGaussianBlur: σ = 0.15 + U[0,1)·1.15 px on every sample (skimage gaussian: truncate 4, edges 'nearest'). */
   blur?: boolean;
+  /** Random vertical flip with p = 0.5 (the TAS500 seed). */
+  vflip?: boolean;
+  /**
+   * The TAS500 seed's rotation: with p = 0.5, by an angle drawn from these (degrees, counter-clockwise,
+   * about the image centre, same size). Corners from outside the image get 0 / ignore (the seed's
+   * label gets class 0 there; mirage does not teach a class where there is no image).
+   */
+  rotate?: number[];
 }
 
 /** A point of the sample (x, y in pixels) that a random crop must contain (class-uniform sampling). */
@@ -95,13 +103,18 @@ export function augment(s: Sample, o: AugmentOptions, rng: Rng, ignore: number, 
   const oy = crops ? cropStart(H * sc, ch, rng, centroid && (centroid.y + 0.5) * sc) : 0;
   const t = o.translate ?? 0;
   const tx = t ? rng.int(2 * t + 1) - t : 0, ty = t ? rng.int(2 * t + 1) - t : 0;
+  const vflip = o.vflip && rng.next() < 0.5;
+  const angle = o.rotate?.length && rng.next() < 0.5 ? o.rotate[rng.int(o.rotate.length)] : 0;
   let out = s;
-  if (flip || sc !== 1 || ox !== 0 || oy !== 0 || tx !== 0 || ty !== 0 || cw !== W || ch !== H) {
+  if (flip || vflip || angle || sc !== 1 || ox !== 0 || oy !== 0 || tx !== 0 || ty !== 0 || cw !== W || ch !== H) {
     // source = S⁻¹·(O + F(dst) − T): flip the output, translate, offset into the scaled image, unscale
     const m = mat2d.create();
     mat2d.scale(m, m, [1 / sc, 1 / sc]);
     mat2d.translate(m, m, [ox - tx, oy - ty]);
     if (flip) { mat2d.translate(m, m, [cw, 0]); mat2d.scale(m, m, [-1, 1]); }
+    // the seed's order: flip, vertical flip, then rotation; undone in reverse from the output pixel
+    if (vflip) { mat2d.translate(m, m, [0, ch]); mat2d.scale(m, m, [1, -1]); }
+    if (angle) { mat2d.translate(m, m, [cw / 2, ch / 2]); mat2d.rotate(m, m, (angle * Math.PI) / 180); mat2d.translate(m, m, [-cw / 2, -ch / 2]); }
     out = { ...s, ...warpAffine(s, m, ignore, cw, ch), width: cw, height: ch };
   }
   if (o.colorJitter) out = { ...out, image: colorJitter(out.image, cw, ch, o.colorJitter, rng) };

@@ -61,6 +61,10 @@ export interface TrainingPlan {
   classUniformPct?: number;
   /** Class-uniform tile in pixels of the sized labels (default: the input height). */
   classUniformTile?: number;
+  /** Random vertical flip, p 0.5 (the TAS500 seed). */
+  vflip?: boolean;
+  /** Rotation with p 0.5 by an angle from this comma list of degrees (the TAS500 seed: "-30,-15,0,15,30"). */
+  rotate?: string;
 }
 
 export interface Recipe extends TrainingPlan {
@@ -565,6 +569,8 @@ function parseSize(flag: string, v: OptionValue | undefined): [number, number] |
   return [Number(m[1]), Number(m[2])];
 }
 const TAS_SEED_SIZE: [number, number] = [384, 768];
+/** The seed's rotation angles (tas500v11/dataloader.py), drawn with p 0.5. */
+const TAS_ROTATE = '-30,-15,0,15,30';
 const tasOpts = (o: Record<string, OptionValue>, size: [number, number]) => ({
   prenet: String(o.prenet) as PrenetKind, f: Number(o.f), increaseRatio: Number(o['increase-ratio']), levels: Number(o.levels),
   norm: String(o.norm) as TasNorm, inputSize: size,
@@ -600,19 +606,19 @@ function tasSpec(t: TasNet): ModelSpec {
   options: TAS_OPTIONS,
   recipes: {
     default: {
-      describe: 'the seed\'s optimiser at a CPU-sized budget: Adam 1e-3, CE + soft Dice on every iteration, 10 epochs, batch 4, 128 px, flip',
+      describe: 'the seed\'s optimiser at a CPU-sized budget: Adam 1e-3, CE + soft Dice on every output, 10 epochs, batch 4, 128 px, the seed\'s flips and rotation',
       epochs: 10, batchSize: 4, height: 128, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
-      classWeights: 'none', flip: true, translate: 0,
+      classWeights: 'none', flip: true, translate: 0, vflip: true, rotate: TAS_ROTATE,
     },
     demo: {
-      describe: 'minutes on a CPU: 8 epochs at 64 px, f 32, 3 hourglass levels, Adam 1e-3',
+      describe: 'minutes on a CPU: 8 epochs at 64 px, f 32, 3 hourglass levels, Adam 1e-3, the seed\'s flips and rotation',
       epochs: 8, batchSize: 4, height: 64, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
-      classWeights: 'none', flip: true, translate: 0, options: { f: 32, levels: 3 },
+      classWeights: 'none', flip: true, translate: 0, vflip: true, rotate: TAS_ROTATE, options: { f: 32, levels: 3 },
     },
     reference: {
-      describe: 'the seed\'s final run: 384×768, batch 6, Adam 1e-3, 100 epochs (hflip; its vflip and ±30° rotation are not in mirage yet)',
+      describe: 'the seed\'s final run: 384×768, batch 6, Adam 1e-3, 100 epochs, horizontal and vertical flips, rotation by −30…30° (p 0.5)',
       epochs: 100, batchSize: 6, height: 384, width: 768, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
-      classWeights: 'none', flip: true, translate: 0,
+      classWeights: 'none', flip: true, translate: 0, vflip: true, rotate: TAS_ROTATE,
     },
   },
   distortion: 'optional',

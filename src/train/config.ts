@@ -51,6 +51,8 @@ export interface TrainFlags extends TurbulenceParams {
   gblur?: boolean;
   classUniformPct?: number;
   classUniformTile?: number;
+  vflip?: boolean;
+  rotate?: string;
   distort?: boolean;
   iouTrain?: boolean;
 }
@@ -98,6 +100,8 @@ function applyFlags(spec: ModelSpec, base: RunConfig, f: TrainFlags): RunConfig 
   set('classWeights', f.classWeights); set('flip', f.flip); set('translate', f.translate); set('scaleCrop', f.scaleCrop);
   set('cropSize', f.cropSize); set('colorAug', f.colorAug); set('gblur', f.gblur);
   set('classUniformPct', f.classUniformPct); set('classUniformTile', f.classUniformTile);
+  set('vflip', f.vflip); set('rotate', f.rotate);
+  if (c.rotate) parseAngles(c.rotate);
   set('iouTrain', f.iouTrain);
   c.options = { ...c.options, ...Object.fromEntries(Object.entries(resolveOptions(spec, f.options ?? {}, c.recipe))
     .filter(([k]) => f.options?.[k] !== undefined)) };
@@ -142,7 +146,7 @@ export function newConfig(f: TrainFlags): { spec: ModelSpec; config: RunConfig }
     optimizer: norm(r.optimizer, OPTIMIZERS, `${spec.name} recipe optimizer`), schedule: norm(r.schedule, SCHEDULES, `${spec.name} recipe schedule`),
     classWeights: r.classWeights, flip: r.flip, translate: r.translate, scaleCrop: r.scaleCrop,
     cropSize: r.cropSize, colorAug: r.colorAug, gblur: r.gblur, classUniformPct: r.classUniformPct, classUniformTile: r.classUniformTile,
-    distortion: spec.distortion === 'always' ? {} : null, iouTrain: false,
+    vflip: r.vflip, rotate: r.rotate, distortion: spec.distortion === 'always' ? {} : null, iouTrain: false,
   };
   return { spec, config: applyFlags(spec, base, f) };
 }
@@ -202,5 +206,13 @@ export function describeConfig(c: RunConfig): string {
 export function describeAugment(c: TrainingPlan): string {
   return [`flip ${c.flip ? 'on' : 'off'}`, `translate ${c.translate}`, c.scaleCrop && `scale ${c.scaleCrop}`, c.cropSize && `crop ${c.cropSize}`,
     c.colorAug && `colour jitter ${c.colorAug}`, c.gblur && 'Gaussian blur',
-    c.classUniformPct && `class-uniform ${c.classUniformPct}${c.classUniformTile ? ` (tile ${c.classUniformTile})` : ''}`].filter(Boolean).join(', ');
+    c.classUniformPct && `class-uniform ${c.classUniformPct}${c.classUniformTile ? ` (tile ${c.classUniformTile})` : ''}`,
+    c.vflip && 'vertical flip', c.rotate && `rotation ${c.rotate}°`].filter(Boolean).join(', ');
+}
+
+/** "-30,-15,0,15,30" → angles in degrees. */
+export function parseAngles(v: string): number[] {
+  const xs = v.split(',').map((s) => Number(s.trim()));
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || Math.abs(x) > 180)) throw new Error(`--rotate '${v}': give angles in degrees, e.g. -30,-15,0,15,30`);
+  return xs;
 }

@@ -30,7 +30,7 @@ import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
-import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseCropSize, resumeConfig } from './config.js';
+import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
 import { plotCurves } from './plot.js';
@@ -214,7 +214,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     const crop = c.cropSize ? parseCropSize(c.cropSize) : undefined;
     if (crop && c.distortion) throw new Error(`--crop-size ${c.cropSize} with heat distortion: the simulator works at one input size; drop --crop-size or --distort`);
     const trainLoader = new Loader(trainDs, { batchSize: c.batchSize, height: c.height, width: c.width, shuffle: true, seed: c.seed,
-      labelDownscale: down, augment: { flip: c.flip, translate: c.translate, scale, crop, colorJitter: c.colorAug, blur: c.gblur },
+      labelDownscale: down, augment: { flip: c.flip, translate: c.translate, scale, crop, colorJitter: c.colorAug, blur: c.gblur,
+        vflip: c.vflip, rotate: c.rotate ? parseAngles(c.rotate) : undefined },
       classUniform: c.classUniformPct ? { pct: c.classUniformPct, tile: c.classUniformTile } : undefined });
     const valLoader = new Loader(valDs, { batchSize: c.batchSize, height: c.height, width: trainLoader.width, labelDownscale: down });
     const multiple = spec.multiple(c.options);
