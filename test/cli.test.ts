@@ -267,6 +267,24 @@ t('experiment hot-weather: table, JSON and chart for the chosen variants', async
   assert.match(bad.err, /--variants: unknown 'nope'/);
 });
 
+t('experiment tas: the TAS500 seed\'s networks from their demo recipes, per-output mIoU, parameters, memory, the seed\'s numbers beside', async () => {
+  const out = join(dir, 'tas');
+  const r = await mirage('experiment', 'tas', '--height', '64', '--epochs', '1', '--train-size', '2', '--val-size', '2', '--batch-size', '2',
+    '--variants', 'iterative-v2,hourglass-iter-ex,iterative-v6-x2', '--savedir', out);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^iterative-v2 +\d+\.\d\d +\d+\.\d\d ± 0\.00 +\d+\.\d\d → \d+\.\d\d → \d+\.\d\d +0\.\d\d M +\d+ +\d+\.\d +91\.7 \/ 58\.7$/m);
+  assert.match(r.out, /^iterative-v6-x2 .* 96\.8 \/ 88\.0$/m);
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['iterative-v2', 'hourglass-iter-ex', 'iterative-v6-x2']);
+  assert.ok(j.rows.every((x: { peakMiB: number; params: number }) => x.peakMiB > 0 && x.params > 0));
+  assert.is(readWeights(join(out, 'iterative-v6-x2', 'model_best.safetensors')).meta.prenet, 'x2');
+  assert.ok(existsSync(join(out, 'results.png')));
+  const bad = await mirage('experiment', 'tas', '--variants', 'unet');
+  assert.match(bad.err, /--variants: unknown 'unet' \(choose from iterative-v1, /);
+  const none = await mirage('experiment', 'coco');
+  assert.match(none.err, /experiment coco: choose hot-weather or tas/);
+});
+
 t('mirage models lists every registered model with its parameters, input, outputs and recipes', async () => {
   const m = await mirage('models');
   assert.is(m.code, 0, m.err);

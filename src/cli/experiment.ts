@@ -8,11 +8,14 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { TrainFlags } from '../train/config.js';
 import { plotBars } from '../train/plot.js';
 import { type TrainSummary, train } from '../train/trainer.js';
+import { getModel } from '../models/registry.js';
 
 /** Budget flags left undefined come from each model's demo recipe (mirage models). */
 export interface ExperimentArgs {
+  /** Default runs/NAME. */
+  savedir?: string;
   name: string; data: string; height?: number; width?: number; epochs?: number; batchSize?: number; trainSize: number;
-  valSize: number; seeds: string; savedir: string; sigma: number; corrLength: number; unetDepth?: number; unetWidth?: number;
+  valSize: number; seeds: string; sigma: number; corrLength: number; unetDepth?: number; unetWidth?: number;
   lr?: number; variants?: string; feedbackScale: number; endToEnd: boolean;
   /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
   resume?: boolean; overwrite?: boolean;
@@ -24,12 +27,9 @@ const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a 
 const ALL = ['clean', 'distorted', 'restoration', 'feedback-ce', 'feedback-ifl', 'feedback-cbifl'] as const;
 
 export async function experiment(a: ExperimentArgs): Promise<void> {
-  if (a.name !== 'hot-weather') throw new Error(`experiment ${a.name}: only 'hot-weather' exists`);
-  const chosen = a.variants ? a.variants.split(',').map((s) => s.trim()) : [...ALL];
-  for (const v of chosen) if (!(ALL as readonly string[]).includes(v)) throw new Error(`--variants: unknown '${v}' (choose from ${ALL.join(', ')})`);
-  const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
-  if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);
-  mkdirSync(a.savedir, { recursive: true });
+  if (a.name === 'tas') return tasExperiment(a);
+  if (a.name !== 'hot-weather') throw new Error(`experiment ${a.name}: choose hot-weather or tas`);
+  const { chosen, seeds, savedir: root } = plan(a, ALL);
   // every variant starts from its model's demo recipe (same size, epochs, batch, ERFNet lr, class
   // weights and augmentation), so only the model differs between rows
   const common: TrainFlags = { recipe: 'demo', data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize,
@@ -40,7 +40,7 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   for (const seed of seeds) {
     for (const v of chosen) {
       console.log(`\n=== ${v} (seed ${seed}${v.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
-      const savedir = seeds.length > 1 ? join(a.savedir, `${v}-seed${seed}`) : join(a.savedir, v);
+      const savedir = seeds.length > 1 ? join(root, `${v}-seed${seed}`) : join(root, v);
       const session = { savedir, overwrite: a.overwrite, resume: a.resume && existsSync(join(savedir, 'checkpoint.safetensors')) };
       let r: TrainSummary;
       if (v === 'clean' || v === 'distorted') {
@@ -66,8 +66,66 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
       `${(r.perIteration ?? []).map(pct).join(' → ').padEnd(31)} ${r.minutes.toFixed(1).padStart(6)}`)];
   console.log(`\nhot-weather experiment on ${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
     `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
-  writeFileAtomic(join(a.savedir, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
-  plotBars(join(a.savedir, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),
+  writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
+  plotBars(join(root, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),
     'VAL MIOU (PERCENT)');
-  console.log(`results → ${join(a.savedir, 'results.json')}, ${join(a.savedir, 'results.png')}`);
+  console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}`);
+}
+
+/** The variants, seeds and folder of an experiment, checked. */
+function plan(a: ExperimentArgs, all: readonly string[]): { chosen: string[]; seeds: number[]; savedir: string } {
+  const chosen = a.variants ? a.variants.split(',').map((s) => s.trim()) : [...all];
+  for (const v of chosen) if (!all.includes(v)) throw new Error(`--variants: unknown '${v}' (choose from ${all.join(', ')})`);
+  const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);
+  const savedir = a.savedir ?? join('runs', a.name);
+  mkdirSync(savedir, { recursive: true });
+  return { chosen, seeds, savedir };
+}
+
+// The TAS500 seed's table (seed-specs §5.7): the twelve networks with the x8 pre-net and IterativeV6
+// with x2, each from its demo recipe (same size, epochs, batch, optimiser, augmentation), so only the
+// network differs between rows; the seed's own numbers (TAS500, 100 epochs) beside them.
+const TAS_ROWS = ['iterative-v1', 'iterative-v2', 'iterative-v3', 'iterative-v4', 'iterative-v5', 'iterative-v6', 'hourglass', 'hourglass-iter',
+  'hourglass-iter-ex', 'res-hourglass', 'res-hourglass-iter', 'res-hourglass-iter-ex', 'iterative-v6-x2'] as const;
+/** seed-specs §5.7: pixel accuracy and mIoU (%), TAS500 validation, 100 epochs (V6-x2: 250 epochs). */
+const TAS_SEED: Record<string, [number, number]> = { 'iterative-v1': [94.2, 63.7], 'iterative-v2': [91.7, 58.7], 'iterative-v3': [93.8, 53.0],
+  'iterative-v4': [95.7, 71.6], 'iterative-v5': [97.9, 59.2], 'iterative-v6': [95.7, 74.6], 'hourglass': [91.9, 59.6], 'hourglass-iter': [97.1, 51.2],
+  'hourglass-iter-ex': [97.6, 59.4], 'res-hourglass': [97.9, 85.2], 'res-hourglass-iter': [97.7, 58.7], 'res-hourglass-iter-ex': [88.9, 56.7],
+  'iterative-v6-x2': [96.8, 88.0] };
+
+async function tasExperiment(a: ExperimentArgs): Promise<void> {
+  const { chosen, seeds, savedir: root } = plan(a, TAS_ROWS);
+  const runs: { variant: string; seed: number; miou: number; pixelAcc: number; perStep: number[]; params: number; peakMiB: number; minutes: number }[] = [];
+  for (const seed of seeds) {
+    for (const v of chosen) {
+      console.log(`\n=== ${v} (seed ${seed}) ===`);
+      const savedir = seeds.length > 1 ? join(root, `${v}-seed${seed}`) : join(root, v);
+      const session = { savedir, overwrite: a.overwrite, resume: a.resume && existsSync(join(savedir, 'checkpoint.safetensors')) };
+      const model = v === 'iterative-v6-x2' ? 'iterative-v6' : v;
+      const r = await train({ recipe: 'demo', model, data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize,
+        trainSize: a.trainSize, valSize: a.valSize, lr: a.lr, seed, options: v === 'iterative-v6-x2' ? { prenet: 'x2' } : undefined }, session);
+      const best = r.history.find((h) => h.epoch === r.bestEpoch)!;
+      const spec = getModel(model);
+      runs.push({ variant: v, seed, miou: r.bestMiou, pixelAcc: best.valExtras.pixel_acc ?? NaN, perStep: r.perIteration,
+        params: spec.parameterCount(r.config.options, 10), peakMiB: r.peakPoolBytes / 2 ** 20, minutes: r.seconds / 60 });
+    }
+  }
+  const pct = (x: number) => (100 * x).toFixed(2);
+  const rows = chosen.map((v) => {
+    const rs = runs.filter((r) => r.variant === v), m = rs.map((r) => r.miou);
+    return { variant: v, miou: mean(m), std: std(m), pixelAcc: mean(rs.map((r) => r.pixelAcc)), perStep: rs[0].perStep.map((_, k) => mean(rs.map((r) => r.perStep[k]))),
+      params: rs[0].params, peakMiB: Math.max(...rs.map((r) => r.peakMiB)), minutes: mean(rs.map((r) => r.minutes)), seed: TAS_SEED[v] };
+  });
+  const table = [`network                 pixel acc   mIoU ± std (${seeds.length} seed${seeds.length > 1 ? 's' : ''})   per output (mean)        params   peak MiB  min/run   seed: acc / mIoU`,
+    ...rows.map((r) => `${r.variant.padEnd(22)} ${pct(r.pixelAcc).padStart(9)}   ${pct(r.miou).padStart(6)} ± ${pct(r.std).padEnd(5)}      ` +
+      `${r.perStep.map(pct).join(' → ').padEnd(24)} ${(r.params / 1e6).toFixed(2).padStart(6)} M ${r.peakMiB.toFixed(0).padStart(8)} ${r.minutes.toFixed(1).padStart(8)}   ` +
+      `${r.seed[0].toFixed(1)} / ${r.seed[1].toFixed(1)}`)];
+  const first = runs.length ? runs[0] : null;
+  console.log(`\nTAS500-seed experiment on ${a.data}, each network's demo recipe${a.epochs ? `, ${a.epochs} epochs` : ''}, seeds ${seeds.join(',')} ` +
+    `(params at 10 classes and the run's size; the seed's numbers: TAS500 validation, 100 epochs, V6-x2 250):\n${table.join('\n')}`);
+  writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'tas', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
+  plotBars(join(root, 'results.png'), rows.map((r) => ({ name: r.variant.replace('iterative-', 'IT').replace('hourglass', 'HG').toUpperCase(), value: 100 * r.miou })),
+    'VAL MIOU (PERCENT)');
+  if (first) console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}`);
 }

@@ -113,8 +113,8 @@ await yargs(hideBin(process.argv))
     .option('seed', { type: 'number', default: 1, describe: 'distortions are fixed by this seed and each file path' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace --out if it exists (the old copy stays until the new one is complete)' })),
   run((a) => simulate(a)))
-  .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL', (y) => y
-    .positional('name', { type: 'string', demandOption: true, describe: 'hot-weather' })
+  .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL; tas: the TAS500 seed\'s 13 networks', (y) => y
+    .positional('name', { type: 'string', demandOption: true, describe: 'hot-weather | tas' })
     .option('data', { ...dataOpt, default: 'synthetic' })
     .option('height', { type: 'number', describe: 'input height (demo recipe: 64)' })
     .option('width', { type: 'number', describe: 'input width (default 2×height for synthetic data)' })
@@ -130,8 +130,8 @@ await yargs(hideBin(process.argv))
     .option('unet-width', { type: 'number', describe: 'feedback variants: 2^w filters in the first U-Net layer (demo recipe: 3; reference 6)' })
     .option('feedback-scale', { type: 'number', default: 0.001, describe: 'feedback variants: scale of the feedback branch (reference 0.001)' })
     .option('end-to-end', { type: 'boolean', default: false, describe: 'feedback variants: back-propagate the segmentation loss into the U-Net' })
-    .option('variants', { type: 'string', describe: 'comma list: clean,distorted,restoration,feedback-ce,feedback-ifl,feedback-cbifl (default all)' })
-    .option('savedir', { type: 'string', default: 'runs/hot-weather', describe: 'one folder per variant (and seed) goes here, with results.json and results.png' })
+    .option('variants', { type: 'string', describe: 'comma list; hot-weather: clean,distorted,restoration,feedback-ce,feedback-ifl,feedback-cbifl; tas: iterative-v1 … v6, hourglass, hourglass-iter(-ex), res-hourglass(-iter, -iter-ex), iterative-v6-x2 (default all)' })
+    .option('savedir', { type: 'string', describe: 'one folder per variant (and seed) goes here, with results.json and results.png (default runs/NAME)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue each variant from its checkpoint (variants without one start)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace earlier runs in --savedir' }),
   run((a) => experiment(a)))

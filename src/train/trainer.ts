@@ -79,6 +79,8 @@ export interface TrainSummary {
   savedir: string;
   history: EpochRecord[];
   config: RunConfig;
+  /** The GPU buffer pool's peak in this run (training and validation). */
+  peakPoolBytes: number;
 }
 
 /** Thrown when Ctrl-C stopped a run; its message says how to resume. */
@@ -187,6 +189,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   const engine = session.engine ?? own!.engine;
   setEngine(engine);
   engine.reseed(c.seed);
+  engine.pool.resetPeak();   // this run's peak (an engine can outlive runs: tests, experiments)
   seedGlobal(c.seed);
   const disposers: (() => void)[] = [];
   let stop = false;
@@ -364,7 +367,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
     const bestRec = history.find((h) => h.epoch === bestEpoch);
     return { bestMiou: best, bestEpoch, perIteration: bestRec?.valMious ?? [], seconds: (performance.now() - t0) / 1000,
-      savedir: session.savedir, history, config: c };
+      savedir: session.savedir, history, config: c, peakPoolBytes: engine.pool.bytesPeak };
 
     /** One training epoch: steps, loss and extras summed on the GPU with the non-finite watch. */
     async function trainEpoch(e: number): Promise<EpochTrain> {
