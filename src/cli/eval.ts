@@ -39,7 +39,11 @@ export async function evaluate(a: EvalArgs): Promise<void> {
         `${ev.sim.params.blur ? `, blur up to σ ${ev.sim.params.blur} px` : ''}${ev.fromCheckpoint ? ' (from the checkpoint)' : ''}` : ''));
     try {
       const r = await evaluateSystem(system, loader, { sim: ev?.sim, seed: a.seed, label: 'eval' });
-      if (r.ious.length > 1) console.log(`mIoU per ${m.system.outputs[0].split(' ')[0]}: ${r.ious.map((x) => (100 * x.miou).toFixed(2)).join(' → ')}`);
+      if (r.ious.length > 1) {
+        const per = m.system.outputs[0].split(' ')[0];
+        console.log(`mIoU per ${per}: ${r.ious.map((x) => (100 * x.miou).toFixed(2)).join(' → ')}`);
+        console.log(`pixel accuracy per ${per}: ${r.ious.map((x) => (100 * x.pixelAccuracy).toFixed(2)).join(' → ')}`);
+      }
       console.log(`IoU${r.ious.length > 1 ? ' after the last iteration' : ''} on ${ds.name} at ${loader.width}x${loader.height} (${describeInference(inf)}):\n` +
         iouTable(r.ious[r.ious.length - 1], ds.classNames, ds.ignoreIndex));
       if (a.json) {
