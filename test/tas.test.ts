@@ -8,7 +8,7 @@ import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { Iterative, type IterativeVersion, iterativeParameters } from '../src/models/iterative.js';
 import { HOURGLASS_KINDS, type HourglassKind, StackedHourglass, hourglassParameters } from '../src/models/hourglass.js';
-import { HourglassBlock, TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
+import { HourglassBlock, Prenet, TAS_NORMS, TasBlock, tasBlockParameters } from '../src/models/tas-base.js';
 import type { LayerNorm } from '../src/models/layers.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { host } from './helpers/layers.js';
@@ -184,6 +184,18 @@ t('HourglassBlock (one level) vs float64: Block down, max-pool, Block high, tran
   await checkForward((x) => hb.forward(x), ref, xs, { rtol: 1e-4, atol: 1e-5 });
   await checkGrad((x) => hb.forward(x), ref, xs, { rtol: 3e-3, atol: 3e-4 });
   hb.dispose();
+});
+
+t('the pre-net\'s ImageNet normalisation (the seed\'s loader, in the model): prenet(x) = bare prenet((x − mean)/std)', async () => {
+  const a = new Prenet('x2', 4, [8, 12], 'layerHW', new Rng(9), true), b = new Prenet('x2', 4, [8, 12], 'layerHW', new Rng(9), false);
+  const xs = randn([1, 3, 8, 12], 5).data.map((v) => 0.5 + 0.2 * v);
+  const mean = [0.485, 0.456, 0.406], sd = [0.229, 0.224, 0.225];
+  const x = tensor(Float32Array.from(xs), [1, 3, 8, 12]), z = tensor(Float32Array.from(xs, (v, i) => (v - mean[Math.floor(i / 96)]) / sd[Math.floor(i / 96)]), [1, 3, 8, 12]);
+  const [ya, yb] = scope(() => noGrad(() => [a.forward(x), b.forward(z)]));
+  const [va, vb] = [await ya.read(), await yb.read()];
+  assert.ok(va.every((v, i) => Math.abs(v - vb[i]) < 1e-5), 'normalised inside = normalised before');
+  for (const t of [a, b]) t.dispose();
+  for (const t of [x, z, ya, yb]) t.dispose();
 });
 
 t.run();

@@ -11,18 +11,15 @@
 // and final for the ResNet family; only `final` for WideResNet-38, as the reference.
 import { type HostTensor, Module, stateDictProblems } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
-import { keep } from '../engine/scope.js';
-import { type Tensor, tensor } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
-import { add, mul } from '../kernels/elementwise.js';
 import { mean } from '../kernels/reduce.js';
 import { resizeBilinear } from '../kernels/resize.js';
-import { BatchNorm2d, Conv2d, Sequential, convBn, kaimingNormal, layer } from './layers.js';
+import { BatchNorm2d, Conv2d, ImageNetNormalize, Sequential, convBn, kaimingNormal, layer } from './layers.js';
 import { type ResNetKind, ResNetBackbone, imagenetToBackbone, resnetParameters } from './resnet.js';
 import { WiderResNet38, widerResnetParameters } from './wider-resnet.js';
 
 export type Trunk = Exclude<ResNetKind, 'resnet18' | 'resnet34'> | 'wrn38';
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406], IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /** conv + BN (+ ReLU in the BN's kernel), as the reference's nn.Sequential(conv, Norm2d, ReLU). */
 const convBnSeq = (cin: number, cout: number, k: number, dil: number, rng: Rng) =>
@@ -58,7 +55,7 @@ export class DeepLabV3Plus extends Module {
   readonly outputStride: 8 | 16;
   // a true private field: Object.entries (Module.children) must not see the backbone twice
   readonly #backbone: { forward(x: Tensor): { skip: Tensor; out: Tensor } };
-  private readonly norm: [Tensor, Tensor] | null;
+  private readonly norm: ImageNetNormalize | null;
 
   constructor(readonly o: DeepLabOptions) {
     super();
@@ -83,15 +80,13 @@ export class DeepLabV3Plus extends Module {
       new Conv2d(256, 256, 3, { padding: 1, bias: false, rng }), new BatchNorm2d(256), null,
       new Conv2d(256, o.numClasses, 1, { bias: false, rng })]);
     for (const m of wide ? [this.final] : [this.aspp, this.bot_aspp, this.bot_fine, this.final]) kaimingNormal(m, 'fan_in', rng);
-    this.norm = o.normalize === false ? null : [
-      keep(tensor(Float32Array.from(IMAGENET_STD, (s) => 1 / s), [1, 3, 1, 1])),
-      keep(tensor(Float32Array.from(IMAGENET_MEAN, (m, i) => -m / IMAGENET_STD[i]), [1, 3, 1, 1]))];
+    this.norm = o.normalize === false ? null : new ImageNetNormalize();
   }
 
   forward(input: Tensor): Tensor {
     if (input.rank !== 4 || input.shape[1] !== 3) throw new Error(`DeepLabV3+: input must be [N,3,H,W], got ${input.describe()}`);
     const [H, W] = [input.shape[2], input.shape[3]];
-    const x = this.norm ? layer('normalize', () => add(mul(input, this.norm![0]), this.norm![1])) : input;
+    const x = this.norm ? this.norm.apply(input) : input;
     const { skip, out } = this.#backbone.forward(x);
     const up = layer('bot_aspp', () => {
       const a = this.bot_aspp.forward(this.aspp.forward(out));
@@ -124,7 +119,7 @@ export class DeepLabV3Plus extends Module {
 
   override dispose(): void {
     super.dispose();
-    for (const t of this.norm ?? []) t.dispose();
+    this.norm?.dispose();
   }
 }
 

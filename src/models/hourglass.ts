@@ -46,7 +46,7 @@ export class StackedHourglass extends Module {
     const rng = new Rng(o.seed ?? 1);
     this.alpha = this.registerParameter('alpha', zeros([S - 1]));
     this.beta = isRes(kind) ? this.registerParameter('beta', zeros([S - 1])) : null;
-    this.prenet = new Prenet(o.prenet, o.f, o.inputSize, o.norm, rng);
+    this.prenet = new Prenet(o.prenet, o.f, o.inputSize, o.norm, rng, o.normalize ?? true);
     const dim = this.prenet.outDim, base = { f: o.f, increaseRatio: o.increaseRatio, levels: o.levels, norm: o.norm, dim };
     this.#nets = Array.from({ length: S }, () => new ResUnet(base, rng));
     this.hgs = this.#nets.map((n) => new Sequential([n]));

@@ -32,6 +32,8 @@ export interface IterativeOptions {
   /** Hidden channels f (60), width ratio per level (1.5), hourglass levels M (4), steps S (3). */
   f: number; increaseRatio: number; levels: number; steps: number;
   norm: TasNorm;
+  /** ImageNet mean/std on the input (the seed's data loader; default true). */
+  normalize?: boolean;
   seed?: number;
 }
 
@@ -62,7 +64,7 @@ export class Iterative extends Module {
     const rng = new Rng(o.seed ?? 1);
     this.alpha = this.registerParameter('alpha', zeros([]));
     this.beta = HAS_BETA(version) ? this.registerParameter('beta', zeros([])) : null;
-    this.prenet = new Prenet(o.prenet, o.f, o.inputSize, o.norm, rng);
+    this.prenet = new Prenet(o.prenet, o.f, o.inputSize, o.norm, rng, o.normalize ?? true);
     const dim = this.prenet.outDim, base = { f: o.f, increaseRatio: o.increaseRatio, levels: o.levels, norm: o.norm, dim };
     this.init_net = HAS_INIT(version) ? new ResUnet(base, rng) : null;
     this.iter_net = new ResUnet(base, rng);

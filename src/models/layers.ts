@@ -1,7 +1,8 @@
 // Layers with PyTorch's parameter names, shapes and default initialisation.
 import { labelled } from '../engine/engine.js';
 import { Module } from '../engine/module.js';
-import { scope } from '../engine/scope.js';
+import { keep, scope } from '../engine/scope.js';
+import { add, mul } from '../kernels/elementwise.js';
 import { globalRng, type Rng } from '../engine/rng.js';
 import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
@@ -97,6 +98,16 @@ export class BatchNorm2d extends Module {
     super.dispose();
     if (!this.parameters().includes(this.weight)) this.weight.dispose();   // the constant γ of scale: false
   }
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406], IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** (x − mean)/std per channel of [N, 3, H, W] images in [0, 1], ImageNet's statistics, as x·(1/std) − mean/std (constants, not parameters). */
+export class ImageNetNormalize {
+  readonly #scale = keep(tensor(Float32Array.from(IMAGENET_STD, (s) => 1 / s), [1, 3, 1, 1]));
+  readonly #shift = keep(tensor(Float32Array.from(IMAGENET_MEAN, (m, i) => -m / IMAGENET_STD[i]), [1, 3, 1, 1]));
+  apply(x: Tensor): Tensor { return layer('normalize', () => add(mul(x, this.#scale), this.#shift)); }
+  dispose(): void { this.#scale.dispose(); this.#shift.dispose(); }
 }
 
 /** torch.nn.LayerNorm(normalizedShape): weight (ones) and bias (zeros) of that shape, over x's trailing dimensions. */

@@ -573,7 +573,7 @@ const TAS_SEED_SIZE: [number, number] = [384, 768];
 const TAS_ROTATE = '-30,-15,0,15,30';
 const tasOpts = (o: Record<string, OptionValue>, size: [number, number]) => ({
   prenet: String(o.prenet) as PrenetKind, f: Number(o.f), increaseRatio: Number(o['increase-ratio']), levels: Number(o.levels),
-  norm: String(o.norm) as TasNorm, inputSize: size,
+  norm: String(o.norm) as TasNorm, inputSize: size, normalize: o.normalize !== 'none',
 });
 const TAS_OPTIONS: ModelOption[] = [
   { flag: 'prenet', type: 'string', default: 'x8', choices: ['x1', 'x2', 'x4', 'x8'], describe: 'tas: pre-net, the hidden state at 1, 1/2, 1/4 or 1/8 of the input per side (labels subsampled to match)' },
@@ -583,6 +583,7 @@ const TAS_OPTIONS: ModelOption[] = [
   { flag: 'steps', type: 'number', default: 3, describe: 'tas: iterations S (one output each)' },
   { flag: 'norm', type: 'string', default: 'layerHW', choices: ['layerHW', 'layerCHW', 'batch'], describe: 'tas: normalisation (layer norms are per position: the network is built for one input size)' },
   { flag: 'input-size', type: 'string', default: '', describe: 'tas: HxW the layer norms are built for (default: the run\'s --height/--width)' },
+  { flag: 'normalize', type: 'string', default: 'imagenet', choices: ['imagenet', 'none'], describe: 'tas: input normalisation (the seed: ImageNet mean/std)' },
 ];
 /** The seed's loss on one output: CE (every class, no ignore, as nn.CrossEntropyLoss there) + soft Dice. */
 const tasLoss = (logits: Tensor, labels: Tensor): Tensor => add(crossEntropy(logits, labels), softDice(softmax(logits), labels));
@@ -638,14 +639,14 @@ function tasSpec(t: TasNet): ModelSpec {
     });
   },
   meta: (o, c) => ({ model: name, classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
-    levels: String(o.levels), steps: String(o.steps), norm: String(o.norm), input_size: String(o['input-size']) }),
+    levels: String(o.levels), steps: String(o.steps), norm: String(o.norm), input_size: String(o['input-size']), normalize: String(o.normalize) }),
   fromCheckpoint(tensors, meta, path) {
     if (meta.model && meta.model !== name) throw new Error(`${path} holds a '${meta.model}' model, not ${name}`);
     const cls = tensors.get('classifier.weight');
     if (!cls || !tensors.has('prenet.' + (meta.prenet === 'x1' ? 'conv' : 'conv1') + '.weight')) throw new Error(`${path}: no classifier.weight / pre-net — not an ${name} checkpoint`);
     const options: Record<string, OptionValue> = {};
     for (const [k, m, num] of [['prenet', 'prenet', false], ['f', 'f', true], ['increase-ratio', 'increase_ratio', true], ['levels', 'levels', true],
-      ['steps', 'steps', true], ['norm', 'norm', false], ['input-size', 'input_size', false]] as const) {
+      ['steps', 'steps', true], ['norm', 'norm', false], ['input-size', 'input_size', false], ['normalize', 'normalize', false]] as const) {
       if (meta[m] !== undefined) options[k] = num ? Number(meta[m]) : meta[m];
     }
     return { options, numClasses: cls.shape[0] };

@@ -20,7 +20,7 @@ import { type Tensor, zeros } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { add, leakyRelu, mul } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, LayerNorm } from './layers.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, ImageNetNormalize, LayerNorm } from './layers.js';
 
 export type TasNorm = 'layerHW' | 'layerCHW' | 'batch';
 export const TAS_NORMS: readonly TasNorm[] = ['layerHW', 'layerCHW', 'batch'];
@@ -135,7 +135,9 @@ export class Prenet extends Module {
   readonly #convs: Conv2d[] = [];
   readonly #norms: (LayerNorm | BatchNorm2d)[] = [];
   readonly outDim: Dim;
-  constructor(readonly kind: PrenetKind, f: number, inDim: Dim, norm: TasNorm, rng: Rng) {
+  readonly #input: ImageNetNormalize | null;
+  /** `normalize`: ImageNet mean/std on the [0, 1] input first, as the seed's data loader does. */
+  constructor(readonly kind: PrenetKind, f: number, inDim: Dim, norm: TasNorm, rng: Rng, normalize = false) {
     super();
     const stages = Math.log2(PRENET_SCALE[kind]);
     if (inDim[0] % PRENET_SCALE[kind] || inDim[1] % PRENET_SCALE[kind]) {
@@ -157,15 +159,17 @@ export class Prenet extends Module {
       d = half(d);
     }
     this.outDim = d;
+    this.#input = normalize ? new ImageNetNormalize() : null;
   }
   forward(x: Tensor): Tensor {
-    let y = x;
+    let y = this.#input ? this.#input.apply(x) : x;
     this.#convs.forEach((c, i) => {
       y = normAct(this.#norms[i], c.forward(y));
       if (i % 2 === 1) y = maxPool2d(y, 2, 2, 0);
     });
     return y;
   }
+  override dispose(): void { super.dispose(); this.#input?.dispose(); }
 }
 
 // Parameter arithmetic (tests: equal to the built modules and to seed-specs §5.8's counts)
