@@ -600,6 +600,8 @@ interface TasNet { name: string; summary: string; source: string; ref: number; u
 /** A registry entry for one of the TAS500 seed's networks (iterative or stacked hourglass): shared options, recipes, loss, checkpoints. */
 function tasSpec(t: TasNet): ModelSpec {
   const { name } = t;
+  const scaleOf = (o: Record<string, OptionValue>) => PRENET_SCALE[String(o.prenet) as PrenetKind];
+  const multipleOf = (o: Record<string, OptionValue>) => scaleOf(o) * 2 ** Number(o.levels);
   return {
   name,
   summary: t.summary,
@@ -625,17 +627,16 @@ function tasSpec(t: TasNet): ModelSpec {
   distortion: 'optional',
   parameterCount: (o, c) => t.count({ ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c, steps: Number(o.steps) }),
   reference: { options: { 'input-size': '384x768' }, numClasses: 10, parameters: t.ref, note: `seed-specs §5.8: ${name}, x8 pre-net, f 60, r 1.5, M 4, layerHW, 384×768` },
-  multiple: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind] * 2 ** Number(o.levels),
-  labelDownscale: (o) => PRENET_SCALE[String(o.prenet) as PrenetKind],
-  outputs: (o) => `${o.steps} outputs, one per ${t.unit}, at 1/${PRENET_SCALE[String(o.prenet) as PrenetKind]} of the input per side (the last is the prediction)`,
+  multiple: multipleOf,
+  labelDownscale: scaleOf,
+  outputs: (o) => `${o.steps} outputs, one per ${t.unit}, at 1/${scaleOf(o)} of the input per side (the last is the prediction)`,
   build(o, ctx) {
     const size = parseSize('input-size', o['input-size']) ?? ctx.inputSize;
     if (!size) throw new Error(`${name}: the input size is needed to build its layer norms (--input-size HxW, or the run\'s --height/--width)`);
     const net = t.make({ ...tasOpts(o, size), steps: Number(o.steps), numClasses: ctx.numClasses, seed: ctx.seed });
-    const scaleOf = PRENET_SCALE[String(o.prenet) as PrenetKind], levels = Number(o.levels);
     return new DeepSupervisionSystem(net, {
       forward: (x) => net.forward(x), names: Array.from({ length: Number(o.steps) }, (_, i) => `${t.unit} ${i + 1}`), loss: tasLoss,
-      labelDownscale: scaleOf, multiple: scaleOf * 2 ** levels,
+      labelDownscale: scaleOf(o), multiple: multipleOf(o),
     });
   },
   meta: (o, c) => ({ model: name, classes: String(c), prenet: String(o.prenet), f: String(o.f), increase_ratio: String(o['increase-ratio']),
