@@ -278,6 +278,7 @@ t('experiment tas: the TAS500 seed\'s networks from their demo recipes, per-outp
   assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['iterative-v2', 'hourglass-iter-ex', 'iterative-v6-x2']);
   assert.ok(j.rows.every((x: { peakMiB: number; params: number }) => x.peakMiB > 0 && x.params > 0));
   assert.is(readWeights(join(out, 'iterative-v6-x2', 'model_best.safetensors')).meta.prenet, 'x2');
+  assert.match(readFileSync(join(out, 'iterative-v2', 'log.csv'), 'utf8').split('\n')[0], /val_pixel_acc_it1,val_pixel_acc_it2,val_pixel_acc_it3,.*val_miou_it1,val_miou_it2,val_miou_it3/);
   assert.ok(existsSync(join(out, 'results.png')));
   const bad = await mirage('experiment', 'tas', '--variants', 'unet');
   assert.match(bad.err, /--variants: unknown 'unet' \(choose from iterative-v1, /);

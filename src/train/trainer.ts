@@ -97,10 +97,15 @@ function killPoint(point: string, epoch: number): void {
   if (process.env.MIRAGE_KILL_AT === `${point}@${epoch}`) process.kill(process.pid, 'SIGKILL');
 }
 
-/** The prediction's accuracies for log.csv (val_pixel_acc, …; img_*: per-image means as the MSSA seed's code). */
-function scoreColumns(r: IouResult): Record<string, number> {
+/**
+ * The prediction's accuracies for log.csv (val_pixel_acc, …; img_*: per-image means as the MSSA
+ * seed's code), and with several outputs each one's pixel accuracy (pixel_acc_itK).
+ */
+function scoreColumns(ious: IouResult[]): Record<string, number> {
+  const r = ious[ious.length - 1];
   return { pixel_acc: r.pixelAccuracy, class_acc: r.meanClassAccuracy,
-    ...(r.perImage ? { img_miou: r.perImage.miou, img_pixel_acc: r.perImage.globalAccuracy, img_class_acc: r.perImage.meanClassAccuracy } : {}) };
+    ...(r.perImage ? { img_miou: r.perImage.miou, img_pixel_acc: r.perImage.globalAccuracy, img_class_acc: r.perImage.meanClassAccuracy } : {}),
+    ...(ious.length > 1 ? Object.fromEntries(ious.map((x, k) => [`pixel_acc_it${k + 1}`, x.pixelAccuracy])) : {}) };
 }
 
 /** The savedir's files as a run's: log.csv from the history (columns from what the records hold). */
@@ -325,7 +330,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       const mious = va.ious.map((r) => r.miou), valMiou = mious[mious.length - 1];
       if (mious.length > 1) console.log(`epoch ${e + 1} val mIoU per ${system.outputs[0].split(' ')[0]}: ${mious.map((v) => (100 * v).toFixed(2)).join(' → ')}`);
       const rec: EpochRecord = { epoch: e + 1, trainLoss: tr.loss, valLoss: va.loss, trainMiou: tr.iou?.miou ?? null, valMiou, valMious: mious,
-        trainExtras: tr.extras, valExtras: { ...va.extras, ...scoreColumns(va.ious[va.ious.length - 1]) }, lr, seconds: tr.seconds,
+        trainExtras: tr.extras, valExtras: { ...va.extras, ...scoreColumns(va.ious) }, lr, seconds: tr.seconds,
         imagesPerSecond: tr.images / tr.seconds };
       // everything that is saved is read once and checked before any file is touched
       const state = await checkpointTensors(system.module, opts);
