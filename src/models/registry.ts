@@ -623,6 +623,11 @@ function tasSpec(t: TasNet): ModelSpec {
       epochs: 100, batchSize: 6, height: 384, width: 768, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
       classWeights: 'none', flip: true, translate: 0, vflip: true, rotate: TAS_ROTATE,
     },
+    'reference-250': {
+      describe: 'the seed\'s longer runs (its best numbers: IterativeV6 with x2, res_Hourglass): the reference recipe for 250 epochs',
+      epochs: 250, batchSize: 6, height: 384, width: 768, optimizer: { model: 'adam:lr=1e-3' }, schedule: { model: 'constant' },
+      classWeights: 'none', flip: true, translate: 0, vflip: true, rotate: TAS_ROTATE,
+    },
   },
   distortion: 'optional',
   parameterCount: (o, c) => t.count({ ...tasOpts(o, parseSize('input-size', o['input-size']) ?? TAS_SEED_SIZE), numClasses: c, steps: Number(o.steps) }),
