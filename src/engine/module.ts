@@ -77,10 +77,7 @@ export class Module {
    * nothing is written unless all entries fit.
    */
   loadStateDict(state: Map<string, HostTensor>, strict = true): void {
-    const own = this.stateDict();
-    const problems = stateDictProblems(own, state, strict);
-    if (problems.length) throw new Error(`loadStateDict (${this.constructor.name}): ${problems.join('\n')}`);
-    for (const [k, h] of state) own.get(k)?.write(h.data);
+    loadChecked(this.stateDict(), state, strict, 'checkpoint', `loadStateDict (${this.constructor.name})`);
   }
 
   train(mode = true): this {
@@ -97,6 +94,16 @@ export class Module {
     for (const t of this.ownBuffers.values()) t.dispose();
     for (const [, m] of this.children()) m.dispose();
   }
+}
+
+/**
+ * Writes `state` into the tensors of `own` once nothing keeps it from loading (stateDictProblems);
+ * otherwise throws "`what`: problems", having written nothing.
+ */
+export function loadChecked(own: Map<string, Tensor>, state: Map<string, HostTensor>, strict: boolean, source: string, what: string): void {
+  const problems = stateDictProblems(own, state, strict, source);
+  if (problems.length) throw new Error(`${what}: ${problems.join('\n')}`);
+  for (const [k, h] of state) own.get(k)?.write(h.data);
 }
 
 /**

@@ -10,7 +10,7 @@
 //   stride 2), bilinear with align_corners false in PyTorch's pixel mapping, and batch norm in eval
 //   mode at test time (the release keeps batch statistics, which makes a gate constant at batch 1).
 //   Inputs: multiples of 32 (the release cannot run 360×480 either).
-import { type HostTensor, Module, stateDictProblems } from '../engine/module.js';
+import { type HostTensor, Module, loadChecked } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
@@ -111,10 +111,7 @@ export class BiSeNet extends Module {
    */
   loadBackbone(file: Map<string, HostTensor>): number {
     const mapped = imagenetToBackbone(file, true);
-    const own = this.context_path.stateDict();
-    const problems = stateDictProblems(own, mapped, true, 'file');
-    if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);
-    for (const [k, h] of mapped) own.get(k)!.write(h.data);
+    loadChecked(this.context_path.stateDict(), mapped, true, 'file', `not ${this.o.trunk} ImageNet weights`);
     return mapped.size;
   }
 

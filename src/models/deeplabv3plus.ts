@@ -9,7 +9,7 @@
 // pipeline stays in [0, 1] and imported ImageNet/NVIDIA weights see what they were trained on.
 // Initialisation: `initialize_weights` (Kaiming normal fan_in, BN 1/0) on aspp, bot_aspp, bot_fine
 // and final for the ResNet family; only `final` for WideResNet-38, as the reference.
-import { type HostTensor, Module, stateDictProblems } from '../engine/module.js';
+import { type HostTensor, Module, loadChecked } from '../engine/module.js';
 import { Rng } from '../engine/rng.js';
 import type { Tensor } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
@@ -111,9 +111,7 @@ export class DeepLabV3Plus extends Module {
   loadBackbone(file: Map<string, HostTensor>): number {
     const mapped = imagenetToBackbone(file, this.o.trunk === 'resnet50' || this.o.trunk === 'resnet101');
     const own = new Map([...this.stateDict()].filter(([k]) => !/^(aspp|bot_aspp|bot_fine|final)\./.test(k)));
-    const problems = stateDictProblems(own, mapped, true, 'file');
-    if (problems.length) throw new Error(`not ${this.o.trunk} ImageNet weights: ${problems.join('\n')}`);
-    for (const [k, h] of mapped) own.get(k)!.write(h.data);
+    loadChecked(own, mapped, true, 'file', `not ${this.o.trunk} ImageNet weights`);
     return mapped.size;
   }
 
