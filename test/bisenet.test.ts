@@ -10,7 +10,7 @@ import { scope } from '../src/engine/scope.js';
 import type { HostTensor } from '../src/engine/module.js';
 import { Rng } from '../src/engine/rng.js';
 import { readWeights } from '../src/io/checkpoint.js';
-import { writeSafetensors } from '../src/io/safetensors.js';
+import { writeSafetensors } from '../src/io/safetensors-file.js';
 import { getModel, resolveOptions } from '../src/models/registry.js';
 import { countMacs } from '../src/engine/flops.js';
 import { tensor } from '../src/engine/tensor.js';

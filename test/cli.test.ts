@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readWeights } from '../src/io/checkpoint.js';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors-file.js';
 import { convFlops, convFlopsNominal, erfnetConvs } from '../bench/shapes.js';
 
 const t = suite('cli');

@@ -10,7 +10,7 @@ import type { HostTensor } from '../src/engine/module.js';
 import { scope } from '../src/engine/scope.js';
 import { tensor } from '../src/engine/tensor.js';
 import { readWeights } from '../src/io/checkpoint.js';
-import { writeSafetensors } from '../src/io/safetensors.js';
+import { writeSafetensors } from '../src/io/safetensors-file.js';
 import { getModel, resolveOptions } from '../src/models/registry.js';
 import { DeepLabV3Plus } from '../src/models/deeplabv3plus.js';
 import { loadModel } from '../src/train/load.js';

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeNpy } from '../src/io/npy.js';
 import { readPth } from '../src/io/pth.js';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors-file.js';
 
 const t = suite('io');
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');

@@ -2,9 +2,9 @@
 // loading it strictly into the registered model (--model, or the DeepLabV3+ trunk its keys show,
 // else ERFNet) so that every key and shape is checked.
 import { existsSync } from 'node:fs';
-import { writeSafetensors } from '../io/safetensors.js';
+import { writeSafetensors } from '../io/safetensors-file.js';
 import { readPth } from '../io/pth.js';
-import { nonFiniteReport } from '../io/checkpoint.js';
+import { nonFiniteReport } from '../io/checkpoint-data.js';
 import { getModel, modelOfCheckpoint } from '../models/registry.js';
 import { startEngine } from './common.js';
 

@@ -4,22 +4,21 @@
 // restored input) panels/ with those images beside the segmentation.
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { keep, scope } from '../engine/scope.js';
-import { tensor } from '../engine/tensor.js';
-import { CITYSCAPES_PALETTE, LABEL_TO_TRAIN, type RGB, makePalette } from '../data/classes.js';
+import { LABEL_TO_TRAIN, type RGB, paletteOf } from '../data/classes.js';
 import { type Split, openDataset, parseDataSpec } from '../data/datasets.js';
-import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
+import { blend, colourise, fromChwFloat, toChwFloat } from '../data/image.js';
+import { readPng, writePng } from '../data/png.js';
 import type { Sample } from '../data/synthetic.js';
 import { resizeImage, resizeLabel } from '../data/transforms.js';
 import { readWeights } from '../io/checkpoint.js';
 import { writeNpy } from '../io/npy.js';
-import { argmaxConfusion } from '../kernels/metrics.js';
 import { evalDistortSeed } from '../train/evaluator.js';
 import { type LoadedModel, evalSimulator, loadModel } from '../train/load.js';
 import { Progress } from '../train/progress.js';
 import type { TurbulenceParams, TurbulenceSimulator } from '../sim/turbulence.js';
 import { parseInference, startEngine } from './common.js';
 import { InferenceSystem } from '../train/inference.js';
+import { segmentImage } from '../train/segment.js';
 
 export interface PredictArgs extends TurbulenceParams { model?: string; weights: string; image?: string; data?: string; split: Split;
   height?: number; out: string; saveLogits?: string; seed: number; limit?: number; distort?: boolean; labelIds?: boolean;
@@ -42,31 +41,6 @@ function inputs(a: PredictArgs): { count: number; get: (i: number) => Sample; pa
   return { count: Math.min(ds.length, a.limit ?? ds.length), get: (i) => ds.load(i), palette: ds.palette, ignore: ds.ignoreIndex };
 }
 
-/** CHW image of H×W placed top-left in a zero image of PH×PW. */
-function pad(img: Float32Array, H: number, W: number, PH: number, PW: number): Float32Array {
-  const x = new Float32Array(3 * PH * PW);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) x.set(img.subarray(c * H * W + y * W, c * H * W + (y + 1) * W), c * PH * PW + y * PW);
-  return x;
-}
-
-/** The top-left H×W of each of C planes of PH×PW. */
-function crop(v: ArrayLike<number>, C: number, H: number, W: number, PH: number, PW: number): Float32Array {
-  const out = new Float32Array(C * H * W);
-  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[c * H * W + y * W + x] = v[c * PH * PW + y * PW + x];
-  return out;
-}
-
-/** The palette a checkpoint records (its training data's), Cityscapes' for 20 classes, else a generated one. */
-function paletteOf(meta: Record<string, string>, numClasses: number): RGB[] {
-  if (meta.palette) {
-    const p = JSON.parse(meta.palette) as RGB[];
-    if (Array.isArray(p) && p.length === numClasses) return p;
-  }
-  if (numClasses === 20) return CITYSCAPES_PALETTE;
-  console.log(`(no colours in the checkpoint for its ${numClasses} classes: using a generated palette, the last class black)`);
-  return makePalette(numClasses, numClasses - 1);
-}
-
 export async function predict(a: PredictArgs): Promise<void> {
   const weights = readWeights(a.weights);              // a bad file fails before the GPU starts
   const { close } = await startEngine(a.seed);
@@ -83,7 +57,12 @@ export async function predict(a: PredictArgs): Promise<void> {
     for (const [id, train] of Object.entries(LABEL_TO_TRAIN)) toLabelId[train] = Number(id);
     if ((spec.labelDownscale?.(m.options) ?? 1) > 1) throw new Error(`${a.weights} is an encoder-stage checkpoint (1/8 logits); predict needs a full model`);
     // colours: the data set's, else the ones the model was trained with (checkpoint), else a generated set
-    const palette = src.palette ?? paletteOf(meta, numClasses);
+    let palette = src.palette;
+    if (!palette) {
+      const p = paletteOf(meta, numClasses);
+      if (p.generated) console.log(`(no colours in the checkpoint for its ${numClasses} classes: using a generated palette, the last class black)`);
+      palette = p.palette;
+    }
     const multiple = spec.multiple(m.options);
     const dirs = ['rgb', 'pred', 'compose', ...(src.palette ? ['diff'] : [])];
     for (const d of dirs) mkdirSync(join(a.out, d), { recursive: true });
@@ -97,36 +76,22 @@ export async function predict(a: PredictArgs): Promise<void> {
         s = { ...s, image: resizeImage(s.image, s.width, s.height, w, a.height),
           label: s.label.length ? resizeLabel(s.label, s.width, s.height, w, a.height) : s.label, width: w, height: a.height };
       }
-      // sizes must be multiples of the model's: pad right/bottom with zeros, crop the outputs back
+      // sizes must be multiples of the model's: padded right/bottom with zeros, outputs cropped back
       const [H, W] = [s.height, s.width], [PH, PW] = [Math.ceil(H / multiple) * multiple, Math.ceil(W / multiple) * multiple];
       let sim = sims.get(`${PW}x${PH}`) ?? null;
       if (!sim) {
         sim = evalSimulator(m, a, PH, PW)?.sim ?? null;
         if (sim) sims.set(`${PW}x${PH}`, sim);
       }
-      const out = scope(() => {
-        const x = tensor(pad(s.image, H, W, PH, PW), [1, 3, PH, PW]);
-        const input = sim ? sim.distort(x, evalDistortSeed(a.seed, i)).image : x;
-        const o = system.evalStep(input, null, null);
-        const lg = o.logits[o.logits.length - 1];
-        return { lg: keep(lg), pred: keep(argmaxConfusion(lg, null, null)), images: o.images ?? {} };
-      });
-      const lp = await out.lg.readF32(), pp = await out.pred.read();
-      const shown: [string, Float32Array][] = [];
-      for (const [name, t] of Object.entries(out.images)) { shown.push([name, crop(await t.readF32(), 3, H, W, PH, PW)]); }
-      for (const t of [out.lg, out.pred, ...Object.values(out.images)]) t.dispose();
-      const cls = new Uint8Array(H * W);
-      for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) cls[y * W + xx] = pp[y * PW + xx];
+      const seg = await segmentImage(system, s.image, H, W, multiple, sim, evalDistortSeed(a.seed, i));
+      const cls = seg.classes;
+      const shown = Object.entries(seg.images).filter(([name]) => name !== 'input');
       if (a.saveLogits) {
         if (shape && (shape[2] !== H || shape[3] !== W)) throw new Error(`--save-logits: images differ in size (${W}x${H} vs ${shape[3]}x${shape[2]}); use --height`);
         shape = [0, numClasses, H, W];
-        logits.push(crop(lp, numClasses, H, W, PH, PW));
+        logits.push(seg.logits);
       }
-      const rgb = fromChwFloat(s.image, W, H), col = new Uint8Array(3 * H * W), comp = new Uint8Array(3 * H * W);
-      for (let p = 0; p < H * W; p++) for (let c = 0; c < 3; c++) {
-        col[3 * p + c] = palette[cls[p]]?.[c] ?? 255;
-        comp[3 * p + c] = Math.round(0.5 * rgb[3 * p + c] + 0.5 * col[3 * p + c]);
-      }
+      const rgb = fromChwFloat(s.image, W, H), col = colourise(cls, palette), comp = blend(rgb, col);
       writePng(join(a.out, 'rgb', `${s.name}.png`), W, H, rgb, 3);
       if (a.labelIds) {
         const ids = new Uint8Array(3 * H * W);

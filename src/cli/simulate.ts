@@ -5,7 +5,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, s
 import { dirname, join, relative } from 'node:path';
 import { scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
-import { fromChwFloat, readPng, toChwFloat, writePng } from '../data/png.js';
+import { fromChwFloat, toChwFloat } from '../data/image.js';
+import { readPng, writePng } from '../data/png.js';
 import { type TurbulenceParams, TurbulenceSimulator, resolveTurbulence } from '../sim/turbulence.js';
 import { startEngine } from './common.js';
 import { Progress } from '../train/progress.js';

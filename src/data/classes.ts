@@ -31,3 +31,16 @@ export function makePalette(n: number, ignore: number): RGB[] {
     return [Math.round(255 * (r + m)), Math.round(255 * (g + m)), Math.round(255 * (b + m))];
   });
 }
+
+/**
+ * The palette of a checkpoint's classes: the one it records (its training data's), Cityscapes' for
+ * 20 classes, else a generated one (`generated` true) with the last class black.
+ */
+export function paletteOf(meta: Record<string, string>, numClasses: number): { palette: RGB[]; generated: boolean } {
+  if (meta.palette) {
+    const p = JSON.parse(meta.palette) as RGB[];
+    if (Array.isArray(p) && p.length === numClasses) return { palette: p, generated: false };
+  }
+  if (numClasses === 20) return { palette: CITYSCAPES_PALETTE, generated: false };
+  return { palette: makePalette(numClasses, numClasses - 1), generated: true };
+}

@@ -7,7 +7,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, LABEL_TO_TRAIN, type RGB, makePalette } from './classes.js';
-import { type LabelPixels, pngHeader, readLabelPng, readPng, toChwFloat } from './png.js';
+import { toChwFloat } from './image.js';
+import { type LabelPixels, pngHeader, readLabelPng, readPng } from './png.js';
 import { type Sample, syntheticScene } from './synthetic.js';
 
 export interface Size { width: number; height: number }

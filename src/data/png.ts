@@ -91,17 +91,3 @@ export function writePng(path: string, width: number, height: number, data: Uint
   writeFileSync(tmp, PNG.sync.write(png));
   renameSync(tmp, path);
 }
-
-/** RGBA bytes → CHW float RGB in [0,1]. */
-export function toChwFloat(img: Rgba): Float32Array {
-  const n = img.width * img.height, out = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = img.data[4 * i + c] / 255;
-  return out;
-}
-
-/** CHW float RGB in [0,1] → RGB bytes. */
-export function fromChwFloat(chw: Float32Array, width: number, height: number): Uint8Array {
-  const n = width * height, out = new Uint8Array(3 * n);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * Math.min(1, Math.max(0, chw[c * n + i])));
-  return out;
-}

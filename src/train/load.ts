@@ -1,7 +1,7 @@
 // A registered model from a weights file, ready for evaluation or prediction: the registry entry
 // named by the file's metadata (or --model for PyTorch files, which have none), rebuilt with the
 // file's options and loaded strictly. Also the distortion a model is evaluated under.
-import { readWeights } from '../io/checkpoint.js';
+import type { HostTensor } from '../engine/module.js';
 import { type ModelSpec, type OptionValue, modelOfCheckpoint } from '../models/registry.js';
 import { type TurbulenceParams, TurbulenceSimulator } from '../sim/turbulence.js';
 import type { System } from './system.js';
@@ -14,8 +14,12 @@ export interface LoadedModel {
   meta: Record<string, string>;
 }
 
-/** Builds and loads the model in `path` (in eval mode); `dataClasses` checks it against the data; `weights`: the file, if read already. */
-export function loadModel(path: string, asked?: string, dataClasses?: number, weights = readWeights(path)): LoadedModel {
+/**
+ * Builds and loads the model whose weights were read from `path` (readWeights in Node, weightsFromBytes
+ * in a browser), in eval mode; `dataClasses` checks it against the data.
+ */
+export function loadModel(path: string, asked: string | undefined, dataClasses: number | undefined,
+  weights: { tensors: Map<string, HostTensor>; meta: Record<string, string> }): LoadedModel {
   const { tensors, meta } = weights;
   const spec = modelOfCheckpoint(meta, asked, path, tensors);
   const { options, numClasses } = spec.fromCheckpoint(tensors, meta, path);

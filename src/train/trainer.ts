@@ -23,7 +23,8 @@ import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js
 import { Loader } from '../data/loader.js';
 import { itemsPerClass } from '../data/uniform.js';
 import { checkWritableDir, makeDir, writeFileAtomic } from '../io/atomic.js';
-import { checkpointTensors, loadCheckpoint, nonFiniteReport, readWeights, writeCheckpoint } from '../io/checkpoint.js';
+import { checkpointTensors, nonFiniteReport } from '../io/checkpoint-data.js';
+import { loadCheckpoint, readWeights, writeCheckpoint } from '../io/checkpoint.js';
 import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import type { ModelSpec } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
