@@ -90,8 +90,12 @@ export class Engine {
   splitReductions: boolean;
   /** Kernels may use subgroup operations (the subgroup family is selected). */
   get subgroups(): boolean { return this.kernelFamily === 'subgroup'; }
-  /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': kernels pick variants by it. */
-  readonly deviceClass: 'cpu' | 'gpu';
+  /**
+   * 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu', from the adapter's info; hosts
+   * whose adapter info is blank (browsers without developer features) set it from a probe
+   * (src/browser/probe.ts) together with kernelFamily and splitReductions.
+   */
+  deviceClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private inBatch = 0;

@@ -2,6 +2,7 @@
 // The engine itself never imports this file: browser or other WebGPU hosts pass their own device.
 import { create, globals } from 'webgpu';
 import { type Engine, type EngineOptions, deviceClassOf, initEngine } from '../engine/engine.js';
+import { adapterInfo, deviceRequest } from '../engine/device-request.js';
 import { setDawnPollInterval } from './poll.js';
 
 export interface NodeDeviceOptions {
@@ -33,11 +34,6 @@ export interface NodeDevice {
 // (platform.md), so every instance is kept for the life of the process.
 const keepAlive: unknown[] = [];
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
-const RAISED_LIMITS = [
-  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage',
-] as const;
 
 export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<NodeDevice> {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
@@ -53,14 +49,11 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
     throw new Error(`mirage: no WebGPU adapter found (backend ${backend ?? 'default'}). On Linux without a GPU, ` +
       'install Mesa lavapipe from bookworm-backports (see README, "CPU-only machines") and set XDG_RUNTIME_DIR.');
   }
-  const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
-  const requiredLimits: Record<string, number> = {};
-  for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  const request = deviceRequest(adapter);
+  const features = request.requiredFeatures;
+  const device = await adapter.requestDevice(request);
   keepAlive.push(device);
-  const ai = adapter.info as unknown as Record<string, unknown>;
-  const info: Record<string, string> = {};
-  for (const k of ['vendor', 'architecture', 'device', 'description']) info[k] = String(ai[k] ?? '');
+  const info = adapterInfo(adapter);
   const envPoll = process.env.MIRAGE_POLL_MS;
   if (opts.pollMs === undefined && envPoll && !(Number(envPoll) >= 0)) throw new Error(`MIRAGE_POLL_MS='${envPoll}': expected milliseconds >= 0`);
   setDawnPollInterval(opts.pollMs ?? (envPoll ? Number(envPoll) : deviceClassOf(info) === 'cpu' ? 1 : 0));

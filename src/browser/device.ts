@@ -1,0 +1,80 @@
+// Browser host: a GPUDevice from the page's navigator.gpu, with mirage's features and limits, and an
+// engine on it. Measured quirks it handles (Debian Chromium 156 on a CPU-only machine, issue #23):
+// - with the ANGLE flags (--use-webgpu-adapter=opengles --use-angle=vulkan --force-webgpu-compat)
+//   lavapipe is reachable only as a compatibility-mode adapter, so a plain request that finds
+//   nothing is retried with featureLevel 'compatibility';
+// - requestAdapter() sometimes answers null right at page load; a retry 100 ms later succeeded
+//   every time, so it retries (default 10 times);
+// - the compatibility adapter's defaults are low (e.g. 128 invocations per workgroup): the adapter's
+//   own limits are requested (device-request.ts);
+// - without --enable-webgpu-developer-features its info is blank, so the kernel family comes from a
+//   timing probe (probe.ts) rather than from the adapter's name.
+import { type Engine, type EngineOptions, deviceClassOf, initEngine } from '../engine/engine.js';
+import { adapterInfo, deviceRequest } from '../engine/device-request.js';
+import { type ProbeResult, probeKernels } from './probe.js';
+
+export interface BrowserEngineOptions extends EngineOptions {
+  /** The WebGPU entry point (default: navigator.gpu). */
+  gpu?: GPU;
+  /** Adapter requests before giving up, 100 ms apart (default 10). */
+  tries?: number;
+  /** Probe the kernel families: 'auto' (default) when the adapter info is blank, or always / never. */
+  probe?: 'auto' | boolean;
+}
+
+export interface BrowserEngine {
+  engine: Engine;
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  /** vendor, architecture, device, description (blank where the browser hides them). */
+  info: Record<string, string>;
+  features: string[];
+  /** The adapter is a compatibility-mode one (WebGPU compat: ANGLE on OpenGL ES or Vulkan). */
+  compatibility: boolean;
+  /** The kernel-family probe's times, when it ran. */
+  probe: ProbeResult | null;
+  destroy(): void;
+}
+
+/** Thrown when the page has no WebGPU at all, with what to do about it. */
+export class NoWebGpuError extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The adapter, retried while null; a plain request first, then a compatibility-mode one. */
+async function findAdapter(gpu: GPU, tries: number): Promise<{ adapter: GPUAdapter; compatibility: boolean } | null> {
+  for (let i = 0; i < tries; i++) {
+    const plain = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (plain) return { adapter: plain, compatibility: (plain as GPUAdapter & { featureLevel?: string }).featureLevel === 'compatibility' };
+    const compat = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if (compat) return { adapter: compat, compatibility: true };
+    await sleep(100);
+  }
+  return null;
+}
+
+export async function createBrowserEngine(opts: BrowserEngineOptions = {}): Promise<BrowserEngine> {
+  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu) {
+    const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext;
+    throw new NoWebGpuError(secure === false
+      ? 'WebGPU is only available to secure pages: open this page over https or from localhost (http://127.0.0.1:PORT).'
+      : 'This browser has no WebGPU (navigator.gpu is undefined). Use Chrome or Edge 113+, Safari 26+ or Firefox 141+; ' +
+        'on Linux, Chromium needs --enable-unsafe-webgpu (and, without a GPU, --use-webgpu-adapter=opengles --use-angle=vulkan --force-webgpu-compat).');
+  }
+  const tries = opts.tries ?? 10;
+  const found = await findAdapter(gpu, tries);
+  if (!found) {
+    throw new NoWebGpuError(`navigator.gpu gave no adapter in ${tries} tries (plain and compatibility mode): WebGPU is ` +
+      'disabled or blocklisted for this GPU (see chrome://gpu), or no driver is present.');
+  }
+  const { adapter, compatibility } = found;
+  const device = await adapter.requestDevice(deviceRequest(adapter));
+  const info = adapterInfo(adapter);
+  let engine: Engine;
+  try { engine = initEngine(device, opts); } catch (e) { device.destroy(); throw e; }
+  const blank = !info.vendor && !info.architecture && deviceClassOf(info) === 'gpu';
+  const probe = opts.kernels && opts.kernels !== 'auto' ? null
+    : opts.probe === true || ((opts.probe ?? 'auto') === 'auto' && blank) ? await probeKernels(engine) : null;
+  return { engine, device, adapter, info, features: [...device.features].map(String).sort(), compatibility, probe, destroy: () => device.destroy() };
+}
