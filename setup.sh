@@ -8,6 +8,7 @@
 #   - the npm packages (npm ci, which also builds dist/), when node_modules is missing or stale,
 #   - Mesa's lavapipe (a Vulkan driver that runs WebGPU on the CPU, from bookworm-backports) when
 #     Dawn finds no WebGPU adapter. A machine with a GPU driver is not touched.
+#   - for the test job, Debian's chromium when no Chromium is installed (the browser test).
 # System packages need root (or sudo). Without either, lavapipe goes into .mesa/ in the clone instead
 # (Debian packages downloaded and unpacked there, no root needed); mirage finds it there by itself,
 # and setup.sh prints the two variables other programs need.
@@ -87,6 +88,13 @@ if ! node .ci/probe-gpu.mjs; then
     node .ci/probe-gpu.mjs || fail "still no WebGPU adapter with the lavapipe in .mesa/"
     echo "setup: other programs using it need: export VK_DRIVER_FILES=$VK_DRIVER_FILES LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   fi
+fi
+
+# The browser test (test/browser.test.ts) drives Debian's Chromium headless (WebGPU on lavapipe).
+if [ "$job" = test ] && [ -z "${MIRAGE_CHROMIUM:-}" ] && [ "${MIRAGE_SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null && ! command -v chromium-headless-shell >/dev/null; then
+  echo "setup: installing Debian's chromium for the browser test"
+  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ||
+    fail "could not install chromium for the browser test: as root, apt-get install chromium (or set MIRAGE_CHROMIUM=PATH, or MIRAGE_SKIP_BROWSER=1 to skip it)"
 fi
 
 case "$job" in

@@ -45,7 +45,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function findAdapter(gpu: GPU, tries: number): Promise<{ adapter: GPUAdapter; compatibility: boolean } | null> {
   for (let i = 0; i < tries; i++) {
     const plain = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (plain) return { adapter: plain, compatibility: (plain as GPUAdapter & { featureLevel?: string }).featureLevel === 'compatibility' };
+    // a core adapter has 'core-features-and-limits'; one without it is compatibility-mode (ANGLE)
+    if (plain) return { adapter: plain, compatibility: !plain.features.has('core-features-and-limits') };
     const compat = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     if (compat) return { adapter: compat, compatibility: true };
     await sleep(100);
