@@ -5,6 +5,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { NoWebGpuError, createBrowserEngine } from '../src/browser/device.js';
+import { probeKernels } from '../src/browser/probe.js';
+import { getEngine } from '../src/engine/engine.js';
+import { syntheticScene } from '../src/data/synthetic.js';
+import { weightsFromBytes } from '../src/io/checkpoint-data.js';
+import { loadModel } from '../src/train/load.js';
+import { LiveTrainer } from '../src/train/live.js';
+import { segmentImage } from '../src/train/segment.js';
 
 const t = test;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,6 +61,58 @@ t('the import walk sees what it must refuse (checked on Node-side files)', () =>
   assert.ok(closure(join(root, 'src/train/trainer.ts')).bad.length > 3);
   assert.equal(importsOf("// import x from 'node:fs'\nimport { a } from './a.js';\nexport { b } from './b.js';\nconst m = await import('./c.js');"),
     ['./a.js', './b.js', './c.js']);
+});
+
+t('LiveTrainer: steps, IoU, and checkpoint bytes that load back (weightsFromBytes, loadModel) to the same logits', async () => {
+  const tr = new LiveTrainer({ model: 'erfnet', seed: 5, batchSize: 2, valSize: 2, height: 32, width: 64 });
+  let m: ReturnType<typeof loadModel> | null = null;
+  try {
+    const l1 = await tr.step(), l2 = await tr.step();
+    assert.ok(Number.isFinite(l1) && Number.isFinite(l2) && l1 !== l2);
+    assert.is(tr.steps, 2);
+    const r = await tr.evaluate();
+    assert.ok(r.miou >= 0 && r.miou <= 1 && r.iou.length === 19);
+    const bytes = await tr.checkpoint();
+    m = loadModel('live.safetensors', undefined, 20, weightsFromBytes(bytes, 'live.safetensors'));
+    assert.is(m.spec.name, 'erfnet');
+    assert.is(m.meta.steps, '2');
+    tr.system.train(false);
+    const img = syntheticScene(9, 0, 64, 32).image;
+    const a = await segmentImage(tr.system, img, 32, 64, 8), b = await segmentImage(m.system, img, 32, 64, 8);
+    assert.equal(Array.from(b.logits), Array.from(a.logits));
+    assert.throws(() => weightsFromBytes(bytes.subarray(0, bytes.length - 4), 'cut.safetensors'), /cut\.safetensors: tensor \S+ lies outside the file/);
+    assert.throws(() => new LiveTrainer({ model: 'erfnet', height: 30 }), /128x30 is not a multiple of 8/);
+    assert.throws(() => new LiveTrainer({ model: 'feedback' }), /give a distortion/);
+  } finally { tr.dispose(); m?.system.dispose(); }
+});
+
+t('no WebGPU: a clear error, whether navigator.gpu is missing or gives no adapter (retried)', async () => {
+  await createBrowserEngine().then(() => assert.unreachable('Node has no navigator.gpu'), (e: Error) => {
+    assert.instance(e, NoWebGpuError);
+    assert.match(e.message, /no WebGPU \(navigator\.gpu is undefined\).*--enable-unsafe-webgpu/);
+  });
+  let asked = 0;
+  const gpu = { requestAdapter: async () => { asked++; return null; } } as unknown as GPU;
+  await createBrowserEngine({ gpu, tries: 3 }).then(() => assert.unreachable('no adapter'), (e: Error) => {
+    assert.instance(e, NoWebGpuError);
+    assert.match(e.message, /gave no adapter in 3 tries \(plain and compatibility mode\)/);
+  });
+  assert.is(asked, 6, 'a plain and a compatibility request per try');
+});
+
+t('the kernel probe times every family the device can run and leaves the engine on the fastest', async () => {
+  const e = getEngine(), was = { k: e.kernelFamily, c: e.deviceClass, s: e.splitReductions };
+  const live = e.pool.stats().bytesLive;
+  try {
+    const r = await probeKernels(e, 1);
+    const tried = Object.keys(r.ms).sort();
+    assert.equal(tried, e.canSubgroup ? ['portable', 'subgroup', 'tiled'] : ['portable', 'tiled']);
+    for (const f of tried) assert.ok(r.ms[f as keyof typeof r.ms]! > 0);
+    assert.is(r.family, tried.reduce((a, b) => (r.ms[b as keyof typeof r.ms]! < r.ms[a as keyof typeof r.ms]! ? b : a)));
+    assert.is(e.kernelFamily, r.family);
+    assert.is(e.deviceClass, r.family === 'tiled' ? 'gpu' : 'cpu');
+    assert.is(e.pool.stats().bytesLive, live, 'the probe frees its tensors');
+  } finally { e.kernelFamily = was.k; e.deviceClass = was.c; e.splitReductions = was.s; }
 });
 
 t.run();

@@ -189,4 +189,20 @@ t('ERFNet inference 1×3×256×512, page and Node side by side; the page after a
   if (out) { await page!.screenshot({ path: `${out}.tmp.png`, fullPage: true }); renameSync(`${out}.tmp.png`, out); }
 });
 
+t('with developer features on, the adapter names lavapipe and the kernels come from the name (no probe)', async () => {
+  if (skip) return;
+  const { chromium } = await import('playwright-core');
+  const b = await chromium.launch({ executablePath: chromiumPath, args: [...CHROMIUM_WEBGPU_FLAGS, '--enable-webgpu-developer-features'],
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  try {
+    const p = await b.newPage();
+    await p.goto(server!.url);
+    const i = await p.evaluate(() => (globalThis as unknown as Win).mirage.ready);
+    assert.is(i.probe, null);
+    assert.is(i.deviceClass, 'cpu');
+    assert.is(i.kernels, 'portable');
+    assert.match(await p.innerText('#gpu'), /llvmpipe[\s\S]*from the adapter/);
+  } finally { await b.close(); }
+});
+
 t.run();

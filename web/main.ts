@@ -185,25 +185,34 @@ async function refresh(): Promise<void> {
 let stopTraining = false;
 const curve: { step: number; loss: number }[] = [], mious: { step: number; miou: number }[] = [];
 
+/** A round tick spacing (1, 2, 2.5 or 5 × 10^k) giving about `n` intervals over [0, max]. */
+function tickStep(max: number, n: number): number {
+  const raw = max / n, p = 10 ** Math.floor(Math.log10(raw)), f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
+}
+
 function plotCurve(): void {
   const c = $<HTMLCanvasElement>('c-curve'), g = c.getContext('2d')!, Wc = c.width, Hc = c.height;
   const L = 56, R = 56, T = 14, B = 36, w = Wc - L - R, h = Hc - T - B;
   g.clearRect(0, 0, Wc, Hc);
   g.font = '12px system-ui, sans-serif';
-  const maxStep = Math.max(10, ...curve.map((p) => p.step));
-  const maxLoss = Math.max(0.5, ...curve.map((p) => p.loss));
+  const sx = tickStep(Math.max(10, ...curve.map((p) => p.step)), 6), maxStep = sx * Math.ceil(Math.max(10, ...curve.map((p) => p.step)) / sx);
+  const sl = tickStep(Math.max(0.5, ...curve.map((p) => p.loss)), 4), maxLoss = sl * Math.ceil(Math.max(0.5, ...curve.map((p) => p.loss)) / sl);
   const x = (s: number) => L + (w * s) / maxStep, yl = (v: number) => T + h * (1 - v / maxLoss), ym = (v: number) => T + h * (1 - v);
-  g.strokeStyle = '#ccc'; g.fillStyle = '#444';
-  for (let i = 0; i <= 4; i++) {                                   // grid and left/right ticks
-    const y = T + (h * i) / 4;
-    g.beginPath(); g.moveTo(L, y); g.lineTo(L + w, y); g.stroke();
-    g.textAlign = 'right'; g.fillText((maxLoss * (1 - i / 4)).toFixed(2), L - 6, y + 4);
-    g.textAlign = 'left'; g.fillText(`${(100 * (1 - i / 4)).toFixed(0)}%`, L + w + 6, y + 4);
+  g.strokeStyle = '#ddd'; g.fillStyle = '#444';
+  for (let v = 0; v <= maxLoss + 1e-9; v += sl) {                  // loss grid and ticks (left)
+    g.beginPath(); g.moveTo(L, yl(v)); g.lineTo(L + w, yl(v)); g.stroke();
+    g.textAlign = 'right'; g.fillText(String(+v.toFixed(3)), L - 6, yl(v) + 4);
+  }
+  g.strokeStyle = '#999'; g.textAlign = 'left';
+  for (let v = 0; v <= 1; v += 0.25) {                               // mIoU ticks (right)
+    g.beginPath(); g.moveTo(L + w, ym(v)); g.lineTo(L + w + 4, ym(v)); g.stroke();
+    g.fillText(`${100 * v}%`, L + w + 6, ym(v) + 4);
   }
   g.textAlign = 'center';
-  for (let i = 0; i <= 5; i++) g.fillText(String(Math.round((maxStep * i) / 5)), x((maxStep * i) / 5), T + h + 16);
-  g.fillText('step', L + w / 2, Hc - 4);
-  g.save(); g.translate(14, T + h / 2); g.rotate(-Math.PI / 2); g.fillStyle = '#0072b2'; g.fillText('training loss', 0, 0); g.restore();
+  for (let s = 0; s <= maxStep; s += sx) g.fillText(String(s), x(s), T + h + 16);
+  g.fillText('training step', L + w / 2, Hc - 4);
+  g.save(); g.translate(14, T + h / 2); g.rotate(-Math.PI / 2); g.fillStyle = '#0072b2'; g.fillText('training loss (cross-entropy)', 0, 0); g.restore();
   g.save(); g.translate(Wc - 8, T + h / 2); g.rotate(Math.PI / 2); g.fillStyle = '#d55e00'; g.fillText('validation mIoU', 0, 0); g.restore();
   const line = (pts: [number, number][], colour: string) => {
     g.strokeStyle = colour; g.lineWidth = 2; g.beginPath();
