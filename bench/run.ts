@@ -16,6 +16,8 @@ import { getModel, listModels, resolveOptions } from '../src/models/registry.js'
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
 import { OPTIMIZERS, makeOptimizer, parseSpec } from '../src/train/recipe.js';
+import { rooflineSpec } from '../src/report/charts.js';
+import { writeChartPng } from '../src/report/render.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
 import { type ConvCase, convFlops, convFlopsNominal, denseTwin, erfnetConvs, outShape, seresnext50GroupedConvs } from './shapes.js';
 
@@ -139,6 +141,13 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const path = join(o.outDir, `${tag}.json`);
   writeFileSync(path, JSON.stringify(result, null, 1));
   console.log(`\nresults → ${path}`);
+  const convRows = (result.convs ?? []) as { shape: string; pass: string; gflops: number; gbps: number }[];
+  if (convRows.length) {                    // each conv pass on the roofline of this run's measured ceilings
+    const png = join(o.outDir, `${tag}-roofline.png`);
+    await writeChartPng(png, rooflineSpec(convRows.map((r) => ({ name: `${r.shape} ${r.pass}`, group: r.pass, intensity: r.gflops / r.gbps, gflops: r.gflops })),
+      peakFlops, peakBw, dev.info.description || dev.info.device || 'GPU'));
+    console.log(`roofline → ${png}`);
+  }
   e.destroy();
   dev.destroy();
 

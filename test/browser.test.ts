@@ -20,6 +20,7 @@ import { syntheticScene } from '../src/data/synthetic.js';
 import { getModel } from '../src/models/registry.js';
 import { TurbulenceSimulator } from '../src/sim/turbulence.js';
 import { LiveTrainer } from '../src/train/live.js';
+import { train } from '../src/train/trainer.js';
 import { segmentImage } from '../src/train/segment.js';
 
 const t = test;
@@ -187,6 +188,31 @@ t('ERFNet inference 1×3×256×512, page and Node side by side; the page after a
   console.log(`  screenshot: ${shot}`);
   const out = process.env.MIRAGE_SCREENSHOT;
   if (out) { await page!.screenshot({ path: `${out}.tmp.png`, fullPage: true }); renameSync(`${out}.tmp.png`, out); }
+});
+
+t('a run\'s report.html opens in Chromium from the file alone: no network request, charts and images drawn; screenshot', async () => {
+  if (skip) return;
+  // MIRAGE_REPORT: screenshot that report (e.g. runs/demo/report.html) instead of a tiny run's
+  let report = process.env.MIRAGE_REPORT;
+  if (!report) {
+    const savedir = join(dir, 'run');
+    await train({ model: 'erfnet', height: 32, epochs: 2, trainSize: 4, valSize: 4, batchSize: 4, classWeights: 'none' }, { savedir, engine: getEngine() });
+    report = join(savedir, 'report.html');
+  }
+  const p = await browser!.newPage({ viewport: { width: 1150, height: 900 } });
+  const requests: string[] = [];
+  await p.route('**/*', (r) => { const u = r.request().url(); if (u.startsWith('file:') || u.startsWith('data:')) return r.continue(); requests.push(u); return r.abort(); });
+  await p.goto(pathToFileURL(report).href);
+  assert.equal(requests, [], 'the report asks for nothing over the network');
+  assert.ok(await p.locator('svg').count() >= 4, 'curves, learning rate, per-class IoU and confusion charts');
+  const imgs = await p.locator('img').evaluateAll((els) => els.map((e) => (e as unknown as { naturalWidth: number }).naturalWidth));
+  assert.ok(imgs.length >= 6 && imgs.every((w) => w > 0), `sample panels decoded: ${imgs}`);
+  const shot = join(dir, 'report.png');
+  await p.screenshot({ path: shot, fullPage: true });
+  const out = process.env.MIRAGE_REPORT_SCREENSHOT;
+  if (out) { await p.screenshot({ path: `${out}.tmp.png`, fullPage: true }); renameSync(`${out}.tmp.png`, out); }
+  console.log(`  report screenshot: ${shot}`);
+  await p.close();
 });
 
 t('with developer features on, the adapter names lavapipe and the kernels come from the name (no probe)', async () => {

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readWeights } from '../src/io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors-file.js';
+import { readEventFile } from '../src/io/tfevents.js';
 import { convFlops, convFlopsNominal, erfnetConvs } from '../bench/shapes.js';
 
 const t = suite('cli');
@@ -307,6 +308,12 @@ t('mirage models lists every registered model with its parameters, input, output
 const tiny = ['--height', '16', '--train-size', '4', '--val-size', '2', '--batch-size', '2'];
 const files = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
 const epochsOf = (d: string) => readFileSync(join(d, 'log.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
+/** [step, value] of the TensorBoard file's training losses (the run folder holds exactly one event file). */
+function tbLosses(d: string): number[][] {
+  const ev = readdirSync(d).filter((f) => f.startsWith('events.out.tfevents.'));
+  assert.is(ev.length, 1, `${d}: one event file`);
+  return readEventFile(readFileSync(join(d, ev[0])), ev[0]).filter((x) => x.values[0]?.tag === 'loss/train').map((x) => [x.step, x.values[0].simpleValue!]);
+}
 
 t('divergence (--lr 1e38): stops at the step, non-zero exit, names the tensors, writes no checkpoint', async () => {
   const d = join(dir, 'nan');
@@ -361,6 +368,7 @@ t('killed with SIGKILL at any point, --resume gives each epoch once, curves of a
     const r = await mirage('train', '--resume', '--savedir', d);
     assert.is(r.code, 0, `${point}: ${r.err}`);
     assert.equal(epochsOf(d), [1, 2, 3], `${point}: every epoch once in log.csv`);
+    assert.equal(tbLosses(d), tbLosses(full), `${point}: every epoch once in the TensorBoard file, same losses`);
     const got = readSafetensors(join(d, 'checkpoint.safetensors')).tensors;
     assert.is(got.size, optimizer.size);
     for (const [name, t] of optimizer) assert.ok(t.data.every((v, i) => v === got.get(name)!.data[i]), `${point}: ${name} bit-identical`);

@@ -1,6 +1,6 @@
 // The registry, recipes, run settings and the trainer in this process (the CLI-level guarantees —
 // kills, resume, refusals — are in cli.test.ts, which runs the real binary).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,9 @@ import { getModel, listModels, resolveOptions } from '../src/models/registry.js'
 import { SGD } from '../src/optim/sgd.js';
 import { configDiff, newConfig, resumeConfig } from '../src/train/config.js';
 import { OPTIMIZERS, SCHEDULES, SclPolyLR, formatSpec, makeOptimizer, makeSchedule, parseSpec } from '../src/train/recipe.js';
-import { logCsv, train } from '../src/train/trainer.js';
+import { readEventFile } from '../src/io/tfevents.js';
+import { logCsv, tensorboardEvents } from '../src/train/run-files.js';
+import { train } from '../src/train/trainer.js';
 
 const t = suite('trainer');
 setFlagsFromString('--expose-gc');
@@ -131,6 +133,24 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   const csv = logCsv(s.history).trim().split('\n');
   assert.equal(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5', '6', '7', '8']);
   assert.is(csv[0], 'epoch,train_loss,val_loss,val_pixel_acc,val_class_acc,val_img_miou,val_img_pixel_acc,val_img_class_acc,train_miou,val_miou,lr,train_seconds,train_images_per_s');
+  // the TensorBoard file: one, decodable, every epoch's scalars at step = epoch, equal to the history's (as float32)
+  const tbFiles = readdirSync(savedir).filter((f) => f.startsWith('events.out.tfevents.'));
+  assert.is(tbFiles.length, 1);
+  const ev = readEventFile(readFileSync(join(savedir, tbFiles[0])), tbFiles[0]);
+  assert.is(ev[0].fileVersion, 'brain.Event:2');
+  const scalar = (tag: string) => ev.filter((x) => x.values[0]?.tag === tag).map((x) => [x.step, x.values[0].simpleValue]);
+  assert.equal(scalar('loss/train'), s.history.map((h) => [h.epoch, Math.fround(h.trainLoss)]));
+  assert.equal(scalar('miou/val'), s.history.map((h) => [h.epoch, Math.fround(h.valMiou)]));
+  assert.equal(scalar('lr/model'), s.history.map((h) => [h.epoch, Math.fround(h.lr.model)]));
+  assert.equal(scalar('iou_per_class/road'), s.history.map((h) => [h.epoch, Math.fround(h.valClassIou![0])]));
+  assert.is(scalar('iou_per_class/bicycle').length, 8);
+  assert.is(scalar('iou_per_class/void').length, 0, 'the ignore class has no IoU');
+  assert.is(scalar('memory/gpu_pool_peak_bytes').length, 8);
+  assert.ok(ev.slice(1).every((x, i, a) => i === 0 || x.wallTime >= a[i - 1].wallTime), 'wall times in order');
+  // a run from before records held times and per-class IoU: durations summed, no per-class tags
+  const old = tensorboardEvents(s.history.map(({ time: _t, valClassIou: _v, ...h }) => h), ['road']);
+  assert.is(old.start, 0);
+  assert.ok(old.events.every((x) => !x.tag.startsWith('iou_per_class/')));
   // the same run again is refused: it would replace the first
   await train({ model: 'erfnet', height: 16, epochs: 1, trainSize: 2, valSize: 2, batchSize: 2 }, { savedir, engine: e })
     .then(() => assert.unreachable('a second run into the savedir must be refused'), (err: Error) =>

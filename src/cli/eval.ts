@@ -10,9 +10,13 @@ import { evalSimulator, loadModel } from '../train/load.js';
 import type { TurbulenceParams } from '../sim/turbulence.js';
 import { parseInference, startEngine } from './common.js';
 import { InferenceSystem, describeInference } from '../train/inference.js';
+import { paletteOf } from '../data/classes.js';
+import { classIouSpec, confusionSpec } from '../report/charts.js';
+import { type Section, writeReport } from '../report/report.js';
+import { validationPanels } from '../train/run-files.js';
 
 export interface EvalArgs extends TurbulenceParams { model?: string; weights: string; data: string; split: Split; height?: number; width?: number;
-  batchSize: number; seed: number; valSize: number; json?: string; distort?: boolean;
+  batchSize: number; seed: number; valSize: number; json?: string; report?: string; distort?: boolean;
   inference?: string; scales?: string; flip?: boolean; cropSize?: number; overlap?: number }
 
 export async function evaluate(a: EvalArgs): Promise<void> {
@@ -50,6 +54,24 @@ export async function evaluate(a: EvalArgs): Promise<void> {
         writeFileAtomic(a.json, JSON.stringify({ model: m.spec.name, weights: a.weights, data: a.data, split: a.split, height: loader.height,
           width: loader.width, inference: inf, classes: ds.classNames, distortion: ev?.sim.params ?? null, loss: r.loss, ...r.ious[r.ious.length - 1],
           ...(r.ious.length > 1 ? { iterations: r.ious } : {}) }, null, 1));
+      }
+      if (a.report) {
+        const last = r.ious[r.ious.length - 1], names = ds.classNames.filter((_, i) => i !== ds.ignoreIndex);
+        const palette = ds.palette ?? paletteOf(meta, m.numClasses).palette;
+        const sections: Section[] = [
+          { title: 'Scores', blocks: [{ kind: 'table', head: ['score', ...(r.ious.length > 1 ? m.system.outputs : ['value'])], rows: [
+            ['mIoU (%)', ...r.ious.map((x) => (100 * x.miou).toFixed(2))], ['mIoU over present classes (%)', ...r.ious.map((x) => (100 * x.miouPresent).toFixed(2))],
+            ['pixel accuracy (%)', ...r.ious.map((x) => (100 * x.pixelAccuracy).toFixed(2))], ['mean class accuracy (%)', ...r.ious.map((x) => (100 * x.meanClassAccuracy).toFixed(2))]] },
+          { kind: 'table', head: ['setting', 'value'], rows: [['weights', a.weights], ['model', `${m.spec.name} (${m.system.module.numParameters().toLocaleString('en')} parameters)`],
+            ['data', `${ds.name}, split ${a.split}, ${ds.length} images at ${loader.width}×${loader.height}`], ['inference', describeInference(inf)],
+            ['heat distortion', ev ? `σ ${ev.sim.params.sigma} px, correlation length ${ev.sim.params.corrLength} px` : 'none']] }] },
+          { title: 'Per class', blocks: [{ kind: 'chart', spec: classIouSpec(names, last.iou, `IoU per class (${ds.name})`) },
+            { kind: 'chart', spec: confusionSpec(ds.classNames, last.confusion, ds.ignoreIndex) }] },
+        ];
+        const panels = await validationPanels(system, loader, 4, palette, ds.ignoreIndex, ev?.sim ?? null, a.seed, multiple);
+        if (panels.length) sections.push({ title: 'Samples', blocks: panels.map((row, k) => ({ kind: 'images' as const, caption: `image ${k + 1}`, items: row })) });
+        await writeReport(a.report, `mirage eval: ${m.spec.name} on ${ds.name}`, `${a.weights} · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`, sections);
+        console.log(`report → ${a.report}`);
       }
     } finally {
       ev?.sim.dispose();

@@ -6,7 +6,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TrainFlags } from '../train/config.js';
-import { plotBars } from '../train/plot.js';
+import { seedBarsSpec } from '../report/charts.js';
+import { writeChartPng } from '../report/render.js';
+import { type Section, writeReport } from '../report/report.js';
 import { type TrainSummary, train } from '../train/trainer.js';
 import { getModel } from '../models/registry.js';
 
@@ -67,9 +69,20 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   console.log(`\nhot-weather experiment on ${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
     `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
   writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
-  plotBars(join(root, 'results.png'), rows.map((r) => ({ name: r.variant.replace('feedback-', 'FB ').replace('restoration', 'RESTORE'), value: 100 * r.miou })),
-    'VAL MIOU (PERCENT)');
-  console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}`);
+  await writeResults(root, 'Hot-weather experiment', `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ` +
+    `${a.corrLength} px, ${fb}, seeds ${seeds.join(',')}`, rows.map((r) => ({ name: r.variant, values: r.perSeed.map((v) => 100 * v) })),
+  ['variant', 'val mIoU (%)', '± std', 'per seed', 'per feedback iteration (mean)', 'minutes/run'],
+  rows.map((r) => [r.variant, pct(r.miou), pct(r.std), r.perSeed.map(pct).join(' '), (r.perIteration ?? []).map(pct).join(' → '), r.minutes.toFixed(1)]));
+}
+
+/** results.png (mean ± std over seeds, each seed a dot) and report.html (the chart and the table) of an experiment. */
+async function writeResults(root: string, title: string, subtitle: string, bars: { name: string; values: number[] }[], head: string[], rows: string[][]): Promise<void> {
+  const chart = seedBarsSpec(bars, `${title}: best validation mIoU per variant`, 'validation mIoU (%)');
+  await writeChartPng(join(root, 'results.png'), chart);
+  const sections: Section[] = [{ title: 'Results', blocks: [{ kind: 'chart', spec: chart }, { kind: 'table', head, rows }] },
+    { title: 'Runs', blocks: [{ kind: 'text', text: `Each run's own report is report.html in its folder under ${root} (curves, per-class IoU, confusion matrix, samples).` }] }];
+  await writeReport(join(root, 'report.html'), title, subtitle, sections);
+  console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}, ${join(root, 'report.html')}`);
 }
 
 /** The variants, seeds and folder of an experiment, checked. */
@@ -125,7 +138,11 @@ async function tasExperiment(a: ExperimentArgs): Promise<void> {
   console.log(`\nTAS500-seed experiment on ${a.data}, each network's demo recipe${a.epochs ? `, ${a.epochs} epochs` : ''}, seeds ${seeds.join(',')} ` +
     `(params at 10 classes and the run's size; the seed's numbers: TAS500 validation, 100 epochs, V6-x2 250):\n${table.join('\n')}`);
   writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'tas', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
-  plotBars(join(root, 'results.png'), rows.map((r) => ({ name: r.variant.replace('iterative-', 'IT').replace('hourglass', 'HG').toUpperCase(), value: 100 * r.miou })),
-    'VAL MIOU (PERCENT)');
-  if (first) console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}`);
+  if (first) {
+    await writeResults(root, 'TAS500-seed experiment', `${a.data}, each network's demo recipe${a.epochs ? `, ${a.epochs} epochs` : ''}, seeds ${seeds.join(',')}`,
+      rows.map((r) => ({ name: r.variant, values: runs.filter((x) => x.variant === r.variant).map((x) => 100 * x.miou) })),
+      ['network', 'pixel acc (%)', 'mIoU (%)', '± std', 'per output (mean)', 'params (M)', 'peak MiB', 'min/run', 'seed: acc / mIoU'],
+      rows.map((r) => [r.variant, pct(r.pixelAcc), pct(r.miou), pct(r.std), r.perStep.map(pct).join(' → '), (r.params / 1e6).toFixed(2),
+        r.peakMiB.toFixed(0), r.minutes.toFixed(1), `${r.seed[0].toFixed(1)} / ${r.seed[1].toFixed(1)}`]));
+  }
 }

@@ -67,6 +67,7 @@ await yargs(hideBin(process.argv))
     .option('batch-size', { type: 'number', default: 4, describe: 'images per forward pass (does not change the result)' })
     .option('val-size', { type: 'number', default: 50, describe: 'synthetic data: number of scenes' })
     .option('json', { type: 'string', describe: 'also write the results (with the confusion matrix) to this JSON file' })
+    .option('report', { type: 'string', describe: 'also write a self-contained HTML report (per-class IoU, confusion matrix, sample panels) to this file' })
     .option('distort', { type: 'boolean', describe: 'evaluate on heat-distorted images (models trained on them always are); default settings: the checkpoint\'s' }))),
   run((a) => evaluate(a)))
   .command('predict', 'Segment images: colourised PNGs, overlays, diffs against ground truth, raw logits', (y) => inferenceOptions(simOptions(common(y)

@@ -61,7 +61,8 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('lr', { type: 'number', describe: 'main group\'s learning rate (recipe: 5e-4)' })
     .option('weight-decay', { type: 'number', describe: 'main group\'s weight decay (recipe: 1e-4)' })
     .option('momentum', { type: 'number', describe: 'main group\'s momentum (sgd, rmsprop)' })
-    .option('savedir', { type: 'string', describe: 'checkpoints, log.csv and curves.png go here (default runs/MODEL)' })
+    .option('savedir', { type: 'string', describe: 'checkpoints, log.csv, curves.png and the TensorBoard event file go here (default runs/MODEL)' })
+    .option('tensorboard', { type: 'boolean', default: true, describe: 'write TensorBoard scalars (events.out.tfevents.*) into the savedir; --no-tensorboard: none' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --savedir with its own settings (flags that differ are refused; --epochs may change)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace the run in --savedir (refused without this or --resume)' })
     .option('class-weights', { type: 'string', describe: 'enet (1/ln(c+p) from the labels) | erfnet (reference Cityscapes tables) | none | FILE (recipe: enet)' })
@@ -112,7 +113,7 @@ export async function trainCommand(a: Record<string, unknown>): Promise<TrainSum
   try {
     const savedir = (a.savedir as string | undefined) ?? join('runs', (a.model as string | undefined) ?? 'erfnet');
     return await train(trainFlags(a), { savedir, resume: a.resume as boolean, overwrite: a.overwrite as boolean,
-      stepsLoss: a['steps-loss'] as number, handleSigint: true });
+      stepsLoss: a['steps-loss'] as number, handleSigint: true, tensorboard: a.tensorboard as boolean });
   } catch (e) {
     if (!(e instanceof Interrupted)) throw e;
     console.error(`mirage: ${e.message}`);

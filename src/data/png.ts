@@ -80,14 +80,19 @@ export function readLabelPng(path: string): LabelPixels {
   return { width: png.width, height: png.height, index: equal ? Uint8Array.from({ length: n }, (_, p) => d[4 * p]) : null, rgb, form: 'rgb' };
 }
 
-/** Writes RGBA or RGB (3 values per pixel) atomically: temp file, then rename. */
-export function writePng(path: string, width: number, height: number, data: Uint8Array, channels: 3 | 4 = 4): void {
+/** RGBA or RGB (3 values per pixel) as PNG file bytes. */
+export function pngBytes(width: number, height: number, data: Uint8Array, channels: 3 | 4 = 4): Buffer {
   const png = new PNG({ width, height });
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < 3; c++) png.data[4 * i + c] = data[channels * i + c];
     png.data[4 * i + 3] = channels === 4 ? data[4 * i + 3] : 255;
   }
+  return PNG.sync.write(png);
+}
+
+/** Writes RGBA or RGB (3 values per pixel) atomically: temp file, then rename. */
+export function writePng(path: string, width: number, height: number, data: Uint8Array, channels: 3 | 4 = 4): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, PNG.sync.write(png));
+  writeFileSync(tmp, pngBytes(width, height, data, channels));
   renameSync(tmp, path);
 }

@@ -34,31 +34,16 @@ import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
-import { plotCurves } from './plot.js';
+import { type EpochRecord, type Panel, type RunView, validationPanels, writeRunFiles } from './run-files.js';
 import { Progress, fmtTime } from './progress.js';
 import { OPTIMIZERS, SCHEDULES, makeOptimizer, makeSchedule, parseSpec } from './recipe.js';
 import type { System } from './system.js';
 
-export interface EpochRecord {
-  /** 1-based. */
-  epoch: number;
-  trainLoss: number;
-  valLoss: number | null;
-  trainMiou: number | null;
-  /** The last output's val mIoU (the prediction). */
-  valMiou: number;
-  /** Val mIoU of every output (feedback iterations). */
-  valMious: number[];
-  trainExtras: Record<string, number>;
-  valExtras: Record<string, number>;
-  /** Learning rate of each group during the epoch. */
-  lr: Record<string, number>;
-  seconds: number;
-  imagesPerSecond: number;
-}
 
 export interface TrainSession {
   savedir: string;
+  /** Write a TensorBoard event file into the savedir (default true). */
+  tensorboard?: boolean;
   resume?: boolean;
   overwrite?: boolean;
   /** Show the running loss (and check for divergence) every N steps. */
@@ -87,7 +72,11 @@ export interface TrainSummary {
 /** Thrown when Ctrl-C stopped a run; its message says how to resume. */
 export class Interrupted extends Error {}
 
-const RUN_FILES = ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png'];
+const RUN_FILES = ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png', 'report.html'];
+/** Validation samples shown in report.html. */
+const REPORT_SAMPLES = 3;
+/** A run's TensorBoard file (also removed by --overwrite). */
+const isEventFile = (f: string) => f.startsWith('events.out.tfevents.');
 
 /**
  * Fault injection for the resume tests: MIRAGE_KILL_AT=POINT@EPOCH kills the process with SIGKILL at
@@ -107,35 +96,6 @@ function scoreColumns(ious: IouResult[]): Record<string, number> {
   return { pixel_acc: r.pixelAccuracy, class_acc: r.meanClassAccuracy,
     ...(r.perImage ? { img_miou: r.perImage.miou, img_pixel_acc: r.perImage.globalAccuracy, img_class_acc: r.perImage.meanClassAccuracy } : {}),
     ...(ious.length > 1 ? Object.fromEntries(ious.map((x, k) => [`pixel_acc_it${k + 1}`, x.pixelAccuracy])) : {}) };
-}
-
-/** The savedir's files as a run's: log.csv from the history (columns from what the records hold). */
-export function logCsv(history: EpochRecord[]): string {
-  const first = history[0];
-  if (!first) return 'epoch\n';
-  const groups = Object.keys(first.lr);
-  const tx = Object.keys(first.trainExtras), vx = Object.keys(first.valExtras);
-  const its = first.valMious.length > 1 ? first.valMious.map((_, k) => `val_miou_it${k + 1}`) : [];
-  const head = ['epoch', 'train_loss', 'val_loss', ...tx.map((x) => `train_${x}`), ...vx.map((x) => `val_${x}`), 'train_miou', 'val_miou',
-    ...its, ...groups.map((g, i) => (i === 0 ? 'lr' : `lr_${g}`)), 'train_seconds', 'train_images_per_s'];
-  const rows = history.map((h) => [h.epoch, h.trainLoss, h.valLoss ?? '', ...tx.map((x) => h.trainExtras[x]), ...vx.map((x) => h.valExtras[x]),
-    h.trainMiou ?? '', h.valMiou, ...(its.length ? h.valMious : []), ...groups.map((g) => h.lr[g]), h.seconds.toFixed(1),
-    h.imagesPerSecond.toFixed(3)].join(','));
-  return [head.join(','), ...rows].join('\n') + '\n';
-}
-
-const COLORS: [number, number, number][] = [[44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127]];
-
-/** Writes log.csv and curves.png of every epoch in the history. */
-function writeRunFiles(savedir: string, history: EpochRecord[]): void {
-  writeFileAtomic(join(savedir, 'log.csv'), logCsv(history));
-  const mious = history[0]?.valMious.length ?? 1;
-  plotCurves(join(savedir, 'curves.png'), [
-    { name: 'TRAIN LOSS', values: history.map((h) => h.trainLoss), color: [31, 119, 180], axis: 'left' },
-    { name: 'VAL LOSS', values: history.map((h) => h.valLoss ?? NaN), color: [255, 127, 14], axis: 'left' },
-    ...Array.from({ length: mious }, (_, k) => ({ name: mious > 1 ? `VAL MIOU IT${k + 1}` : 'VAL MIOU',
-      values: history.map((h) => 100 * h.valMious[k]), color: COLORS[k % COLORS.length], axis: 'right' as const })),
-  ]);
 }
 
 /** One line on what a savedir holds, for the refusal to overwrite it. */
@@ -290,6 +250,14 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
 
     const last = join(session.savedir, 'checkpoint.safetensors'), bestPath = join(session.savedir, 'model_best.safetensors');
+    const view = (confusion?: ArrayLike<number>[], samples?: Panel[][]): RunView => ({
+      title: `${spec.name} run: ${session.savedir}`, subtitle: `${c.data} · ${trainLoader.width}×${trainLoader.height} · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      settings: [['model', `${spec.name}: ${spec.summary}`], ['parameters', system.module.numParameters().toLocaleString('en')],
+        ['settings', describeConfig(c)], ['data', `${c.data}: ${trainDs.length} training, ${valDs.length} validation images`],
+        ['adapter', String(engine.device.adapterInfo?.description ?? '')], ['heat distortion', sim ? `σ ${sim.params.sigma} px, correlation length ${sim.params.corrLength} px` : 'none']],
+      classNames: valDs.classNames, ignoreIndex: valDs.ignoreIndex, outputs: system.outputs, tensorboard: session.tensorboard !== false,
+      confusion, samples,
+    });
     let start = 0, best = -1, bestEpoch = 0;
     let history: EpochRecord[] = [];
     if (ck) {
@@ -300,7 +268,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       best = Number(ck.meta.best_miou);
       bestEpoch = Number(ck.meta.best_epoch ?? start);
       history = JSON.parse(ck.meta.history ?? '[]') as EpochRecord[];
-      writeRunFiles(session.savedir, history);      // a kill between checkpoint and log leaves the log one epoch short
+      await writeRunFiles(session.savedir, history, view());      // a kill between checkpoint and log leaves the log one epoch short
       console.log(`resumed from ${last} after epoch ${start} (best val mIoU ${(100 * best).toFixed(2)} at epoch ${bestEpoch})`);
       if (start >= c.epochs) {
         console.log(`nothing to train: the run has done its ${c.epochs} epochs; pass --epochs N to train longer`);
@@ -332,14 +300,15 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       if (mious.length > 1) console.log(`epoch ${e + 1} val mIoU per ${system.outputs[0].split(' ')[0]}: ${mious.map((v) => (100 * v).toFixed(2)).join(' → ')}`);
       const rec: EpochRecord = { epoch: e + 1, trainLoss: tr.loss, valLoss: va.loss, trainMiou: tr.iou?.miou ?? null, valMiou, valMious: mious,
         trainExtras: tr.extras, valExtras: { ...va.extras, ...scoreColumns(va.ious) }, lr, seconds: tr.seconds,
-        imagesPerSecond: tr.images / tr.seconds };
+        imagesPerSecond: tr.images / tr.seconds, time: Date.now() / 1000, valClassIou: va.ious[va.ious.length - 1].iou,
+        poolPeakBytes: engine.pool.stats().bytesPeak };
       // everything that is saved is read once and checked before any file is touched
       const state = await checkpointTensors(system.module, opts);
       const bad = nonFiniteReport(state.model) ?? nonFiniteReport(state.optimizers);
       if (bad) throw new Error(`training diverged in epoch ${e + 1}: non-finite values in ${bad}; no checkpoint was written; ${lastSaved()}`);
       if (!cleared) {                          // --overwrite: the old run goes once the new one has an epoch to save
         makeDir(session.savedir, '--savedir');
-        for (const f of readdirSync(session.savedir)) if (RUN_FILES.some((r) => f === r || f.startsWith(`${r}.tmp-`))) rmSync(join(session.savedir, f));
+        for (const f of readdirSync(session.savedir)) if (isEventFile(f) || RUN_FILES.some((r) => f === r || f.startsWith(`${r}.tmp-`))) rmSync(join(session.savedir, f));
         cleared = true;
       }
       history = [...history, rec];
@@ -355,7 +324,9 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       writeCheckpoint(last, new Map([...state.model, ...state.optimizers]), { ...meta, ...state.steps, rng_state: engine.rngState,
         history: JSON.stringify(history) });
       killPoint('after-checkpoint', e + 1);
-      writeRunFiles(session.savedir, history);
+      const final = va.ious[va.ious.length - 1];
+      const samples = await validationPanels(system, valLoader, REPORT_SAMPLES, valDs.palette, valDs.ignoreIndex, sim, c.seed, spec.multiple(c.options));
+      await writeRunFiles(session.savedir, history, view(final.confusion, samples));
       killPoint('after-log', e + 1);
       await session.onEpoch?.(rec);
       if (e === c.epochs - 1) {
