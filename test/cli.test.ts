@@ -34,16 +34,19 @@ t('train → eval → predict on synthetic data, with checkpoint, log, curves, l
     '--savedir', run, '--steps-loss', '1');
   assert.is(tr.code, 0, tr.err + tr.out);
   assert.match(tr.out, /best val mIoU/);
-  for (const f of ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png']) assert.ok(existsSync(join(run, f)), f);
+  for (const f of ['checkpoint.safetensors', 'model_best.safetensors', 'log.csv', 'curves.png', 'report.html']) assert.ok(existsSync(join(run, f)), f);
   assert.is(readFileSync(join(run, 'log.csv'), 'utf8').trim().split('\n').length, 3);
+  assert.match(readFileSync(join(run, 'report.html'), 'utf8'), /Validation after epoch 2[\s\S]*Confusion matrix[\s\S]*Validation samples/);
   const resumed = await mirage('train', '--height', '16', '--epochs', '3', '--train-size', '4', '--val-size', '2', '--batch-size', '2',
     '--savedir', run, '--resume');
   assert.is(resumed.code, 0, resumed.err);
   assert.match(resumed.out, /resumed from .* after epoch 2/);
   assert.is(readFileSync(join(run, 'log.csv'), 'utf8').trim().split('\n').length, 4);
-  const ev = await mirage('eval', '--weights', join(run, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
+  const ev = await mirage('eval', '--weights', join(run, 'model_best.safetensors'), '--height', '16', '--val-size', '2', '--report', join(dir, 'eval.html'));
   assert.is(ev.code, 0, ev.err);
   assert.match(ev.out, /mIoU\s+\d+\.\d\d/);
+  assert.match(ev.out, /report → .*eval\.html/);
+  assert.match(readFileSync(join(dir, 'eval.html'), 'utf8'), /mirage eval: erfnet[\s\S]*IoU per class[\s\S]*Confusion matrix[\s\S]*image 2/);
   const out = join(dir, 'pred');
   const pr = await mirage('predict', '--weights', join(run, 'model_best.safetensors'), '--data', 'synthetic', '--limit', '2',
     '--height', '20', '--out', out, '--save-logits', join(dir, 'logits.npy'));
@@ -263,7 +266,7 @@ t('experiment hot-weather: table, JSON and chart for the chosen variants', async
   const meta = readWeights(join(out, 'feedback-cbifl-seed2', 'model_best.safetensors')).meta;
   assert.is(meta.feedback_scale, '0.5');
   assert.is(meta.end_to_end, 'true');
-  assert.ok(existsSync(join(out, 'results.png')));
+  assert.ok(existsSync(join(out, 'results.png')) && existsSync(join(out, 'report.html')));
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);
 });
@@ -280,7 +283,7 @@ t('experiment tas: the TAS500 seed\'s networks from their demo recipes, per-outp
   assert.ok(j.rows.every((x: { peakMiB: number; params: number }) => x.peakMiB > 0 && x.params > 0));
   assert.is(readWeights(join(out, 'iterative-v6-x2', 'model_best.safetensors')).meta.prenet, 'x2');
   assert.match(readFileSync(join(out, 'iterative-v2', 'log.csv'), 'utf8').split('\n')[0], /val_pixel_acc_it1,val_pixel_acc_it2,val_pixel_acc_it3,.*val_miou_it1,val_miou_it2,val_miou_it3/);
-  assert.ok(existsSync(join(out, 'results.png')));
+  assert.ok(existsSync(join(out, 'results.png')) && existsSync(join(out, 'report.html')));
   const bad = await mirage('experiment', 'tas', '--variants', 'unet');
   assert.match(bad.err, /--variants: unknown 'unet' \(choose from iterative-v1, /);
   const none = await mirage('experiment', 'coco');
@@ -310,8 +313,8 @@ const files = (d: string) => (existsSync(d) ? readdirSync(d).sort() : []);
 const epochsOf = (d: string) => readFileSync(join(d, 'log.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[0]));
 /** [step, value] of the TensorBoard file's training losses (the run folder holds exactly one event file). */
 function tbLosses(d: string): number[][] {
-  const ev = readdirSync(d).filter((f) => f.startsWith('events.out.tfevents.'));
-  assert.is(ev.length, 1, `${d}: one event file`);
+  const ev = readdirSync(d).filter((f) => f.startsWith('events.out.tfevents.') && f.endsWith('.mirage'));
+  assert.is(ev.length, 1, `${d}: one scalar event file`);
   return readEventFile(readFileSync(join(d, ev[0])), ev[0]).filter((x) => x.values[0]?.tag === 'loss/train').map((x) => [x.step, x.values[0].simpleValue!]);
 }
 

@@ -16,14 +16,14 @@ const t = test;
 const dir = mkdtempSync(join(tmpdir(), 'mirage-report-'));
 const history: CurvePoint[] = [1, 2, 3, 4].map((e) => ({ epoch: e, trainLoss: 2 / e, valLoss: 2.2 / e, trainMiou: null,
   valMious: [0.1 * e, 0.12 * e], lr: { model: 1e-3 * (1 - e / 5), restore: 1e-4 } }));
-const names = ['road', 'sky', 'car', 'void'];
-const confusion = [[50, 2, 0, 9], [1, 40, 3, 9], [0, 0, 0, 9], [9, 9, 9, 9]];
+const names = ['road', 'sky', 'car', 'bus', 'void'];
+const confusion = [[50, 2, 0, 0, 9], [1, 40, 3, 0, 9], [0, 0, 0, 0, 9], [0, 0, 0, 0, 0], [9, 9, 9, 0, 9]];
 
 const specs = {
   curves: curvesSpec(history, ['iteration 1', 'iteration 2']),
   lr: lrSpec(history),
   classIou: classIouSpec(['road', 'sky', 'car'], [0.9, 0.5, 0]),
-  confusion: confusionSpec(names, confusion, 3),
+  confusion: confusionSpec(names, confusion, 4),
   bars: seedBarsSpec([{ name: 'clean', values: [40, 42, 41] }, { name: 'distorted', values: [36, 37] }], 'Experiment', 'validation mIoU (%)'),
   roofline: rooflineSpec([{ name: 'a fwd', group: 'fwd', intensity: 20, gflops: 50 }, { name: 'a wgrad', group: 'wgrad', intensity: 3, gflops: 9 }], 200, 20, 'llvmpipe'),
 };
@@ -35,7 +35,7 @@ t('every chart spec renders to SVG with its titles, legends and data, and to a P
     classIou: ['IoU per class', 'IoU (%)', 'road', '90.0'],
     confusion: ['Confusion matrix', 'true class', 'predicted class', '% of row', '91'],
     bars: ['Experiment', 'validation mIoU (%)', 'distorted', '41.0'],
-    roofline: ['Roofline: llvmpipe', 'arithmetic intensity', 'achieved GFLOP/s', 'wgrad'],
+    roofline: ['Roofline of the convolution passes', 'llvmpipe;', 'arithmetic intensity', 'achieved GFLOP/s', 'wgrad'],
   };
   for (const [k, spec] of Object.entries(specs)) {
     const svg = await chartSvg(spec);
@@ -50,6 +50,7 @@ t('every chart spec renders to SVG with its titles, legends and data, and to a P
   // the confusion heatmap leaves out the ignore class and normalises rows: road 50 of 52 pixels = 96 %
   assert.ok((await chartSvg(specs.confusion)).includes('96'));
   assert.not.ok((await chartSvg(specs.confusion)).includes('>void<'));
+  assert.ok((await chartSvg(specs.confusion)).includes('>bus<'), 'a class with no pixels keeps its row and column');
 });
 
 t('writeChartPng and writeReport write atomically; the report is self-contained', async () => {

@@ -134,8 +134,16 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   assert.equal(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5', '6', '7', '8']);
   assert.is(csv[0], 'epoch,train_loss,val_loss,val_pixel_acc,val_class_acc,val_img_miou,val_img_pixel_acc,val_img_class_acc,train_miou,val_miou,lr,train_seconds,train_images_per_s');
   // the TensorBoard file: one, decodable, every epoch's scalars at step = epoch, equal to the history's (as float32)
-  const tbFiles = readdirSync(savedir).filter((f) => f.startsWith('events.out.tfevents.'));
-  assert.is(tbFiles.length, 1);
+  const tbFiles = readdirSync(savedir).filter((f) => f.startsWith('events.out.tfevents.')).sort();
+  assert.is(tbFiles.length, 2, 'scalars and images');
+  assert.match(tbFiles[0], /^events\.out\.tfevents\.\d+\.mirage$/);
+  assert.is(tbFiles[1], `${tbFiles[0]}-images`);
+  const imgs = readEventFile(readFileSync(join(savedir, tbFiles[1])), tbFiles[1]);
+  assert.equal(imgs.map((x) => `${x.step}:${x.values[0].tag}`), [1, 2, 3, 4, 5, 6, 7, 8].flatMap((st) => [1, 2].map((k) => `${st}:samples/validation_${k}`)),
+    'each epoch\'s sample panels once (2 validation images)');
+  const img = imgs[0].values[0].image!;
+  assert.equal([img.height, img.width], [16, 5 * 32 + 4 * 2], 'input | prediction | ground truth | errors | overlay side by side');
+  assert.equal(Array.from(img.png.subarray(1, 4)), [0x50, 0x4e, 0x47], 'PNG');
   const ev = readEventFile(readFileSync(join(savedir, tbFiles[0])), tbFiles[0]);
   assert.is(ev[0].fileVersion, 'brain.Event:2');
   const scalar = (tag: string) => ev.filter((x) => x.values[0]?.tag === tag).map((x) => [x.step, x.values[0].simpleValue]);

@@ -77,7 +77,7 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
 
 /** results.png (mean ± std over seeds, each seed a dot) and report.html (the chart and the table) of an experiment. */
 async function writeResults(root: string, title: string, subtitle: string, bars: { name: string; values: number[] }[], head: string[], rows: string[][]): Promise<void> {
-  const chart = seedBarsSpec(bars, `${title}: best validation mIoU per variant`, 'validation mIoU (%)');
+  const chart = seedBarsSpec(bars, { text: title, subtitle: 'best validation mIoU per variant: mean ± std over seeds, each seed a dot' }, 'validation mIoU (%)');
   await writeChartPng(join(root, 'results.png'), chart);
   const sections: Section[] = [{ title: 'Results', blocks: [{ kind: 'chart', spec: chart }, { kind: 'table', head, rows }] },
     { title: 'Runs', blocks: [{ kind: 'text', text: `Each run's own report is report.html in its folder under ${root} (curves, per-class IoU, confusion matrix, samples).` }] }];

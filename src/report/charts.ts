@@ -64,11 +64,11 @@ export function classIouSpec(names: string[], iou: number[], title = 'IoU per cl
   const values = names.map((n, k) => ({ class: n, iou: 100 * (iou[k] ?? 0), order: k }));
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG, title, width: 340, height: { step: 16 },
     data: { values },
+    encoding: { y: { field: 'class', type: 'nominal', sort: null, title: null },
+      x: { field: 'iou', type: 'quantitative', title: 'IoU (%)', scale: { domain: [0, 100] } } },
     layer: [
-      { mark: { type: 'bar', color: OKABE_ITO[0] }, encoding: { y: { field: 'class', type: 'nominal', sort: { field: 'order' }, title: null },
-        x: { field: 'iou', type: 'quantitative', title: 'IoU (%)', scale: { domain: [0, 100] } } } },
-      { mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 }, encoding: { y: { field: 'class', type: 'nominal', sort: { field: 'order' } },
-        x: { field: 'iou', type: 'quantitative' }, text: { field: 'iou', type: 'quantitative', format: '.1f' } } },
+      { mark: { type: 'bar', color: OKABE_ITO[0] } },
+      { mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 }, encoding: { text: { field: 'iou', type: 'quantitative', format: '.1f' } } },
     ] } as Spec;
 }
 
@@ -84,29 +84,29 @@ export function confusionSpec(names: string[], m: ArrayLike<number>[], ignore: n
     for (const p of keep) row += m[g][p];
     for (const p of keep) values.push({ truth: names[g], predicted: names[p], share: row ? (100 * m[g][p]) / row : 0, pixels: m[g][p], gi: g, pi: p });
   }
-  const axis = (field: string, title: string, key: string) => ({ field, type: 'nominal' as const, title, sort: { field: key } });
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG,
     title: 'Confusion matrix (validation; each row: % of that class\'s pixels)', width: { step: 20 }, height: { step: 20 }, data: { values },
+    encoding: { x: { field: 'predicted', type: 'nominal', title: 'predicted class', scale: { domain: keep.map((i) => names[i]) } },
+      y: { field: 'truth', type: 'nominal', title: 'true class', scale: { domain: keep.map((i) => names[i]) } } },
     layer: [
-      { mark: 'rect', encoding: { x: axis('predicted', 'predicted class', 'pi'), y: axis('truth', 'true class', 'gi'),
-        color: { field: 'share', type: 'quantitative', title: '% of row', scale: { domain: [0, 100], range: ['#ffffff', '#08306b'] } } } },
+      { mark: 'rect', transform: [{ filter: 'datum.pixels > 0' }],
+        encoding: { color: { field: 'share', type: 'quantitative', title: '% of row', scale: { scheme: 'blues', domain: [0, 100] } } } },
       { mark: { type: 'text', fontSize: 8 }, transform: [{ filter: 'datum.share >= 1' }],
-        encoding: { x: axis('predicted', 'predicted class', 'pi'), y: axis('truth', 'true class', 'gi'), text: { field: 'share', type: 'quantitative', format: '.0f' },
-          color: { condition: { test: 'datum.share > 50', value: 'white' }, value: 'black' } } },
+        encoding: { text: { field: 'share', type: 'quantitative', format: '.0f' }, color: { condition: { test: 'datum.share > 50', value: 'white' }, value: 'black' } } },
     ] } as Spec;
 }
 
 /** One bar per variant: the mean over seeds with ± 1 std error bars and each seed as a dot. */
 export interface BarRow { name: string; values: number[] }
-export function seedBarsSpec(rows: BarRow[], title: string, yTitle: string): Spec {
+export function seedBarsSpec(rows: BarRow[], title: string | { text: string; subtitle: string }, yTitle: string): Spec {
   const stats = rows.map((r, k) => {
     const mean = r.values.reduce((a, b) => a + b, 0) / r.values.length;
     const std = r.values.length > 1 ? Math.sqrt(r.values.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.values.length - 1)) : 0;
     return { name: r.name, mean, lo: mean - std, hi: mean + std, order: k };
   });
   const seeds = rows.flatMap((r, k) => r.values.map((v) => ({ name: r.name, value: v, order: k })));
-  const x = { field: 'name', type: 'nominal' as const, title: null, sort: { field: 'order' }, axis: { labelAngle: -30 } };
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG, title, width: { step: 44 }, height: 240,
+  const x = { field: 'name', type: 'nominal' as const, title: null, sort: null, axis: { labelAngle: -30 } };
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG, title, width: Math.max(260, 56 * rows.length), height: 240,
     layer: [
       { data: { values: stats }, mark: { type: 'bar', color: OKABE_ITO[5] }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle } } },
       { data: { values: stats }, mark: { type: 'rule', color: 'black' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
@@ -122,7 +122,8 @@ export function rooflineSpec(points: RooflinePoint[], peakGflops: number, bandwi
   const lo = Math.min(0.1, ...xs) / 2, hi = Math.max(100, ...xs) * 2, knee = peakGflops / bandwidthGBs;
   const ceiling = [lo, Math.min(Math.max(knee, lo), hi), hi].map((i) => ({ intensity: i, gflops: Math.min(peakGflops, bandwidthGBs * i) }));
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG,
-    title: `Roofline: ${device} (ceilings ${peakGflops.toFixed(0)} GFLOP/s, ${bandwidthGBs.toFixed(0)} GB/s, measured)`, width: 420, height: 280,
+    title: { text: 'Roofline of the convolution passes', subtitle: `${device.slice(0, 60)}; ceilings measured in the same run: ${peakGflops.toFixed(1)} GFLOP/s, ${bandwidthGBs.toFixed(1)} GB/s` },
+    width: 480, height: 280,
     layer: [
       { data: { values: ceiling }, mark: { type: 'line', color: '#888', strokeDash: [4, 3] },
         encoding: { x: { field: 'intensity', type: 'quantitative', scale: { type: 'log', domain: [lo, hi] }, title: 'arithmetic intensity (FLOP per byte moved)' },

@@ -53,7 +53,8 @@ section { border-top: 1px solid #ddd; padding-top: 4px; } h2 { font-size: 16px; 
 .chart { display: inline-block; margin: 4px 12px 8px 0; vertical-align: top; } .chart svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; } caption { text-align: left; color: #555; padding-bottom: 4px; }
 th, td { border-bottom: 1px solid #e6e6e6; padding: 3px 10px 3px 0; text-align: left; } td { font-variant-numeric: tabular-nums; }
-.images figure { display: inline-block; margin: 0 10px 10px 0; } .images img { image-rendering: pixelated; max-width: 100%; height: auto; border: 1px solid #ddd; }
+.images { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 10px; } .images > p { flex-basis: 100%; margin: 0; }
+.images figure { flex: 1 1 0; min-width: 0; max-width: 320px; margin: 0; } .images img { image-rendering: pixelated; width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption, .note { font-size: 12px; color: #555; }
 </style></head>
 <body><h1>${esc(title)}</h1><p class="sub">${esc(subtitle)}</p>

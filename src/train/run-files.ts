@@ -2,14 +2,15 @@
 // after it is in place (so a kill at any moment leaves them consistent after --resume): log.csv,
 // curves.png (Vega-Lite, src/report/charts.ts), the TensorBoard event file, and report.html with
 // the curves, learning rates, per-class IoU, the confusion matrix and validation samples.
-import { readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RGB } from '../data/classes.js';
 import { blend, colourise, fromChwFloat } from '../data/image.js';
 import type { Loader } from '../data/loader.js';
 import { Rng } from '../engine/rng.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { type SummaryEvent, eventFile } from '../io/tfevents.js';
+import { type SummaryEvent, eventFile, eventRecord } from '../io/tfevents.js';
+import { pngBytes } from '../data/png.js';
 import { classIouSpec, confusionSpec, curvesSpec, lrSpec } from '../report/charts.js';
 import { writeChartPng } from '../report/render.js';
 import { type Block, type Section, writeReport } from '../report/report.js';
@@ -102,6 +103,20 @@ export interface RunView {
   confusion?: ArrayLike<number>[];
   /** Validation samples of the last epoch, one row of panels each. */
   samples?: Panel[][];
+  /** Append the samples to the TensorBoard image file at this step (the epoch just saved). */
+  imagesStep?: number;
+}
+
+/** A row of panels side by side with 2-pixel white gaps, as one RGB image. */
+export function panelStrip(row: Panel[]): { width: number; height: number; rgb: Uint8Array } {
+  const H = Math.max(...row.map((p) => p.height)), gap = 2, W = row.reduce((n, p) => n + p.width, 0) + gap * (row.length - 1);
+  const rgb = new Uint8Array(3 * W * H).fill(255);
+  let x0 = 0;
+  for (const p of row) {
+    for (let y = 0; y < p.height; y++) rgb.set(p.rgb.subarray(3 * y * p.width, 3 * (y + 1) * p.width), 3 * (y * W + x0));
+    x0 += p.width + gap;
+  }
+  return { width: W, height: H, rgb };
 }
 
 /** Writes log.csv, curves.png, report.html and (unless off) the TensorBoard event file of every epoch in the history. */
@@ -113,8 +128,21 @@ export async function writeRunFiles(savedir: string, history: EpochRecord[], v: 
     // agrees with log.csv, also after a kill and --resume
     const { events, start } = tensorboardEvents(history, names);
     const name = `events.out.tfevents.${start}.mirage`;
-    for (const f of readdirSync(savedir)) if (f.startsWith('events.out.tfevents.') && f !== name && !f.includes('.tmp-')) rmSync(join(savedir, f));
+    for (const f of readdirSync(savedir)) if (f.startsWith('events.out.tfevents.') && !f.startsWith(name) && !f.includes('.tmp-')) rmSync(join(savedir, f));
     writeFileAtomic(join(savedir, name), eventFile(events, start));
+    // sample panels go to a second, append-only file (images are not in the history); appended
+    // after the checkpoint, so a resumed run adds no epoch twice (a kill just before loses one epoch's images)
+    if (v.samples?.length && v.imagesStep !== undefined) {
+      const images = join(savedir, `events.out.tfevents.${start}.mirage-images`);
+      const recs = v.samples.map((row, k) => {
+        const s = panelStrip(row);
+        return eventRecord({ kind: 'image', tag: `samples/validation_${k + 1}`, step: v.imagesStep!, png: pngBytes(s.width, s.height, s.rgb, 3),
+          height: s.height, width: s.width, wallTime: Date.now() / 1000 });
+      });
+      const bytes = new Uint8Array(recs.reduce((n, r) => n + r.length, 0));
+      recs.reduce((o, r) => { bytes.set(r, o); return o + r.length; }, 0);
+      appendFileSync(images, bytes);
+    }
   }
   if (!history.length) return;
   const curves = curvesSpec(history, v.outputs);

@@ -250,13 +250,13 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
 
     const last = join(session.savedir, 'checkpoint.safetensors'), bestPath = join(session.savedir, 'model_best.safetensors');
-    const view = (confusion?: ArrayLike<number>[], samples?: Panel[][]): RunView => ({
+    const view = (confusion?: ArrayLike<number>[], samples?: Panel[][], imagesStep?: number): RunView => ({
       title: `${spec.name} run: ${session.savedir}`, subtitle: `${c.data} · ${trainLoader.width}×${trainLoader.height} · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       settings: [['model', `${spec.name}: ${spec.summary}`], ['parameters', system.module.numParameters().toLocaleString('en')],
         ['settings', describeConfig(c)], ['data', `${c.data}: ${trainDs.length} training, ${valDs.length} validation images`],
         ['adapter', String(engine.device.adapterInfo?.description ?? '')], ['heat distortion', sim ? `σ ${sim.params.sigma} px, correlation length ${sim.params.corrLength} px` : 'none']],
       classNames: valDs.classNames, ignoreIndex: valDs.ignoreIndex, outputs: system.outputs, tensorboard: session.tensorboard !== false,
-      confusion, samples,
+      confusion, samples, imagesStep,
     });
     let start = 0, best = -1, bestEpoch = 0;
     let history: EpochRecord[] = [];
@@ -326,7 +326,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       killPoint('after-checkpoint', e + 1);
       const final = va.ious[va.ious.length - 1];
       const samples = await validationPanels(system, valLoader, REPORT_SAMPLES, valDs.palette, valDs.ignoreIndex, sim, c.seed, spec.multiple(c.options));
-      await writeRunFiles(session.savedir, history, view(final.confusion, samples));
+      await writeRunFiles(session.savedir, history, view(final.confusion, samples, e + 1));
       killPoint('after-log', e + 1);
       await session.onEpoch?.(rec);
       if (e === c.epochs - 1) {
