@@ -16,7 +16,7 @@ const CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal' as const, orient: 'bottom' as const, direction: 'horizontal' as const },
   title: { fontSize: 14, anchor: 'start' as const, fontWeight: 'normal' as const },
   view: { stroke: '#ccc' },
-  background: 'white',
+  background: 'transparent',
 };
 
 const epochAxis = { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false } };

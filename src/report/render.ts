@@ -13,10 +13,19 @@ export async function chartSvg(spec: Spec): Promise<string> {
   try { return await view.toSVG(); } finally { view.finalize(); }
 }
 
-/** SVG text → PNG bytes at `scale` (2: sharp on high-density screens and in READMEs). */
-export function svgToPng(svg: string, scale = 2): Uint8Array {
-  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, fitTo: { mode: 'zoom', value: scale }, background: 'white' })
-    .render().asPng();
+/**
+ * SVG text → PNG bytes at `scale` (2: sharp on high-density screens and in READMEs), on white,
+ * cropped to what is drawn plus a margin: without a canvas, Vega estimates text widths generously,
+ * which leaves blank space right of long titles.
+ */
+export function svgToPng(svg: string, scale = 2, margin = 8): Uint8Array {
+  const r = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, fitTo: { mode: 'zoom', value: scale }, background: 'white' });
+  const bb = r.getBBox();
+  if (bb) {
+    bb.x -= margin; bb.y -= margin; bb.width += 2 * margin; bb.height += 2 * margin;
+    r.cropByBBox(bb);
+  }
+  return r.render().asPng();
 }
 
 /** Renders the chart to a PNG file (temp file, then rename). */
