@@ -6,8 +6,7 @@ import { type BrowserEngine, NoWebGpuError, createBrowserEngine } from '../src/b
 import { type RGB, blend, colourise, fromChwFloat, paletteOf, rgbToRgba, syntheticScene, toChwFloat } from '../src/data/index.js';
 import { type ModelSpec, type OptionValue, getModel, listModels, loadModel, weightsFromBytes } from '../src/models/index.js';
 import { TurbulenceSimulator } from '../src/sim/index.js';
-import { LiveTrainer, type Segmentation, type System, segmentImage } from '../src/train/index.js';
-import { keep, scope, tensor } from '../src/index.js';
+import { LiveTrainer, type Segmentation, type System, distortImage, segmentImage } from '../src/train/index.js';
 
 /** The model sections 1 and 2 use: a loaded checkpoint or the one trained in the page. */
 interface Current { name: string; system: System; spec: ModelSpec; options: Record<string, OptionValue>; multiple: number; palette: RGB[]; source: string }
@@ -142,15 +141,7 @@ async function shimmer(): Promise<void> {
   await serial(async () => {
     const s = simFor(H, W, m?.multiple ?? 8);
     if (!m) {                                    // the simulator alone
-      const out = scope(() => {
-        const pad = new Float32Array(3 * s.height * s.width);
-        for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) pad.set(chw.subarray(c * H * W + y * W, c * H * W + (y + 1) * W), c * s.height * s.width + y * s.width);
-        return keep(s.distort(tensor(pad, [1, 3, s.height, s.width]), simSeed()).image);
-      });
-      const v = await out.readF32(); out.dispose();
-      const crop = new Float32Array(3 * H * W);
-      for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) crop.set(v.subarray(c * s.height * s.width + y * s.width, c * s.height * s.width + y * s.width + W), c * H * W + y * W);
-      draw('c-distorted', fromChwFloat(crop, W, H), W, H);
+      draw('c-distorted', fromChwFloat(await distortImage(s, chw, H, W, simSeed()), W, H), W, H);
       return;
     }
     const seg = await segmentImage(m.system, chw, H, W, m.multiple, s, simSeed());
@@ -289,11 +280,7 @@ const testHooks = {
   /** The simulator's distortion of scene (sceneSeed, index) with field seed `seed`. */
   simulate: (sceneSeed: number, index: number, W: number, H: number, sigma: number, corrLength: number, seed: number) => serial(async () => {
     const s = new TurbulenceSimulator(H, W, { sigma, corrLength });
-    try {
-      const out = scope(() => keep(s.distort(tensor(syntheticScene(sceneSeed, index, W, H).image, [1, 3, H, W]), seed).image));
-      const v = await out.readF32(); out.dispose();
-      return Array.from(v);
-    } finally { s.dispose(); }
+    try { return Array.from(await distortImage(s, syntheticScene(sceneSeed, index, W, H).image, H, W, seed)); } finally { s.dispose(); }
   }),
   /** `steps` live-training steps of ERFNet from a reseeded engine: the losses. */
   trainLosses: (steps: number, seed: number, batchSize: number) => serial(async () => {

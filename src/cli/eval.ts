@@ -11,9 +11,8 @@ import type { TurbulenceParams } from '../sim/turbulence.js';
 import { parseInference, startEngine } from './common.js';
 import { InferenceSystem, describeInference } from '../train/inference.js';
 import { paletteOf } from '../data/classes.js';
-import { classIouSpec, confusionSpec } from '../report/charts.js';
 import { type Section, writeReport } from '../report/report.js';
-import { validationPanels } from '../train/run-files.js';
+import { perClassBlocks, validationPanels } from '../train/run-files.js';
 
 export interface EvalArgs extends TurbulenceParams { model?: string; weights: string; data: string; split: Split; height?: number; width?: number;
   batchSize: number; seed: number; valSize: number; json?: string; report?: string; distort?: boolean;
@@ -56,7 +55,7 @@ export async function evaluate(a: EvalArgs): Promise<void> {
           ...(r.ious.length > 1 ? { iterations: r.ious } : {}) }, null, 1));
       }
       if (a.report) {
-        const last = r.ious[r.ious.length - 1], names = ds.classNames.filter((_, i) => i !== ds.ignoreIndex);
+        const last = r.ious[r.ious.length - 1];
         const palette = ds.palette ?? paletteOf(meta, m.numClasses).palette;
         const sections: Section[] = [
           { title: 'Scores', blocks: [{ kind: 'table', head: ['score', ...(r.ious.length > 1 ? m.system.outputs : ['value'])], rows: [
@@ -65,8 +64,7 @@ export async function evaluate(a: EvalArgs): Promise<void> {
           { kind: 'table', head: ['setting', 'value'], rows: [['weights', a.weights], ['model', `${m.spec.name} (${m.system.module.numParameters().toLocaleString('en')} parameters)`],
             ['data', `${ds.name}, split ${a.split}, ${ds.length} images at ${loader.width}×${loader.height}`], ['inference', describeInference(inf)],
             ['heat distortion', ev ? `σ ${ev.sim.params.sigma} px, correlation length ${ev.sim.params.corrLength} px` : 'none']] }] },
-          { title: 'Per class', blocks: [{ kind: 'chart', spec: classIouSpec(names, last.iou, `IoU per class (${ds.name})`) },
-            { kind: 'chart', spec: confusionSpec(ds.classNames, last.confusion, ds.ignoreIndex) }] },
+          { title: 'Per class', blocks: perClassBlocks(ds.classNames, ds.ignoreIndex, last.iou, last.confusion, ds.name) },
         ];
         const panels = await validationPanels(system, loader, 4, palette, ds.ignoreIndex, ev?.sim ?? null, a.seed, multiple);
         if (panels.length) sections.push({ title: 'Samples', blocks: panels.map((row, k) => ({ kind: 'images' as const, caption: `image ${k + 1}`, items: row })) });

@@ -5,6 +5,6 @@ export { type EvalOut, type StepData, type StepOut, type System, DeepSupervision
 export { FeedbackSystem, type FeedbackOptions } from './feedback.js';
 export { DEFAULT_INFERENCE, InferenceSystem, type InferenceOptions } from './inference.js';
 export { LiveTrainer, type LiveOptions } from './live.js';
-export { type Segmentation, cropChw, padChw, segmentImage } from './segment.js';
+export { type Segmentation, cropChw, distortImage, padChw, segmentImage } from './segment.js';
 export { IouEval, type IouResult, iouFromConfusion, iouTable } from './iou.js';
 export { OPTIMIZERS, SCHEDULES, makeOptimizer, makeSchedule, parseSpec } from './recipe.js';

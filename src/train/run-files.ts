@@ -155,9 +155,7 @@ export async function writeRunFiles(savedir: string, history: EpochRecord[], v: 
       ['last validation mIoU', `${(100 * lastRec.valMiou).toFixed(2)} %`], ...v.settings] }] },
     { title: 'Training curves', blocks: [{ kind: 'chart', spec: curves }, { kind: 'chart', spec: lrSpec(history) }] },
   ];
-  const val: Block[] = [];
-  if (lastRec.valClassIou) val.push({ kind: 'chart', spec: classIouSpec(names, lastRec.valClassIou, `IoU per class (validation, epoch ${lastRec.epoch})`) });
-  if (v.confusion) val.push({ kind: 'chart', spec: confusionSpec(v.classNames, v.confusion, v.ignoreIndex) });
+  const val: Block[] = lastRec.valClassIou ? perClassBlocks(v.classNames, v.ignoreIndex, lastRec.valClassIou, v.confusion, `validation, epoch ${lastRec.epoch}`) : [];
   if (lastRec.valMious.length > 1) {
     val.push({ kind: 'table', caption: 'Validation mIoU of each output, per epoch', head: ['epoch', ...v.outputs],
       rows: history.map((h) => [h.epoch, ...h.valMious.map((m) => `${(100 * m).toFixed(2)} %`)]) });
@@ -167,6 +165,12 @@ export async function writeRunFiles(savedir: string, history: EpochRecord[], v: 
     sections.push({ title: 'Validation samples', blocks: v.samples.map((row, k) => ({ kind: 'images' as const, caption: `sample ${k + 1}`, items: row })) });
   }
   await writeReport(join(savedir, 'report.html'), v.title, v.subtitle, sections);
+}
+
+/** IoU per class (bars) and, when given, the confusion matrix (heatmap), for reports; `what` names the data in the title. */
+export function perClassBlocks(classNames: string[], ignore: number, iou: number[], confusion: ArrayLike<number>[] | undefined, what: string): Block[] {
+  return [{ kind: 'chart', spec: classIouSpec(classNames.filter((_, i) => i !== ignore), iou, `IoU per class (${what})`) },
+    ...(confusion ? [{ kind: 'chart' as const, spec: confusionSpec(classNames, confusion, ignore) }] : [])];
 }
 
 /**

@@ -21,6 +21,13 @@ export function cropChw(v: ArrayLike<number>, C: number, H: number, W: number, P
   return out;
 }
 
+/** A CHW RGB image of H×W (at most the simulator's size) heat-distorted by `sim` with `seed`: padded to the simulator's size, distorted, cropped back. */
+export async function distortImage(sim: TurbulenceSimulator, image: Float32Array, H: number, W: number, seed: number): Promise<Float32Array> {
+  if (H > sim.height || W > sim.width) throw new Error(`distort: the image ${W}x${H} is larger than the simulator's ${sim.width}x${sim.height}`);
+  const out = scope(() => keep(sim.distort(tensor(padChw(image, 3, H, W, sim.height, sim.width), [1, 3, sim.height, sim.width]), seed).image));
+  try { return cropChw(await out.readF32(), 3, H, W, sim.height, sim.width); } finally { out.dispose(); }
+}
+
 export interface Segmentation {
   /** Class per pixel, H·W. */
   classes: Uint8Array;
