@@ -22,7 +22,7 @@ import { classWeights } from '../data/class-weights.js';
 import { type SegDataset, openDataset, parseDataSpec } from '../data/datasets.js';
 import { Loader } from '../data/loader.js';
 import { itemsPerClass } from '../data/uniform.js';
-import { checkWritableDir, makeDir, writeFileAtomic } from '../io/atomic.js';
+import { checkWritableDir, makeDir } from '../io/atomic.js';
 import { checkpointTensors, nonFiniteReport } from '../io/checkpoint-data.js';
 import { loadCheckpoint, readWeights, writeCheckpoint } from '../io/checkpoint.js';
 import { FINITE, accumulateScalar } from '../kernels/finite.js';
@@ -37,7 +37,6 @@ import { IouEval, type IouResult, iouTable } from './iou.js';
 import { type EpochRecord, type Panel, type RunView, validationPanels, writeRunFiles } from './run-files.js';
 import { Progress, fmtTime } from './progress.js';
 import { OPTIMIZERS, SCHEDULES, makeOptimizer, makeSchedule, parseSpec } from './recipe.js';
-import type { System } from './system.js';
 
 
 export interface TrainSession {
