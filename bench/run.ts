@@ -15,7 +15,7 @@ import { countMacs } from '../src/engine/flops.js';
 import { getModel, listModels, resolveOptions } from '../src/models/registry.js';
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
-import { OPTIMIZERS, makeOptimizer, parseSpec } from '../src/train/recipe.js';
+import { makeOptimizers } from '../src/train/recipe.js';
 import { rooflineSpec } from '../src/report/charts.js';
 import { writeChartPng } from '../src/report/render.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
@@ -317,8 +317,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       const d = system.labelDownscale;   // labels at the model's output scale (ERFNet's encoder, the TAS pre-nets)
       const y = tensor(Int32Array.from({ length: bn * (h / d) * (w / d) }, () => r.int(20)), [bn, h / d, w / d], { dtype: 'i32' });
       const recipe = spec.recipes.default;
-      const optim = Object.fromEntries(Object.keys(system.groups).map((g) =>
-        [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));
+      const optim = makeOptimizers(system.groups, recipe.optimizer, spec.name);
       const step = () => scope(() => { system.trainStep({ input: x, clean: x, labels: y }, optim); });
       step(); await e.fence();
       e.pool.resetPeak();

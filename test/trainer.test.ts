@@ -12,7 +12,7 @@ import { tensor } from '../src/engine/tensor.js';
 import { getModel, listModels, resolveOptions } from '../src/models/registry.js';
 import { SGD } from '../src/optim/sgd.js';
 import { configDiff, newConfig, resumeConfig } from '../src/train/config.js';
-import { OPTIMIZERS, SCHEDULES, SclPolyLR, formatSpec, makeOptimizer, makeSchedule, parseSpec } from '../src/train/recipe.js';
+import { OPTIMIZERS, SCHEDULES, SclPolyLR, formatSpec, makeOptimizer, makeOptimizers, makeSchedule, parseSpec } from '../src/train/recipe.js';
 import { readEventFile } from '../src/io/tfevents.js';
 import { logCsv, tensorboardEvents } from '../src/train/run-files.js';
 import { train } from '../src/train/trainer.js';
@@ -75,6 +75,25 @@ t('optimizer and schedule specs: parse, format, defaults, clear errors', () => {
   assert.ok(Math.abs(scl(130) - 0.5 * (1 - 30 / 75) ** 1.5) < 1e-15);
   assert.ok(new SclPolyLR(sgd, 175, 1, 1.5, 0.5, 100).lrAt(100) === 0.25, 'rescale');
   sgd.dispose(); p.dispose();
+});
+
+t('makeOptimizers: one per group in the model\'s order; a mismatch names both lists; a failing spec frees the ones built', () => {
+  const e = getEngine(), live = e.pool.bytesLive;
+  const groups = { model: [tensor([1, 2, 3], [3], { requiresGrad: true }), tensor([5, 6], [2], { requiresGrad: true })], restore: [tensor([4], [1], { requiresGrad: true })] };
+  const o = makeOptimizers(groups, { model: 'adam:lr=1e-3', restore: 'sgd:lr=0.1' }, 'net');
+  assert.equal(Object.keys(o), ['model', 'restore']);
+  assert.is(o.restore.lr, 0.1);
+  for (const x of Object.values(o)) x.dispose();
+  assert.throws(() => makeOptimizers(groups, { restore: 'sgd', model: 'adam' }, 'net'),
+    /net: the recipe has optimizers for restore, model but the model's parameter groups are model, restore/);
+  assert.throws(() => makeOptimizers(groups, { model: 'adam' }, 'net'), /optimizers for model but the model's parameter groups are model, restore/);
+  for (const ps of Object.values(groups)) for (const p of ps) p.dispose();
+  const fresh = { model: [tensor([1, 2, 3], [3], { requiresGrad: true }), tensor([5, 6], [2], { requiresGrad: true })], restore: [tensor([4], [1], { requiresGrad: true })] };
+  const before = e.pool.bytesLive;
+  assert.throws(() => makeOptimizers(fresh, { model: 'adam', restore: 'sgd:lr=-1' }, 'net'), /lr=-1 is out of range/);
+  assert.is(e.pool.bytesLive, before, 'the Adam (two parameters packed in an arena) built before the failing SGD was freed');
+  for (const ps of Object.values(fresh)) for (const p of ps) p.dispose();
+  assert.ok(e.pool.bytesLive <= live, 'nothing left over');
 });
 
 t('run settings: recipe, then flags; a resume takes the checkpoint\'s and refuses flags that differ, naming both values', () => {

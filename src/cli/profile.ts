@@ -8,7 +8,7 @@ import { syntheticScene } from '../data/synthetic.js';
 import { resizeLabel } from '../data/transforms.js';
 import { type OptionValue, getModel, resolveOptions } from '../models/registry.js';
 import { TurbulenceSimulator } from '../sim/turbulence.js';
-import { OPTIMIZERS, formatSpec, makeOptimizer, parseSpec } from '../train/recipe.js';
+import { OPTIMIZERS, formatSpec, makeOptimizers, parseSpec } from '../train/recipe.js';
 import { startEngine } from './common.js';
 
 export interface ProfileArgs {
@@ -33,8 +33,7 @@ function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: str
   const y = tensor(Int32Array.from(labels), [N, H / down, W / down], { dtype: 'i32' });
   const system = spec.build(o, { numClasses: 20, ignoreIndex: 19, weight: null, seed: a.seed, init: false, inputSize: [H, W] });
   const recipe = spec.recipes.default;
-  const opts = Object.fromEntries(Object.keys(system.groups).map((g) =>
-    [g, makeOptimizer(parseSpec(recipe.optimizer[g], OPTIMIZERS, 'recipe'), system.groups[g])]));
+  const opts = makeOptimizers(system.groups, recipe.optimizer, spec.name);
   // distorting models get one distorted batch, made before profiling (the simulator is not the model)
   const sim = spec.distortion === 'always' ? new TurbulenceSimulator(H, W, {}) : null;
   const input = sim ? keep(sim.distort(x, 1).image) : x;

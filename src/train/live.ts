@@ -14,7 +14,7 @@ import { type ModelSpec, type OptionValue, getModel, resolveOptions } from '../m
 import type { Optimizer } from '../optim/optimizer.js';
 import { type TurbulenceParams, TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { IouEval, type IouResult } from './iou.js';
-import { OPTIMIZERS, makeOptimizer, parseSpec } from './recipe.js';
+import { makeOptimizers } from './recipe.js';
 import type { System } from './system.js';
 
 export interface LiveOptions {
@@ -43,7 +43,7 @@ export class LiveTrainer {
   readonly spec: ModelSpec;
   readonly system: System;
   readonly options: Record<string, OptionValue>;
-  readonly optimizers: Record<string, Optimizer>;
+  optimizers: Record<string, Optimizer>;
   readonly height: number;
   readonly width: number;
   readonly batchSize: number;
@@ -71,11 +71,7 @@ export class LiveTrainer {
       inputSize: [this.height, this.width] });
     this.optimizers = {};
     try {
-      for (const g of Object.keys(this.system.groups)) {
-        const spec = recipe.optimizer[g];
-        if (!spec) throw new Error(`${this.spec.name}: recipe ${recipeName} has no optimizer for parameter group ${g}`);
-        this.optimizers[g] = makeOptimizer(parseSpec(spec, OPTIMIZERS, `optimizer of ${g}`), this.system.groups[g]);
-      }
+      this.optimizers = makeOptimizers(this.system.groups, recipe.optimizer, `${this.spec.name} (recipe ${recipeName})`);
       this.sim = o.distortion ? new TurbulenceSimulator(this.height, this.width, o.distortion) : null;
     } catch (e) { this.dispose(); throw e; }
     this.system.train(true);

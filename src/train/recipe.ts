@@ -82,6 +82,25 @@ export function makeOptimizer(s: Spec, params: Tensor[]): Optimizer {
   }
 }
 
+/**
+ * One optimizer per parameter group from the recipe's spec strings; the specs must name the model's
+ * groups in its order (`who`, the model, names it in the error). Built ones are freed if a later one fails.
+ */
+export function makeOptimizers(groups: Record<string, Tensor[]>, specs: Record<string, string>, who: string): Record<string, Optimizer> {
+  const names = Object.keys(groups);
+  if (names.join() !== Object.keys(specs).join()) {
+    throw new Error(`${who}: the recipe has optimizers for ${Object.keys(specs).join(', ')} but the model's parameter groups are ${names.join(', ')}`);
+  }
+  const out: Record<string, Optimizer> = {};
+  try {
+    for (const g of names) out[g] = makeOptimizer(parseSpec(specs[g], OPTIMIZERS, `optimizer of ${g}`), groups[g]);
+  } catch (e) {
+    for (const o of Object.values(out)) o.dispose();
+    throw e;
+  }
+  return out;
+}
+
 /** lr = base·(1 − e/N)^power before epoch `relax`, then rescale·base·(1 − (e − relax)/(N − relax))^repoly (NVIDIA's scl-poly). */
 export class SclPolyLR extends LRScheduler {
   constructor(opt: Optimizer, readonly maxEpochs: number, readonly power: number, readonly repoly: number, readonly rescale: number,

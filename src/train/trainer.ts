@@ -29,14 +29,13 @@ import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import type { ModelSpec } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
-import type { Optimizer } from '../optim/optimizer.js';
 import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
 import { type EpochRecord, type Panel, type RunView, validationPanels, writeRunFiles } from './run-files.js';
 import { Progress, fmtTime } from './progress.js';
-import { OPTIMIZERS, SCHEDULES, makeOptimizer, makeSchedule, parseSpec } from './recipe.js';
+import { SCHEDULES, makeOptimizers, makeSchedule, parseSpec } from './recipe.js';
 
 
 export interface TrainSession {
@@ -228,12 +227,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l), inputSize: [trainLoader.height, trainLoader.width] });
     disposers.push(() => system.dispose());
     const groups = Object.keys(system.groups);
-    if (groups.join() !== Object.keys(c.optimizer).join()) {
-      throw new Error(`${spec.name}: the recipe has optimizers for ${Object.keys(c.optimizer).join(', ')} but the model's parameter groups are ${groups.join(', ')}`);
-    }
-    const opts: Record<string, Optimizer> = {}, scheds: Record<string, LRScheduler> = {};
+    const opts = makeOptimizers(system.groups, c.optimizer, spec.name), scheds: Record<string, LRScheduler> = {};
     for (const g of groups) {
-      opts[g] = makeOptimizer(parseSpec(c.optimizer[g], OPTIMIZERS, `optimizer of ${g}`), system.groups[g]);
       disposers.push(() => opts[g].dispose());
       scheds[g] = makeSchedule(parseSpec(c.schedule[g], SCHEDULES, `schedule of ${g}`), opts[g], c.epochs);
     }
