@@ -133,24 +133,26 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   e.reseed(0xdead);                           // not the run's seed, whatever ran before
   const live: number[] = [], rss: number[] = [], heap: number[] = [];
   const savedir = join(dir, 'flat');
-  const s = await train({ model: 'erfnet', height: 16, epochs: 8, trainSize: 8, valSize: 2, batchSize: 2, classWeights: 'none' }, {
+  const s = await train({ model: 'erfnet', height: 16, epochs: 12, trainSize: 8, valSize: 2, batchSize: 2, classWeights: 'none' }, {
     savedir, engine: e, stepsLoss: 2,
     onEpoch: () => { gc(); live.push(e.pool.bytesLive); rss.push(process.memoryUsage().rss); heap.push(process.memoryUsage().heapUsed); },
   });
-  assert.is(s.history.length, 8);
+  assert.is(s.history.length, 12);
   assert.is(getEngine(), e, 'the engine is current again');
   assert.is(e.seed, 1, 'reseeded with the run\'s seed (1)');
   // epoch 1 allocates the optimizer state and the pipelines' buffers; from epoch 2 nothing grows
   assert.ok(live.slice(1).every((v) => v === live[1]), `GPU pool live bytes per epoch: ${live}`);
   // the host: the JS heap after a full collection is flat once warm (the history adds a few hundred bytes
-  // an epoch). RSS also holds Dawn's and malloc's native memory, which wanders by ±10 MiB around a
+  // an epoch). Warm takes longer since the run files are Vega charts: their code keeps warming for some
+  // epochs (measured, epochs 3→8: +0.8 to +1.5 MiB; 7→12: +0.3; without the charts +0.4), so the
+  // 1 MiB bound is checked over epochs 7→12. RSS also holds Dawn's and malloc's native memory, which wanders by ±10 MiB around a
   // plateau reached after some epochs (bench/memory.mjs: 30 epochs, 350 ± 10 MiB from epoch 10 on); a
   // leak of a checkpoint's read-back per epoch (8 MiB) would add 40 MiB here.
   const mib = (v: number) => (v / 2 ** 20).toFixed(1);
-  assert.ok(heap[7] - heap[2] < 2 ** 20, `JS heap after GC per epoch (MiB): ${heap.map(mib)}`);
+  assert.ok(heap[11] - heap[6] < 2 ** 20, `JS heap after GC per epoch (MiB): ${heap.map(mib)}`);
   assert.ok(Math.max(...rss.slice(5)) - Math.max(...rss.slice(1, 3)) < 32 * 2 ** 20, `RSS per epoch (MiB): ${rss.map(mib)}`);
   const csv = logCsv(s.history).trim().split('\n');
-  assert.equal(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5', '6', '7', '8']);
+  assert.equal(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12']);
   assert.is(csv[0], 'epoch,train_loss,val_loss,val_pixel_acc,val_class_acc,val_img_miou,val_img_pixel_acc,val_img_class_acc,train_miou,val_miou,lr,train_seconds,train_images_per_s');
   // the TensorBoard file: one, decodable, every epoch's scalars at step = epoch, equal to the history's (as float32)
   const tbFiles = readdirSync(savedir).filter((f) => f.startsWith('events.out.tfevents.')).sort();
@@ -158,7 +160,7 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   assert.match(tbFiles[0], /^events\.out\.tfevents\.\d+\.mirage$/);
   assert.is(tbFiles[1], `${tbFiles[0]}-images`);
   const imgs = readEventFile(readFileSync(join(savedir, tbFiles[1])), tbFiles[1]);
-  assert.equal(imgs.map((x) => `${x.step}:${x.values[0].tag}`), [1, 2, 3, 4, 5, 6, 7, 8].flatMap((st) => [1, 2].map((k) => `${st}:samples/validation_${k}`)),
+  assert.equal(imgs.map((x) => `${x.step}:${x.values[0].tag}`), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].flatMap((st) => [1, 2].map((k) => `${st}:samples/validation_${k}`)),
     'each epoch\'s sample panels once (2 validation images)');
   const img = imgs[0].values[0].image!;
   assert.equal([img.height, img.width], [16, 5 * 32 + 4 * 2], 'input | prediction | ground truth | errors | overlay side by side');
@@ -170,9 +172,9 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   assert.equal(scalar('miou/val'), s.history.map((h) => [h.epoch, Math.fround(h.valMiou)]));
   assert.equal(scalar('lr/model'), s.history.map((h) => [h.epoch, Math.fround(h.lr.model)]));
   assert.equal(scalar('iou_per_class/road'), s.history.map((h) => [h.epoch, Math.fround(h.valClassIou![0])]));
-  assert.is(scalar('iou_per_class/bicycle').length, 8);
+  assert.is(scalar('iou_per_class/bicycle').length, 12);
   assert.is(scalar('iou_per_class/void').length, 0, 'the ignore class has no IoU');
-  assert.is(scalar('memory/gpu_pool_peak_bytes').length, 8);
+  assert.is(scalar('memory/gpu_pool_peak_bytes').length, 12);
   assert.ok(ev.slice(1).every((x, i, a) => i === 0 || x.wallTime >= a[i - 1].wallTime), 'wall times in order');
   // a run from before records held times and per-class IoU: durations summed, no per-class tags
   const old = tensorboardEvents(s.history.map(({ time: _t, valClassIou: _v, ...h }) => h), ['road']);
@@ -181,7 +183,7 @@ t('the trainer in-process: flat GPU pool and host memory over epochs; log.csv ho
   // the same run again is refused: it would replace the first
   await train({ model: 'erfnet', height: 16, epochs: 1, trainSize: 2, valSize: 2, batchSize: 2 }, { savedir, engine: e })
     .then(() => assert.unreachable('a second run into the savedir must be refused'), (err: Error) =>
-      assert.match(err.message, /already holds a run of erfnet at epoch 8 of 8, best val mIoU \d+\.\d\d; pass --resume to continue it, --overwrite to replace it/));
+      assert.match(err.message, /already holds a run of erfnet at epoch 12 of 12, best val mIoU \d+\.\d\d; pass --resume to continue it, --overwrite to replace it/));
 });
 
 t('the trainer with NVIDIA\'s augmentations: random crops of another size, jitter, blur, class-uniform items; clear refusals', async () => {
