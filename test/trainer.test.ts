@@ -102,7 +102,7 @@ t('run settings: recipe, then flags; a resume takes the checkpoint\'s and refuse
   assert.equal(c.schedule, { seg: 'step:size=1,gamma=0.99', restore: 'step:size=30,gamma=0.5' });
   assert.is(c.options['unet-width'], 2);
   assert.is(c.options['unet-depth'], 5, 'option default');
-  assert.equal(c.distortion, { corrLength: 6 }, 'feedback always distorts');
+  assert.equal(c.distortion, { correlation: 'integral', corrLength: 6 }, 'feedback always distorts, naming its correlation model');
   assert.is(c.epochs, 10);
   const ref = newConfig({ model: 'erfnet', recipe: 'reference' }).config;
   assert.is(ref.epochs, 150); assert.is(ref.batchSize, 6); assert.is(ref.classWeights, 'erfnet');
@@ -119,6 +119,10 @@ t('run settings: recipe, then flags; a resume takes the checkpoint\'s and refuse
   const longer = resumeConfig(c, { epochs: 20 }, 'ck');
   assert.is(longer.config.epochs, 20);
   assert.match(longer.notes[0], /--epochs 20 \(the run was planned for 10\)/);
+  // a run stored before the integral names no correlation: it resumes on the four-point fit with the mean kept
+  const old = resumeConfig({ ...c, distortion: { corrLength: 6 } }, {}, 'ck').config;
+  assert.equal(old.distortion, { corrLength: 6, correlation: 'fit', keepMean: true });
+  assert.throws(() => resumeConfig({ ...c, distortion: { corrLength: 6 } }, { correlation: 'integral' }, 'ck'), /--correlation integral differs from the checkpoint's fit/);
   assert.throws(() => resumeConfig(c, { corrLength: 8 }, 'runs/x/checkpoint.safetensors'),
     /--resume: --corr-length 8 differs from the checkpoint's 6 \(runs\/x\/checkpoint.safetensors\)/);
   assert.throws(() => resumeConfig(c, { height: 64, lr: 5e-4 }, 'ck'), /--height 64 differs from the checkpoint's 128; optimizer of seg adam:lr=0.0005,weight_decay=0.0001 differs from the checkpoint's adam:lr=0.001/);

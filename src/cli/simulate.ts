@@ -7,7 +7,7 @@ import { scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
 import { fromChwFloat, toChwFloat } from '../data/image.js';
 import { readPng, writePng } from '../data/png.js';
-import { type TurbulenceParams, TurbulenceSimulator, resolveTurbulence } from '../sim/turbulence.js';
+import { type TurbulenceParams, TurbulenceSimulator, describeTurbulence, resolveTurbulence } from '../sim/turbulence.js';
 import { startEngine } from './common.js';
 import { Progress } from '../train/progress.js';
 
@@ -58,12 +58,7 @@ export async function simulate(a: SimulateArgs): Promise<void> {
       const key = `${img.width}x${img.height}`;
       let sim = sims.get(key);
       if (!sim) { sim = new TurbulenceSimulator(img.height, img.width, a); sims.set(key, sim); }
-      if (done === 0) {
-        const p = sim.params;
-        console.log(`distortion: σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, ` +
-          `lateral/longitudinal ${p.anisotropy.toFixed(2)} (${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''})` +
-          (p.blur ? `, blur up to σ ${p.blur} px` : ''));
-      }
+      if (done === 0) console.log(`distortion at ${key}: ${describeTurbulence(sim.params, await sim.statistics(8, a.seed))}`);
       if (!warned.has(key) && sim.params.sigma > LARGE_SIGMA * Math.min(img.width, img.height)) {
         warned.add(key);
         console.warn(`warning: σ ${sim.params.sigma.toFixed(1)} px is ${(100 * sim.params.sigma / Math.min(img.width, img.height)).toFixed(1)}% of ` +

@@ -17,7 +17,10 @@ export function simOptions<T>(y: Argv<T>) {
   return y
     .option('sigma', { type: 'number', describe: 'distortion: displacement std in pixels (direct mode; default 2)' })
     .option('corr-length', { type: 'number', describe: 'distortion: pixels at which the longitudinal correlation is 0.5 (direct mode; default 8)' })
-    .option('anisotropy', { type: 'number', describe: 'distortion: lateral/longitudinal correlation length (default 2.73; 1 = isotropic)' })
+    .option('anisotropy', { type: 'number', describe: "distortion: lateral/longitudinal correlation length (default: Belen'kii's integral's, 2.68; 1 = isotropic)" })
+    .option('correlation', { choices: ['integral', 'fit'] as const, describe: "distortion: tilt correlation from Belen'kii's integral (default) or the earlier four-point fit (runs before 2026-12-03; rough at the pixel scale)" })
+    .option('keep-mean', { type: 'boolean', describe: "distortion: keep each field's whole-image shift, as the reference simulator does (default: removed, as a stabilised camera sees it)" })
+    .option('outer-scale', { type: 'number', describe: 'physical: turbulence outer scale in metres (default 1.6 = 0.4 × 4 m height); with the aperture it sets the correlation shape' })
     .option('blur', { type: 'number', describe: 'distortion: optional blur stage, largest Gaussian σ in pixels, varying smoothly over the image (default 0: off)' })
     .option('cn2', { type: 'number', describe: 'distortion, physical mode: Cn² in m^-2/3 (hot day ≈ 1e-12; write negative values as --cn2=-…)' })
     .option('path-length', { type: 'number', describe: 'physical: metres to the scene (default 2000)' })
@@ -105,7 +108,8 @@ export function trainFlags(a: Record<string, unknown>): TrainFlags {
     distort: a.distort as boolean | undefined, iouTrain: a['iou-train'] as boolean | undefined,
     sigma: num('sigma'), corrLength: num('corr-length'), anisotropy: num('anisotropy'), blur: num('blur'), cn2: num('cn2'),
     pathLength: num('path-length'), focalLength: num('focal-length'), aperture: num('aperture'), pixelPitch: num('pixel-pitch'),
-    wavelength: num('wavelength'),
+    wavelength: num('wavelength'), correlation: a.correlation as 'integral' | 'fit' | undefined, keepMean: a['keep-mean'] as boolean | undefined,
+    outerScale: num('outer-scale'),
   };
 }
 

@@ -1,28 +1,56 @@
 // Heat-shimmer ("turbulence") distortion as the paper's data (data-and-simulation.md §C1, §C3):
 // a spatially correlated 2-D displacement field with anisotropic longitudinal / lateral correlation
 // (Schwartzman et al., ICCP 2017), generated on the GPU by filtering white noise in the Fourier
-// domain with a per-frequency 2×2 square-root filter, normalised to unit variance per component,
-// scaled to σ pixels, then used for a bilinear backward warp of the image (labels are not warped).
+// domain with a per-frequency 2×2 square-root filter, normalised to unit variance per component
+// (and by default to zero mean), scaled to σ pixels, then used for a bilinear backward warp of the
+// image (labels are not warped). The correlation is Belen'kii's integral (aa-correlation.ts).
 import { noGrad } from '../engine/autograd.js';
 
 import { f32 } from '../engine/params.js';
 import { type Tensor, empty, tensor } from '../engine/tensor.js';
 import { HASH_U32, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from '../kernels/wgsl.js';
 import { warp } from '../kernels/warp.js';
+import { aaCorrelation } from './aa-correlation.js';
 import { fft2dRealEven } from './cpu-fft.js';
 import { variableBlur } from './blur.js';
+import { type FieldStats, fieldStats } from './field-stats.js';
 import { fft2d } from './fft.js';
 
 /**
- * Correlation model. The reference evaluates Belen'kii's edge-waviness integral; the public spec
- * gives four points of it (b_long = 0.5 at 5.5·fθ_D and 0.2 at 21.5·fθ_D; b_lat = 0.5 at 15·fθ_D
- * and 0.2 at 70·fθ_D). We use b(r) = 1/(1 + (r/r½)^p) fitted to them: p_long = 1.02, p_lat = 0.90,
- * r½_lat / r½_long = 2.73. This is an approximation of the integral, not the integral.
+ * The earlier correlation model (`correlation: 'fit'`, runs before 2026-12-03): b(r) = 1/(1 + (r/r½)^p)
+ * fitted to four points of Belen'kii's integral (b_long = 0.5 at 5.5·fθ_D and 0.2 at 21.5·fθ_D;
+ * b_lat = 0.5 at 15·fθ_D and 0.2 at 70·fθ_D): p_long = 1.02, p_lat = 0.90, r½_lat / r½_long = 2.73.
+ * Its cusp at r = 0 (p ≈ 1) makes fields rough at the pixel scale, which the integral is not (it
+ * is quadratic at 0: the aperture averages the tilt). Kept so that old checkpoints evaluate on the
+ * distortions they were trained on.
  */
 export const CORRELATION_MODEL = { halfLong: 5.5, pLong: 1.017, pLat: 0.9, anisotropy: 30 / 11 };
 
+/**
+ * Settings stored by a run (checkpoint meta or run config): those written before the integral came
+ * in (2026-12-03) name no correlation and meant the four-point fit with each field's mean kept.
+ */
+export function storedTurbulence(p: TurbulenceParams): TurbulenceParams {
+  return p.correlation === undefined ? { ...p, correlation: 'fit', keepMean: true } : p;
+}
+
+/** The resolved settings as checkpoint metadata (what storedTurbulence and `mirage eval` read back). */
+export function turbulenceMeta(p: ResolvedTurbulence): Record<string, string> {
+  return { sigma: String(p.sigma), corr_length: String(p.corrLength), anisotropy: String(p.anisotropy), blur: String(p.blur),
+    correlation: p.correlation, keep_mean: String(p.keepMean) };
+}
+
+/** Outer scale over aperture in the reference (L0 = 0.4·4 m, D = 300 mm / 5.6): AA_gamma30. */
+export const REFERENCE_GAMMA = 30;
+/** β beyond which the integral's table holds its last value (b_long ≈ 0, b_lat ≈ 0.01 there at γ 30). */
+const BETA_CAP = 2048;
+
 export interface TurbulenceParams {
-  /** Displacement std in pixels (direct mode). */
+  /**
+   * Displacement std in pixels (direct mode): the ensemble std of the tilt. With the whole-image
+   * shift removed (the default) a field's own RMS is lower by that shift's share; the 'fit' model
+   * scales each field to exactly σ instead.
+   */
   sigma?: number;
   /** Distance in pixels where the longitudinal correlation falls to 0.5 (direct mode). */
   corrLength?: number;
@@ -43,19 +71,51 @@ export interface TurbulenceParams {
   wave?: 'spherical' | 'plane';
   /** Optional blur stage: largest Gaussian σ in pixels, varying smoothly over the image (0 = off). */
   blur?: number;
+  /** Tilt correlation: Belen'kii's integral (default) or the earlier four-point fit (old checkpoints). */
+  correlation?: 'integral' | 'fit';
+  /** Outer scale L0 in metres (physical mode; reference 1.6 = 0.4 × 4 m height): γ = L0 / D. */
+  outerScale?: number;
+  /** Keep each field's mean (a whole-image shift) as the reference does; default: removed. */
+  keepMean?: boolean;
 }
 
-export interface ResolvedTurbulence { sigma: number; corrLength: number; anisotropy: number; mode: 'direct' | 'physical'; q?: number; blur: number }
+export interface ResolvedTurbulence {
+  sigma: number;
+  /** Pixels at which the longitudinal correlation is 0.5. */
+  corrLength: number;
+  /** Lateral / longitudinal half-correlation distance. */
+  anisotropy: number;
+  mode: 'direct' | 'physical';
+  q?: number;
+  blur: number;
+  correlation: 'integral' | 'fit';
+  /** γ = L0 / D of the integral. */
+  gamma: number;
+  /** f·θ_D: pixels per unit β of the integral (reference 2 px at 1024 px). */
+  pixelsPerBeta: number;
+  keepMean: boolean;
+  wave: 'spherical' | 'plane';
+}
 
 /** Turns physical or direct parameters into pixel units; out-of-range values are errors naming the parameter. */
 export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
   const positive = (name: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`turbulence: ${name} must be a positive number, got ${v}`);
   };
-  const anisotropy = p.anisotropy ?? CORRELATION_MODEL.anisotropy;
-  positive('anisotropy', anisotropy);
-  const blur = p.blur ?? 0;
+  const correlation = p.correlation ?? 'integral';
+  if (correlation !== 'integral' && correlation !== 'fit') throw new Error(`turbulence: correlation must be 'integral' or 'fit', got '${correlation}'`);
+  if (p.wave !== undefined && p.wave !== 'spherical' && p.wave !== 'plane') throw new Error(`turbulence: wave must be 'spherical' or 'plane', got '${p.wave}'`);
+  positive('anisotropy', p.anisotropy);
+  positive('outer scale', p.outerScale);
+  const blur = p.blur ?? 0, keepMean = p.keepMean ?? false;
   if (!(Number.isFinite(blur) && blur >= 0)) throw new Error(`turbulence: blur must be ≥ 0 pixels, got ${blur}`);
+  // the integral's half-correlation points for γ, in units of β
+  const halves = (gamma: number) => {
+    if (correlation === 'fit') return { long: CORRELATION_MODEL.halfLong, ratio: CORRELATION_MODEL.anisotropy };
+    const b = aaCorrelation(gamma, p.wave ?? 'spherical', BETA_CAP);
+    const long = b.crossing('long', 0.5);
+    return { long, ratio: b.crossing('lat', 0.5) / long };
+  };
   if (p.cn2 !== undefined) {
     if (!(Number.isFinite(p.cn2) && p.cn2 >= 0)) throw new Error(`turbulence: Cn² must be ≥ 0, got ${p.cn2}`);
     const L = p.pathLength ?? 2000, f = p.focalLength ?? 0.3, D = p.aperture ?? (p.focalLength ?? 0.3) / 5.6;
@@ -65,13 +125,18 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
     const c = (p.wave ?? 'spherical') === 'spherical' ? 1.09 : 2.91;
     const fpx = f / pitch;
     const sigma = fpx * Math.sqrt(c * p.cn2 * L * D ** (-1 / 3));
-    const corrLength = CORRELATION_MODEL.halfLong * fpx * (D / L);   // β = r / (f·θ_D), θ_D = D/L
-    return { sigma, corrLength, anisotropy, mode: 'physical', q: D / Math.sqrt(lambda * L), blur };
+    const gamma = (p.outerScale ?? 1.6) / D, h = halves(gamma);
+    const pixelsPerBeta = fpx * (D / L);   // β = r / (f·θ_D), θ_D = D/L
+    return { sigma, corrLength: h.long * pixelsPerBeta, anisotropy: p.anisotropy ?? h.ratio, mode: 'physical', q: D / Math.sqrt(lambda * L), blur,
+      correlation, gamma, pixelsPerBeta, keepMean, wave: p.wave ?? 'spherical' };
   }
+  if (p.outerScale !== undefined) throw new Error('turbulence: the outer scale is a physical-mode setting (give Cn² too)');
   const sigma = p.sigma ?? 2, corrLength = p.corrLength ?? 8;
   if (!(Number.isFinite(sigma) && sigma >= 0)) throw new Error(`turbulence: sigma must be ≥ 0 pixels, got ${sigma}`);
   positive('correlation length', corrLength);
-  return { sigma, corrLength, anisotropy, mode: 'direct', blur };
+  const h = halves(REFERENCE_GAMMA);
+  return { sigma, corrLength, anisotropy: p.anisotropy ?? h.ratio, mode: 'direct', blur, correlation, gamma: REFERENCE_GAMMA,
+    pixelsPerBeta: corrLength / h.long, keepMean, wave: p.wave ?? 'spherical' };
 }
 
 // white complex noise: re ~ N(0,1) (Box–Muller of two counter-hashed uniforms), im = 0
@@ -133,10 +198,12 @@ ${MAIN_PER_GROUP}
   if (lid == 0u) { stats[2u * o] = total; stats[2u * o + 1u] = part[0]; }
 }`);
 
-// out[n, c, y, x] = σ · Re F[n, c', y, x] / std; c' swaps so that channel 0 is the row (y) displacement.
+// out[n, c, y, x] = σ · (Re F[n, c', y, x] − mean) / sd; c' swaps so that channel 0 is the row (y)
+// displacement. sd is the ensemble std the filter gives (integral) or each field's own std over the
+// crop (fit, the earlier simulator); the mean is subtracted unless keep_mean.
 const CROP_SCALE = kernel('turb_crop_scale', /* wgsl */ `
 override WG: u32 = 64;
-struct P { n: u32, g: u32, h: u32, w: u32, sigma: f32 }
+struct P { n: u32, g: u32, h: u32, w: u32, sigma: f32, keep_mean: u32, per_field: u32, sd_x: f32, sd_y: f32 }
 @group(0) @binding(0) var<storage, read> f: array<vec2f>;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -150,8 +217,10 @@ ${MAIN_1D}
   let src = 2u * b + (1u - c);                      // F planes are (x, y); output channels are (row = y, col = x)
   let m = f32(hw);
   let mean = stats[2u * src] / m;
-  let sd = sqrt(max(stats[2u * src + 1u] / m - mean * mean, 1e-20));
-  out[idx] = u.sigma * f[src * u.g * u.g + (p / u.w) * u.g + p % u.w].x / sd;
+  var sd = select(u.sd_y, u.sd_x, c == 1u);
+  if (u.per_field != 0u) { sd = sqrt(max(stats[2u * src + 1u] / m - mean * mean, 1e-20)); }
+  let shift = select(mean, 0.0, u.keep_mean != 0u);
+  out[idx] = u.sigma * (f[src * u.g * u.g + (p / u.w) * u.g + p % u.w].x - shift) / sd;
 }`);
 
 // blur map from channel 0 of a unit-variance field: Φ(v) ≈ 1 / (1 + e^(−1.702 v))
@@ -168,22 +237,44 @@ ${MAIN_1D}
 }`);
 
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(n));
+
+/** The Blackman window the reference applies to the correlation before its FFT, at offset i of a G grid (1 at 0). */
+export const blackman = (i: number, g: number): number =>
+  0.42 - 0.5 * Math.cos((2 * Math.PI * (i + g / 2)) / g) + 0.08 * Math.cos((4 * Math.PI * (i + g / 2)) / g);
+
+/** The ensemble std of the x and y planes that filter k (designFilter's layout) gives unit white noise. */
+export function filterStd(k: Float32Array, g: number): { x: number; y: number } {
+  let x = 0, y = 0;
+  for (let i = 0; i < g * g; i++) {
+    const [a, d, b] = [k[i], k[g * g + i], k[2 * g * g + i]];
+    x += a * a + b * b; y += d * d + b * b;
+  }
+  return { x: Math.sqrt(x) / g, y: Math.sqrt(y) / g };
+}
 const filterCache = new Map<string, Float32Array>();
 
-/** K11, K22, K21 planes (G×G) of the per-frequency square root of the windowed correlation spectrum. */
+/**
+ * K11, K22, K21 planes (G×G) of the per-frequency square root of the windowed correlation spectrum.
+ * The filtered unit white noise F = IFFT(K·FFT(Z)) then has per-pixel variance Σ(K11² + K21²)/G²
+ * (x) and Σ(K22² + K21²)/G² (y): filterStd.
+ */
 export function designFilter(g: number, t: ResolvedTurbulence): Float32Array {
-  const key = `${g}:${t.corrLength}:${t.anisotropy}`;
+  const key = `${g}:${t.corrLength}:${t.anisotropy}:${t.correlation}:${t.gamma}:${t.pixelsPerBeta}:${t.wave}`;
   const hit = filterCache.get(key);
   if (hit) return hit;
   const M = CORRELATION_MODEL;
   const rLong = t.corrLength, rLat = t.corrLength * t.anisotropy;
+  // the integral: b_long(r / fθ_D); b_lat with its own anisotropy replaced by the requested one
+  const aa = t.correlation === 'integral' ? aaCorrelation(t.gamma, t.wave, BETA_CAP) : null;
+  const latScale = aa ? aa.crossing('lat', 0.5) / aa.crossing('long', 0.5) / t.anisotropy : 1;
   const c11 = new Float64Array(g * g), c22 = new Float64Array(g * g), c21 = new Float64Array(g * g);
-  const win = (i: number) => 0.42 - 0.5 * Math.cos((2 * Math.PI * (i + g / 2)) / g) + 0.08 * Math.cos((4 * Math.PI * (i + g / 2)) / g);
+  const win = (i: number) => blackman(i, g);
   for (let yi = 0; yi < g; yi++) for (let xi = 0; xi < g; xi++) {
     const y = yi < g / 2 ? yi : yi - g, x = xi < g / 2 ? xi : xi - g;   // offsets with the origin at index 0
     const r = Math.hypot(x, y), i = yi * g + xi, w = win(y) * win(x);
     if (r === 0) { c11[i] = w; c22[i] = w; continue; }
-    const bl = 1 / (1 + (r / rLong) ** M.pLong), bt = 1 / (1 + (r / rLat) ** M.pLat);
+    const beta = r / t.pixelsPerBeta;
+    const bl = aa ? aa.long(beta) : 1 / (1 + (r / rLong) ** M.pLong), bt = aa ? aa.lat(beta * latScale) : 1 / (1 + (r / rLat) ** M.pLat);
     c11[i] = w * (bt - ((bt - bl) * x * x) / (r * r));
     c22[i] = w * (bt - ((bt - bl) * y * y) / (r * r));
     c21[i] = w * (-(bt - bl) * x * y) / (r * r);
@@ -204,6 +295,7 @@ export class TurbulenceSimulator {
   readonly params: ResolvedTurbulence;
   readonly grid: number;
   private readonly filter: Tensor;
+  private readonly filterSd: { x: number; y: number };
   constructor(readonly height: number, readonly width: number, p: TurbulenceParams = {}) {
     if (!(Number.isInteger(height) && Number.isInteger(width) && height >= 2 && width >= 2)) {
       throw new Error(`turbulence: invalid image size ${width}x${height}`);
@@ -212,7 +304,9 @@ export class TurbulenceSimulator {
     this.grid = Math.max(16, nextPow2(2 * Math.max(height, width)));
     if (this.grid > 2048) throw new Error(`turbulence: ${width}x${height} needs a ${this.grid}² FFT grid; simulate at ≤ 1024 px (resize first)`);
     const g = this.grid;
-    this.filter = tensor(designFilter(g, this.params), [3, g, g]);
+    const k = designFilter(g, this.params);
+    this.filterSd = filterStd(k, g);
+    this.filter = tensor(k, [3, g, g]);
     this.filter.requiresGrad = false;
   }
 
@@ -244,7 +338,8 @@ export class TurbulenceSimulator {
       const stats = empty([2 * n, 2], 'f32', 'turb_stats');
       run(CROP_STATS, { inputs: [f], outputs: [stats], params: [2 * n, g, H, W], groups: 2 * n });
       const out = empty([n, 2, H, W], 'f32', 'turbulence');
-      run(CROP_SCALE, { inputs: [f, stats], outputs: [out], params: [n, g, H, W, f32(scale)], threads: out.size });
+      run(CROP_SCALE, { inputs: [f, stats], outputs: [out], params: [n, g, H, W, f32(scale), this.params.keepMean ? 1 : 0,
+        this.params.correlation === 'fit' ? 1 : 0, f32(this.filterSd.x), f32(this.filterSd.y)], threads: out.size });
       f.dispose(); stats.dispose();
       return out;
     });
@@ -267,7 +362,22 @@ export class TurbulenceSimulator {
     return { image, field };
   }
 
+  /** Statistics of n fields from `seed` (RMS, whole-image shift, neighbour differences, folds): what `mirage simulate` prints. */
+  async statistics(n = 8, seed = 1): Promise<FieldStats> {
+    const f = this.fields(n, seed);
+    try { return fieldStats(await f.readF32(), n, this.height, this.width); } finally { f.dispose(); }
+  }
+
   dispose(): void { this.filter.dispose(); }
+}
+
+/** One line describing resolved settings and their fields' statistics. */
+export function describeTurbulence(p: ResolvedTurbulence, s?: FieldStats): string {
+  return `σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, lateral/longitudinal ${p.anisotropy.toFixed(2)} ` +
+    `(${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''}, ${p.correlation === 'integral' ? `Belen'kii's integral, γ ${p.gamma.toFixed(0)}` : 'four-point fit'}` +
+    `${p.keepMean ? ', whole-image shift kept' : ''})${p.blur ? `, blur up to σ ${p.blur} px` : ''}` +
+    (s ? `; fields: RMS ${s.rms.toFixed(2)} px, shift ${s.meanShift.toFixed(2)} px, neighbour difference ${s.neighbourStd.toFixed(2)} px, ` +
+      `folds at ${(100 * s.foldFraction).toFixed(1)}% of pixels` : '');
 }
 
 /** A seed for sample `index` of data set `seed`: distortions repeat exactly across runs. */

@@ -2,7 +2,7 @@
 // them once; a resumed run takes them from its checkpoint, and a flag that would change one of
 // them is an error naming both values (only --epochs may change: training longer or shorter).
 import { type ModelSpec, type OptionValue, type TrainingPlan, getModel, resolveOptions } from '../models/registry.js';
-import { type TurbulenceParams, resolveTurbulence } from '../sim/turbulence.js';
+import { type TurbulenceParams, resolveTurbulence, storedTurbulence } from '../sim/turbulence.js';
 import { OPTIMIZERS, SCHEDULES, formatSpec, parseSpec, withOption } from './recipe.js';
 
 /** The recipe's plan as this run resolved it (optimizer and schedule specs in canonical form), and the rest. */
@@ -57,7 +57,8 @@ export interface TrainFlags extends TurbulenceParams {
   iouTrain?: boolean;
 }
 
-const SIM_KEYS = ['sigma', 'corrLength', 'anisotropy', 'blur', 'cn2', 'pathLength', 'focalLength', 'aperture', 'pixelPitch', 'wavelength'] as const;
+const SIM_KEYS = ['sigma', 'corrLength', 'anisotropy', 'blur', 'cn2', 'pathLength', 'focalLength', 'aperture', 'pixelPitch', 'wavelength',
+  'correlation', 'outerScale', 'keepMean'] as const;
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function checkNumbers(c: RunConfig): void {
@@ -126,7 +127,8 @@ function applyFlags(spec: ModelSpec, base: RunConfig, f: TrainFlags): RunConfig 
   if (!distort && Object.keys(sim).length) {
     throw new Error(`--${kebab(Object.keys(sim)[0])}: distortion settings need --distort (or a model trained on distorted images)`);
   }
-  c.distortion = distort ? { ...(c.distortion ?? {}), ...sim } : null;
+  // a distortion names its correlation model, so that runs resumed or evaluated later keep it
+  c.distortion = distort ? { correlation: 'integral', ...(c.distortion ?? {}), ...sim } : null;
   if (c.distortion) resolveTurbulence(c.distortion);   // bad simulator settings fail here, before anything starts
   checkNumbers(c);
   return c;
@@ -161,7 +163,8 @@ export function configDiff(a: RunConfig, b: RunConfig): { key: string; was: stri
       else if (k === 'optimizer' || k === 'schedule') for (const [g, s] of Object.entries(v as object)) put(`${k} of ${g}`, s);
       else if (k === 'distortion') {
         if (v === null) put('--distort', false);
-        else for (const [sk, sv] of Object.entries(resolveTurbulence(v as TurbulenceParams))) put(`--${kebab(sk)}`, sv);
+        // resolved values, without those derived from others (fθ_D from the correlation length, γ from the outer scale)
+        else for (const [sk, sv] of Object.entries(resolveTurbulence(v as TurbulenceParams))) if (sk !== 'pixelsPerBeta' && sk !== 'gamma') put(`--${kebab(sk)}`, sv);
       } else put(`--${kebab(k)}`, v);
     }
     return m;
@@ -183,6 +186,7 @@ export function resumeConfig(stored: RunConfig, f: TrainFlags, path: string): { 
   if (f.recipe !== undefined && f.recipe !== stored.recipe) {
     throw new Error(`--recipe ${f.recipe} conflicts with ${path}, whose run uses recipe '${stored.recipe}'; drop --recipe to resume it`);
   }
+  if (stored.distortion) stored = { ...stored, distortion: storedTurbulence(stored.distortion) };
   const config = applyFlags(spec, stored, f);
   const diffs = configDiff({ ...stored, epochs: 0 }, { ...config, epochs: 0 });
   if (diffs.length) {

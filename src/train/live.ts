@@ -12,7 +12,7 @@ import { checkpointTensors } from '../io/checkpoint-data.js';
 import { safetensorsBytes } from '../io/safetensors.js';
 import { type ModelSpec, type OptionValue, getModel, resolveOptions } from '../models/registry.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { type TurbulenceParams, TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
+import { type TurbulenceParams, TurbulenceSimulator, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { IouEval, type IouResult } from './iou.js';
 import { makeOptimizers } from './recipe.js';
 import type { System } from './system.js';
@@ -131,8 +131,7 @@ export class LiveTrainer {
       ...this.spec.meta(this.options, NUM_CLASSES), height: String(this.height), width: String(this.width), data: 'synthetic (live)',
       class_names: CITYSCAPES_CLASSES.join('|'), palette: JSON.stringify(CITYSCAPES_PALETTE), ignore_index: String(IGNORE),
       steps: String(this.steps), seed: String(this.seed), distorted: this.sim ? 'yes' : 'no',
-      ...(this.sim ? { sigma: String(this.sim.params.sigma), corr_length: String(this.sim.params.corrLength),
-        anisotropy: String(this.sim.params.anisotropy), blur: String(this.sim.params.blur) } : {}),
+      ...(this.sim ? turbulenceMeta(this.sim.params) : {}),
     };
     return safetensorsBytes(model as Map<string, HostTensor>, meta);
   }

@@ -3,7 +3,7 @@
 // file's options and loaded strictly. Also the distortion a model is evaluated under.
 import type { HostTensor } from '../engine/module.js';
 import { type ModelSpec, type OptionValue, modelOfCheckpoint } from '../models/registry.js';
-import { type TurbulenceParams, TurbulenceSimulator } from '../sim/turbulence.js';
+import { type TurbulenceParams, TurbulenceSimulator, storedTurbulence } from '../sim/turbulence.js';
 import type { System } from './system.js';
 
 export interface LoadedModel {
@@ -46,9 +46,12 @@ export function evalSimulator(m: LoadedModel, flags: TurbulenceParams & { distor
   if (m.spec.distortion !== 'always' && !flags.distort) return null;
   const given = flags.sigma !== undefined || flags.cn2 !== undefined;
   const fromCheckpoint = !given && m.meta.sigma !== undefined;
-  const p: TurbulenceParams = fromCheckpoint
-    ? { sigma: Number(m.meta.sigma), corrLength: Number(m.meta.corr_length), blur: Number(m.meta.blur ?? 0),
-      ...(m.meta.anisotropy !== undefined ? { anisotropy: Number(m.meta.anisotropy) } : {}) }
-    : flags;
+  // the run's own distortion settings when the checkpoint has them (all of them: model, mean, outer
+  // scale), else the resolved numbers in its meta; older checkpoints meant the four-point fit
+  const run = m.meta.run ? (JSON.parse(m.meta.run) as { distortion?: TurbulenceParams | null }).distortion : null;
+  const p: TurbulenceParams = !fromCheckpoint ? flags : run ? storedTurbulence(run)
+    : storedTurbulence({ sigma: Number(m.meta.sigma), corrLength: Number(m.meta.corr_length), blur: Number(m.meta.blur ?? 0),
+      ...(m.meta.anisotropy !== undefined ? { anisotropy: Number(m.meta.anisotropy) } : {}),
+      ...(m.meta.correlation !== undefined ? { correlation: m.meta.correlation as 'integral' | 'fit', keepMean: m.meta.keep_mean === 'true' } : {}) });
   return { sim: new TurbulenceSimulator(height, width, p), fromCheckpoint };
 }

@@ -29,7 +29,7 @@ import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import type { ModelSpec } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
-import { TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
+import { TurbulenceSimulator, describeTurbulence, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
@@ -238,9 +238,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     const sim = c.distortion ? new TurbulenceSimulator(trainLoader.height, trainLoader.width, c.distortion) : null;
     if (sim) {
       disposers.push(() => sim.dispose());
-      const p = sim.params;
-      console.log(`heat distortion on the fly: σ ${p.sigma.toFixed(2)} px, correlation 0.5 at ${p.corrLength.toFixed(1)} px (${p.mode})` +
-        (p.blur ? `, blur up to σ ${p.blur} px` : ''));
+      console.log(`heat distortion on the fly: ${describeTurbulence(sim.params, await sim.statistics(8, c.seed))}`);
     }
 
     const last = join(session.savedir, 'checkpoint.safetensors'), bestPath = join(session.savedir, 'model_best.safetensors');
@@ -274,7 +272,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       ...spec.meta(c.options, trainDs.numClasses), run: JSON.stringify(c), data: c.data, height: trainLoader.height, width: trainLoader.width,
       class_names: trainDs.classNames.join('|'), palette: JSON.stringify(trainDs.palette), ignore_index: trainDs.ignoreIndex, class_weights: weights ? JSON.stringify([...weights]) : '',
       distorted: sim ? 'yes' : 'no',
-      ...(sim ? { sigma: sim.params.sigma, corr_length: sim.params.corrLength, anisotropy: sim.params.anisotropy, blur: sim.params.blur } : {}),
+      ...(sim ? turbulenceMeta(sim.params) : {}),
     });
     let cleared = !!ck;
     for (let e = start; e < c.epochs; e++) {
