@@ -8,6 +8,8 @@ import { tensor } from '../src/engine/tensor.js';
 import { l1Loss } from '../src/kernels/losses.js';
 import { sliceChannels } from '../src/kernels/slice.js';
 import { RestorationUNet, feedbackInput } from '../src/models/restoration-unet.js';
+import { ERFNet } from '../src/models/erfnet.js';
+import { buildForTraining, getModel } from '../src/models/registry.js';
 import { Adam } from '../src/optim/adam.js';
 import { checkForward, checkGrad } from './helpers/check.js';
 import { type F64Tensor, f64, randn } from './reference/core.js';
@@ -28,6 +30,42 @@ t('reference configuration: 31,632,198 parameters (31,043,586 without the feedba
   assert.equal(sd.get('last.weight')!.shape, [2, 64, 1, 1]);
   assert.equal(sd.get('feedback.conv2.weight')!.shape, [1024, 60, 3, 3]);
   net.dispose();
+});
+
+t('K frames: 3K inputs and 2K flows; restored = mean of the frames warped by their flows (float64), gradients reach every frame; counts as the registry says', async () => {
+  const net = new RestorationUNet({ depth: 3, wf: 1, numClasses: 5, frames: 3, rng: new Rng(2) });
+  assert.equal(net.stateDict().get('down_path.0.block.0.weight')!.shape, [2, 9, 3, 3]);
+  assert.equal(net.stateDict().get('last.weight')!.shape, [6, 2, 1, 1]);
+  const spec = getModel('feedback'), o = { 'unet-depth': 3, 'unet-width': 1 };
+  assert.is(net.numParameters() + new ERFNet({ numClasses: 5, encoderOutputConv: false }).numParameters(), spec.parameterCount(o, 5, 3));
+  net.train(false);
+  const x = randn([2, 9, 12, 20], 7, 0.5);
+  const out = scope(() => { const r = net.forward(tensor(Float32Array.from(x.data), x.shape)); return { flow: keep(r.flow), restored: keep(r.restored) }; });
+  const flow = f64([...out.flow.shape], await out.flow.read()), got = await out.restored.read();
+  // reference: mean over k of warpRef(frame k, flow k)
+  const want = new Float64Array(2 * 3 * 12 * 20), hw = 12 * 20;
+  for (let k = 0; k < 3; k++) {
+    const fr = f64([2, 3, 12, 20]), fl = f64([2, 2, 12, 20]);
+    for (let n = 0; n < 2; n++) {
+      fr.data.set(x.data.subarray((n * 9 + 3 * k) * hw, (n * 9 + 3 * k + 3) * hw), n * 3 * hw);
+      fl.data.set(flow.data.subarray((n * 6 + 2 * k) * hw, (n * 6 + 2 * k + 2) * hw), n * 2 * hw);
+    }
+    warpRef(fr, fl).data.forEach((v, i) => { want[i] += v / 3; });
+  }
+  const err = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i])));
+  assert.ok(err < 1e-5, `restored vs float64: ${err}`);
+  out.flow.dispose(); out.restored.dispose();
+  // every frame receives gradient through its own warp
+  net.train(true);
+  const xin = tensor(Float32Array.from(x.data), x.shape, { requiresGrad: true });
+  scope(() => backward(l1Loss(net.forward(xin).restored, tensor(new Float32Array(2 * 3 * hw).fill(0.5), [2, 3, 12, 20]))));
+  const g = await xin.grad!.read();
+  for (let k = 0; k < 3; k++) assert.ok(g.slice(3 * k * hw, (3 * k + 3) * hw).some((v) => v !== 0), `frame ${k} gradient`);
+  xin.dispose(); net.dispose();
+  assert.throws(() => new RestorationUNet({ depth: 3, wf: 1, frames: 0 }), /frames 0 must be an integer from 1 to 16/);
+  // a model that takes one image is refused K frames, naming the way out
+  assert.throws(() => buildForTraining(getModel('erfnet'), {}, { numClasses: 5, ignoreIndex: 4, weight: null, seed: 1, init: true, inputSize: [16, 32], frames: 3 }),
+    /--frames 3: erfnet takes 1 image per sample; fuse the frames first \(--fusion median or mean\)/);
 });
 
 function feedbackRef(d: F64Tensor, r: F64Tensor): F64Tensor {

@@ -8,7 +8,8 @@ import { fieldStats } from '../src/sim/field-stats.js';
 import { type LoadedModel, evalSimulator } from '../src/train/load.js';
 import { gaussianBlur, variableBlur } from '../src/sim/blur.js';
 import { checkForward } from './helpers/check.js';
-import { rand, randn } from './reference/core.js';
+import { type F64Tensor, rand, randn } from './reference/core.js';
+import { temporalFuse } from '../src/kernels/temporal.js';
 import { gaussianBlurRef, variableBlurRef } from './reference/blur.js';
 
 const t = suite('turbulence');
@@ -158,13 +159,65 @@ t('checkpoints evaluate on their own distortion: the run settings, or the meta; 
   check({ sigma: '2', corr_length: '6' }, { sigma: 1, corrLength: 3 }, { correlation: 'integral', keepMean: false, sigma: 1, corrLength: 3 });
 });
 
+t('temporalFuse: per-pixel mean and median of K frames match float64 (odd and even K, ties), errors name the shape', async () => {
+  const fuseRef = (x: F64Tensor, k: number, how: string): F64Tensor => {
+    const [n, , h, w] = x.shape, chw = 3 * h * w, out = { shape: [n, 3, h, w], data: new Float64Array(n * chw) };
+    for (let b = 0; b < n; b++) for (let i = 0; i < chw; i++) {
+      const v = Array.from({ length: k }, (_, f) => x.data[(b * k + f) * chw + i]).sort((p, q) => p - q);
+      out.data[b * chw + i] = how === 'mean' ? v.reduce((p, q) => p + q, 0) / k : k % 2 ? v[(k - 1) / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+    }
+    return out;
+  };
+  for (const k of [1, 2, 5, 8]) {
+    const x = randn([2, 3 * k, 5, 7], k);
+    x.data[0] = x.data[35];   // a tie
+    for (const how of ['mean', 'median'] as const) await checkForward((a: any) => temporalFuse(a, k, how), (a) => fuseRef(a, k, how), [x], { rtol: 1e-6, atol: 1e-6 });
+  }
+  const z = tensor(new Float32Array(2 * 6 * 4), [2, 6, 2, 2]);
+  assert.throws(() => temporalFuse(z, 3, 'median'), /expected \[N, 9, H, W\] for 3 RGB frames, got/);
+  assert.throws(() => temporalFuse(z, 2, 'max' as any), /fusion must be mean or median, got 'max'/);
+  z.dispose();
+});
+
+t('sequences: frame 0 is the single-frame distortion, fields correlate with the previous frame by ρ, fused frames are one image', async () => {
+  const [H, W] = [32, 48];
+  const img = tensor(Float32Array.from({ length: 2 * 3 * H * W }, (_, i) => 0.5 + 0.4 * Math.sin(0.3 * (i % W) + 0.2 * Math.floor(i / W))), [2, 3, H, W]);
+  const one = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 6 });
+  const seq = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 6, frames: 4, frameCorrelation: 0.8 });
+  const a = one.distort(img, 5), b = seq.distort(img, 5);
+  assert.equal(b.image.shape, [2, 12, H, W]);
+  assert.equal(b.field.shape, [2, 8, H, W]);
+  const [ai, bi, af, bf] = [await a.image.readF32(), await b.image.readF32(), await a.field.readF32(), await b.field.readF32()];
+  const hw = H * W;
+  for (let n = 0; n < 2; n++) {
+    assert.equal(bi.slice(n * 12 * hw, n * 12 * hw + 3 * hw), ai.slice(n * 3 * hw, (n + 1) * 3 * hw), 'frame 0 = the single-frame distortion');
+    assert.equal(bf.slice(n * 8 * hw, n * 8 * hw + 2 * hw), af.slice(n * 2 * hw, (n + 1) * 2 * hw), 'field 0 = the single-frame field');
+  }
+  // correlation of consecutive frames' fields (pooled over images, components and pairs): ρ
+  let sab = 0, saa = 0, sbb = 0;
+  for (let n = 0; n < 2; n++) for (let f = 1; f < 4; f++) for (let i = 0; i < 2 * hw; i++) {
+    const p = bf[(n * 8 + 2 * (f - 1)) * hw + i], q = bf[(n * 8 + 2 * f) * hw + i];
+    sab += p * q; saa += p * p; sbb += q * q;
+  }
+  const rho = sab / Math.sqrt(saa * sbb);
+  assert.ok(Math.abs(rho - 0.8) < 0.1, `frame-to-frame field correlation ${rho}, want 0.8`);
+  const fused = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 6, frames: 4, fusion: 'mean' });
+  const c = fused.distort(img, 5);
+  assert.equal(c.image.shape, [2, 3, H, W]);
+  assert.equal(c.field.shape, [2, 8, H, W]);
+  assert.throws(() => resolveTurbulence({ frames: 0 }), /frames must be an integer from 1 to 16, got 0/);
+  assert.throws(() => resolveTurbulence({ frameCorrelation: 1 }), /frame correlation must be in \[0, 1\), got 1/);
+  for (const x of [img, a.image, a.field, b.image, b.field, c.image, c.field]) x.dispose();
+  for (const x of [one, seq, fused]) x.dispose();
+});
+
 t('distort warps images, not labels; sizes are checked', async () => {
   const sim = new TurbulenceSimulator(16, 24, { sigma: 1.5, corrLength: 4 });
   const img = tensor(Float32Array.from({ length: 2 * 3 * 16 * 24 }, (_, i) => (i % 24) / 24), [2, 3, 16, 24]);
   const { image, field } = sim.distort(img, 7);
   const [a, b] = [await img.read(), await image.read()];
   assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3), 'image changed');
-  assert.throws(() => sim.distort(tensor(new Float32Array(3 * 8 * 8), [1, 3, 8, 8]), 1), /do not match the simulator's 24x16/);
+  assert.throws(() => sim.distort(tensor(new Float32Array(3 * 8 * 8), [1, 3, 8, 8]), 1), /do not match the simulator's \[N,3,16,24\]/);
   for (const x of [img, image, field]) x.dispose();
   sim.dispose();
 });

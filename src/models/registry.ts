@@ -86,6 +86,8 @@ export interface BuildContext {
   /** Reads a weights file (init-only options); absent where there is no file system. */
   readWeights?: (path: string) => { tensors: Map<string, HostTensor> };
   log?: (line: string) => void;
+  /** Heat-distorted frames per sample the model receives, [N, 3·frames, H, W] (default 1); models that restore from several frames use it. */
+  frames?: number;
 }
 
 export interface ModelSpec {
@@ -105,8 +107,8 @@ export interface ModelSpec {
   recipes: Record<string, Recipe> & { default: Recipe; demo: Recipe };
   /** 'always': trained and evaluated on heat-distorted inputs; 'optional': with --distort. */
   distortion: 'always' | 'optional';
-  /** Trainable parameters for these options and classes, without building anything. */
-  parameterCount(o: Record<string, OptionValue>, numClasses: number): number;
+  /** Trainable parameters for these options and classes (and input frames, for models that take several), without building anything. */
+  parameterCount(o: Record<string, OptionValue>, numClasses: number, frames?: number): number;
   /** The count the reference implementation has, which tests assert. */
   reference?: { options: Record<string, OptionValue>; numClasses: number; parameters: number; note: string };
   /** Input height and width must be multiples of this. */
@@ -140,12 +142,12 @@ function erfnetParameters(numClasses: number, outputConv: boolean): number {
   return encoder + decoder;
 }
 
-function unetParameters(depth: number, wf: number, numClasses: number): number {
+function unetParameters(depth: number, wf: number, numClasses: number, frames = 1): number {
   const block = (i: number, o: number) => conv(i, o, 3) + bn(o) + conv(o, o, 3) + bn(o);
-  let n = 0, prev = 3;
+  let n = 0, prev = 3 * frames;
   for (let i = 0; i < depth; i++) { n += block(prev, 2 ** (wf + i)); prev = 2 ** (wf + i); }
   for (let i = depth - 2; i >= 0; i--) { const o = 2 ** (wf + i); n += conv(prev, o, 2) + block(prev, o); prev = o; }
-  n += conv(prev, 2, 1);
+  n += conv(prev, 2 * frames, 1);
   const f = 3 * numClasses, bottleneck = 2 ** (wf + depth - 1);
   return n + conv(f, f, 3) + bn(f) + conv(f, bottleneck, 3) + bn(bottleneck);
 }
@@ -275,7 +277,7 @@ const feedback: ModelSpec = {
     },
   },
   distortion: 'always',
-  parameterCount: (o, c) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c) + erfnetParameters(c, false),
+  parameterCount: (o, c, frames = 1) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c, frames) + erfnetParameters(c, false),
   reference: { options: { 'unet-depth': 5, 'unet-width': 6 }, numClasses: 20, parameters: 31_632_198 + 2_064_256,
     note: 'seed-specs §1.8: U-Net 31,632,198 with TransBlockRes + ERFNet 2,064,256 without encoder.output_conv' },
   multiple: (o) => Math.max(8, 2 ** (Number(o['unet-depth']) - 1)),
@@ -284,7 +286,7 @@ const feedback: ModelSpec = {
     const depth = Number(o['unet-depth']), wf = Number(o['unet-width']), scale = Number(o['feedback-scale']), its = Number(o.iterations);
     if (!(Number.isInteger(its) && its >= 1 && its <= 6)) throw new Error(`--iterations ${o.iterations}: must be an integer from 1 to 6`);
     if (!(scale >= 0 && Number.isFinite(scale))) throw new Error(`--feedback-scale ${o['feedback-scale']}: must be a finite number ≥ 0`);
-    const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, rng: new Rng(ctx.seed) });
+    const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, frames: ctx.frames ?? 1, rng: new Rng(ctx.seed) });
     const seg = new ERFNet({ numClasses: ctx.numClasses, encoderOutputConv: false, rng: new Rng(ctx.seed + 1) });
     // CB-iFL weighs classes by effective numbers derived from the base weights (seed-specs §1.6)
     const w = ctx.weight && (o.loss === 'cbifl' ? cbWeights(ctx.weight) : ctx.weight);
@@ -730,4 +732,21 @@ export function modelOfCheckpoint(meta: Record<string, string>, asked: string | 
   if (asked) return getModel(asked);
   const trunk = tensors && trunkOf(tensors);
   return getModel(trunk ? TRUNK_MODEL[trunk] : 'erfnet');
+}
+
+/**
+ * Builds a model for training on inputs of ctx.inputSize and ctx.frames frames: a model built for
+ * one input size (an `input-size` option: the TAS500 nets' layer norms) records it in `options`,
+ * and a model that takes fewer frames than the distortion gives is refused before any step.
+ */
+export function buildForTraining(spec: ModelSpec, options: Record<string, OptionValue>, ctx: BuildContext & { inputSize: [number, number] }): System {
+  if (spec.options.some((x) => x.flag === 'input-size') && !options['input-size']) options['input-size'] = `${ctx.inputSize[0]}x${ctx.inputSize[1]}`;
+  const system = spec.build(options, ctx);
+  const frames = ctx.frames ?? 1;
+  if ((system.frames ?? 1) !== frames) {
+    system.dispose();
+    throw new Error(`--frames ${frames}: ${spec.name} takes ${system.frames ?? 1} image${(system.frames ?? 1) > 1 ? 's' : ''} per sample; ` +
+      'fuse the frames first (--fusion median or mean), or use a model that restores from several frames (--model feedback)');
+  }
+  return system;
 }

@@ -10,6 +10,7 @@ import { concat } from '../kernels/concat.js';
 import { add, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
 import { warp } from '../kernels/warp.js';
+import { sliceChannels } from '../kernels/slice.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
 
 /** [conv3×3 → ReLU → BN] × 2 (ReLU before BN, as the reference); state-dict indices block.0/2/3/5. */
@@ -80,6 +81,12 @@ export interface RestorationOptions {
   /** Maximum displacement in pixels (reference: tanh · 10). */
   maxShift?: number;
   feedbackScale?: number;
+  /**
+   * Frames of the scene it restores from (default 1, the reference): the input is [N, 3K, H, W],
+   * the last layer gives one flow per frame (2K channels), and the restored image is the mean of
+   * the K frames each warped by its flow.
+   */
+  frames?: number;
   rng?: Rng;
 }
 
@@ -94,6 +101,7 @@ export class RestorationUNet extends Module {
   readonly wf: number;
   readonly maxShift: number;
   readonly feedbackScale: number;
+  readonly frames: number;
 
   constructor(o: RestorationOptions = {}) {
     super();
@@ -101,21 +109,24 @@ export class RestorationUNet extends Module {
     this.wf = o.wf ?? 6;
     this.maxShift = o.maxShift ?? 10;
     this.feedbackScale = o.feedbackScale ?? 0.001;
+    this.frames = o.frames ?? 1;
+    if (!(Number.isInteger(this.frames) && this.frames >= 1 && this.frames <= 16)) throw new Error(`restoration U-Net: frames ${this.frames} must be an integer from 1 to 16`);
     if (!(this.depth >= 2 && this.depth <= 7) || !(this.wf >= 0 && this.wf <= 8)) {
       throw new Error(`restoration U-Net: depth ${this.depth} (2–7) or wf ${this.wf} (0–8) out of range`);
     }
-    let prev = 3;
+    let prev = 3 * this.frames;
     for (let i = 0; i < this.depth; i++) { this.down_path.push(new UNetConvBlock(prev, 2 ** (this.wf + i), o.rng)); prev = 2 ** (this.wf + i); }
     for (let i = this.depth - 2; i >= 0; i--) { this.up_path.push(new UNetUpBlock(prev, 2 ** (this.wf + i), o.rng)); prev = 2 ** (this.wf + i); }
-    this.last = new Conv2d(prev, 2, 1, { rng: o.rng });
+    this.last = new Conv2d(prev, 2 * this.frames, 1, { rng: o.rng });
     this.feedback = new FeedbackBlock(3 * (o.numClasses ?? 20), 2 ** (this.wf + this.depth - 1), this.depth, o.rng);
   }
 
-  /** The displacement field and the warped input; `feedback` is the 3·classes-channel tensor (or none). */
+  /** The displacement fields (one per frame) and the restored image; `feedback` is the 3·classes-channel tensor (or none). */
   forward(x: Tensor, feedback: Tensor | null = null): RestorationOutput {
-    const m = 2 ** (this.depth - 1);
-    if (x.rank !== 4 || x.shape[1] !== 3 || x.shape[2] % m || x.shape[3] % m) {
-      throw new Error(`restoration U-Net (depth ${this.depth}): input must be [N,3,H,W] with H, W multiples of ${m}, got ${x.describe()}`);
+    const m = 2 ** (this.depth - 1), c = 3 * this.frames;
+    if (x.rank !== 4 || x.shape[1] !== c || x.shape[2] % m || x.shape[3] % m) {
+      throw new Error(`restoration U-Net (depth ${this.depth}, ${this.frames} frame${this.frames > 1 ? 's' : ''}): input must be [N,${c},H,W] ` +
+        `with H, W multiples of ${m}, got ${x.describe()}`);
     }
     const skips: Tensor[] = [];
     let y = x;
@@ -126,6 +137,16 @@ export class RestorationUNet extends Module {
     if (feedback) y = add(y, layer('unet.feedback', () => scale(this.feedback.forward(feedback), this.feedbackScale)));
     this.up_path.forEach((blk, i) => { y = layer(`unet.up_path.${i}`, () => blk.forward(y, skips[skips.length - 1 - i])); });
     const flow = layer('unet.last', () => scale(tanh(this.last.forward(y)), this.maxShift));
-    return { flow, restored: layer('unet.warp', () => warp(x, flow)) };
+    if (this.frames === 1) return { flow, restored: layer('unet.warp', () => warp(x, flow)) };
+    // mean of the frames, each warped by its own flow
+    const restored = layer('unet.warp', () => {
+      let sum: Tensor | null = null;
+      for (let k = 0; k < this.frames; k++) {
+        const w = warp(sliceChannels(x, 3 * k, 3), sliceChannels(flow, 2 * k, 2));
+        sum = sum ? add(sum, w) : w;
+      }
+      return scale(sum!, 1 / this.frames);
+    });
+    return { flow, restored };
   }
 }

@@ -10,6 +10,9 @@ import { f32 } from '../engine/params.js';
 import { type Tensor, empty, tensor } from '../engine/tensor.js';
 import { HASH_U32, MAIN_1D, MAIN_PER_GROUP, TREE_SUM, kernel, run } from '../kernels/wgsl.js';
 import { warp } from '../kernels/warp.js';
+import { add, scale } from '../kernels/elementwise.js';
+import { concat } from '../kernels/concat.js';
+import { type Fusion, MAX_FRAMES, temporalFuse } from '../kernels/temporal.js';
 import { aaCorrelation } from './aa-correlation.js';
 import { fft2dRealEven } from './cpu-fft.js';
 import { variableBlur } from './blur.js';
@@ -34,10 +37,15 @@ export function storedTurbulence(p: TurbulenceParams): TurbulenceParams {
   return p.correlation === undefined ? { ...p, correlation: 'fit', keepMean: true } : p;
 }
 
+/** Frames per sample a model receives under these settings: all of them, or one when they are fused. */
+export function modelFrames(p: TurbulenceParams | null | undefined): number {
+  return p && (p.fusion ?? 'none') === 'none' ? p.frames ?? 1 : 1;
+}
+
 /** The resolved settings as checkpoint metadata (what storedTurbulence and `mirage eval` read back). */
 export function turbulenceMeta(p: ResolvedTurbulence): Record<string, string> {
   return { sigma: String(p.sigma), corr_length: String(p.corrLength), anisotropy: String(p.anisotropy), blur: String(p.blur),
-    correlation: p.correlation, keep_mean: String(p.keepMean) };
+    correlation: p.correlation, keep_mean: String(p.keepMean), frames: String(p.frames), frame_correlation: String(p.frameCorrelation), fusion: p.fusion };
 }
 
 /** Outer scale over aperture in the reference (L0 = 0.4·4 m, D = 300 mm / 5.6): AA_gamma30. */
@@ -77,6 +85,12 @@ export interface TurbulenceParams {
   outerScale?: number;
   /** Keep each field's mean (a whole-image shift) as the reference does; default: removed. */
   keepMean?: boolean;
+  /** Frames per sample (a static scene filmed through changing shimmer; default 1). */
+  frames?: number;
+  /** Correlation ρ of each frame's field with the previous frame's (default 0: independent). */
+  frameCorrelation?: number;
+  /** Fuse the frames into one image before the model: 'mean' or 'median' per pixel (default 'none': the model gets all frames). */
+  fusion?: 'none' | Fusion;
 }
 
 export interface ResolvedTurbulence {
@@ -95,6 +109,9 @@ export interface ResolvedTurbulence {
   pixelsPerBeta: number;
   keepMean: boolean;
   wave: 'spherical' | 'plane';
+  frames: number;
+  frameCorrelation: number;
+  fusion: 'none' | Fusion;
 }
 
 /** Turns physical or direct parameters into pixel units; out-of-range values are errors naming the parameter. */
@@ -109,6 +126,10 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
   positive('outer scale', p.outerScale);
   const blur = p.blur ?? 0, keepMean = p.keepMean ?? false;
   if (!(Number.isFinite(blur) && blur >= 0)) throw new Error(`turbulence: blur must be ≥ 0 pixels, got ${blur}`);
+  const seq = { frames: p.frames ?? 1, frameCorrelation: p.frameCorrelation ?? 0, fusion: p.fusion ?? 'none' };
+  if (!(Number.isInteger(seq.frames) && seq.frames >= 1 && seq.frames <= MAX_FRAMES)) throw new Error(`turbulence: frames must be an integer from 1 to ${MAX_FRAMES}, got ${seq.frames}`);
+  if (!(seq.frameCorrelation >= 0 && seq.frameCorrelation < 1)) throw new Error(`turbulence: frame correlation must be in [0, 1), got ${seq.frameCorrelation}`);
+  if (!['none', 'mean', 'median'].includes(seq.fusion)) throw new Error(`turbulence: fusion must be none, mean or median, got '${seq.fusion}'`);
   // the integral's half-correlation points for γ, in units of β
   const halves = (gamma: number) => {
     if (correlation === 'fit') return { long: CORRELATION_MODEL.halfLong, ratio: CORRELATION_MODEL.anisotropy };
@@ -128,7 +149,7 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
     const gamma = (p.outerScale ?? 1.6) / D, h = halves(gamma);
     const pixelsPerBeta = fpx * (D / L);   // β = r / (f·θ_D), θ_D = D/L
     return { sigma, corrLength: h.long * pixelsPerBeta, anisotropy: p.anisotropy ?? h.ratio, mode: 'physical', q: D / Math.sqrt(lambda * L), blur,
-      correlation, gamma, pixelsPerBeta, keepMean, wave: p.wave ?? 'spherical' };
+      correlation, gamma, pixelsPerBeta, keepMean, wave: p.wave ?? 'spherical', ...seq };
   }
   if (p.outerScale !== undefined) throw new Error('turbulence: the outer scale is a physical-mode setting (give Cn² too)');
   const sigma = p.sigma ?? 2, corrLength = p.corrLength ?? 8;
@@ -136,7 +157,7 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
   positive('correlation length', corrLength);
   const h = halves(REFERENCE_GAMMA);
   return { sigma, corrLength, anisotropy: p.anisotropy ?? h.ratio, mode: 'direct', blur, correlation, gamma: REFERENCE_GAMMA,
-    pixelsPerBeta: corrLength / h.long, keepMean, wave: p.wave ?? 'spherical' };
+    pixelsPerBeta: corrLength / h.long, keepMean, wave: p.wave ?? 'spherical', ...seq };
 }
 
 // white complex noise: re ~ N(0,1) (Box–Muller of two counter-hashed uniforms), im = 0
@@ -346,20 +367,48 @@ export class TurbulenceSimulator {
   }
 
   /**
-   * Warps images [n, 3, H, W] by fresh fields, then (blur > 0) blurs them by σ(x) = blur·m(x) with
-   * an independent smooth map m; returns the distorted images and the fields.
+   * What a camera sees of images [n, 3, H, W] (a static scene): `frames` frames, each warped by its
+   * own field and then (blur > 0) blurred by σ(x) = blur·m(x) with an independent smooth map m.
+   * Returns the frames [n, 3·frames, H, W] (fused to [n, 3, H, W] with `fusion`) and every frame's
+   * field [n, 2·frames, H, W]. Frame 0 is the single-frame distortion of `seed`; frame j's field
+   * is ρ·field(j − 1) + √(1 − ρ²)·fresh (ρ = frameCorrelation), so each keeps the ensemble statistics.
    */
   distort(images: Tensor, seed: number): { image: Tensor; field: Tensor } {
-    if (images.rank !== 4 || images.shape[2] !== this.height || images.shape[3] !== this.width) {
-      throw new Error(`turbulence: images ${images.describe()} do not match the simulator's ${this.width}x${this.height}`);
+    if (images.rank !== 4 || images.shape[1] !== 3 || images.shape[2] !== this.height || images.shape[3] !== this.width) {
+      throw new Error(`turbulence: images ${images.describe()} do not match the simulator's [N,3,${this.height},${this.width}]`);
     }
-    const field = this.fields(images.shape[0], seed);
+    const { frames: k, frameCorrelation: rho, fusion } = this.params, n = images.shape[0];
+    if (k === 1) {
+      const field = this.fields(n, seed);
+      return { image: this.apply(images, field, seed), field };
+    }
+    return noGrad(() => {
+      const fields: Tensor[] = [], views: Tensor[] = [];
+      for (let j = 0; j < k; j++) {
+        const fresh = this.fields(n, j === 0 ? seed : sampleSeed(seed, j));
+        if (j === 0 || rho === 0) { fields.push(fresh); continue; }
+        const a = scale(fields[j - 1], rho), b = scale(fresh, Math.sqrt(1 - rho * rho));
+        fields.push(add(a, b));
+        for (const t of [a, b, fresh]) t.dispose();
+      }
+      for (let j = 0; j < k; j++) views.push(this.apply(images, fields[j], j === 0 ? seed : sampleSeed(seed, j)));
+      const all = concat(views), field = concat(fields);
+      for (const t of [...views, ...fields]) t.dispose();
+      if (fusion === 'none') return { image: all, field };
+      const image = temporalFuse(all, k, fusion);
+      all.dispose();
+      return { image, field };
+    });
+  }
+
+  /** One frame: images warped by `field` (kept), blurred when the settings say so. */
+  private apply(images: Tensor, field: Tensor, seed: number): Tensor {
     const warped = noGrad(() => warp(images, field));
-    if (this.params.blur === 0) return { image: warped, field };
+    if (this.params.blur === 0) return warped;
     const map = this.blurMap(images.shape[0], (Math.imul(seed, 0x2545f491) ^ 0x6a09e667) >>> 0);
     const image = noGrad(() => variableBlur(warped, map, this.params.blur));
     warped.dispose(); map.dispose();
-    return { image, field };
+    return image;
   }
 
   /** Statistics of n fields from `seed` (RMS, whole-image shift, neighbour differences, folds): what `mirage simulate` prints. */
@@ -376,6 +425,7 @@ export function describeTurbulence(p: ResolvedTurbulence, s?: FieldStats): strin
   return `σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, lateral/longitudinal ${p.anisotropy.toFixed(2)} ` +
     `(${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''}, ${p.correlation === 'integral' ? `Belen'kii's integral, γ ${p.gamma.toFixed(0)}` : 'four-point fit'}` +
     `${p.keepMean ? ', whole-image shift kept' : ''})${p.blur ? `, blur up to σ ${p.blur} px` : ''}` +
+    (p.frames > 1 ? `, ${p.frames} frames (field correlation ${p.frameCorrelation} between frames)${p.fusion !== 'none' ? ` fused by the per-pixel ${p.fusion}` : ''}` : '') +
     (s ? `; fields: RMS ${s.rms.toFixed(2)} px, shift ${s.meanShift.toFixed(2)} px, neighbour difference ${s.neighbourStd.toFixed(2)} px, ` +
       `folds at ${(100 * s.foldFraction).toFixed(1)}% of pixels` : '');
 }

@@ -58,7 +58,7 @@ export interface TrainFlags extends TurbulenceParams {
 }
 
 const SIM_KEYS = ['sigma', 'corrLength', 'anisotropy', 'blur', 'cn2', 'pathLength', 'focalLength', 'aperture', 'pixelPitch', 'wavelength',
-  'correlation', 'outerScale', 'keepMean'] as const;
+  'correlation', 'outerScale', 'keepMean', 'frames', 'frameCorrelation', 'fusion'] as const;
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function checkNumbers(c: RunConfig): void {

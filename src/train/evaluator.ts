@@ -10,6 +10,7 @@ import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import { type TurbulenceSimulator, sampleSeed } from '../sim/turbulence.js';
 import { IouEval, type IouResult } from './iou.js';
 import { Progress } from './progress.js';
+import { RestorationMeter } from './restoration-meter.js';
 import type { System } from './system.js';
 
 /** The seed of batch k's distortion in evaluation (training batches use sampleSeed(seed, epoch·100003 + k)). */
@@ -31,6 +32,11 @@ export interface EvalOptions {
   label: string;
   /** Show the running loss every N batches (default: only at the end). */
   every?: number;
+  /**
+   * With a simulator: measure restoration against the exact inverse field (PSNR, L1, flow error and
+   * their ceilings; restoration-meter.ts) into the extras. Default true.
+   */
+  restoration?: boolean;
 }
 
 /** Uploads a loader batch as [N,3,H,W] images and i32 labels. */
@@ -48,6 +54,7 @@ export async function evaluateSystem(system: System, loader: Loader, o: EvalOpti
   let lossSum: Tensor | null = null;
   const extraSums = new Map<string, Tensor>();
   const bar = new Progress(o.label, ds.length);
+  const meter = o.sim && (o.restoration ?? true) ? new RestorationMeter() : null;
   system.train(false);
   let k = 0, n = 0;
   try {
@@ -55,8 +62,10 @@ export async function evaluateSystem(system: System, loader: Loader, o: EvalOpti
       const batch = k;
       scope(() => {
         const { x, y } = uploadBatch(b);
-        const input = o.sim ? o.sim.distort(x, evalDistortSeed(o.seed, batch)).image : x;
+        const d = o.sim ? o.sim.distort(x, evalDistortSeed(o.seed, batch)) : null;
+        const input = d ? d.image : x;
         const out = system.evalStep(input, y, x);
+        if (meter && d) meter.add(input, x, d.field, out);
         out.logits.forEach((lg, i) => meters[i].add(lg, y).dispose());
         if (out.loss) accumulateScalar((lossSum ??= keep(zeros([]))), out.loss, flag, batch);
         for (const [name, v] of Object.entries(out.extras ?? {})) {
@@ -64,6 +73,7 @@ export async function evaluateSystem(system: System, loader: Loader, o: EvalOpti
           accumulateScalar(extraSums.get(name)!, v, flag, batch);
         }
       });
+      await meter?.flush();
       k++; n += b.n;
       const show = o.every && lossSum && (k % o.every === 0 || k === loader.batches());
       bar.update(n, n, show ? `loss ${((await lossSum!.item()) / k).toFixed(4)}` : '');
@@ -73,12 +83,14 @@ export async function evaluateSystem(system: System, loader: Loader, o: EvalOpti
     const loss = lossSum ? (await (lossSum as Tensor).item()) / Math.max(1, k) : null;
     const extras: Record<string, number> = {};
     for (const [name, t] of extraSums) extras[name] = (await t.item()) / Math.max(1, k);
+    if (meter) Object.assign(extras, meter.result());
     if (bad !== FINITE) throw new NonFiniteError(`${o.label.trim()}: the loss is not finite at batch ${bad + 1} of ${loader.batches()}`);
     const last = ious[ious.length - 1];
     const seconds = bar.done(`${loss !== null ? `loss ${loss.toFixed(4)} ` : ''}mIoU ${(100 * last.miou).toFixed(2)}`);
     return { loss, extras, ious, images: n, seconds };
   } finally {
     for (const m of meters) m.dispose();
+    meter?.dispose();
     flag.dispose();
     (lossSum as Tensor | null)?.dispose();
     for (const t of extraSums.values()) t.dispose();

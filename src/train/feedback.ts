@@ -9,6 +9,7 @@ import { backward, noGrad } from '../engine/autograd.js';
 import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { add, sub } from '../kernels/elementwise.js';
+import { sliceChannels } from '../kernels/slice.js';
 import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
 import type { ERFNet } from '../models/erfnet.js';
 import { FeedbackModel } from '../models/feedback.js';
@@ -46,7 +47,7 @@ export function cbWeights(base: ArrayLike<number>, beta = 0.9999): Float32Array 
 /** detach: same storage, no autograd history. */
 export const detach = (t: Tensor): Tensor => t.view(t.shape);
 
-export interface FeedbackResult { restored: Tensor[]; logits: Tensor[]; l1: Tensor[]; seg: Tensor | null }
+export interface FeedbackResult { restored: Tensor[]; flows: Tensor[]; logits: Tensor[]; l1: Tensor[]; seg: Tensor | null }
 
 export class FeedbackSystem implements System {
   readonly iterations: number;
@@ -59,6 +60,7 @@ export class FeedbackSystem implements System {
   readonly outputs: string[];
   readonly labelDownscale = 1;
   readonly multiple: number;
+  readonly frames: number;
   constructor(readonly unet: RestorationUNet, readonly seg: ERFNet, readonly o: FeedbackOptions) {
     this.iterations = o.iterations ?? 3;
     this.gammas = o.gammas ?? [0, 0.1, 0.2];
@@ -68,6 +70,7 @@ export class FeedbackSystem implements System {
     this.groups = { seg: seg.parameters(), restore: unet.parameters() };
     this.outputs = Array.from({ length: this.iterations }, (_, k) => `iteration ${k + 1}`);
     this.multiple = Math.max(8, 2 ** (unet.depth - 1));
+    this.frames = unet.frames;
   }
 
   train(mode: boolean): void { this.module.train(mode); }
@@ -80,7 +83,8 @@ export class FeedbackSystem implements System {
   evalStep(input: Tensor, labels: Tensor | null, clean: Tensor | null): EvalOut {
     const o = this.run(input, clean, labels, this.o.weight ?? null);
     return { logits: o.logits, loss: o.seg ?? undefined, extras: clean ? { l1: o.l1[o.l1.length - 1] } : undefined,
-      images: { distorted: input, restored: o.restored[o.restored.length - 1] } };
+      restoration: o.restored.map((r, k) => ({ restored: r, flow: o.flows[k] })),
+      images: { distorted: this.frames > 1 ? sliceChannels(input, 0, 3) : input, restored: o.restored[o.restored.length - 1] } };
   }
 
   dispose(): void {
@@ -108,7 +112,7 @@ export class FeedbackSystem implements System {
     const training = opt !== undefined;
     const useFb = this.o.feedback ?? true, e2e = training && (this.o.endToEnd ?? false);
     const early = training && !e2e && (this.o.backwardPerIteration ?? true);
-    const restored: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], segLosses: Tensor[] = [];
+    const restored: Tensor[] = [], flows: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], segLosses: Tensor[] = [];
     // plain pass: initialises prev = cur = S_plain, so the first feedback Δ is 0
     let rPrev = noGrad(() => this.unet.forward(turbulent).restored);
     let prev = noGrad(() => this.seg.forward(rPrev));
@@ -118,7 +122,7 @@ export class FeedbackSystem implements System {
       // backward still needs stays alive through the saved views of its graph.
       const it = scope(() => {
         const fb = useFb ? noGrad(() => feedbackInput(sub(cur, prev), rPrev)) : null;
-        const r = (training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb))).restored;
+        const out = training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb)), r = out.restored;
         let l1: Tensor | null = null;
         if (clean) {
           l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
@@ -131,11 +135,11 @@ export class FeedbackSystem implements System {
           l = training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight));
           if (early) backward(l);   // frees this iteration's graph; the gradients accumulate
         }
-        return { r, s, l1, l, sOut: detach(s), rOut: detach(r) };
+        return { r, s, l1, l, sOut: detach(s), rOut: detach(r), flow: detach(out.flow) };
       });
       if (it.l1) l1s.push(it.l1);
       if (it.l) segLosses.push(it.l);
-      restored.push(it.r); logits.push(it.s);
+      restored.push(it.r); logits.push(it.s); flows.push(it.flow);
       prev = cur; cur = it.sOut; rPrev = it.rOut;
     }
     let seg: Tensor | null = null;
@@ -148,6 +152,6 @@ export class FeedbackSystem implements System {
         if (e2e) { opt!.restore.step(); opt!.restore.zeroGrad(); }
       }
     }
-    return { restored, logits, l1: l1s, seg };
+    return { restored, flows, logits, l1: l1s, seg };
   }
 }

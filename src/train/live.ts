@@ -10,9 +10,9 @@ import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../data/classes.js';
 import { syntheticScene } from '../data/synthetic.js';
 import { checkpointTensors } from '../io/checkpoint-data.js';
 import { safetensorsBytes } from '../io/safetensors.js';
-import { type ModelSpec, type OptionValue, getModel, resolveOptions } from '../models/registry.js';
+import { type ModelSpec, type OptionValue, buildForTraining, getModel, resolveOptions } from '../models/registry.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { type TurbulenceParams, TurbulenceSimulator, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
+import { type TurbulenceParams, TurbulenceSimulator, modelFrames, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { IouEval, type IouResult } from './iou.js';
 import { makeOptimizers } from './recipe.js';
 import type { System } from './system.js';
@@ -66,9 +66,8 @@ export class LiveTrainer {
     this.seed = o.seed ?? 1;
     this.valSize = o.valSize ?? 8;
     if (this.spec.distortion === 'always' && !o.distortion) throw new Error(`live training: ${this.spec.name} restores heat-distorted images; give a distortion`);
-    if (this.spec.options.some((x) => x.flag === 'input-size') && !this.options['input-size']) this.options['input-size'] = `${this.height}x${this.width}`;
-    this.system = this.spec.build(this.options, { numClasses: NUM_CLASSES, ignoreIndex: IGNORE, weight: null, seed: this.seed, init: true,
-      inputSize: [this.height, this.width] });
+    this.system = buildForTraining(this.spec, this.options, { numClasses: NUM_CLASSES, ignoreIndex: IGNORE, weight: null, seed: this.seed, init: true,
+      inputSize: [this.height, this.width], frames: modelFrames(o.distortion) });
     this.optimizers = {};
     try {
       this.optimizers = makeOptimizers(this.system.groups, recipe.optimizer, `${this.spec.name} (recipe ${recipeName})`);

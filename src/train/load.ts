@@ -3,7 +3,7 @@
 // file's options and loaded strictly. Also the distortion a model is evaluated under.
 import type { HostTensor } from '../engine/module.js';
 import { type ModelSpec, type OptionValue, modelOfCheckpoint } from '../models/registry.js';
-import { type TurbulenceParams, TurbulenceSimulator, storedTurbulence } from '../sim/turbulence.js';
+import { type TurbulenceParams, TurbulenceSimulator, modelFrames, storedTurbulence } from '../sim/turbulence.js';
 import type { System } from './system.js';
 
 export interface LoadedModel {
@@ -26,7 +26,9 @@ export function loadModel(path: string, asked: string | undefined, dataClasses: 
   if (dataClasses !== undefined && dataClasses !== numClasses) {
     throw new Error(`${path} predicts ${numClasses} classes but the data set has ${dataClasses}`);
   }
-  const system = spec.build(options, { numClasses, ignoreIndex: numClasses - 1, weight: null, seed: 0, init: false });
+  // frames the model takes: from its run's distortion settings (checkpoints before multi-frame input: one)
+  const run = meta.run ? (JSON.parse(meta.run) as { distortion?: TurbulenceParams | null }).distortion : null;
+  const system = spec.build(options, { numClasses, ignoreIndex: numClasses - 1, weight: null, seed: 0, init: false, frames: modelFrames(run) });
   try {
     if (spec.load) spec.load(system, tensors); else system.module.loadStateDict(tensors);
   } catch (e) {

@@ -36,6 +36,8 @@ export interface EvalOut {
   extras?: Record<string, Tensor>;
   /** Images shown beside the segmentation by `predict`, e.g. the restored input, [N,3,H,W]. */
   images?: Record<string, Tensor>;
+  /** Models that restore: per output (iteration), the restored image [N,3,H,W] and the flow [N,2·frames,H,W] that made it. */
+  restoration?: { restored: Tensor; flow: Tensor }[];
 }
 
 export interface System {
@@ -49,6 +51,8 @@ export interface System {
   readonly labelDownscale: number;
   /** Input height and width must be multiples of this. */
   readonly multiple: number;
+  /** Heat-distorted frames per sample it takes, [N, 3·frames, H, W] (default 1). */
+  readonly frames?: number;
   train(mode: boolean): void;
   /** Called before each training epoch (0-based), for losses that change with the epoch. */
   setEpoch?(epoch: number): void;

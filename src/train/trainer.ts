@@ -26,10 +26,10 @@ import { checkWritableDir, makeDir } from '../io/atomic.js';
 import { checkpointTensors, nonFiniteReport } from '../io/checkpoint-data.js';
 import { loadCheckpoint, readWeights, writeCheckpoint } from '../io/checkpoint.js';
 import { FINITE, accumulateScalar } from '../kernels/finite.js';
-import type { ModelSpec } from '../models/registry.js';
+import { type ModelSpec, buildForTraining } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
-import { TurbulenceSimulator, describeTurbulence, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
+import { TurbulenceSimulator, describeTurbulence, modelFrames, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
@@ -221,10 +221,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
     }
     if (weights) console.log(`class weights (${c.classWeights}): ${[...weights].map((v) => v.toFixed(2)).join(' ')}`);
 
-    // models built for one input size (an `input-size` option: the TAS500 nets' layer norms) record the run's
-    if (spec.options.some((x) => x.flag === 'input-size') && !c.options['input-size']) c.options['input-size'] = `${trainLoader.height}x${trainLoader.width}`;
-    const system = spec.build(c.options, { numClasses: trainDs.numClasses, ignoreIndex: trainDs.ignoreIndex, weight: weights,
-      seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l), inputSize: [trainLoader.height, trainLoader.width] });
+    const system = buildForTraining(spec, c.options, { numClasses: trainDs.numClasses, ignoreIndex: trainDs.ignoreIndex, weight: weights,
+      seed: c.seed, init: !ck, readWeights, log: (l) => console.log(l), inputSize: [trainLoader.height, trainLoader.width], frames: modelFrames(c.distortion) });
     disposers.push(() => system.dispose());
     const groups = Object.keys(system.groups);
     const opts = makeOptimizers(system.groups, c.optimizer, spec.name), scheds: Record<string, LRScheduler> = {};
