@@ -252,23 +252,31 @@ t('feedback model: train (on-the-fly distortion) → eval per iteration → pred
   assert.match(base.out, /heat distortion on the fly: σ 1.00 px/);
 });
 
-t('experiment hot-weather: table, JSON and chart for the chosen variants', async () => {
+t('experiment hot-weather: table (mIoU, restoration against its ceiling), JSON and chart for the chosen variants, K-frame rows', async () => {
   const out = join(dir, 'exp');
   const r = await mirage('experiment', 'hot-weather', '--height', '16', '--epochs', '1', '--train-size', '2', '--val-size', '2',
-    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl', '--seeds', '1,2', '--feedback-scale', '0.5', '--end-to-end', '--savedir', out);
+    '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl,median-2,restoration-2', '--frame-counts', '2',
+    '--seeds', '1,2', '--feedback-scale', '0.5', '--end-to-end', '--savedir', out);
   assert.is(r.code, 0, r.err);
   assert.match(r.out, /feedback ×0.5, end-to-end, seeds 1,2/);
-  assert.match(r.out, /distorted\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d \d+\.\d\d/);
-  assert.match(r.out, /feedback-cbifl\s+\d+\.\d\d ± \d+\.\d\d\s+\d+\.\d\d \d+\.\d\d\s+\d+\.\d\d → /);
+  const num = String.raw`\d+\.\d\d`;
+  assert.match(r.out, new RegExp(String.raw`distorted\s+${num}\s+${num}\s+${num} ${num}\s+${num} \(${num}\)\s+${num} \(${num}\)`));
+  assert.match(r.out, new RegExp(String.raw`feedback-cbifl\s+${num}\s+${num}\s+${num} ${num}\s+${num} → ${num} → ${num}\s+${num} → ${num} \(${num}\)\s+${num} → ${num} \(${num}\)`));
+  assert.match(r.out, new RegExp(String.raw`median-2\s+${num}\s+${num}\s+${num} ${num}\s+${num} \(${num}\)`));
+  assert.match(r.out, /heat distortion on the fly: .*2 frames \(field correlation 0 between frames\) fused by the per-pixel median/);
   const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
-  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl']);
-  assert.equal(j.runs.map((x: { seed: number }) => x.seed), [1, 1, 2, 2]);
+  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl', 'median-2', 'restoration-2']);
+  assert.equal(j.runs.map((x: { seed: number }) => x.seed), [1, 1, 1, 1, 2, 2, 2, 2]);
+  for (const k of ['psnr_input', 'psnr_ceiling', 'epe_zero', 'epe_ceiling', 'psnr_restored_3', 'epe_3']) assert.ok(Number.isFinite(j.runs[1].restoration[k]), k);
+  assert.equal(readWeights(join(out, 'restoration-2-seed1', 'model_best.safetensors')).tensors.get('restore.down_path.0.block.0.weight')!.shape, [2, 6, 3, 3]);
   const meta = readWeights(join(out, 'feedback-cbifl-seed2', 'model_best.safetensors')).meta;
   assert.is(meta.feedback_scale, '0.5');
   assert.is(meta.end_to_end, 'true');
   assert.ok(existsSync(join(out, 'results.png')) && existsSync(join(out, 'report.html')));
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);
+  assert.match((await mirage('experiment', 'hot-weather', '--segmenter', 'feedback')).err, /--segmenter feedback: restores by itself; choose a segmentation network \(erfnet, /);
+  assert.match((await mirage('experiment', 'hot-weather', '--frame-counts', '1,x')).err, /--frame-counts '1,x': give frame counts from 2 to 16/);
 });
 
 t('experiment tas: the TAS500 seed\'s networks from their demo recipes, per-output mIoU, parameters, memory, the seed\'s numbers beside', async () => {

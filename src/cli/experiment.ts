@@ -1,7 +1,9 @@
-// mirage experiment hot-weather: the paper's comparison (seed-specs §1.8) on one data set and budget:
-// ERFNet on clean images, ERFNet on distorted images, restoration pre-network + ERFNet, and the
-// feedback model with CE, iFL and CB-iFL. Same data, seed, epochs, class weights and segmentation
-// recipe for all (Adam, weight decay 1e-4, poly 0.9), so only the model differs between rows.
+// mirage experiment hot-weather: the paper's comparison (seed-specs §1.8) and what goes beyond it, on
+// one data set and budget: a segmenter on clean images, on distorted images, behind the restoration
+// pre-network, the feedback model with CE, iFL and CB-iFL, and from K frames of the scene (K ∈
+// --frame-counts): fused by the per-pixel median or mean (no learning) or restored by the K-frame U-Net.
+// Same data, seed, epochs, class weights and segmentation recipe for all, so only the input and
+// model differ between rows. Restoration is measured too (PSNR, flow error, their ceilings).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -10,7 +12,7 @@ import { seedBarsSpec } from '../report/charts.js';
 import { writeChartPng } from '../report/render.js';
 import { type Section, writeReport } from '../report/report.js';
 import { type TrainSummary, train } from '../train/trainer.js';
-import { getModel } from '../models/registry.js';
+import { getModel, listModels } from '../models/registry.js';
 
 /** Budget flags left undefined come from each model's demo recipe (mirage models). */
 export interface ExperimentArgs {
@@ -19,6 +21,12 @@ export interface ExperimentArgs {
   name: string; data: string; height?: number; width?: number; epochs?: number; batchSize?: number; trainSize: number;
   valSize: number; seeds: string; sigma: number; corrLength: number; unetDepth?: number; unetWidth?: number;
   lr?: number; variants?: string; feedbackScale: number; endToEnd: boolean;
+  /** Segmentation network of the clean, distorted and fused variants (default erfnet). */
+  segmenter?: string;
+  /** Frame counts of the multi-frame variants (default 3,5,8). */
+  frameCounts?: string;
+  /** Correlation of consecutive frames' fields (default 0). */
+  frameCorrelation?: number;
   /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
   resume?: boolean; overwrite?: boolean;
 }
@@ -26,53 +34,98 @@ export interface ExperimentArgs {
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
 
-const ALL = ['clean', 'distorted', 'restoration', 'feedback-ce', 'feedback-ifl', 'feedback-cbifl'] as const;
+const SINGLE = ['clean', 'distorted', 'restoration', 'feedback-ce', 'feedback-ifl', 'feedback-cbifl'] as const;
+/** Multi-frame variants, one per K: name-K. */
+const MULTI = ['median', 'mean', 'restoration', 'feedback-cbifl'] as const;
+
+/** The restoration numbers of a run's best epoch (validation), from its history. */
+function restorationOf(r: TrainSummary): Record<string, number> {
+  const best = r.history.find((h) => h.epoch === r.bestEpoch) ?? r.history[r.history.length - 1];
+  return Object.fromEntries(Object.entries(best?.valExtras ?? {}).filter(([k]) => /^(psnr|l1_|epe)/.test(k)));
+}
+
+/** The last output's restored PSNR and flow error (per iteration: the highest index). */
+function lastOutput(x: Record<string, number>, what: 'psnr_restored' | 'epe'): number | undefined {
+  const own = new RegExp(`^${what}(_\\d+)?$`);
+  const keys = Object.keys(x).filter((k) => own.test(k)).sort((p, q) => Number(p.split('_').pop()) - Number(q.split('_').pop()));
+  return keys.length ? x[keys[keys.length - 1]] : undefined;
+}
 
 export async function experiment(a: ExperimentArgs): Promise<void> {
   if (a.name === 'tas') return tasExperiment(a);
   if (a.name !== 'hot-weather') throw new Error(`experiment ${a.name}: choose hot-weather or tas`);
-  const { chosen, seeds, savedir: root } = plan(a, ALL);
-  // every variant starts from its model's demo recipe (same size, epochs, batch, ERFNet lr, class
-  // weights and augmentation), so only the model differs between rows
+  const ks = String(a.frameCounts ?? '3,5,8').split(',').map((x) => Number(x.trim()));
+  if (ks.some((k) => !(Number.isInteger(k) && k >= 2 && k <= 16))) throw new Error(`--frame-counts '${a.frameCounts}': give frame counts from 2 to 16 separated by commas`);
+  const all = [...SINGLE, ...MULTI.flatMap((v) => ks.map((k) => `${v}-${k}`))];
+  const { chosen, seeds, savedir: root } = plan(a, all, [...SINGLE, ...ks.map((k) => `median-${k}`)]);
+  const segmenter = a.segmenter ?? 'erfnet';
+  const seg = getModel(segmenter);
+  if (seg.distortion === 'always') {
+    throw new Error(`--segmenter ${segmenter}: restores by itself; choose a segmentation network (${listModels().filter((m) => m.distortion !== 'always').map((m) => m.name).join(', ')})`);
+  }
+  // every variant starts from its model's demo recipe (same size, epochs, batch, segmentation lr, class
+  // weights and augmentation), so only the input and the model differ between rows
   const common: TrainFlags = { recipe: 'demo', data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize,
     trainSize: a.trainSize, valSize: a.valSize, lr: a.lr, sigma: a.sigma, corrLength: a.corrLength };
-  const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; minutes: number }[] = [];
+  const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; restoration: Record<string, number>; minutes: number }[] = [];
   let first: TrainSummary['config'] | null = null;
   const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}`;
   for (const seed of seeds) {
     for (const v of chosen) {
-      console.log(`\n=== ${v} (seed ${seed}${v.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
+      const m = /^(.*)-(\d+)$/.exec(v), base = m ? m[1] : v, k = m ? Number(m[2]) : 1;
+      console.log(`\n=== ${v} (seed ${seed}${base.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
       const savedir = seeds.length > 1 ? join(root, `${v}-seed${seed}`) : join(root, v);
       const session = { savedir, overwrite: a.overwrite, resume: a.resume && existsSync(join(savedir, 'checkpoint.safetensors')) };
+      const frames = k > 1 ? { frames: k, frameCorrelation: a.frameCorrelation } : {};
       let r: TrainSummary;
-      if (v === 'clean' || v === 'distorted') {
-        r = await train(v === 'distorted' ? { ...common, seed, model: 'erfnet', distort: true }
-          : { ...common, seed, model: 'erfnet', sigma: undefined, corrLength: undefined }, session);
-      } else {
-        const loss = v === 'restoration' || v === 'feedback-ce' ? 'ce' : v === 'feedback-ifl' ? 'ifl' : 'cbifl';
-        r = await train({ ...common, seed, model: 'feedback', options: { loss, feedback: v !== 'restoration',
+      if (base === 'clean') r = await train({ ...common, seed, model: segmenter, sigma: undefined, corrLength: undefined }, session);
+      else if (base === 'distorted') r = await train({ ...common, seed, model: segmenter, distort: true }, session);
+      else if (base === 'median' || base === 'mean') r = await train({ ...common, ...frames, fusion: base, seed, model: segmenter, distort: true }, session);
+      else {
+        if (segmenter !== 'erfnet') console.log(`(${v}: the feedback model's segmenter is ERFNet, as in the paper; --segmenter applies to the other rows)`);
+        const loss = base === 'restoration' || base === 'feedback-ce' ? 'ce' : base === 'feedback-ifl' ? 'ifl' : 'cbifl';
+        r = await train({ ...common, ...frames, seed, model: 'feedback', options: { loss, feedback: base !== 'restoration',
           'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale } }, session);
       }
       first ??= r.config;
-      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined, minutes: r.seconds / 60 });
+      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined,
+        restoration: restorationOf(r), minutes: r.seconds / 60 });
     }
   }
-  const pct = (x: number) => (100 * x).toFixed(2);
+  const pct = (x: number) => (100 * x).toFixed(2), f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(2));
+  const avg = (rs: typeof runs, key: string) => { const v = rs.map((r) => r.restoration[key]).filter((x) => x !== undefined); return v.length ? mean(v) : undefined; };
+  const avgLast = (rs: typeof runs, what: 'psnr_restored' | 'epe') => { const v = rs.map((r) => lastOutput(r.restoration, what)).filter((x): x is number => x !== undefined); return v.length ? mean(v) : undefined; };
   const rows = chosen.map((v) => {
     const rs = runs.filter((r) => r.variant === v), m = rs.map((r) => r.miou);
     const its = rs[0].perIteration ? rs[0].perIteration.map((_, k) => mean(rs.map((r) => r.perIteration![k]))) : undefined;
-    return { variant: v, miou: mean(m), std: std(m), perSeed: m, perIteration: its, minutes: mean(rs.map((r) => r.minutes)) };
+    return { variant: v, miou: mean(m), std: std(m), perSeed: m, perIteration: its, minutes: mean(rs.map((r) => r.minutes)),
+      psnrInput: avg(rs, 'psnr_input'), psnrRestored: avgLast(rs, 'psnr_restored'), psnrCeiling: avg(rs, 'psnr_ceiling'),
+      epeZero: avg(rs, 'epe_zero'), epe: avgLast(rs, 'epe'), epeCeiling: avg(rs, 'epe_ceiling') };
   });
-  const table = [`variant            val mIoU ± std (${seeds.length} seed${seeds.length > 1 ? 's' : ''})   per seed              per feedback iteration (mean)   minutes/run`,
-    ...rows.map((r) => `${r.variant.padEnd(18)} ${pct(r.miou).padStart(8)} ± ${pct(r.std).padEnd(5)}        ${r.perSeed.map(pct).join(' ').padEnd(21)} ` +
-      `${(r.perIteration ?? []).map(pct).join(' → ').padEnd(31)} ${r.minutes.toFixed(1).padStart(6)}`)];
-  console.log(`\nhot-weather experiment on ${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px, ` +
-    `${fb}, seeds ${seeds.join(',')}:\n${table.join('\n')}`);
+  // share of the distortion's mIoU loss each variant wins back, per seed against that seed's rows
+  const perSeed = (v: string, seed: number) => runs.find((r) => r.variant === v && r.seed === seed)?.miou;
+  const recovered = (v: string) => {
+    const shares = seeds.map((s) => { const [c, d, x] = [perSeed('clean', s), perSeed('distorted', s), perSeed(v, s)]; return c !== undefined && d !== undefined && x !== undefined && c > d ? (x - d) / (c - d) : undefined; })
+      .filter((x): x is number => x !== undefined);
+    return shares.length ? mean(shares) : undefined;
+  };
+  const head = ['variant', 'val mIoU (%)', '± std', 'per seed', 'recovered', 'per iteration (mean)', 'PSNR dB: input → restored (ceiling)', 'flow EPE px: none → model (ceiling)', 'minutes/run'];
+  const cells = rows.map((r) => {
+    const rec = recovered(r.variant);
+    return [r.variant, pct(r.miou), pct(r.std), r.perSeed.map(pct).join(' '), r.variant === 'clean' || r.variant === 'distorted' || rec === undefined ? '' : `${(100 * rec).toFixed(0)}%`,
+      (r.perIteration ?? []).map(pct).join(' → '),
+      r.psnrInput === undefined ? '' : `${f2(r.psnrInput)}${r.psnrRestored !== undefined ? ` → ${f2(r.psnrRestored)}` : ''} (${f2(r.psnrCeiling)})`,
+      r.epeZero === undefined ? '' : `${f2(r.epeZero)}${r.epe !== undefined ? ` → ${f2(r.epe)}` : ''} (${f2(r.epeCeiling)})`, r.minutes.toFixed(1)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ');
+  const setting = `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px` +
+    `${a.frameCorrelation ? `, frame correlation ${a.frameCorrelation}` : ''}, segmenter ${segmenter}, ${fb}, seeds ${seeds.join(',')}`;
+  console.log(`\nhot-weather experiment on ${setting}:\n${[line(head), ...cells.map(line)].join('\n')}\n` +
+    '(recovered: share of the mIoU that distortion costs, won back, mean over seeds; PSNR of the model\'s input (frame 0, or the fused frames) and ' +
+    'restored image against the clean one; flow end-point error against the exact inverse field, whose warp is the ceiling)');
   writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
-  await writeResults(root, 'Hot-weather experiment', `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ` +
-    `${a.corrLength} px, ${fb}, seeds ${seeds.join(',')}`, rows.map((r) => ({ name: r.variant, values: r.perSeed.map((v) => 100 * v) })),
-  ['variant', 'val mIoU (%)', '± std', 'per seed', 'per feedback iteration (mean)', 'minutes/run'],
-  rows.map((r) => [r.variant, pct(r.miou), pct(r.std), r.perSeed.map(pct).join(' '), (r.perIteration ?? []).map(pct).join(' → '), r.minutes.toFixed(1)]));
+  await writeResults(root, 'Hot-weather experiment', setting, rows.map((r) => ({ name: r.variant, values: r.perSeed.map((v) => 100 * v) })), head, cells);
 }
 
 /** results.png (mean ± std over seeds, each seed a dot) and report.html (the chart and the table) of an experiment. */
@@ -85,9 +138,9 @@ async function writeResults(root: string, title: string, subtitle: string, bars:
   console.log(`results → ${join(root, 'results.json')}, ${join(root, 'results.png')}, ${join(root, 'report.html')}`);
 }
 
-/** The variants, seeds and folder of an experiment, checked. */
-function plan(a: ExperimentArgs, all: readonly string[]): { chosen: string[]; seeds: number[]; savedir: string } {
-  const chosen = a.variants ? a.variants.split(',').map((s) => s.trim()) : [...all];
+/** The variants (default: `defaults`, else all), seeds and folder of an experiment, checked. */
+function plan(a: ExperimentArgs, all: readonly string[], defaults: readonly string[] = all): { chosen: string[]; seeds: number[]; savedir: string } {
+  const chosen = a.variants ? a.variants.split(',').map((s) => s.trim()) : [...defaults];
   for (const v of chosen) if (!all.includes(v)) throw new Error(`--variants: unknown '${v}' (choose from ${all.join(', ')})`);
   const seeds = String(a.seeds).split(',').map((x) => Number(x.trim()));
   if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds '${a.seeds}': give integers separated by commas`);

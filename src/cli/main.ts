@@ -114,7 +114,7 @@ await yargs(hideBin(process.argv))
     .option('seed', { type: 'number', default: 1, describe: 'distortions are fixed by this seed and each file path' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace --out if it exists (the old copy stays until the new one is complete)' })),
   run((a) => simulate(a)))
-  .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL; tas: the TAS500 seed\'s 13 networks', (y) => y
+  .command('experiment <name>', 'Run a paper comparison; hot-weather: clean / distorted / restoration / feedback + CE, iFL, CB-iFL / K frames fused or restored, with restoration metrics; tas: the TAS500 seed\'s 13 networks', (y) => y
     .positional('name', { type: 'string', demandOption: true, describe: 'hot-weather | tas' })
     .option('data', { ...dataOpt, default: 'synthetic' })
     .option('height', { type: 'number', describe: 'input height (demo recipe: 64)' })
@@ -131,7 +131,10 @@ await yargs(hideBin(process.argv))
     .option('unet-width', { type: 'number', describe: 'feedback variants: 2^w filters in the first U-Net layer (demo recipe: 3; reference 6)' })
     .option('feedback-scale', { type: 'number', default: 0.001, describe: 'feedback variants: scale of the feedback branch (reference 0.001)' })
     .option('end-to-end', { type: 'boolean', default: false, describe: 'feedback variants: back-propagate the segmentation loss into the U-Net' })
-    .option('variants', { type: 'string', describe: 'comma list; hot-weather: clean,distorted,restoration,feedback-ce,feedback-ifl,feedback-cbifl; tas: iterative-v1 … v6, hourglass, hourglass-iter(-ex), res-hourglass(-iter, -iter-ex), iterative-v6-x2 (default all)' })
+    .option('segmenter', { type: 'string', describe: `hot-weather: segmentation network of the clean, distorted and fused rows (default erfnet; any of ${listModels().filter((m) => m.distortion !== 'always').map((m) => m.name).join(', ')})` })
+    .option('frame-counts', { type: 'string', describe: 'hot-weather: frame counts K of the multi-frame rows (median-K, mean-K, restoration-K, feedback-cbifl-K; default 3,5,8)' })
+    .option('frame-correlation', { type: 'number', describe: 'hot-weather: correlation of consecutive frames\' fields (default 0: independent)' })
+    .option('variants', { type: 'string', describe: 'comma list; hot-weather: clean, distorted, restoration, feedback-ce, feedback-ifl, feedback-cbifl and per K of --frame-counts median-K, mean-K, restoration-K, feedback-cbifl-K (default: the six single-frame rows and median-K); tas: iterative-v1 … v6, hourglass, hourglass-iter(-ex), res-hourglass(-iter, -iter-ex), iterative-v6-x2 (default all)' })
     .option('savedir', { type: 'string', describe: 'one folder per variant (and seed) goes here, with results.json and results.png (default runs/NAME)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue each variant from its checkpoint (variants without one start)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace earlier runs in --savedir' }),
