@@ -253,6 +253,8 @@ const feedback: ModelSpec = {
     { flag: 'iterations', type: 'number', default: 3, describe: 'feedback: iterations after the plain pass' },
     { flag: 'unet-depth', type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' },
     { flag: 'unet-width', type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' },
+    { flag: 'flow-loss', type: 'number', default: 0, describe: 'feedback: weight of flow supervision, L1 between the U-Net\'s flows and the exact inverse of the simulated fields (beyond the paper; 0 = the reference\'s photometric L1 only)' },
+    { flag: 'feedback-gate', type: 'boolean', default: false, describe: 'feedback: a learnable gate on the feedback branch, starting at --feedback-scale (beyond the paper; off = the reference\'s fixed scale)' },
   ],
   groupLr: [{ flag: 'lr-restore', group: 'restore', describe: 'feedback: the U-Net\'s learning rate (recipe: Adam 2e-4, halved every 30 epochs)' }],
   recipes: {
@@ -277,7 +279,8 @@ const feedback: ModelSpec = {
     },
   },
   distortion: 'always',
-  parameterCount: (o, c, frames = 1) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c, frames) + erfnetParameters(c, false),
+  parameterCount: (o, c, frames = 1) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c, frames) + erfnetParameters(c, false) +
+    (o['feedback-gate'] === true ? 1 : 0),
   reference: { options: { 'unet-depth': 5, 'unet-width': 6 }, numClasses: 20, parameters: 31_632_198 + 2_064_256,
     note: 'seed-specs §1.8: U-Net 31,632,198 with TransBlockRes + ERFNet 2,064,256 without encoder.output_conv' },
   multiple: (o) => Math.max(8, 2 ** (Number(o['unet-depth']) - 1)),
@@ -286,16 +289,20 @@ const feedback: ModelSpec = {
     const depth = Number(o['unet-depth']), wf = Number(o['unet-width']), scale = Number(o['feedback-scale']), its = Number(o.iterations);
     if (!(Number.isInteger(its) && its >= 1 && its <= 6)) throw new Error(`--iterations ${o.iterations}: must be an integer from 1 to 6`);
     if (!(scale >= 0 && Number.isFinite(scale))) throw new Error(`--feedback-scale ${o['feedback-scale']}: must be a finite number ≥ 0`);
-    const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, frames: ctx.frames ?? 1, rng: new Rng(ctx.seed) });
+    const flowWeight = Number(o['flow-loss'] ?? 0);
+    if (!(flowWeight >= 0 && Number.isFinite(flowWeight))) throw new Error(`--flow-loss ${o['flow-loss']}: must be a finite number ≥ 0`);
+    const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, frames: ctx.frames ?? 1,
+      feedbackGate: o['feedback-gate'] === true, rng: new Rng(ctx.seed) });
     const seg = new ERFNet({ numClasses: ctx.numClasses, encoderOutputConv: false, rng: new Rng(ctx.seed + 1) });
     // CB-iFL weighs classes by effective numbers derived from the base weights (seed-specs §1.6)
     const w = ctx.weight && (o.loss === 'cbifl' ? cbWeights(ctx.weight) : ctx.weight);
     return new FeedbackSystem(unet, seg, { ignoreIndex: ctx.ignoreIndex, loss: o.loss as SegLoss, feedback: o.feedback !== false,
-      endToEnd: o['end-to-end'] === true, iterations: its, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, its)), weight: w && keep(tensor(w, [w.length])) });
+      endToEnd: o['end-to-end'] === true, iterations: its, flowWeight, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, its)), weight: w && keep(tensor(w, [w.length])) });
   },
   meta: (o, c) => ({ model: 'feedback', classes: String(c), unet_depth: String(o['unet-depth']), unet_wf: String(o['unet-width']),
     loss: String(o.loss), feedback: String(o.feedback !== false), feedback_scale: String(o['feedback-scale']),
-    end_to_end: String(o['end-to-end'] === true), iterations: String(o.iterations) }),
+    end_to_end: String(o['end-to-end'] === true), iterations: String(o.iterations), flow_loss: String(o['flow-loss'] ?? 0),
+    feedback_gate: String(o['feedback-gate'] === true) }),
   fromCheckpoint(_t, meta, path) {
     if (meta.model !== 'feedback') throw new Error(`${path} holds a '${meta.model ?? 'unknown'}' model, not the feedback model`);
     const need = ['classes', 'unet_depth', 'unet_wf'].filter((k) => meta[k] === undefined);
@@ -303,7 +310,8 @@ const feedback: ModelSpec = {
     return {
       options: { 'unet-depth': Number(meta.unet_depth), 'unet-width': Number(meta.unet_wf), loss: meta.loss ?? 'cbifl',
         feedback: meta.feedback !== 'false', 'feedback-scale': Number(meta.feedback_scale ?? 0.001),
-        'end-to-end': meta.end_to_end === 'true', iterations: Number(meta.iterations ?? 3) },
+        'end-to-end': meta.end_to_end === 'true', iterations: Number(meta.iterations ?? 3), 'flow-loss': Number(meta.flow_loss ?? 0),
+        'feedback-gate': meta.feedback_gate === 'true' },
       numClasses: Number(meta.classes),
     };
   },

@@ -5,9 +5,9 @@
 // of the segmentation logits between the last two iterations and R the previous restored image.
 import { Module } from '../engine/module.js';
 import type { Rng } from '../engine/rng.js';
-import type { Tensor } from '../engine/tensor.js';
+import { type Tensor, full } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
-import { add, scale, tanh } from '../kernels/elementwise.js';
+import { add, mul, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
 import { warp } from '../kernels/warp.js';
 import { sliceChannels } from '../kernels/slice.js';
@@ -87,6 +87,12 @@ export interface RestorationOptions {
    * the K frames each warped by its flow.
    */
   frames?: number;
+  /**
+   * A learnable gate on the feedback branch (beyond the paper): the branch enters multiplied by a
+   * parameter `feedback_gate` that starts at feedbackScale and trains with the U-Net, instead of the
+   * fixed 0.001 at which the branch stays inert at small budgets (README, hot weather).
+   */
+  feedbackGate?: boolean;
   rng?: Rng;
 }
 
@@ -102,6 +108,7 @@ export class RestorationUNet extends Module {
   readonly maxShift: number;
   readonly feedbackScale: number;
   readonly frames: number;
+  readonly feedback_gate: Tensor | null;
 
   constructor(o: RestorationOptions = {}) {
     super();
@@ -119,6 +126,7 @@ export class RestorationUNet extends Module {
     for (let i = this.depth - 2; i >= 0; i--) { this.up_path.push(new UNetUpBlock(prev, 2 ** (this.wf + i), o.rng)); prev = 2 ** (this.wf + i); }
     this.last = new Conv2d(prev, 2 * this.frames, 1, { rng: o.rng });
     this.feedback = new FeedbackBlock(3 * (o.numClasses ?? 20), 2 ** (this.wf + this.depth - 1), this.depth, o.rng);
+    this.feedback_gate = o.feedbackGate ? this.registerParameter('feedback_gate', full([1], this.feedbackScale)) : null;
   }
 
   /** The displacement fields (one per frame) and the restored image; `feedback` is the 3·classes-channel tensor (or none). */
@@ -134,7 +142,10 @@ export class RestorationUNet extends Module {
       y = layer(`unet.down_path.${i}`, () => blk.forward(y));
       if (i < this.depth - 1) { skips.push(y); y = layer(`unet.pool.${i}`, () => maxPool2d(y, 2)); }
     });
-    if (feedback) y = add(y, layer('unet.feedback', () => scale(this.feedback.forward(feedback), this.feedbackScale)));
+    if (feedback) {
+      const gate = this.feedback_gate;
+      y = add(y, layer('unet.feedback', () => gate ? mul(this.feedback.forward(feedback), gate) : scale(this.feedback.forward(feedback), this.feedbackScale)));
+    }
     this.up_path.forEach((blk, i) => { y = layer(`unet.up_path.${i}`, () => blk.forward(y, skips[skips.length - 1 - i])); });
     const flow = layer('unet.last', () => scale(tanh(this.last.forward(y)), this.maxShift));
     if (this.frames === 1) return { flow, restored: layer('unet.warp', () => warp(x, flow)) };

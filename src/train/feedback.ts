@@ -8,7 +8,8 @@
 import { backward, noGrad } from '../engine/autograd.js';
 import { scope } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { add, sub } from '../kernels/elementwise.js';
+import { add, scale, sub } from '../kernels/elementwise.js';
+import { inverseField } from '../sim/inverse.js';
 import { sliceChannels } from '../kernels/slice.js';
 import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
 import type { ERFNet } from '../models/erfnet.js';
@@ -34,6 +35,11 @@ export interface FeedbackOptions {
    * iteration's ERFNet activations are alive at a time instead of all of them (bench/NOTES.md §34).
    */
   backwardPerIteration?: boolean;
+  /**
+   * Flow supervision (beyond the paper): the U-Net's loss adds flowWeight · L1 between its flows
+   * and the simulator's exact inverse fields (default 0: the reference's photometric L1 alone).
+   */
+  flowWeight?: number;
   ignoreIndex: number;
   /** Class weights of the segmentation loss (CE, focal, CB-iFL); owned by the system once given. */
   weight?: Tensor | null;
@@ -76,8 +82,15 @@ export class FeedbackSystem implements System {
   train(mode: boolean): void { this.module.train(mode); }
 
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
-    const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg });
+    const target = (this.o.flowWeight ?? 0) > 0 ? this.flowTarget(d) : null;
+    const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg }, target);
     return { loss: o.seg!, extras: { l1: o.l1[o.l1.length - 1] }, logits: o.logits };
+  }
+
+  /** The exact inverse of the batch's distortion fields, the target of flow supervision. */
+  private flowTarget(d: StepData): Tensor {
+    if (!d.field) throw new Error('feedback: --flow-loss needs the simulator\'s fields with each batch (train on distortion simulated on the fly)');
+    return inverseField(d.field);
   }
 
   evalStep(input: Tensor, labels: Tensor | null, clean: Tensor | null): EvalOut {
@@ -108,11 +121,11 @@ export class FeedbackSystem implements System {
    * you need from it; everything else is freed there.
    */
   run(turbulent: Tensor, clean: Tensor | null, labels: Tensor | null, weight: Tensor | null,
-    opt?: { restore: Optimizer; seg: Optimizer }): FeedbackResult {
+    opt?: { restore: Optimizer; seg: Optimizer }, flowTarget: Tensor | null = null): FeedbackResult {
     const training = opt !== undefined;
     const useFb = this.o.feedback ?? true, e2e = training && (this.o.endToEnd ?? false);
     const early = training && !e2e && (this.o.backwardPerIteration ?? true);
-    const restored: Tensor[] = [], flows: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], segLosses: Tensor[] = [];
+    const restored: Tensor[] = [], flows: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], restoreLosses: Tensor[] = [], segLosses: Tensor[] = [];
     // plain pass: initialises prev = cur = S_plain, so the first feedback Δ is 0
     let rPrev = noGrad(() => this.unet.forward(turbulent).restored);
     let prev = noGrad(() => this.seg.forward(rPrev));
@@ -123,10 +136,12 @@ export class FeedbackSystem implements System {
       const it = scope(() => {
         const fb = useFb ? noGrad(() => feedbackInput(sub(cur, prev), rPrev)) : null;
         const out = training ? this.unet.forward(turbulent, fb) : noGrad(() => this.unet.forward(turbulent, fb)), r = out.restored;
-        let l1: Tensor | null = null;
+        let l1: Tensor | null = null, restoreLoss: Tensor | null = null;
         if (clean) {
           l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
-          if (training && !e2e) { backward(l1); opt!.restore.step(); opt!.restore.zeroGrad(); }
+          // the U-Net's own loss: photometric L1, plus the flow term when supervised
+          restoreLoss = training && flowTarget ? add(l1, scale(l1Loss(out.flow, flowTarget), this.o.flowWeight!)) : l1;
+          if (training && !e2e) { backward(restoreLoss); opt!.restore.step(); opt!.restore.zeroGrad(); }
         }
         const segIn = e2e ? r : detach(r);
         const s = training ? this.seg.forward(segIn) : noGrad(() => this.seg.forward(segIn));
@@ -135,9 +150,9 @@ export class FeedbackSystem implements System {
           l = training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight));
           if (early) backward(l);   // frees this iteration's graph; the gradients accumulate
         }
-        return { r, s, l1, l, sOut: detach(s), rOut: detach(r), flow: detach(out.flow) };
+        return { r, s, l1, restoreLoss, l, sOut: detach(s), rOut: detach(r), flow: detach(out.flow) };
       });
-      if (it.l1) l1s.push(it.l1);
+      if (it.l1) { l1s.push(it.l1); restoreLosses.push(it.restoreLoss!); }
       if (it.l) segLosses.push(it.l);
       restored.push(it.r); logits.push(it.s); flows.push(it.flow);
       prev = cur; cur = it.sOut; rPrev = it.rOut;
@@ -146,7 +161,7 @@ export class FeedbackSystem implements System {
     if (segLosses.length) {
       seg = segLosses.reduce((a, b) => (training && !early ? add(a, b) : noGrad(() => add(a, b))));
       if (training) {
-        const total = e2e ? l1s.reduce((a, b) => add(a, b), seg) : seg;
+        const total = e2e ? restoreLosses.reduce((a, b) => add(a, b), seg) : seg;
         if (!early) backward(total);
         opt!.seg.step(); opt!.seg.zeroGrad();
         if (e2e) { opt!.restore.step(); opt!.restore.zeroGrad(); }

@@ -94,8 +94,8 @@ export class LiveTrainer {
     this.system.train(true);
     const loss = scope(() => {
       const xt = tensor(x, [n, 3, this.height, this.width]), yt = tensor(y, [n, this.height, this.width], { dtype: 'i32' });
-      const input = this.sim ? this.sim.distort(xt, sampleSeed(this.seed, k)).image : xt;
-      return keep(this.system.trainStep({ input, clean: xt, labels: yt }, this.optimizers).loss);
+      const d = this.sim ? this.sim.distort(xt, sampleSeed(this.seed, k)) : null;
+      return keep(this.system.trainStep({ input: d ? d.image : xt, clean: xt, labels: yt, field: d?.field }, this.optimizers).loss);
     });
     this.steps++;
     let v: number;

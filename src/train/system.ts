@@ -17,6 +17,8 @@ export interface StepData {
   clean: Tensor;
   /** i32 class labels at the input's size divided by `labelDownscale`. */
   labels: Tensor;
+  /** The simulator's displacement fields of the input's frames [N, 2·frames, H, W], when it is distorted. */
+  field?: Tensor;
 }
 
 export interface StepOut {

@@ -355,8 +355,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
           const batch = k;
           scope(() => {
             const { x, y } = uploadBatch(b);
-            const input = sim ? sim.distort(x, sampleSeed(c.seed, e * 100003 + batch)).image : x;
-            const out = system.trainStep({ input, clean: x, labels: y }, opts);
+            const d = sim ? sim.distort(x, sampleSeed(c.seed, e * 100003 + batch)) : null;
+            const out = system.trainStep({ input: d ? d.image : x, clean: x, labels: y, field: d?.field }, opts);
             if (meter && out.logits) meter.add(out.logits[out.logits.length - 1], y).dispose();
             accumulateScalar(lossSum, out.loss, flag, batch);
             for (const [name, v] of Object.entries(out.extras ?? {})) {
