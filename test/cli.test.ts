@@ -275,6 +275,14 @@ t('experiment hot-weather: table (mIoU, restoration against its ceiling), JSON a
   assert.ok(existsSync(join(out, 'results.png')) && existsSync(join(out, 'report.html')));
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);
+  // a study split over commands merges into one table: the runs of both files, seeds combined
+  const other = join(dir, 'exp-other.json');
+  writeFileSync(other, JSON.stringify({ ...j, runs: j.runs.map((x: { seed: number }) => ({ ...x, seed: x.seed + 10 })) }));
+  const merged = await mirage('experiment', 'hot-weather', '--merge', `${join(out, 'results.json')},${other}`, '--savedir', join(dir, 'merged'));
+  assert.is(merged.code, 0, merged.err);
+  assert.match(merged.out, /\(merged from 2 files\), seeds 1,2,11,12/);
+  assert.is(JSON.parse(readFileSync(join(dir, 'merged', 'results.json'), 'utf8')).runs.length, 16);
+  assert.match((await mirage('experiment', 'hot-weather', '--merge', `${other},${other}`)).err, /--merge: distorted seed 11 appears twice/);
   assert.match((await mirage('experiment', 'hot-weather', '--segmenter', 'feedback')).err, /--segmenter feedback: restores by itself; choose a segmentation network \(erfnet, /);
   assert.match((await mirage('experiment', 'hot-weather', '--frame-counts', '1,x')).err, /--frame-counts '1,x': give frame counts from 2 to 16/);
 });

@@ -4,7 +4,7 @@
 // --frame-counts): fused by the per-pixel median or mean (no learning) or restored by the K-frame U-Net.
 // Same data, seed, epochs, class weights and segmentation recipe for all, so only the input and
 // model differ between rows. Restoration is measured too (PSNR, flow error, their ceilings).
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TrainFlags } from '../train/config.js';
@@ -21,6 +21,8 @@ export interface ExperimentArgs {
   name: string; data: string; height?: number; width?: number; epochs?: number; batchSize?: number; trainSize: number;
   valSize: number; seeds: string; sigma: number; corrLength: number; unetDepth?: number; unetWidth?: number;
   lr?: number; variants?: string; feedbackScale: number; endToEnd: boolean;
+  /** Restoration and feedback rows: flow supervision weight and the learnable feedback gate (beyond the paper; default off). */
+  flowLoss?: number; feedbackGate?: boolean;
   /** Segmentation network of the clean, distorted and fused variants (default erfnet). */
   segmenter?: string;
   /** Frame counts of the multi-frame variants (default 3,5,8). */
@@ -29,6 +31,8 @@ export interface ExperimentArgs {
   frameCorrelation?: number;
   /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
   resume?: boolean; overwrite?: boolean;
+  /** hot-weather: merge these results.json files (comma list) into one table instead of training. */
+  merge?: string;
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -54,6 +58,7 @@ function lastOutput(x: Record<string, number>, what: 'psnr_restored' | 'epe'): n
 export async function experiment(a: ExperimentArgs): Promise<void> {
   if (a.name === 'tas') return tasExperiment(a);
   if (a.name !== 'hot-weather') throw new Error(`experiment ${a.name}: choose hot-weather or tas`);
+  if (a.merge) return mergeHotWeather(a);
   const ks = String(a.frameCounts ?? '3,5,8').split(',').map((x) => Number(x.trim()));
   if (ks.some((k) => !(Number.isInteger(k) && k >= 2 && k <= 16))) throw new Error(`--frame-counts '${a.frameCounts}': give frame counts from 2 to 16 separated by commas`);
   const all = [...SINGLE, ...MULTI.flatMap((v) => ks.map((k) => `${v}-${k}`))];
@@ -67,9 +72,9 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   // weights and augmentation), so only the input and the model differ between rows
   const common: TrainFlags = { recipe: 'demo', data: a.data, height: a.height, width: a.width, epochs: a.epochs, batchSize: a.batchSize,
     trainSize: a.trainSize, valSize: a.valSize, lr: a.lr, sigma: a.sigma, corrLength: a.corrLength };
-  const runs: { variant: string; seed: number; miou: number; perIteration?: number[]; restoration: Record<string, number>; minutes: number }[] = [];
+  const runs: HotRun[] = [];
   let first: TrainSummary['config'] | null = null;
-  const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}`;
+  const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}${a.feedbackGate ? ', learnable gate' : ''}${a.flowLoss ? `, flow loss ×${a.flowLoss}` : ''}`;
   for (const seed of seeds) {
     for (const v of chosen) {
       const m = /^(.*)-(\d+)$/.exec(v), base = m ? m[1] : v, k = m ? Number(m[2]) : 1;
@@ -85,13 +90,52 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
         if (segmenter !== 'erfnet') console.log(`(${v}: the feedback model's segmenter is ERFNet, as in the paper; --segmenter applies to the other rows)`);
         const loss = base === 'restoration' || base === 'feedback-ce' ? 'ce' : base === 'feedback-ifl' ? 'ifl' : 'cbifl';
         r = await train({ ...common, ...frames, seed, model: 'feedback', options: { loss, feedback: base !== 'restoration',
-          'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale } }, session);
+          'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale,
+          'flow-loss': a.flowLoss ?? 0, 'feedback-gate': a.feedbackGate ?? false } }, session);
       }
       first ??= r.config;
       runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined,
         restoration: restorationOf(r), minutes: r.seconds / 60 });
     }
   }
+  const setting = `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px` +
+    `${a.frameCorrelation ? `, frame correlation ${a.frameCorrelation}` : ''}, segmenter ${segmenter}, ${fb}`;
+  await hotWeatherResults(root, setting, a, runs);
+}
+
+/** A hot-weather run's numbers, as results.json keeps them. */
+interface HotRun { variant: string; seed: number; miou: number; perIteration?: number[]; restoration: Record<string, number>; minutes: number }
+
+/**
+ * `mirage experiment hot-weather --merge A.json,B.json …`: one table and chart over the runs of
+ * several results.json files (a study split over commands, machines or seeds), written to --savedir.
+ */
+async function mergeHotWeather(a: ExperimentArgs): Promise<void> {
+  const files = a.merge!.split(',').map((f) => f.trim()).filter(Boolean);
+  const found = files.filter((f) => existsSync(f));
+  if (!found.length) throw new Error(`--merge: none of ${files.join(', ')} exists`);
+  const runs: HotRun[] = [];
+  let setting = '';
+  for (const f of found) {
+    let j: { experiment?: string; setting?: string; runs?: HotRun[] };
+    try { j = JSON.parse(readFileSync(f, 'utf8')); } catch (e) { throw new Error(`--merge: ${f} is not JSON (${(e as Error).message})`); }
+    if (j.experiment !== 'hot-weather' || !Array.isArray(j.runs)) throw new Error(`--merge: ${f} is not a hot-weather results.json`);
+    setting ||= j.setting ?? '';
+    for (const r of j.runs) {
+      if (runs.some((x) => x.variant === r.variant && x.seed === r.seed)) throw new Error(`--merge: ${r.variant} seed ${r.seed} appears twice (again in ${f})`);
+      runs.push({ ...r, restoration: r.restoration ?? {} });
+    }
+  }
+  const root = a.savedir ?? join('runs', 'hot-weather-merged');
+  mkdirSync(root, { recursive: true });
+  if (found.length < files.length) console.log(`--merge: ${files.filter((f) => !found.includes(f)).join(', ')} missing; merged ${found.length} file(s)`);
+  await hotWeatherResults(root, `${setting} (merged from ${found.length} file${found.length > 1 ? 's' : ''})`, a, runs);
+}
+
+/** The hot-weather table (mIoU, share recovered, per iteration, restoration against its ceiling), results.json, chart and report. */
+async function hotWeatherResults(root: string, setting: string, a: ExperimentArgs, runs: HotRun[]): Promise<void> {
+  const chosen = [...new Set(runs.map((r) => r.variant))], seeds = [...new Set(runs.map((r) => r.seed))];
+  const shown = `${setting}, seeds ${seeds.join(',')}`;
   const pct = (x: number) => (100 * x).toFixed(2), f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(2));
   const avg = (rs: typeof runs, key: string) => { const v = rs.map((r) => r.restoration[key]).filter((x) => x !== undefined); return v.length ? mean(v) : undefined; };
   const avgLast = (rs: typeof runs, what: 'psnr_restored' | 'epe') => { const v = rs.map((r) => lastOutput(r.restoration, what)).filter((x): x is number => x !== undefined); return v.length ? mean(v) : undefined; };
@@ -119,13 +163,11 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
   });
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ');
-  const setting = `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px` +
-    `${a.frameCorrelation ? `, frame correlation ${a.frameCorrelation}` : ''}, segmenter ${segmenter}, ${fb}, seeds ${seeds.join(',')}`;
-  console.log(`\nhot-weather experiment on ${setting}:\n${[line(head), ...cells.map(line)].join('\n')}\n` +
+  console.log(`\nhot-weather experiment on ${shown}:\n${[line(head), ...cells.map(line)].join('\n')}\n` +
     '(recovered: share of the mIoU that distortion costs, won back, mean over seeds; PSNR of the model\'s input (frame 0, or the fused frames) and ' +
     'restored image against the clean one; flow end-point error against the exact inverse field, whose warp is the ceiling)');
-  writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'hot-weather', args: a, date: new Date().toISOString(), rows, runs }, null, 1));
-  await writeResults(root, 'Hot-weather experiment', setting, rows.map((r) => ({ name: r.variant, values: r.perSeed.map((v) => 100 * v) })), head, cells);
+  writeFileAtomic(join(root, 'results.json'), JSON.stringify({ experiment: 'hot-weather', setting, args: a, date: new Date().toISOString(), rows, runs }, null, 1));
+  await writeResults(root, 'Hot-weather experiment', shown, rows.map((r) => ({ name: r.variant, values: r.perSeed.map((v) => 100 * v) })), head, cells);
 }
 
 /** results.png (mean ± std over seeds, each seed a dot) and report.html (the chart and the table) of an experiment. */

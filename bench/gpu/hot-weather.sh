@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# On the GPU host (device tool; prepare.sh first, then carry [".gpu", "dist"]), in one call of at most
+# 8 minutes: the hot-weather experiment (issue #26) at a larger budget than a CPU allows — 128×256
+# synthetic scenes, three seeds, ERFNet on clean and distorted images, the per-pixel median of K
+# frames, the K-frame restoration U-Net with flow supervision, and the reference feedback model —
+# with restoration metrics (PSNR, flow error, ceilings). Each seed is one command whose runs resume,
+# so a rerun after a time-out continues; the log, each seed's results.json and the merged results.json,
+# chart and report come back in $OUT (7 files; the device returns 8 at most).
+#   HW_ARGS: override the budget (rehearse here: HW_ARGS="--height 32 --epochs 1 --train-size 8 --val-size 8").
+#   SEEDS (default 1 2 3), VARIANTS, DEADLINE (seconds, default 470).
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+start=$SECONDS
+deadline=${DEADLINE:-470}
+left() { echo $(( deadline - (SECONDS - start) )); }
+if [ -d .gpu ]; then   # on the GPU host: the NVIDIA Vulkan ICD needs libglvnd (prepare.sh packs it)
+  for f in .gpu/*.deb; do dpkg -x "$f" /; done; ldconfig
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    [ -f "$icd" ] && { export VK_DRIVER_FILES=$icd; break; }
+  done
+  RUN="bash .gpu/remote.sh node"
+else
+  RUN=node
+fi
+$RUN dist/src/cli/main.js info > "$OUT/hot-weather.txt" 2>&1
+grep -q '^adapter' "$OUT/hot-weather.txt" || { cat "$OUT/hot-weather.txt"; exit 1; }
+ARGS=${HW_ARGS:---height 128 --epochs 12 --train-size 400 --val-size 100 --batch-size 8 --unet-width 4}
+VARIANTS=${VARIANTS:-clean,distorted,median-5,restoration-5,feedback-cbifl}
+for seed in ${SEEDS:-1 2 3}; do
+  t=$(left)
+  if (( t < 20 )); then echo "seed $seed skipped (deadline)" >> "$OUT/hot-weather.txt"; continue; fi
+  echo "[$(( SECONDS - start ))s] seed $seed (limit ${t}s)"
+  timeout "$t" $RUN dist/src/cli/main.js experiment hot-weather $ARGS --sigma 2 --corr-length 16 --frame-counts 5 --flow-loss 1 \
+    --variants "$VARIANTS" --seeds "$seed" --savedir "runs/hw-seed$seed" --resume >> "$OUT/hot-weather.txt" 2>&1
+  echo "[$(( SECONDS - start ))s] exit $?"
+  [ -f "runs/hw-seed$seed/results.json" ] && cp "runs/hw-seed$seed/results.json" "$OUT/seed$seed-results.json"
+done
+# one table over the seeds that finished
+files=$(ls runs/hw-seed*/results.json 2>/dev/null | paste -sd, -)
+if [ -n "$files" ]; then
+  $RUN dist/src/cli/main.js experiment hot-weather --merge "$files" --savedir runs/hw-merged >> "$OUT/hot-weather.txt" 2>&1
+  for f in results.json results.png report.html; do cp "runs/hw-merged/$f" "$OUT/merged-$f" 2>/dev/null; done
+fi
+ls -la "$OUT"
