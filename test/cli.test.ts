@@ -176,6 +176,7 @@ t('simulate: distorted copy in the same layout, labels copied unchanged, determi
   const out = join(dir, 'tcityscapes');
   const s = await mirage('simulate', '--in', src, '--out', out, '--sigma', '2', '--corr-length', '5');
   assert.is(s.code, 0, s.err);
+  assert.match(s.out, /distortion at 32x24: σ 2.00 px, longitudinal correlation 0.5 at 5.0 px, .*Belen'kii's integral, γ 30\); fields: RMS \d\.\d\d px, shift 0.00 px, neighbour difference \d\.\d\d px, folds at \d+\.\d% of pixels/);
   const outImg = readFileSync(join(out, 'leftImg8bit', 'val', 'c', 'c_0_0_leftImg8bit.png'));
   assert.not.equal(outImg, readFileSync(img));
   assert.equal(readFileSync(join(out, 'gtFine', 'val', 'c', 'c_0_0_gtFine_labelTrainIds.png')), readFileSync(lab));
@@ -239,7 +240,10 @@ t('feedback model: train (on-the-fly distortion) → eval per iteration → pred
   assert.match(tr.out, /val mIoU per iteration: \d+\.\d\d → \d+\.\d\d → \d+\.\d\d/);
   const ev = await mirage('eval', '--weights', join(fb, 'model_best.safetensors'), '--height', '16', '--val-size', '2');
   assert.is(ev.code, 0, ev.err);
-  assert.match(ev.out, /correlation 3.0 px \(from the checkpoint\)/);
+  assert.match(ev.out, /longitudinal correlation 0.5 at 3.0 px, .*\(from the checkpoint\)/);
+  assert.match(ev.out, /restoration against the clean images:\n  PSNR of the input \(dB\)\s+\d+\.\d\d\n  PSNR restored, output 1 \(dB\)/);
+  assert.match(ev.out, /PSNR restored, output 3 \(dB\)\s+\d+\.\d\d\n  PSNR ceiling, exact inverse warp \(dB\)\s+\d+\.\d\d/);
+  assert.match(ev.out, /flow error, output 3 \(px\)\s+\d+\.\d{3}\n  flow error of the exact inverse \(px\)\s+\d+\.\d{3}/);
   const pr = await mirage('predict', '--weights', join(fb, 'model_best.safetensors'), '--data', 'synthetic', '--limit', '1',
     '--height', '16', '--out', join(dir, 'fbpred'));
   assert.is(pr.code, 0, pr.err);
