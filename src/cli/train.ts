@@ -20,7 +20,7 @@ export function simOptions<T>(y: Argv<T>) {
     .option('anisotropy', { type: 'number', describe: "distortion: lateral/longitudinal correlation length (default: Belen'kii's integral's, 2.68; 1 = isotropic)" })
     .option('correlation', { choices: ['integral', 'fit'] as const, describe: "distortion: tilt correlation from Belen'kii's integral (default) or the earlier four-point fit (runs before 2026-12-03; rough at the pixel scale)" })
     .option('keep-mean', { type: 'boolean', describe: "distortion: keep each field's whole-image shift, as the reference simulator does (default: removed, as a stabilised camera sees it)" })
-    .option('frames', { type: 'number', describe: 'distortion: frames per sample, a static scene seen through changing shimmer (default 1); models get all of them (feedback restores from them) unless --fusion' })
+    .option('frames', { type: 'number', describe: 'distortion: frames per sample, a static scene seen through changing shimmer (default 1); the model gets all of them (feedback restores from them), or one image when they are fused' })
     .option('frame-correlation', { type: 'number', describe: 'distortion: correlation of each frame\'s field with the previous one (default 0: independent frames)' })
     .option('fusion', { choices: ['none', 'mean', 'median'] as const, describe: 'distortion: fuse the frames into one image per pixel before the model (the no-learning baseline; default none)' })
     .option('outer-scale', { type: 'number', describe: 'physical: turbulence outer scale in metres (default 1.6 = 0.4 × 4 m height); with the aperture it sets the correlation shape' })
