@@ -105,7 +105,7 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   // the feedback system: U-Net and ERFNet layers, and the per-model totals
   const pf = await mirage('profile', '--model', 'feedback', '--height', '16', '--batch-size', '1', '--unet-width', '1', '--unet-depth', '3', '--iterations', '1', '--top', '200');
   assert.is(pf.code, 0, pf.err);
-  assert.match(pf.out, /one feedback training step \(.*iterations 1, unet-depth 3, unet-width 1; seg adam:lr=0.0005,weight_decay=0.0001, restore adam:lr=0.0002\), 1x3x16x32: \d+\.\d ms GPU time/);
+  assert.match(pf.out, /one feedback training step \(.*iterations 1, unet-depth 3, unet-width 1, flow-loss 0, feedback-gate false; seg adam:lr=0.0005,weight_decay=0.0001, restore adam:lr=0.0002\), 1x3x16x32: \d+\.\d ms GPU time/);
   for (const l of ['unet.down_path.2', 'unet.pool.1', 'unet.feedback', 'unet.up_path.1', 'unet.last', 'unet.warp', 'decoder.output_conv']) {
     assert.match(pf.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'), l);
   }
