@@ -1,9 +1,9 @@
 // Heat-shimmer ("turbulence") distortion as the paper's data (data-and-simulation.md §C1, §C3):
 // a spatially correlated 2-D displacement field with anisotropic longitudinal / lateral correlation
 // (Schwartzman et al., ICCP 2017), generated on the GPU by filtering white noise in the Fourier
-// domain with a per-frequency 2×2 square-root filter, normalised to unit variance per component
-// (and by default to zero mean), scaled to σ pixels, then used for a bilinear backward warp of the
-// image (labels are not warped). The correlation is Belen'kii's integral (aa-correlation.ts).
+// domain with a per-frequency 2×2 square-root filter, scaled so that the ensemble std is σ pixels
+// (the filter's own variance), each field's mean removed by default, then used for a bilinear
+// backward warp of the image (labels are not warped). The correlation is Belen'kii's integral (aa-correlation.ts).
 import { noGrad } from '../engine/autograd.js';
 
 import { f32 } from '../engine/params.js';

@@ -32,11 +32,6 @@ export interface EvalOptions {
   label: string;
   /** Show the running loss every N batches (default: only at the end). */
   every?: number;
-  /**
-   * With a simulator: measure restoration against the exact inverse field (PSNR, L1, flow error and
-   * their ceilings; restoration-meter.ts) into the extras. Default true.
-   */
-  restoration?: boolean;
 }
 
 /** Uploads a loader batch as [N,3,H,W] images and i32 labels. */
@@ -54,7 +49,8 @@ export async function evaluateSystem(system: System, loader: Loader, o: EvalOpti
   let lossSum: Tensor | null = null;
   const extraSums = new Map<string, Tensor>();
   const bar = new Progress(o.label, ds.length);
-  const meter = o.sim && (o.restoration ?? true) ? new RestorationMeter() : null;
+  // with a simulator: restoration against the exact inverse field (PSNR, L1, flow error, ceilings) into the extras
+  const meter = o.sim ? new RestorationMeter() : null;
   system.train(false);
   let k = 0, n = 0;
   try {
