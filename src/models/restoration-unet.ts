@@ -11,6 +11,7 @@ import { add, mul, scale, tanh } from '../kernels/elementwise.js';
 import { avgPool2d, maxPool2d } from '../kernels/pool.js';
 import { warp } from '../kernels/warp.js';
 import { sliceChannels } from '../kernels/slice.js';
+import { MAX_FRAMES } from '../kernels/temporal.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, layer } from './layers.js';
 
 /** [conv3×3 → ReLU → BN] × 2 (ReLU before BN, as the reference); state-dict indices block.0/2/3/5. */
@@ -117,7 +118,7 @@ export class RestorationUNet extends Module {
     this.maxShift = o.maxShift ?? 10;
     this.feedbackScale = o.feedbackScale ?? 0.001;
     this.frames = o.frames ?? 1;
-    if (!(Number.isInteger(this.frames) && this.frames >= 1 && this.frames <= 16)) throw new Error(`restoration U-Net: frames ${this.frames} must be an integer from 1 to 16`);
+    if (!(Number.isInteger(this.frames) && this.frames >= 1 && this.frames <= MAX_FRAMES)) throw new Error(`restoration U-Net: frames ${this.frames} must be an integer from 1 to ${MAX_FRAMES}`);
     if (!(this.depth >= 2 && this.depth <= 7) || !(this.wf >= 0 && this.wf <= 8)) {
       throw new Error(`restoration U-Net: depth ${this.depth} (2–7) or wf ${this.wf} (0–8) out of range`);
     }
