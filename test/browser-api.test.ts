@@ -98,6 +98,28 @@ t('no WebGPU: a clear error, whether navigator.gpu is missing or gives no adapte
     assert.match(e.message, /gave no adapter in 3 tries \(plain and compatibility mode\)/);
   });
   assert.is(asked, 6, 'a plain and a compatibility request per try');
+  // Chromium losing its instance under requestDevice: a fresh adapter is asked for and tried again; other errors are final
+  const lost = () => Object.assign(new Error("Failed to execute 'requestDevice' on 'GPUAdapter': A valid external Instance reference no longer exists."), { name: 'OperationError' });
+  const fake = (outcomes: (() => Error)[]) => {
+    let adapters = 0, devices = 0;
+    const gpu = { requestAdapter: async () => {
+      adapters++;
+      return { features: new Set<string>(['core-features-and-limits']), limits: {}, info: {}, requestDevice: async () => { throw outcomes[Math.min(devices++, outcomes.length - 1)](); } };
+    } } as unknown as GPU;
+    return { gpu, counts: () => [adapters, devices] };
+  };
+  const once = fake([lost, () => new TypeError('requiredLimits: bad value')]);
+  await createBrowserEngine({ gpu: once.gpu, tries: 5 }).then(() => assert.unreachable('second error is final'), (e: Error) => {
+    assert.instance(e, TypeError);
+    assert.match(e.message, /requiredLimits: bad value/);
+  });
+  assert.equal(once.counts(), [2, 2], 'one retry on a fresh adapter, then the other error as it is');
+  const always = fake([lost]);
+  await createBrowserEngine({ gpu: always.gpu, tries: 3 }).then(() => assert.unreachable('never a device'), (e: Error) => {
+    assert.instance(e, NoWebGpuError);
+    assert.match(e.message, /requestDevice failed 3 times: Chromium kept losing its WebGPU instance .*reload the page/);
+  });
+  assert.equal(always.counts(), [3, 3]);
 });
 
 t('the kernel probe times every family the device can run and leaves the engine on the fastest', async () => {

@@ -41,6 +41,9 @@ export class NoWebGpuError extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Chromium's message when its WebGPU instance went away under a pending request (transient at page load). */
+const LOST_INSTANCE = /valid external Instance reference no longer exists/;
+
 /** The adapter, retried while null; a plain request first, then a compatibility-mode one. */
 async function findAdapter(gpu: GPU, tries: number): Promise<{ adapter: GPUAdapter; compatibility: boolean } | null> {
   for (let i = 0; i < tries; i++) {
@@ -69,8 +72,21 @@ export async function createBrowserEngine(opts: BrowserEngineOptions = {}): Prom
     throw new NoWebGpuError(`navigator.gpu gave no adapter in ${tries} tries (plain and compatibility mode): WebGPU is ` +
       'disabled or blocklisted for this GPU (see chrome://gpu), or no driver is present.');
   }
-  const { adapter, compatibility } = found;
-  const device = await adapter.requestDevice(deviceRequest(adapter));
+  let { adapter, compatibility } = found;
+  let device: GPUDevice | null = null;
+  // Chromium sometimes loses its WebGPU instance while the GPU process starts (more often on a busy
+  // CPU): requestDevice then rejects with "A valid external Instance reference no longer exists".
+  // The adapter is spent; a fresh one a moment later works (platform.md). Other errors are final.
+  for (let i = 1; !device; i++) {
+    try { device = await adapter.requestDevice(deviceRequest(adapter)); } catch (e) {
+      if (!LOST_INSTANCE.test(String((e as Error)?.message ?? e))) throw e;
+      if (i >= tries) throw new NoWebGpuError(`requestDevice failed ${i} times: Chromium kept losing its WebGPU instance (${(e as Error).message}); reload the page`);
+      await sleep(100 * i);
+      const again = await findAdapter(gpu, tries);
+      if (!again) throw new NoWebGpuError(`navigator.gpu gave no adapter after Chromium lost its WebGPU instance (${(e as Error).message})`);
+      ({ adapter, compatibility } = again);
+    }
+  }
   const info = adapterInfo(adapter);
   let engine: Engine;
   try { engine = initEngine(device, opts); } catch (e) { device.destroy(); throw e; }
