@@ -20,10 +20,16 @@ function mirage(...args: string[]): Promise<{ code: number; signal: string | nul
   return mirageEnv({}, ...args);
 }
 
-/** The binary with extra environment variables (e.g. MIRAGE_KILL_AT); a kill shows as `signal`. */
+/**
+ * The binary with extra environment variables (e.g. MIRAGE_KILL_AT); a kill shows as `signal`. A
+ * command past the time limit is killed and says so in `err` (`mirage bench` took 7m50s once, with
+ * two training runs beside the suite on two cores: over the earlier 5-minute limit, failing silently).
+ */
+const LIMIT_S = 900;
 function mirageEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; signal: string | null; out: string; err: string }> {
-  return new Promise((res) => execFile(process.execPath, [bin, ...args], { timeout: 300_000, env: { ...process.env, ...env } }, (e, out, err) =>
-    res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, signal: e?.signal ?? null, out, err })));
+  return new Promise((res) => execFile(process.execPath, [bin, ...args], { timeout: LIMIT_S * 1000, env: { ...process.env, ...env } }, (e, out, err) =>
+    res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, signal: e?.signal ?? null, out,
+      err: e?.killed && e.signal === 'SIGTERM' && !env.MIRAGE_KILL_AT ? `${err}\n(test helper: mirage ${args.join(' ')} killed after the ${LIMIT_S} s limit)` : err })));
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mirage-cli-'));
@@ -105,7 +111,7 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   // the feedback system: U-Net and ERFNet layers, and the per-model totals
   const pf = await mirage('profile', '--model', 'feedback', '--height', '16', '--batch-size', '1', '--unet-width', '1', '--unet-depth', '3', '--iterations', '1', '--top', '200');
   assert.is(pf.code, 0, pf.err);
-  assert.match(pf.out, /one feedback training step \(.*iterations 1, unet-depth 3, unet-width 1, flow-loss 0, feedback-gate false; seg adam:lr=0.0005,weight_decay=0.0001, restore adam:lr=0.0002\), 1x3x16x32: \d+\.\d ms GPU time/);
+  assert.match(pf.out, /one feedback training step \(.*iterations 1, unet-depth 3, unet-width 1, flow-loss 0, restore-pretrain 0, feedback-gate false, segmenter erfnet; seg adam:lr=0.0005,weight_decay=0.0001, restore adam:lr=0.0002\), 1x3x16x32: \d+\.\d ms GPU time/);
   for (const l of ['unet.down_path.2', 'unet.pool.1', 'unet.feedback', 'unet.up_path.1', 'unet.last', 'unet.warp', 'decoder.output_conv']) {
     assert.match(pf.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+`, 'm'), l);
   }
@@ -262,14 +268,18 @@ t('experiment hot-weather: table (mIoU, restoration against its ceiling), JSON a
     '--batch-size', '2', '--unet-depth', '3', '--unet-width', '1', '--variants', 'distorted,feedback-cbifl,median-2,restoration-2', '--frame-counts', '2',
     '--seeds', '1,2', '--feedback-scale', '0.5', '--end-to-end', '--savedir', out);
   assert.is(r.code, 0, r.err);
-  assert.match(r.out, /feedback ×0.5, end-to-end, seeds 1,2/);
+  // options beyond the reference name the rows they apply to (the U-Net alone has no feedback branch to scale)
+  assert.match(r.out, /=== feedback-cbifl \(feedback ×0.5, end-to-end\) \(seed 1\) ===/);
+  assert.match(r.out, /=== restoration-2 \(end-to-end\) \(seed 2\) ===/);
+  assert.match(r.out, /segmenter erfnet, seeds 1,2:/);
   const num = String.raw`\d+\.\d\d`;
   assert.match(r.out, new RegExp(String.raw`distorted\s+${num}\s+${num}\s+${num} ${num}\s+${num} \(${num}\)\s+${num} \(${num}\)`));
-  assert.match(r.out, new RegExp(String.raw`feedback-cbifl\s+${num}\s+${num}\s+${num} ${num}\s+${num} → ${num} → ${num}\s+${num} → ${num} \(${num}\)\s+${num} → ${num} \(${num}\)`));
+  assert.match(r.out, new RegExp(String.raw`feedback-cbifl \(feedback ×0\.5, end-to-end\)\s+${num}\s+${num}\s+${num} ${num}\s+${num} → ${num} → ${num}\s+${num} → ${num} \(${num}\)\s+${num} → ${num} \(${num}\)`));
   assert.match(r.out, new RegExp(String.raw`median-2\s+${num}\s+${num}\s+${num} ${num}\s+${num} \(${num}\)`));
   assert.match(r.out, /heat distortion on the fly: .*2 frames \(field correlation 0 between frames\) fused by the per-pixel median/);
   const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
-  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl', 'median-2', 'restoration-2']);
+  assert.equal(j.rows.map((x: { variant: string }) => x.variant), ['distorted', 'feedback-cbifl (feedback ×0.5, end-to-end)', 'median-2', 'restoration-2 (end-to-end)']);
+  assert.equal(j.runs[1].options, ['feedback ×0.5', 'end-to-end']);
   assert.equal(j.runs.map((x: { seed: number }) => x.seed), [1, 1, 1, 1, 2, 2, 2, 2]);
   for (const k of ['psnr_input', 'psnr_ceiling', 'epe_zero', 'epe_ceiling', 'psnr_restored_3', 'epe_3']) assert.ok(Number.isFinite(j.runs[1].restoration[k]), k);
   assert.equal(readWeights(join(out, 'restoration-2-seed1', 'model_best.safetensors')).tensors.get('restore.down_path.0.block.0.weight')!.shape, [2, 6, 3, 3]);
@@ -280,12 +290,25 @@ t('experiment hot-weather: table (mIoU, restoration against its ceiling), JSON a
   const bad = await mirage('experiment', 'hot-weather', '--variants', 'nope');
   assert.match(bad.err, /--variants: unknown 'nope'/);
   // a study split over commands merges into one table: the runs of both files, seeds combined
+  // (the other file as written before rows named their options: base variant names, the options on the setting line)
   const other = join(dir, 'exp-other.json');
-  writeFileSync(other, JSON.stringify({ ...j, runs: j.runs.map((x: { seed: number }) => ({ ...x, seed: x.seed + 10 })) }));
+  writeFileSync(other, JSON.stringify({ ...j, setting: `${j.setting}, feedback ×0.5, end-to-end`,
+    runs: j.runs.map((x: { seed: number; variant: string }) => ({ ...x, options: undefined, variant: x.variant.replace(/ \(.*\)$/, ''), seed: x.seed + 10 })) }));
   const merged = await mirage('experiment', 'hot-weather', '--merge', `${join(out, 'results.json')},${other}`, '--savedir', join(dir, 'merged'));
   assert.is(merged.code, 0, merged.err);
-  assert.match(merged.out, /\(merged from 2 files\), seeds 1,2,11,12/);
-  assert.is(JSON.parse(readFileSync(join(dir, 'merged', 'results.json'), 'utf8')).runs.length, 16);
+  assert.match(merged.out, /segmenter erfnet \(merged from 2 files\), seeds 1,2,11,12/);
+  const mj = JSON.parse(readFileSync(join(dir, 'merged', 'results.json'), 'utf8'));
+  assert.is(mj.runs.length, 16);
+  assert.equal(mj.rows.map((x: { variant: string; perSeed: number[] }) => [x.variant, x.perSeed.length]),
+    [['distorted', 4], ['feedback-cbifl (feedback ×0.5, end-to-end)', 4], ['median-2', 4], ['restoration-2 (end-to-end)', 4]]);
+  // the same variant with other options is another row
+  const third = join(dir, 'exp-third.json');
+  writeFileSync(third, JSON.stringify({ ...j, setting: `${j.setting}, feedback ×0.001, learnable gate`,
+    runs: j.runs.filter((x: { variant: string }) => x.variant.startsWith('feedback')).map((x: { variant: string }) => ({ ...x, options: undefined, variant: 'feedback-cbifl' })) }));
+  const gated = await mirage('experiment', 'hot-weather', '--merge', `${join(out, 'results.json')},${third}`, '--savedir', join(dir, 'merged3'));
+  assert.is(gated.code, 0, gated.err);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'merged3', 'results.json'), 'utf8')).rows.map((x: { variant: string }) => x.variant),
+    ['distorted', 'feedback-cbifl (feedback ×0.5, end-to-end)', 'median-2', 'restoration-2 (end-to-end)', 'feedback-cbifl (learnable gate)']);
   assert.match((await mirage('experiment', 'hot-weather', '--merge', `${other},${other}`)).err, /--merge: distorted seed 11 appears twice/);
   assert.match((await mirage('experiment', 'hot-weather', '--segmenter', 'feedback')).err, /--segmenter feedback: restores by itself; choose a segmentation network \(erfnet, /);
   assert.match((await mirage('experiment', 'hot-weather', '--frame-counts', '1,x')).err, /--frame-counts '1,x': give frame counts from 2 to 16/);

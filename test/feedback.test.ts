@@ -16,6 +16,7 @@ import { TurbulenceSimulator } from '../src/sim/turbulence.js';
 import { FeedbackSystem, cbWeights } from '../src/train/feedback.js';
 import { inverseField } from '../src/sim/inverse.js';
 import { flowEpeSum } from '../src/kernels/restoration-metrics.js';
+import { buildForTraining, getModel, resolveOptions } from '../src/models/registry.js';
 
 const t = suite('feedback');
 
@@ -148,6 +149,80 @@ t('flow supervision: the U-Net learns the exact inverse field faster than from p
   assert.ok(epe[1] < 0.9 * epe[0], `held-out flow EPE: supervised ${epe[1]} vs photometric only ${epe[0]}`);
   for (const x of [clean, labels]) x.dispose();
   sim.dispose();
+});
+
+t('restoration pre-training: the first epochs step the U-Net alone on its L1 (+ flow) loss, ERFNet untouched; then the loop trains both', async () => {
+  const [H, W] = [16, 32];
+  const { clean, labels } = await setup(H, W);
+  const sim = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 4 });
+  const unet = new RestorationUNet({ depth: 3, wf: 2, rng: new Rng(5) });
+  const seg = new ERFNet({ rng: new Rng(6) });
+  const sys = new FeedbackSystem(unet, seg, { ignoreIndex: 19, loss: 'cbifl', pretrainEpochs: 2, flowWeight: 0.5 });
+  const opt = { restore: new Adam(unet.parameters(), { lr: 1e-3 }), seg: new Adam(seg.parameters(), { lr: 1e-3 }) };
+  const segW = () => snapshot([seg.decoder.output_conv.weight, seg.encoder.initial_block.conv.weight]), unetW = () => snapshot([unet.last.weight]);
+  for (const epoch of [0, 1]) {
+    sys.setEpoch(epoch);
+    const s0 = await segW(), u0 = await unetW();
+    const [got, want] = await (async () => {
+      const r = scope(() => {
+        const d = sim.distort(clean, 20 + epoch), u = inverseField(d.field);
+        // the loss the step must report: the U-Net's L1 to the clean image plus 0.5 × its flow's L1 to the exact inverse, before the step
+        const o = unet.forward(d.image);
+        return { d, u, o };
+      });
+      const [rest, flow, cl, uf] = await Promise.all([r.o.restored.read(), r.o.flow.read(), clean.read(), r.u.read()]);
+      const l1 = (a: ArrayLike<number>, b: ArrayLike<number>) => { let x = 0; for (let i = 0; i < a.length; i++) x += Math.abs(a[i] - b[i]); return x / a.length; };
+      const expect = l1(rest, cl) + 0.5 * l1(flow, uf);
+      const out = scope(() => keep(sys.trainStep({ input: r.d.image, clean, labels, field: r.d.field }, opt).loss));
+      const v = await out.item();
+      for (const x of [out, r.u, r.d.image, r.d.field, r.o.restored, r.o.flow]) x.dispose();
+      return [v, expect];
+    })();
+    assert.ok(Math.abs(got - want) < 1e-4 * want, `epoch ${epoch}: pre-training loss ${got}, want ${want}`);
+    assert.equal(await segW(), s0, `epoch ${epoch}: ERFNet untouched while the U-Net pre-trains`);
+    assert.ok(changed(u0, await unetW()), `epoch ${epoch}: U-Net stepped`);
+  }
+  sys.setEpoch(2);
+  const s0 = await segW();
+  scope(() => { const d = sim.distort(clean, 30); sys.trainStep({ input: d.image, clean, labels, field: d.field }, opt); });
+  assert.ok(changed(s0, await segW()), 'ERFNet trains after the pre-training epochs');
+  opt.restore.dispose(); opt.seg.dispose(); sys.dispose(); sim.dispose();
+  for (const x of [clean, labels]) x.dispose();
+});
+
+t('--segmenter: another registered network behind the U-Net (its state dict under seg.*, its multiple, counted parameters); both train; the unfit are refused', async () => {
+  const spec = getModel('feedback'), ctx = { numClasses: 20, ignoreIndex: 19, weight: Float32Array.from({ length: 20 }, (_, c) => (c < 19 ? 1 + (c % 3) : 0)), seed: 1, init: true, inputSize: [32, 64] as [number, number] };
+  const o = resolveOptions(spec, { 'unet-depth': 3, 'unet-width': 1, segmenter: 'bisenet-r18', iterations: 1, loss: 'ce' });
+  const sys = buildForTraining(spec, o, ctx) as FeedbackSystem;
+  assert.is(sys.multiple, 32, 'BiSeNet\'s multiple');
+  assert.is(spec.multiple(o), 32);
+  const alone = getModel('bisenet-r18').build({}, { ...ctx, weight: null });
+  const sd = sys.module.stateDict(), own = alone.module.stateDict();
+  assert.equal([...sd.keys()].filter((k) => k.startsWith('seg.')).map((k) => k.slice(4)).sort(), [...own.keys()].sort());
+  assert.ok([...sd.keys()].every((k) => k.startsWith('seg.') || k.startsWith('restore.')));
+  const count = (ps: Tensor[]) => ps.reduce((a, p) => a + p.size, 0);
+  assert.is(count(sys.module.parameters()), spec.parameterCount(o, 20));
+  assert.is(count(sys.groups.seg), count(alone.module.parameters()));
+  alone.dispose();
+  assert.equal(spec.meta(o, 20).segmenter, 'bisenet-r18');
+  assert.is(spec.fromCheckpoint(new Map(), spec.meta(o, 20), 'ck').options.segmenter, 'bisenet-r18');
+  assert.is(spec.fromCheckpoint(new Map(), { ...spec.meta(o, 20), segmenter: undefined as unknown as string }, 'old').options.segmenter, 'erfnet');
+  // a step: the U-Net and BiSeNet both update
+  const { clean, labels, turb } = await setup(32, 64);
+  const opt = { restore: new Adam(sys.groups.restore, { lr: 1e-3 }), seg: new Adam(sys.groups.seg, { lr: 1e-3 }) };
+  const u0 = await snapshot([sys.unet.last.weight]), s0 = await snapshot(sys.groups.seg.slice(-2));
+  const loss = scope(() => keep(sys.trainStep({ input: turb, clean, labels }, opt).loss));
+  assert.ok(Number.isFinite(await loss.item()));
+  assert.ok(changed(u0, await snapshot([sys.unet.last.weight])), 'U-Net updated');
+  assert.ok(changed(s0, await snapshot(sys.groups.seg.slice(-2))), 'BiSeNet updated');
+  const ev = scope(() => sys.evalStep(turb, labels, clean).logits.map((l) => [...l.shape]));
+  assert.equal(ev, [[2, 20, 32, 64]]);
+  for (const x of [loss, clean, labels, turb]) x.dispose();
+  opt.restore.dispose(); opt.seg.dispose(); sys.dispose();
+  // refused: a model built for one input size, a model that restores by itself, an unknown name
+  assert.throws(() => spec.build(resolveOptions(spec, { segmenter: 'iterative-v1' }), ctx), /--segmenter iterative-v1: is built for one input size/);
+  assert.throws(() => spec.build(resolveOptions(spec, { segmenter: 'feedback' }), ctx), /--segmenter feedback: restores by itself/);
+  assert.throws(() => spec.build(resolveOptions(spec, { segmenter: 'nope' }), ctx), /--model nope: unknown model/);
 });
 
 t('feedback gate: a learnable feedback_gate starting at the scale, moved by training; absent (the reference) by default', async () => {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor } from '../src/engine/tensor.js';
-import { TurbulenceSimulator, blackman, resolveTurbulence } from '../src/sim/turbulence.js';
+import { TurbulenceSimulator, blackman, describeTurbulence, resolveTurbulence } from '../src/sim/turbulence.js';
 import { aaCorrelation } from '../src/sim/aa-correlation.js';
 import { besselJ } from '../src/sim/bessel.js';
 import { fieldStats } from '../src/sim/field-stats.js';
@@ -209,6 +209,43 @@ t('sequences: frame 0 is the single-frame distortion, fields correlate with the 
   assert.throws(() => resolveTurbulence({ frameCorrelation: 1 }), /frame correlation must be in \[0, 1\), got 1/);
   for (const x of [img, a.image, a.field, b.image, b.field, c.image, c.field]) x.dispose();
   for (const x of [one, seq, fused]) x.dispose();
+});
+
+t('ego-motion: frame j sees the scene shifted by j·v pixels (edge repeated), the shift part of its field; frame 0 does not move', async () => {
+  const [H, W] = [12, 40], hw = H * W;
+  const src = Float32Array.from({ length: 2 * 3 * hw }, (_, i) => Math.sin(0.7 * i) * 0.5 + 0.5);
+  const img = tensor(src, [2, 3, H, W]);
+  // no shimmer (σ 0): exactly the shifted scene, for a whole and a half pixel per frame (bilinear between neighbours)
+  for (const v of [2, -1.5]) {
+    const sim = new TurbulenceSimulator(H, W, { sigma: 0, corrLength: 6, frames: 3, egoMotion: v });
+    const d = sim.distort(img, 3);
+    const got = await d.image.readF32(), f = await d.field.readF32();
+    for (let n = 0; n < 2; n++) for (let j = 0; j < 3; j++) for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const at = (xx: number) => src[((n * 3 + c) * H + y) * W + Math.min(W - 1, Math.max(0, xx))];
+      const sx = Math.min(W - 1, Math.max(0, x + j * v)), x0 = Math.floor(sx), t = sx - x0;
+      const want = (1 - t) * at(x0) + t * at(x0 + 1);
+      const g = got[((n * 9 + 3 * j + c) * H + y) * W + x];
+      assert.ok(Math.abs(g - want) < 1e-5, `v ${v}, image ${n} frame ${j} channel ${c} at (${y}, ${x}): ${g} vs ${want}`);
+    }
+    for (let n = 0; n < 2; n++) for (let j = 0; j < 3; j++) {
+      assert.ok(f.slice((n * 6 + 2 * j) * hw, (n * 6 + 2 * j + 1) * hw).every((x) => x === 0), 'no vertical motion');
+      assert.ok(f.slice((n * 6 + 2 * j + 1) * hw, (n * 6 + 2 * j + 2) * hw).every((x) => x === j * v), `frame ${j}: horizontal ${j * v}`);
+    }
+    for (const x of [d.image, d.field, sim]) x.dispose();
+  }
+  // with shimmer: frame 0 as without motion; frame j's field is the static run's plus j·v
+  const still = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 6, frames: 3 });
+  const moving = new TurbulenceSimulator(H, W, { sigma: 1.5, corrLength: 6, frames: 3, egoMotion: 0.75 });
+  const a = still.distort(img, 9), b = moving.distort(img, 9);
+  const [ai, bi, af, bf] = [await a.image.readF32(), await b.image.readF32(), await a.field.readF32(), await b.field.readF32()];
+  assert.equal(bi.slice(0, 3 * hw), ai.slice(0, 3 * hw), 'frame 0 unmoved');
+  for (let i = 0; i < bf.length; i++) {
+    const j = Math.floor(i / (2 * hw)) % 3, horizontal = Math.floor(i / hw) % 2 === 1;
+    assert.ok(Math.abs(bf[i] - af[i] - (horizontal ? 0.75 * j : 0)) < 1e-5, `field element ${i}`);
+  }
+  assert.match(describeTurbulence(resolveTurbulence({ frames: 3, egoMotion: 0.75 })), /3 frames \(field correlation 0 between frames, scene moving 0.75 px per frame\)/);
+  assert.throws(() => resolveTurbulence({ egoMotion: 1 }), /ego-motion 1 px per frame needs several frames/);
+  for (const x of [img, a.image, a.field, b.image, b.field, still, moving]) x.dispose();
 });
 
 t('distort warps images, not labels; sizes are checked', async () => {

@@ -23,12 +23,16 @@ export interface ExperimentArgs {
   lr?: number; variants?: string; feedbackScale: number; endToEnd: boolean;
   /** Restoration and feedback rows: flow supervision weight and the learnable feedback gate (beyond the paper; default off). */
   flowLoss?: number; feedbackGate?: boolean;
-  /** Segmentation network of the clean, distorted and fused variants (default erfnet). */
+  /** Restoration and feedback rows: epochs of U-Net pre-training at the start (beyond the paper; default 0). */
+  restorePretrain?: number;
+  /** Segmentation network of every variant; the restoration and feedback rows put it behind the U-Net (default erfnet). */
   segmenter?: string;
   /** Frame counts of the multi-frame variants (default 3,5,8). */
   frameCounts?: string;
   /** Correlation of consecutive frames' fields (default 0). */
   frameCorrelation?: number;
+  /** Pixels per frame the scene moves in the multi-frame rows (default 0: static). */
+  egoMotion?: number;
   /** Continue each variant from its checkpoint (those without one start); --overwrite replaces earlier runs. */
   resume?: boolean; overwrite?: boolean;
   /** hot-weather: merge these results.json files (comma list) into one table instead of training. */
@@ -41,6 +45,29 @@ const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a 
 const SINGLE = ['clean', 'distorted', 'restoration', 'feedback-ce', 'feedback-ifl', 'feedback-cbifl'] as const;
 /** Multi-frame variants, one per K: name-K. */
 const MULTI = ['median', 'mean', 'restoration', 'feedback-cbifl'] as const;
+
+/**
+ * What a restoration or feedback row ran with beyond the reference (scale ×0.001, photometric L1,
+ * fixed branch, separate steps), e.g. ['flow loss ×1', 'learnable gate']; it is part of the row's
+ * name, so studies merged from commands with different options keep their rows apart.
+ */
+function beyondReference(base: string, o: { feedbackScale?: number; endToEnd?: boolean; feedbackGate?: boolean; flowLoss?: number; restorePretrain?: number }): string[] {
+  if (base !== 'restoration' && !base.startsWith('feedback')) return [];
+  const fb = base !== 'restoration';
+  return [fb && o.feedbackScale !== undefined && o.feedbackScale !== 0.001 ? `feedback ×${o.feedbackScale}` : '', o.endToEnd ? 'end-to-end' : '',
+    fb && o.feedbackGate ? 'learnable gate' : '', o.flowLoss ? `flow loss ×${o.flowLoss}` : '',
+    o.restorePretrain ? `U-Net pre-trained ${o.restorePretrain} epoch${o.restorePretrain > 1 ? 's' : ''}` : ''].filter(Boolean);
+}
+
+/** A row's name: the variant, with its options beyond the reference in brackets. */
+const rowName = (v: string, opts: string[]) => (opts.length ? `${v} (${opts.join(', ')})` : v);
+
+/** The options of an older results.json (before runs named them), read from its setting line ('…, feedback ×0.001, end-to-end, …'). */
+function optionsOfSetting(setting: string): { feedbackScale?: number; endToEnd?: boolean; feedbackGate?: boolean; flowLoss?: number } {
+  const scale = /feedback ×([\d.e-]+)/.exec(setting), flow = /flow loss ×([\d.e-]+)/.exec(setting);
+  return { feedbackScale: scale ? Number(scale[1]) : undefined, endToEnd: /, end-to-end/.test(setting), feedbackGate: /learnable gate/.test(setting),
+    flowLoss: flow ? Number(flow[1]) : undefined };
+}
 
 /** The restoration numbers of a run's best epoch (validation), from its history. */
 function restorationOf(r: TrainSummary): Record<string, number> {
@@ -74,37 +101,41 @@ export async function experiment(a: ExperimentArgs): Promise<void> {
     trainSize: a.trainSize, valSize: a.valSize, lr: a.lr, sigma: a.sigma, corrLength: a.corrLength };
   const runs: HotRun[] = [];
   let first: TrainSummary['config'] | null = null;
-  const fb = `feedback ×${a.feedbackScale}${a.endToEnd ? ', end-to-end' : ''}${a.feedbackGate ? ', learnable gate' : ''}${a.flowLoss ? `, flow loss ×${a.flowLoss}` : ''}`;
   for (const seed of seeds) {
     for (const v of chosen) {
       const m = /^(.*)-(\d+)$/.exec(v), base = m ? m[1] : v, k = m ? Number(m[2]) : 1;
-      console.log(`\n=== ${v} (seed ${seed}${base.startsWith('feedback') ? `, ${fb}` : ''}) ===`);
+      const opts = beyondReference(base, a);
+      console.log(`\n=== ${rowName(v, opts)} (seed ${seed}) ===`);
       const savedir = seeds.length > 1 ? join(root, `${v}-seed${seed}`) : join(root, v);
       const session = { savedir, overwrite: a.overwrite, resume: a.resume && existsSync(join(savedir, 'checkpoint.safetensors')) };
-      const frames = k > 1 ? { frames: k, frameCorrelation: a.frameCorrelation } : {};
+      const frames = k > 1 ? { frames: k, frameCorrelation: a.frameCorrelation, egoMotion: a.egoMotion } : {};
       let r: TrainSummary;
       if (base === 'clean') r = await train({ ...common, seed, model: segmenter, sigma: undefined, corrLength: undefined }, session);
       else if (base === 'distorted') r = await train({ ...common, seed, model: segmenter, distort: true }, session);
       else if (base === 'median' || base === 'mean') r = await train({ ...common, ...frames, fusion: base, seed, model: segmenter, distort: true }, session);
       else {
-        if (segmenter !== 'erfnet') console.log(`(${v}: the feedback model's segmenter is ERFNet, as in the paper; --segmenter applies to the other rows)`);
         const loss = base === 'restoration' || base === 'feedback-ce' ? 'ce' : base === 'feedback-ifl' ? 'ifl' : 'cbifl';
         r = await train({ ...common, ...frames, seed, model: 'feedback', options: { loss, feedback: base !== 'restoration',
           'end-to-end': a.endToEnd, iterations: 3, 'unet-depth': a.unetDepth, 'unet-width': a.unetWidth, 'feedback-scale': a.feedbackScale,
-          'flow-loss': a.flowLoss ?? 0, 'feedback-gate': a.feedbackGate ?? false } }, session);
+          'flow-loss': a.flowLoss ?? 0, 'feedback-gate': a.feedbackGate ?? false, 'restore-pretrain': a.restorePretrain ?? 0, segmenter } }, session);
       }
       first ??= r.config;
-      runs.push({ variant: v, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined,
+      runs.push({ variant: rowName(v, opts), options: opts, seed, miou: r.bestMiou, perIteration: r.perIteration.length > 1 ? r.perIteration : undefined,
         restoration: restorationOf(r), minutes: r.seconds / 60 });
     }
   }
   const setting = `${a.data} at ${first!.height} px, ${first!.epochs} epochs, distortion σ ${a.sigma} px / ${a.corrLength} px` +
-    `${a.frameCorrelation ? `, frame correlation ${a.frameCorrelation}` : ''}, segmenter ${segmenter}, ${fb}`;
+    `${a.frameCorrelation ? `, frame correlation ${a.frameCorrelation}` : ''}${a.egoMotion ? `, scene moving ${a.egoMotion} px per frame` : ''}, segmenter ${segmenter}`;
   await hotWeatherResults(root, setting, a, runs);
 }
 
 /** A hot-weather run's numbers, as results.json keeps them. */
-interface HotRun { variant: string; seed: number; miou: number; perIteration?: number[]; restoration: Record<string, number>; minutes: number }
+interface HotRun {
+  /** The row: variant and its options beyond the reference, e.g. 'restoration-5 (flow loss ×1)'. */
+  variant: string;
+  /** Those options (absent in files written before rows named them; --merge reads them from the setting line). */
+  options?: string[];
+  seed: number; miou: number; perIteration?: number[]; restoration: Record<string, number>; minutes: number }
 
 /**
  * `mirage experiment hot-weather --merge A.json,B.json …`: one table and chart over the runs of
@@ -120,8 +151,12 @@ async function mergeHotWeather(a: ExperimentArgs): Promise<void> {
     let j: { experiment?: string; setting?: string; runs?: HotRun[] };
     try { j = JSON.parse(readFileSync(f, 'utf8')); } catch (e) { throw new Error(`--merge: ${f} is not JSON (${(e as Error).message})`); }
     if (j.experiment !== 'hot-weather' || !Array.isArray(j.runs)) throw new Error(`--merge: ${f} is not a hot-weather results.json`);
-    setting ||= j.setting ?? '';
-    for (const r of j.runs) {
+    // the setting without the feedback options (files before 2026-12-03 kept them there; rows name them now)
+    setting ||= (j.setting ?? '').replace(/, feedback ×.*$/, '');
+    const older = optionsOfSetting(j.setting ?? '');
+    for (const r0 of j.runs) {
+      const opts = r0.options ?? beyondReference(r0.variant.replace(/-\d+$/, ''), older);
+      const r = r0.options ? r0 : { ...r0, variant: rowName(r0.variant, opts), options: opts };
       if (runs.some((x) => x.variant === r.variant && x.seed === r.seed)) throw new Error(`--merge: ${r.variant} seed ${r.seed} appears twice (again in ${f})`);
       runs.push({ ...r, restoration: r.restoration ?? {} });
     }

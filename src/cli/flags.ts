@@ -12,7 +12,7 @@ const RULES: Record<string, Rule> = {
   'unet-width': { int: true, min: 0, max: 8 }, 'feedback-scale': { min: 0 }, sigma: { min: 0 }, 'corr-length': { min: 0, above: true },
   anisotropy: { min: 0, above: true }, blur: { min: 0 }, cn2: { min: 0 }, 'path-length': { min: 0, above: true },
   'focal-length': { min: 0, above: true }, aperture: { min: 0, above: true }, 'pixel-pitch': { min: 0, above: true },
-  wavelength: { min: 0, above: true }, 'outer-scale': { min: 0, above: true }, 'flow-loss': { min: 0 }, frames: { int: true, min: 1, max: 16 }, 'frame-correlation': { min: 0, max: 0.999 }, limit: { int: true, min: 1 }, top: { int: true, min: 1 }, reps: { int: true, min: 1 },
+  wavelength: { min: 0, above: true }, 'outer-scale': { min: 0, above: true }, 'flow-loss': { min: 0 }, frames: { int: true, min: 1, max: 16 }, 'frame-correlation': { min: 0, max: 0.999 }, 'ego-motion': { min: -16, max: 16 }, limit: { int: true, min: 1 }, top: { int: true, min: 1 }, reps: { int: true, min: 1 },
   classes: { int: true, min: 2 },
 };
 

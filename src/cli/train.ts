@@ -22,6 +22,7 @@ export function simOptions<T>(y: Argv<T>) {
     .option('keep-mean', { type: 'boolean', describe: "distortion: keep each field's whole-image shift, as the reference simulator does (default: removed, as a stabilised camera sees it)" })
     .option('frames', { type: 'number', describe: 'distortion: frames per sample, a static scene seen through changing shimmer (default 1); the model gets all of them (feedback restores from them), or one image when they are fused' })
     .option('frame-correlation', { type: 'number', describe: 'distortion: correlation of each frame\'s field with the previous one (default 0: independent frames)' })
+    .option('ego-motion', { type: 'number', describe: 'distortion: the scene moves this many pixels per frame horizontally, a slowly turning or panning camera (default 0: static; needs --frames)' })
     .option('fusion', { choices: ['none', 'mean', 'median'] as const, describe: 'distortion: fuse the frames into one image per pixel before the model (the no-learning baseline; default none)' })
     .option('outer-scale', { type: 'number', describe: 'physical: turbulence outer scale in metres (default 1.6 = 0.4 × 4 m height); with the aperture it sets the correlation shape' })
     .option('blur', { type: 'number', describe: 'distortion: optional blur stage, largest Gaussian σ in pixels, varying smoothly over the image (default 0: off)' })
@@ -112,7 +113,7 @@ export function trainFlags(a: Record<string, unknown>): TrainFlags {
     sigma: num('sigma'), corrLength: num('corr-length'), anisotropy: num('anisotropy'), blur: num('blur'), cn2: num('cn2'),
     pathLength: num('path-length'), focalLength: num('focal-length'), aperture: num('aperture'), pixelPitch: num('pixel-pitch'),
     wavelength: num('wavelength'), correlation: a.correlation as 'integral' | 'fit' | undefined, keepMean: a['keep-mean'] as boolean | undefined,
-    outerScale: num('outer-scale'), frames: num('frames'), frameCorrelation: num('frame-correlation'), fusion: a.fusion as 'none' | 'mean' | 'median' | undefined,
+    outerScale: num('outer-scale'), frames: num('frames'), frameCorrelation: num('frame-correlation'), egoMotion: num('ego-motion'), fusion: a.fusion as 'none' | 'mean' | 'median' | undefined,
   };
 }
 

@@ -241,6 +241,16 @@ const erfnet: ModelSpec = {
 // ---------------------------------------------------------------------------------------------
 // The hot-weather feedback system
 
+const segmenterOf = (o: Record<string, OptionValue>) => String(o.segmenter ?? 'erfnet');
+
+/** The feedback model's segmenter other than ERFNet: its entry and default options, checked. */
+function innerSegmenter(o: Record<string, OptionValue>): { spec: ModelSpec; options: Record<string, OptionValue> } {
+  const spec = getModel(segmenterOf(o));
+  if (spec.distortion === 'always') throw new Error(`--segmenter ${spec.name}: restores by itself; choose a segmentation network`);
+  if (spec.options.some((x) => x.flag === 'input-size')) throw new Error(`--segmenter ${spec.name}: is built for one input size; the feedback loop takes any segmenter without one`);
+  return { spec, options: resolveOptions(spec, {}) };
+}
+
 const feedback: ModelSpec = {
   name: 'feedback',
   summary: 'restoration U-Net (flow + warp) with spatial feedback into ERFNet; heat-distorted input, per-iteration logits',
@@ -254,7 +264,9 @@ const feedback: ModelSpec = {
     { flag: 'unet-depth', type: 'number', default: 5, describe: 'feedback: U-Net depth (reference 5)' },
     { flag: 'unet-width', type: 'number', default: 6, describe: 'feedback: first U-Net layer has 2^w filters (reference 6; use 2–3 on a CPU)' },
     { flag: 'flow-loss', type: 'number', default: 0, describe: 'feedback: weight of flow supervision, L1 between the U-Net\'s flows and the exact inverse of the simulated fields (beyond the paper; 0 = the reference\'s photometric L1 only)' },
+    { flag: 'restore-pretrain', type: 'number', default: 0, describe: 'feedback: the first N of --epochs train the U-Net alone on fresh distortions (restoration pre-training, beyond the paper; 0 = none)' },
     { flag: 'feedback-gate', type: 'boolean', default: false, describe: 'feedback: a learnable gate on the feedback branch, starting at --feedback-scale (beyond the paper; off = the reference\'s fixed scale)' },
+    { flag: 'segmenter', type: 'string', default: 'erfnet', describe: 'feedback: the segmentation network behind the U-Net, any registered one with full-resolution logits, with its default options (reference erfnet)' },
   ],
   groupLr: [{ flag: 'lr-restore', group: 'restore', describe: 'feedback: the U-Net\'s learning rate (recipe: Adam 2e-4, halved every 30 epochs)' }],
   recipes: {
@@ -279,11 +291,17 @@ const feedback: ModelSpec = {
     },
   },
   distortion: 'always',
-  parameterCount: (o, c, frames = 1) => unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c, frames) + erfnetParameters(c, false) +
-    (o['feedback-gate'] === true ? 1 : 0),
+  parameterCount(o, c, frames = 1) {
+    const inner = segmenterOf(o) === 'erfnet' ? null : innerSegmenter(o);
+    return unetParameters(Number(o['unet-depth']), Number(o['unet-width']), c, frames) +
+      (inner ? inner.spec.parameterCount(inner.options, c) : erfnetParameters(c, false)) + (o['feedback-gate'] === true ? 1 : 0);
+  },
   reference: { options: { 'unet-depth': 5, 'unet-width': 6 }, numClasses: 20, parameters: 31_632_198 + 2_064_256,
     note: 'seed-specs §1.8: U-Net 31,632,198 with TransBlockRes + ERFNet 2,064,256 without encoder.output_conv' },
-  multiple: (o) => Math.max(8, 2 ** (Number(o['unet-depth']) - 1)),
+  multiple(o) {
+    const inner = segmenterOf(o) === 'erfnet' ? null : innerSegmenter(o);
+    return Math.max(8, 2 ** (Number(o['unet-depth']) - 1), inner ? inner.spec.multiple(inner.options) : 8);
+  },
   outputs: (o) => `restored image, and class logits at full resolution after each of ${o.iterations} feedback iterations (the last is the prediction)`,
   build(o, ctx) {
     const depth = Number(o['unet-depth']), wf = Number(o['unet-width']), scale = Number(o['feedback-scale']), its = Number(o.iterations);
@@ -291,18 +309,31 @@ const feedback: ModelSpec = {
     if (!(scale >= 0 && Number.isFinite(scale))) throw new Error(`--feedback-scale ${o['feedback-scale']}: must be a finite number ≥ 0`);
     const flowWeight = Number(o['flow-loss'] ?? 0);
     if (!(flowWeight >= 0 && Number.isFinite(flowWeight))) throw new Error(`--flow-loss ${o['flow-loss']}: must be a finite number ≥ 0`);
+    const pretrain = Number(o['restore-pretrain'] ?? 0);
+    if (!(Number.isInteger(pretrain) && pretrain >= 0)) throw new Error(`--restore-pretrain ${o['restore-pretrain']}: give a whole number of epochs ≥ 0`);
     const unet = new RestorationUNet({ depth, wf, numClasses: ctx.numClasses, feedbackScale: scale, frames: ctx.frames ?? 1,
       feedbackGate: o['feedback-gate'] === true, rng: new Rng(ctx.seed) });
-    const seg = new ERFNet({ numClasses: ctx.numClasses, encoderOutputConv: false, rng: new Rng(ctx.seed + 1) });
+    // the reference's ERFNet without encoder.output_conv, or another segmenter's network and full-resolution logits
+    let seg: Module, segForward: ((x: Tensor) => Tensor) | undefined, multiple = Math.max(8, 2 ** (depth - 1));
+    if (segmenterOf(o) === 'erfnet') seg = new ERFNet({ numClasses: ctx.numClasses, encoderOutputConv: false, rng: new Rng(ctx.seed + 1) });
+    else {
+      const inner = innerSegmenter(o);
+      const sys = inner.spec.build(inner.options, { ...ctx, seed: ctx.seed + 1, weight: null, frames: 1 });
+      if (!sys.predict || sys.labelDownscale !== 1) {
+        sys.dispose(); unet.dispose();
+        throw new Error(`--segmenter ${inner.spec.name}: gives no full-resolution logits (${inner.spec.outputs(inner.options)}); the feedback loop needs them`);
+      }
+      seg = sys.module; segForward = (x) => sys.predict!(x); multiple = Math.max(multiple, sys.multiple);
+    }
     // CB-iFL weighs classes by effective numbers derived from the base weights (seed-specs §1.6)
     const w = ctx.weight && (o.loss === 'cbifl' ? cbWeights(ctx.weight) : ctx.weight);
     return new FeedbackSystem(unet, seg, { ignoreIndex: ctx.ignoreIndex, loss: o.loss as SegLoss, feedback: o.feedback !== false,
-      endToEnd: o['end-to-end'] === true, iterations: its, flowWeight, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, its)), weight: w && keep(tensor(w, [w.length])) });
+      endToEnd: o['end-to-end'] === true, iterations: its, flowWeight, pretrainEpochs: pretrain, segForward, multiple, gammas: [0, 0.1, 0.2, 0.3, 0.4, 0.5].slice(0, Math.max(3, its)), weight: w && keep(tensor(w, [w.length])) });
   },
   meta: (o, c) => ({ model: 'feedback', classes: String(c), unet_depth: String(o['unet-depth']), unet_wf: String(o['unet-width']),
     loss: String(o.loss), feedback: String(o.feedback !== false), feedback_scale: String(o['feedback-scale']),
     end_to_end: String(o['end-to-end'] === true), iterations: String(o.iterations), flow_loss: String(o['flow-loss'] ?? 0),
-    feedback_gate: String(o['feedback-gate'] === true) }),
+    feedback_gate: String(o['feedback-gate'] === true), restore_pretrain: String(o['restore-pretrain'] ?? 0), segmenter: segmenterOf(o) }),
   fromCheckpoint(_t, meta, path) {
     if (meta.model !== 'feedback') throw new Error(`${path} holds a '${meta.model ?? 'unknown'}' model, not the feedback model`);
     const need = ['classes', 'unet_depth', 'unet_wf'].filter((k) => meta[k] === undefined);
@@ -311,7 +342,7 @@ const feedback: ModelSpec = {
       options: { 'unet-depth': Number(meta.unet_depth), 'unet-width': Number(meta.unet_wf), loss: meta.loss ?? 'cbifl',
         feedback: meta.feedback !== 'false', 'feedback-scale': Number(meta.feedback_scale ?? 0.001),
         'end-to-end': meta.end_to_end === 'true', iterations: Number(meta.iterations ?? 3), 'flow-loss': Number(meta.flow_loss ?? 0),
-        'feedback-gate': meta.feedback_gate === 'true' },
+        'feedback-gate': meta.feedback_gate === 'true', 'restore-pretrain': Number(meta.restore_pretrain ?? 0), segmenter: meta.segmenter ?? 'erfnet' },
       numClasses: Number(meta.classes),
     };
   },

@@ -45,7 +45,8 @@ export function modelFrames(p: TurbulenceParams | null | undefined): number {
 /** The resolved settings as checkpoint metadata (what storedTurbulence and `mirage eval` read back). */
 export function turbulenceMeta(p: ResolvedTurbulence): Record<string, string> {
   return { sigma: String(p.sigma), corr_length: String(p.corrLength), anisotropy: String(p.anisotropy), blur: String(p.blur),
-    correlation: p.correlation, keep_mean: String(p.keepMean), frames: String(p.frames), frame_correlation: String(p.frameCorrelation), fusion: p.fusion };
+    correlation: p.correlation, keep_mean: String(p.keepMean), frames: String(p.frames), frame_correlation: String(p.frameCorrelation), fusion: p.fusion,
+    ego_motion: String(p.egoMotion) };
 }
 
 /** Outer scale over aperture in the reference (L0 = 0.4·4 m, D = 300 mm / 5.6): AA_gamma30. */
@@ -91,6 +92,13 @@ export interface TurbulenceParams {
   frameCorrelation?: number;
   /** Fuse the frames into one image before the model: 'mean' or 'median' per pixel (default 'none': the model gets all frames). */
   fusion?: 'none' | Fusion;
+  /**
+   * Slow ego-motion: the scene moves this many pixels per frame horizontally (frame j sees it
+   * shifted by j·v, the image edge repeated), as a panning or turning camera does; the shift is part
+   * of frame j's field, so its exact inverse undoes both. Frame 0 (the labels' frame) does not move.
+   * Default 0: a static scene. Needs several frames.
+   */
+  egoMotion?: number;
 }
 
 export interface ResolvedTurbulence {
@@ -112,6 +120,8 @@ export interface ResolvedTurbulence {
   frames: number;
   frameCorrelation: number;
   fusion: 'none' | Fusion;
+  /** Pixels per frame the scene moves horizontally (0: static). */
+  egoMotion: number;
 }
 
 /** Turns physical or direct parameters into pixel units; out-of-range values are errors naming the parameter. */
@@ -126,7 +136,9 @@ export function resolveTurbulence(p: TurbulenceParams): ResolvedTurbulence {
   positive('outer scale', p.outerScale);
   const blur = p.blur ?? 0, keepMean = p.keepMean ?? false;
   if (!(Number.isFinite(blur) && blur >= 0)) throw new Error(`turbulence: blur must be ≥ 0 pixels, got ${blur}`);
-  const seq = { frames: p.frames ?? 1, frameCorrelation: p.frameCorrelation ?? 0, fusion: p.fusion ?? 'none' };
+  const seq = { frames: p.frames ?? 1, frameCorrelation: p.frameCorrelation ?? 0, fusion: p.fusion ?? 'none', egoMotion: p.egoMotion ?? 0 };
+  if (!Number.isFinite(seq.egoMotion)) throw new Error(`turbulence: ego-motion must be a number of pixels per frame, got ${seq.egoMotion}`);
+  if (seq.egoMotion !== 0 && seq.frames < 2) throw new Error(`turbulence: ego-motion ${seq.egoMotion} px per frame needs several frames (frames ≥ 2)`);
   if (!(Number.isInteger(seq.frames) && seq.frames >= 1 && seq.frames <= MAX_FRAMES)) throw new Error(`turbulence: frames must be an integer from 1 to ${MAX_FRAMES}, got ${seq.frames}`);
   if (!(seq.frameCorrelation >= 0 && seq.frameCorrelation < 1)) throw new Error(`turbulence: frame correlation must be in [0, 1), got ${seq.frameCorrelation}`);
   if (!['none', 'mean', 'median'].includes(seq.fusion)) throw new Error(`turbulence: fusion must be none, mean or median, got '${seq.fusion}'`);
@@ -391,6 +403,14 @@ export class TurbulenceSimulator {
         fields.push(add(a, b));
         for (const t of [a, b, fresh]) t.dispose();
       }
+      // ego-motion: frame j's field also shifts the scene by j·v pixels (channel 1 is the horizontal displacement)
+      const v = this.params.egoMotion, hw = this.height * this.width;
+      for (let j = 1; j < k && v !== 0; j++) {
+        const shift = new Float32Array(n * 2 * hw);
+        for (let b = 0; b < n; b++) shift.fill(j * v, (2 * b + 1) * hw, (2 * b + 2) * hw);
+        const s = tensor(shift, [n, 2, this.height, this.width]), moved = add(fields[j], s);
+        s.dispose(); fields[j].dispose(); fields[j] = moved;
+      }
       for (let j = 0; j < k; j++) views.push(this.apply(images, fields[j], j === 0 ? seed : sampleSeed(seed, j)));
       const all = concat(views), field = concat(fields);
       for (const t of [...views, ...fields]) t.dispose();
@@ -425,7 +445,8 @@ export function describeTurbulence(p: ResolvedTurbulence, s?: FieldStats): strin
   return `σ ${p.sigma.toFixed(2)} px, longitudinal correlation 0.5 at ${p.corrLength.toFixed(1)} px, lateral/longitudinal ${p.anisotropy.toFixed(2)} ` +
     `(${p.mode}${p.q ? `, q = ${p.q.toFixed(2)}` : ''}, ${p.correlation === 'integral' ? `Belen'kii's integral, γ ${p.gamma.toFixed(0)}` : 'four-point fit'}` +
     `${p.keepMean ? ', whole-image shift kept' : ''})${p.blur ? `, blur up to σ ${p.blur} px` : ''}` +
-    (p.frames > 1 ? `, ${p.frames} frames (field correlation ${p.frameCorrelation} between frames)${p.fusion !== 'none' ? ` fused by the per-pixel ${p.fusion}` : ''}` : '') +
+    (p.frames > 1 ? `, ${p.frames} frames (field correlation ${p.frameCorrelation} between frames${p.egoMotion ? `, scene moving ${p.egoMotion} px per frame` : ''})` +
+      `${p.fusion !== 'none' ? ` fused by the per-pixel ${p.fusion}` : ''}` : '') +
     (s ? `; fields: RMS ${s.rms.toFixed(2)} px, shift ${s.meanShift.toFixed(2)} px, neighbour difference ${s.neighbourStd.toFixed(2)} px, ` +
       `folds at ${(100 * s.foldFraction).toFixed(1)}% of pixels` : '');
 }

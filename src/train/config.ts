@@ -58,13 +58,16 @@ export interface TrainFlags extends TurbulenceParams {
 }
 
 const SIM_KEYS = ['sigma', 'corrLength', 'anisotropy', 'blur', 'cn2', 'pathLength', 'focalLength', 'aperture', 'pixelPitch', 'wavelength',
-  'correlation', 'outerScale', 'keepMean', 'frames', 'frameCorrelation', 'fusion'] as const;
+  'correlation', 'outerScale', 'keepMean', 'frames', 'frameCorrelation', 'fusion', 'egoMotion'] as const;
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function checkNumbers(c: RunConfig): void {
   const bad = (flag: string, v: unknown, want: string) => new Error(`--${flag} ${v}: must be ${want}`);
   if (!(Number.isInteger(c.epochs) && c.epochs >= 1)) throw bad('epochs', c.epochs, 'an integer ≥ 1');
   if (!(Number.isInteger(c.batchSize) && c.batchSize >= 1)) throw bad('batch-size', c.batchSize, 'an integer ≥ 1');
+  // the feedback model's restoration pre-training takes epochs from the run; the segmenter needs some left
+  const pre = Number(c.options?.['restore-pretrain'] ?? 0);
+  if (pre > 0 && pre >= c.epochs) throw new Error(`--restore-pretrain ${pre}: must be fewer than --epochs ${c.epochs}, or the segmenter never trains`);
   if (!(Number.isInteger(c.trainSize) && c.trainSize >= 1)) throw bad('train-size', c.trainSize, 'an integer ≥ 1');
   if (!(Number.isInteger(c.valSize) && c.valSize >= 1)) throw bad('val-size', c.valSize, 'an integer ≥ 1');
   if (!(Number.isInteger(c.seed) && c.seed >= 0)) throw bad('seed', c.seed, 'an integer ≥ 0');

@@ -12,6 +12,7 @@ import { add, scale, sub } from '../kernels/elementwise.js';
 import { inverseField } from '../sim/inverse.js';
 import { sliceChannels } from '../kernels/slice.js';
 import { crossEntropy, focalLoss, l1Loss } from '../kernels/losses.js';
+import type { Module } from '../engine/module.js';
 import type { ERFNet } from '../models/erfnet.js';
 import { FeedbackModel } from '../models/feedback.js';
 import { type RestorationUNet, feedbackInput } from '../models/restoration-unet.js';
@@ -40,6 +41,19 @@ export interface FeedbackOptions {
    * and the simulator's exact inverse fields (default 0: the reference's photometric L1 alone).
    */
   flowWeight?: number;
+  /**
+   * Restoration pre-training (beyond the paper): the first N training epochs (of --epochs) step the
+   * U-Net alone on its own loss (L1, plus the flow term), one plain forward per batch on fresh
+   * distortions, and leave ERFNet untouched; the feedback loop trains from epoch N + 1. Default 0.
+   */
+  pretrainEpochs?: number;
+  /**
+   * The segmenter's differentiable full-resolution logits (another registered segmenter's
+   * System.predict); absent: `seg` is ERFNet and its forward gives them.
+   */
+  segForward?: (x: Tensor) => Tensor;
+  /** Input sides must be multiples of this (default: the U-Net's, at least 8). */
+  multiple?: number;
   ignoreIndex: number;
   /** Class weights of the segmentation loss (CE, focal, CB-iFL); owned by the system once given. */
   weight?: Tensor | null;
@@ -67,7 +81,10 @@ export class FeedbackSystem implements System {
   readonly labelDownscale = 1;
   readonly multiple: number;
   readonly frames: number;
-  constructor(readonly unet: RestorationUNet, readonly seg: ERFNet, readonly o: FeedbackOptions) {
+  /** The segmenter's logits at full resolution. */
+  private readonly segmenter: (x: Tensor) => Tensor;
+  constructor(readonly unet: RestorationUNet, readonly seg: Module, readonly o: FeedbackOptions) {
+    this.segmenter = o.segForward ?? ((x) => (seg as ERFNet).forward(x));
     this.iterations = o.iterations ?? 3;
     this.gammas = o.gammas ?? [0, 0.1, 0.2];
     this.loss = o.loss ?? 'cbifl';
@@ -75,16 +92,32 @@ export class FeedbackSystem implements System {
     this.module = new FeedbackModel(unet, seg);
     this.groups = { seg: seg.parameters(), restore: unet.parameters() };
     this.outputs = Array.from({ length: this.iterations }, (_, k) => `iteration ${k + 1}`);
-    this.multiple = Math.max(8, 2 ** (unet.depth - 1));
+    this.multiple = o.multiple ?? Math.max(8, 2 ** (unet.depth - 1));
     this.frames = unet.frames;
   }
 
+  /** True in the restoration pre-training epochs (set by the trainer through setEpoch). */
+  private pretraining = false;
+
   train(mode: boolean): void { this.module.train(mode); }
+
+  setEpoch(epoch: number): void { this.pretraining = epoch < (this.o.pretrainEpochs ?? 0); }
 
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
     const target = (this.o.flowWeight ?? 0) > 0 ? this.flowTarget(d) : null;
+    if (this.pretraining) {
+      // the U-Net alone: restore the distorted frames toward the clean image (and the exact inverse flow)
+      const out = this.unet.forward(d.input), l1 = l1Loss(out.restored, d.clean), loss = this.restoreLoss(l1, out.flow, target);
+      backward(loss); opt.restore.step(); opt.restore.zeroGrad();
+      return { loss, extras: { l1 } };
+    }
     const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg }, target);
     return { loss: o.seg!, extras: { l1: o.l1[o.l1.length - 1] }, logits: o.logits };
+  }
+
+  /** The U-Net's own loss: its photometric L1, plus flowWeight · L1 of its flows to the exact inverse when supervised. */
+  private restoreLoss(l1: Tensor, flow: Tensor, target: Tensor | null): Tensor {
+    return target ? add(l1, scale(l1Loss(flow, target), this.o.flowWeight!)) : l1;
   }
 
   /** The exact inverse of the batch's distortion fields, the target of flow supervision. */
@@ -128,7 +161,7 @@ export class FeedbackSystem implements System {
     const restored: Tensor[] = [], flows: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], restoreLosses: Tensor[] = [], segLosses: Tensor[] = [];
     // plain pass: initialises prev = cur = S_plain, so the first feedback Δ is 0
     let rPrev = noGrad(() => this.unet.forward(turbulent).restored);
-    let prev = noGrad(() => this.seg.forward(rPrev));
+    let prev = noGrad(() => this.segmenter(rPrev));
     let cur = prev;
     for (let k = 0; k < this.iterations; k++) {
       // One scope per iteration: its intermediates are freed when it ends. Whatever a later
@@ -140,11 +173,11 @@ export class FeedbackSystem implements System {
         if (clean) {
           l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
           // the U-Net's own loss: photometric L1, plus the flow term when supervised
-          restoreLoss = training && flowTarget ? add(l1, scale(l1Loss(out.flow, flowTarget), this.o.flowWeight!)) : l1;
+          restoreLoss = training ? this.restoreLoss(l1, out.flow, flowTarget) : l1;
           if (training && !e2e) { backward(restoreLoss); opt!.restore.step(); opt!.restore.zeroGrad(); }
         }
         const segIn = e2e ? r : detach(r);
-        const s = training ? this.seg.forward(segIn) : noGrad(() => this.seg.forward(segIn));
+        const s = training ? this.segmenter(segIn) : noGrad(() => this.segmenter(segIn));
         let l: Tensor | null = null;
         if (labels) {
           l = training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight));

@@ -60,6 +60,12 @@ export interface System {
   setEpoch?(epoch: number): void;
   /** Forward, loss, backward and optimizer steps on one batch. Call inside scope(). */
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut;
+  /**
+   * The prediction's class logits (the last output) at the label resolution, differentiable, in
+   * mirage's C-class layout: what a model in front of this one (the feedback system's U-Net) trains
+   * through. Single-network systems have it.
+   */
+  predict?(x: Tensor): Tensor;
   /** Forward without updates or gradients; labels (and clean images) add the loss. Call inside scope(). */
   evalStep(input: Tensor, labels: Tensor | null, clean: Tensor | null): EvalOut;
   dispose(): void;
@@ -112,6 +118,8 @@ export class SegmentationSystem implements System {
   }
 
   setEpoch(epoch: number): void { this.o.onEpoch?.(epoch); }
+
+  predict(x: Tensor): Tensor { return this.present(this.o.forward(x)); }
 
   private loss(logits: Tensor, labels: Tensor, training = true): Tensor {
     const { weight, ignoreIndex } = this.o;
@@ -168,6 +176,7 @@ export class DeepSupervisionSystem implements System {
     this.multiple = o.multiple;
   }
   train(mode: boolean): void { this.module.train(mode); }
+  predict(x: Tensor): Tensor { const outs = this.o.forward(x); return outs[outs.length - 1]; }
   private loss(outs: Tensor[], labels: Tensor): Tensor {
     const total = outs.map((l) => this.o.loss(l, labels)).reduce((a, b) => add(a, b));
     return outs.length > 1 ? scale(total, 1 / outs.length) : total;
