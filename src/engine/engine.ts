@@ -30,7 +30,30 @@ export interface EngineOptions {
   tiled?: boolean;
   /** Kernel family by name (the CLI's --kernels); overrides `subgroups` and `tiled`. 'auto' keeps the defaults. */
   kernels?: KernelFamily | 'auto';
+  /**
+   * Operand precision of the convolution and matmul GEMMs (the CLI's --precision). 'f16' rounds
+   * both operands to f16 as they are staged (tensor-core inputs) and accumulates in f32, like
+   * PyTorch's autocast; everything else stays f32. Needs the device feature 'shader-f16'. Default f32.
+   */
+  precision?: Precision;
+  /**
+   * The subgroup-matrix (tensor-core) shape the f16 GEMMs use, chosen by the host from the
+   * adapter's subgroupMatrixConfigs (src/node/device.ts); null or absent: f16 GEMMs on the
+   * scalar tiled kernel.
+   */
+  matrix?: MatrixShape | null;
 }
+
+/** Operand precision of the GEMMs (EngineOptions.precision). */
+export type Precision = 'f32' | 'f16';
+export const PRECISIONS: readonly Precision[] = ['f32', 'f16'];
+
+/**
+ * A subgroup-matrix configuration with f16 inputs and f32 results: result blocks M×N, depth K,
+ * `lanes` invocations per subgroup, and the WGSL form of the load and store builtins this Dawn
+ * takes ('template': layout as a template argument, newer Dawn; 'bool': a col_major argument).
+ */
+export interface MatrixShape { M: number; N: number; K: number; lanes: number; syntax: 'template' | 'bool' }
 
 /** Convolution and matmul kernel families (bench/NOTES.md §5, §13, §14). */
 export type KernelFamily = 'subgroup' | 'tiled' | 'portable';
@@ -88,6 +111,18 @@ export class Engine {
    * workgroup per channel already fills. Settable (tests run both).
    */
   splitReductions: boolean;
+  /** Subgroup-matrix shape of the f16 GEMMs (EngineOptions.matrix); settable (tests run both). */
+  matrix: MatrixShape | null;
+  private precisionNow: Precision = 'f32';
+  /** Operand precision of the conv and matmul GEMMs (EngineOptions.precision); settable. */
+  get precision(): Precision { return this.precisionNow; }
+  set precision(p: Precision) {
+    if (!PRECISIONS.includes(p)) throw new Error(`precision '${p}': expected one of ${PRECISIONS.join(', ')}`);
+    if (p === 'f16' && !this.device.features.has('shader-f16')) {
+      throw new Error("precision 'f16': this device has no 'shader-f16' feature (on NVIDIA's Vulkan driver Dawn hides it unless the toggle vulkan_enable_f16_on_nvidia is on, which mirage's Node host sets for --precision f16)");
+    }
+    this.precisionNow = p;
+  }
   /** Kernels may use subgroup operations (the subgroup family is selected). */
   get subgroups(): boolean { return this.kernelFamily === 'subgroup'; }
   /**
@@ -128,6 +163,8 @@ export class Engine {
     const sub = (opts.subgroups ?? this.deviceClass === 'cpu') && this.canSubgroup;
     this.kernelFamily = k !== 'auto' ? k : sub ? 'subgroup' : (opts.tiled ?? this.deviceClass === 'gpu') ? 'tiled' : 'portable';
     this.splitReductions = this.deviceClass === 'gpu';
+    this.matrix = opts.matrix ?? null;
+    this.precision = opts.precision ?? 'f32';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;

@@ -679,8 +679,12 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
   return { n: n * G, c: c / G, h, w, k: k / G, r, s, oh, ow, sh, sw, ph, pw, dh, dw, groups: G };
 }
 
-/** Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.kernelFamily 'tiled') or portable. */
-const family = () => getEngine().kernelFamily;
+/**
+ * Kernel family of this launch: subgroup-broadcast (CPU class), workgroup tiles (engine.kernelFamily
+ * 'tiled') or portable. With f16 operands (engine.precision) every pass is a tiled GEMM, whose f16
+ * variants stage the operands as f16 (tensor-core inputs where the engine has a subgroup-matrix shape).
+ */
+const family = () => { const e = getEngine(); return e.precision === 'f16' ? 'tiled' : e.kernelFamily; };
 
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
 export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
@@ -729,7 +733,8 @@ export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | nul
 function convBwdInputPlain(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
   // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
   // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
-  if (family() === 'tiled' && g.sh === 1 && g.sw === 1) return convBwdInputTiled(g, dy, w, b);
+  // (with f16 operands the tiled one takes them all: every GEMM at one precision)
+  if (family() === 'tiled' && ((g.sh === 1 && g.sw === 1) || getEngine().precision === 'f16')) return convBwdInputTiled(g, dy, w, b);
   const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });

@@ -105,7 +105,7 @@ const transposed = (o: Operand): Operand => ({ t: o.t, rows: o.cols, cols: o.row
 
 export function matmulRaw(a: Operand, b: Operand): Tensor {
   const c = empty([a.rows, b.cols], 'f32', 'matmul');
-  if (getEngine().subgroups) {
+  if (getEngine().subgroups && getEngine().precision === 'f32') {
     const tilesN = Math.ceil(b.cols / SG_K);
     run(MATMUL_SG, {
       inputs: [a.t, b.t], outputs: [c], groups: Math.ceil(a.rows / (SG_J * SG_WG)) * tilesN,
@@ -113,7 +113,7 @@ export function matmulRaw(a: Operand, b: Operand): Tensor {
     });
     return c;
   }
-  if (getEngine().kernelFamily === 'tiled') {
+  if (getEngine().kernelFamily === 'tiled' || getEngine().precision === 'f16') {   // f16 operands: the tiled GEMM's f16 variant
     runTiled(MATMUL_TILED, { inputs: [a.t, b.t], outputs: [c], params: [a.rs, a.cs, b.rs, b.cs], m: a.rows, n: b.cols, t: a.cols });
     return c;
   }

@@ -8,7 +8,9 @@
 // convolutions: one per group) runs in one launch: the instance reads the batch index from the
 // private `gz`. On lavapipe this family is slow (barriers
 // are emulated) and runs in tests only; numbers for GPUs are still to be measured.
+import { type Engine, type MatrixShape, getEngine } from '../engine/engine.js';
 import type { Param } from '../engine/params.js';
+import type { Kernel } from '../engine/pipeline-cache.js';
 import type { Tensor } from '../engine/tensor.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
@@ -36,29 +38,101 @@ export interface TiledGemm {
 }
 
 /** Operand-slice loads: 1024 values per tile, 4 per invocation; `fast` is the index that varies fastest across invocations. */
-const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', load: (row: string, col: string) => string) => /* wgsl */ `
+const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', load: (row: string, col: string) => string, half: boolean) => /* wgsl */ `
     for (var q = 0u; q < 4u; q++) {
       let e = lid + q * ${WG}u;
       let row = ${fast === 'col' ? `e / ${cols}u` : `e % ${rows}u`};
       let col = ${fast === 'col' ? `e % ${cols}u` : `e / ${rows}u`};
-      ${arr}[row][col] = ${load('row', 'col')};
+      ${half ? `${arr}[row * ${cols}u + col] = to_h(${load('row', 'col')});` : `${arr}[row][col] = ${load('row', 'col')};`}
     }`;
 
-export function tiledGemm(o: TiledGemm) {
+/**
+ * Operand precision of a GEMM kernel: f32 (the original), f16 operands with f32 sums on the
+ * scalar core, or f16 operands on subgroup matrices (tensor cores) of the given shape.
+ */
+export type GemmVariant = { kind: 'f32' } | { kind: 'f16' } | { kind: 'mma'; shape: MatrixShape };
+
+/** Workgroup memory of the subgroup-matrix variant: f16 operand slices, the f32 result tile, the hoisted rows. */
+export const MMA_WORKGROUP_BYTES = 2 * TILE_K * TILE_M * 2 + TILE_M * TILE_N * 4 + 2 * TILE_K * 16;
+
+/** Whether a subgroup-matrix shape fits the 64×64×16 tile: whole blocks, and every subgroup the same number of them. */
+export function matrixFits(s: { M: number; N: number; K: number; lanes: number }): boolean {
+  const blocks = (TILE_M / s.M) * (TILE_N / s.N), subgroups = WG / s.lanes;
+  return TILE_M % s.M === 0 && TILE_N % s.N === 0 && TILE_K % s.K === 0 && WG % s.lanes === 0 &&
+    blocks % subgroups === 0 && (TILE_N / s.N) % (blocks / subgroups) === 0;
+}
+
+/** f32 → f16 for staging: values beyond f16's range (and NaN) become ±inf, so an overflow shows as a non-finite result (loss scaling). */
+const TO_H = /* wgsl */ `
+fn to_h(v: f32) -> f16 {
+  if (abs(v) <= 65504.0) { return f16(v); }
+  return bitcast<vec2<f16>>(select(0xfc00fc00u, 0x7c007c00u, v > 0.0)).x;
+}`;
+
+/** The subgroup-matrix core: per 16-deep slice, each subgroup multiplies its R result blocks (one block row). */
+function mmaCore(s: MatrixShape) {
+  const BN = TILE_N / s.N, R = (TILE_M / s.M) * BN / (WG / s.lanes);
+  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`, right = `subgroup_matrix_right<f16, ${s.N}, ${s.K}>`, result = `subgroup_matrix_result<f32, ${s.N}, ${s.M}>`;
+  const load = (type: string, arr: string, off: string, colMajor: boolean) => s.syntax === 'template'
+    ? `subgroupMatrixLoad<${type}, ${colMajor ? 'col_major' : 'row_major'}>(&${arr}, ${off}, ${TILE_M}u)`
+    : `subgroupMatrixLoad<${type}>(&${arr}, ${off}, ${colMajor}, ${TILE_M}u)`;
+  const store = (off: string, v: string) => s.syntax === 'template'
+    ? `subgroupMatrixStore<row_major>(&Cs, ${off}, ${v}, ${TILE_N}u);`
+    : `subgroupMatrixStore(&Cs, ${off}, ${v}, false, ${TILE_N}u);`;
+  const rs = Array.from({ length: R }, (_, r) => r);
+  return {
+    // the subgroup's blocks q = sg·R + r lie in block row bm, columns bn0 … bn0 + R − 1
+    init: /* wgsl */ `
+  let sg = lid / ${s.lanes}u;
+  let bm = (sg * ${R}u) / ${BN}u;
+  let bn0 = (sg * ${R}u) % ${BN}u;
+  ${rs.map((r) => `var acc${r}: ${result};`).join(' ')}`,
+    // As[t][m]: the left block (m, k) at (kk + k)·64 + bm·M + m is column-major; Bs[t][n] row-major
+    body: /* wgsl */ `
+    for (var kk = 0u; kk < ${TILE_K}u; kk += ${s.K}u) {
+      let l = ${load(left, 'As', `kk * ${TILE_M}u + bm * ${s.M}u`, true)};
+      ${rs.map((r) => `acc${r} = subgroupMatrixMultiplyAccumulate(l, ${load(right, 'Bs', `kk * ${TILE_N}u + (bn0 + ${r}u) * ${s.N}u`, false)}, acc${r});`).join('\n      ')}
+    }`,
+    epilogue: /* wgsl */ `
+  ${rs.map((r) => store(`bm * ${s.M * TILE_N}u + (bn0 + ${r}u) * ${s.N}u`, `acc${r}`)).join('\n  ')}
+  workgroupBarrier();`,
+  };
+}
+
+function tiledSource(o: TiledGemm, v: GemmVariant): string {
   const hoist = o.bHoisted ?? false;
-  if (hoist && o.bContiguous !== 'n') throw new Error(`${o.name}: bHoisted needs B contiguous in n`);
+  const half = v.kind !== 'f32', mma = v.kind === 'mma' ? mmaCore(v.shape) : null;
+  const bsAt = (row: string, col: string) => (half ? `Bs[${row} * ${TILE_N}u + ${col}]` : `Bs[${row}][${col}]`);
   // the B stage with the column hoisted: this invocation's column is lid % TILE_N in every slice
   const stageB = hoist ? /* wgsl */ `
     for (var q = 0u; q < 4u; q++) {
       let row = lid / ${TILE_N}u + q * ${WG / TILE_N}u;
-      Bs[row][bcol_i] = select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end);
-    }` : stage('Bs', TILE_K, TILE_N, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`);
-  // As[t][m], Bs[t][n]: TILE_K rows of one tile's m (or n) range
-  const wgsl = /* wgsl */ `
+      ${bsAt('row', 'bcol_i')} = ${half ? 'to_h(' : ''}select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end)${half ? ')' : ''};
+    }` : stage('Bs', TILE_K, TILE_N, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`, half);
+  const h = (e: string) => (half ? `f32(${e})` : e);
+  const asAt = (t: string, m: string) => (half ? `As[${t} * ${TILE_M}u + ${m}]` : `As[${t}][${m}]`);
+  const scalarBody = /* wgsl */ `
+    for (var t = 0u; t < ${TILE_K}u; t++) {
+      let a = vec4f(${['ty', 'ty + 16u', 'ty + 32u', 'ty + 48u'].map((m) => h(asAt('t', m))).join(', ')});
+      let b = vec4f(${['tx', 'tx + 16u', 'tx + 32u', 'tx + 48u'].map((n) => h(bsAt('t', n))).join(', ')});
+      acc[0] += a[0] * b; acc[1] += a[1] * b; acc[2] += a[2] * b; acc[3] += a[3] * b;
+    }`;
+  const scalarStore = /* wgsl */ `
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + ty + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + tx + 16u * j;
+      if (m < u.gm && n < u.gn) { store(m, n, split, ${mma ? `Cs[(ty + 16u * i) * ${TILE_N}u + tx + 16u * j]` : 'acc[i][j]'}); }
+    }
+  }`;
+  // As[t][m], Bs[t][n]: TILE_K rows of one tile's m (or n) range (flat f16 arrays in the half variants)
+  return /* wgsl */ `${half ? 'enable f16;\n' : ''}${mma ? 'enable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : ''}
 override WG: u32 = ${WG};
 ${o.decls}
-var<workgroup> As: array<array<f32, ${TILE_M}>, ${TILE_K}>;
-var<workgroup> Bs: array<array<f32, ${TILE_N}>, ${TILE_K}>;
+${half ? `var<workgroup> As: array<f16, ${TILE_K * TILE_M}>;
+var<workgroup> Bs: array<f16, ${TILE_K * TILE_N}>;${TO_H}` : `var<workgroup> As: array<array<f32, ${TILE_M}>, ${TILE_K}>;
+var<workgroup> Bs: array<array<f32, ${TILE_N}>, ${TILE_K}>;`}
+${mma ? `var<workgroup> Cs: array<f32, ${TILE_M * TILE_N}>;                 // the result tile, row-major` : ''}
 ${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
 var<private> gz: u32;                                        // this workgroup's GEMM of the batch
 ${o.fns}
@@ -79,7 +153,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t_end = min(t_begin + u.chunk, u.gt);
   let tx = lid % 16u;                                          // outputs m0 + ty + 16i, n0 + tx + 16j
   let ty = lid / 16u;
-  var acc: array<vec4f, 4>;                                    // acc[i][j]
+${mma ? mma.init : '  var acc: array<vec4f, 4>;                                    // acc[i][j]'}
 ${hoist ? /* wgsl */ `  let bcol_i = lid % ${TILE_N}u;
   let bcol_ok = n0 + bcol_i < u.gn;
   let bcol = b_col(min(n0 + bcol_i, u.gn - 1u));
@@ -87,27 +161,43 @@ ${hoist ? /* wgsl */ `  let bcol_i = lid % ${TILE_N}u;
   workgroupBarrier();
   var slot = 0u;` : ''}
   for (var t0 = t_begin; t0 < t_end; t0 += ${TILE_K}u) {
-${stage('As', TILE_K, TILE_M, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`)}
+${stage('As', TILE_K, TILE_M, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`, half)}
 ${stageB}
     workgroupBarrier();
 ${hoist ? `    if (lid < ${TILE_K}u) { Tr[slot ^ 1u][lid] = b_row(min(t0 + ${TILE_K}u + lid, u.gt - 1u)); }   // next slice's rows
     slot = slot ^ 1u;` : ''}
-    for (var t = 0u; t < ${TILE_K}u; t++) {
-      let a = vec4f(As[t][ty], As[t][ty + 16u], As[t][ty + 32u], As[t][ty + 48u]);
-      let b = vec4f(Bs[t][tx], Bs[t][tx + 16u], Bs[t][tx + 32u], Bs[t][tx + 48u]);
-      acc[0] += a[0] * b; acc[1] += a[1] * b; acc[2] += a[2] * b; acc[3] += a[3] * b;
-    }
+${mma ? mma.body : scalarBody}
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + ty + 16u * i;
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + tx + 16u * j;
-      if (m < u.gm && n < u.gn) { store(m, n, split, acc[i][j]); }
-    }
-  }
+${mma ? mma.epilogue : ''}
+${scalarStore}
 }`;
-  return kernel(o.name, wgsl, { WG });
+}
+
+/** A GEMM instance; `runTiled` builds (once) and launches the variant of the engine's precision. */
+export interface TiledKernel { readonly spec: TiledGemm; readonly variants: Map<string, Kernel> }
+
+export function tiledGemm(o: TiledGemm): TiledKernel {
+  if ((o.bHoisted ?? false) && o.bContiguous !== 'n') throw new Error(`${o.name}: bHoisted needs B contiguous in n`);
+  return { spec: o, variants: new Map() };
+}
+
+/** The engine's variant: f32, f16 operands on the scalar core, or on subgroup matrices where the engine has a shape. */
+export function gemmVariant(e: Engine): GemmVariant {
+  if (e.precision === 'f32') return { kind: 'f32' };
+  return e.matrix ? { kind: 'mma', shape: e.matrix } : { kind: 'f16' };
+}
+
+/** The kernel of one variant (built once per instance and variant). */
+export function tiledKernel(k: TiledKernel, v: GemmVariant): Kernel {
+  const key = v.kind === 'mma' ? `mma${v.shape.M}x${v.shape.N}x${v.shape.K}_${v.shape.lanes}${v.shape.syntax === 'bool' ? 'b' : ''}` : v.kind;
+  let kn = k.variants.get(key);
+  if (!kn) {
+    if (v.kind === 'mma' && !matrixFits(v.shape)) throw new Error(`${k.spec.name}: subgroup matrix ${v.shape.M}×${v.shape.N}×${v.shape.K} with ${v.shape.lanes} lanes does not fit a ${TILE_M}×${TILE_N}×${TILE_K} tile`);
+    kn = kernel(v.kind === 'f32' ? k.spec.name : `${k.spec.name}_${key}`, tiledSource(k.spec, v), { WG });
+    k.variants.set(key, kn);
+  }
+  return kn;
 }
 
 /** Splits of the t range: enough workgroups to fill a large GPU, each with at least 64 values of t. */
@@ -123,11 +213,11 @@ export function splitChunk(t: number, splits: number): { chunk: number; splits: 
 }
 
 /** Launches a tiled GEMM instance (`batch` of them): uniform params = instance fields, then gm, gn, gt, chunk, gb. */
-export function runTiled(k: ReturnType<typeof tiledGemm>, r: { inputs: Tensor[]; outputs: (Tensor | null)[]; params: Param[]; m: number; n: number; t: number; splits?: number; batch?: number }): number {
+export function runTiled(k: TiledKernel, r: { inputs: Tensor[]; outputs: (Tensor | null)[]; params: Param[]; m: number; n: number; t: number; splits?: number; batch?: number }): number {
   const { chunk, splits } = splitChunk(r.t, r.splits ?? 1);
   const batch = r.batch ?? 1;
   const groups = Math.ceil(r.m / TILE_M) * Math.ceil(r.n / TILE_N) * splits * batch;
-  run(k, { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk, batch], groups });
+  run(tiledKernel(k, gemmVariant(getEngine())), { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk, batch], groups });
   return splits;
 }
 

@@ -1,7 +1,8 @@
 // Node-side host: creates a Dawn GPUDevice (webgpu npm package) for the CLI, tests and bench.
 // The engine itself never imports this file: browser or other WebGPU hosts pass their own device.
 import { create, globals } from 'webgpu';
-import { type Engine, type EngineOptions, deviceClassOf, initEngine } from '../engine/engine.js';
+import { type Engine, type EngineOptions, type MatrixShape, deviceClassOf, initEngine } from '../engine/engine.js';
+import { matrixFits } from '../kernels/tiled.js';
 import { adapterInfo, deviceRequest } from '../engine/device-request.js';
 import { setDawnPollInterval } from './poll.js';
 
@@ -17,6 +18,50 @@ export interface NodeDeviceOptions {
    * from the kernels; 0 (Dawn's busy polling, lowest latency) on GPUs. Process-wide.
    */
   pollMs?: number;
+  /**
+   * Ask for Dawn's experimental subgroup matrices (tensor cores) for the f16 GEMMs: turns on the
+   * toggles allow_unsafe_apis (the feature is experimental) and vulkan_enable_f16_on_nvidia (Dawn
+   * hides shader-f16 on NVIDIA's Vulkan driver without it), requests the feature where the adapter
+   * lists it, and picks a shape from adapter.info.subgroupMatrixConfigs (f16 in, f32 out) that fits
+   * the tiled GEMM. Default: env MIRAGE_TENSOR_CORES=1; the CLI sets it for --precision f16.
+   */
+  tensorCores?: boolean;
+}
+
+const MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+
+/** The largest f16→f32 subgroup-matrix config of the adapter that fits the tiled GEMM (tiled.ts), or null. */
+export function pickMatrixShape(adapter: GPUAdapter): Omit<MatrixShape, 'syntax'> | null {
+  const info = adapter.info as unknown as { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const lanes = Number(info.subgroupMaxSize ?? 0);
+  if (!lanes || Number(info.subgroupMinSize ?? 0) !== lanes) return null;   // one subgroup size, or the blocks per subgroup are unknown
+  const fits = [...(info.subgroupMatrixConfigs ?? [])]
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
+    .map((c) => ({ M: c.M, N: c.N, K: c.K, lanes }))
+    .filter((c) => matrixFits(c))
+    .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K);
+  return fits[0] ?? null;
+}
+
+/**
+ * Which WGSL form of subgroupMatrixLoad/Store this Dawn compiles: newer Dawn takes the layout as a
+ * template argument, older a col_major bool argument. Tried on a tiny shader; null if neither.
+ */
+async function matrixSyntax(device: GPUDevice, s: Omit<MatrixShape, 'syntax'>): Promise<MatrixShape['syntax'] | null> {
+  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
+  const forms = {
+    template: `let l = subgroupMatrixLoad<${left}, col_major>(&a, 0u, ${s.M}u);\n  subgroupMatrixStore<row_major>(&a, 0u, l, ${s.K}u);`,
+    bool: `let l = subgroupMatrixLoad<${left}>(&a, 0u, true, ${s.M}u);\n  subgroupMatrixStore(&a, 0u, l, false, ${s.K}u);`,
+  };
+  for (const [syntax, body] of Object.entries(forms) as [MatrixShape['syntax'], string][]) {
+    const code = `enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\nvar<workgroup> a: array<f16, 1024>;\n@compute @workgroup_size(${s.lanes})\nfn main() {\n  ${body}\n}`;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code, label: `subgroup-matrix probe (${syntax})` });
+    const info = await module.getCompilationInfo();
+    const err = await device.popErrorScope();
+    if (!err && !info.messages.some((m) => m.type === 'error')) return syntax;
+  }
+  return null;
 }
 
 export interface NodeDevice {
@@ -27,6 +72,8 @@ export interface NodeDevice {
   /** Adapter description: vendor, architecture, device, description. */
   info: Record<string, string>;
   features: string[];
+  /** The subgroup-matrix shape for the f16 GEMMs (tensorCores, where the adapter has one that fits), else null. */
+  matrix: MatrixShape | null;
   destroy(): void;
 }
 
@@ -41,7 +88,9 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   const flags = [`disable-dawn-features=timestamp_quantization`];
   const backend = opts.backend ?? process.env.MIRAGE_BACKEND ?? (process.platform === 'linux' ? 'vulkan' : undefined);
   if (backend) flags.push(`backend=${backend}`);
-  if (opts.enableToggles?.length) flags.push(`enable-dawn-features=${opts.enableToggles.join(',')}`);
+  const tensorCores = opts.tensorCores ?? process.env.MIRAGE_TENSOR_CORES === '1';
+  const toggles = [...(opts.enableToggles ?? []), ...(tensorCores ? ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'] : [])];
+  if (toggles.length) flags.push(`enable-dawn-features=${toggles.join(',')}`);
   const gpu = create(flags);
   keepAlive.push(gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
@@ -50,14 +99,18 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
       'install Mesa lavapipe from bookworm-backports (see README, "CPU-only machines") and set XDG_RUNTIME_DIR.');
   }
   const request = deviceRequest(adapter);
+  const shape = tensorCores && adapter.features.has(MATRIX_FEATURE) && adapter.features.has('shader-f16') ? pickMatrixShape(adapter) : null;
+  if (shape) request.requiredFeatures.push(MATRIX_FEATURE);
   const features = request.requiredFeatures;
   const device = await adapter.requestDevice(request);
   keepAlive.push(device);
+  const syntax = shape ? await matrixSyntax(device, shape) : null;
+  const matrix = shape && syntax ? { ...shape, syntax } : null;
   const info = adapterInfo(adapter);
   const envPoll = process.env.MIRAGE_POLL_MS;
   if (opts.pollMs === undefined && envPoll && !(Number(envPoll) >= 0)) throw new Error(`MIRAGE_POLL_MS='${envPoll}': expected milliseconds >= 0`);
   setDawnPollInterval(opts.pollMs ?? (envPoll ? Number(envPoll) : deviceClassOf(info) === 'cpu' ? 1 : 0));
-  return { device, instance: gpu as unknown as GPU, adapter, info, features, destroy: () => device.destroy() };
+  return { device, instance: gpu as unknown as GPU, adapter, info, features, matrix, destroy: () => device.destroy() };
 }
 
 /** Engine options every createNodeEngine call starts from (the CLI's --kernels sets them). */
@@ -65,8 +118,9 @@ export const engineDefaults: EngineOptions = {};
 
 /** A Dawn device plus an engine on it, made current. */
 export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions = {}): Promise<{ engine: Engine; gpu: NodeDevice }> {
-  const gpu = await createNodeDevice(opts);
+  // f16 GEMMs want tensor cores (and on NVIDIA the toggle that lets Dawn offer shader-f16 at all)
+  const gpu = await createNodeDevice({ ...opts, tensorCores: opts.tensorCores ?? (opts.precision === 'f16' ? true : undefined) });
   let engine: Engine;
-  try { engine = initEngine(gpu.device, { ...engineDefaults, ...opts }); } catch (e) { gpu.destroy(); throw e; }
+  try { engine = initEngine(gpu.device, { matrix: gpu.matrix, ...engineDefaults, ...opts }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
 }

@@ -14,14 +14,19 @@ export async function checkForward(fn: GpuFn, ref: (...xs: F64Tensor[]) => F64Te
   close(got, want.data, tol, 'forward:');
 }
 
-export interface GradOpts extends Tol { eps?: number; samples?: number; which?: boolean[]; seed?: number }
+export interface GradOpts extends Tol {
+  eps?: number; samples?: number; which?: boolean[]; seed?: number;
+  /** Maps the random probe (the output gradient) first, e.g. rounds it to f16 for f16-operand kernels. */
+  probe?: (p: F64Tensor) => F64Tensor;
+}
 
 /**
  * Analytic grads of L = Σ probe·f(x) from one GPU backward vs central differences of the
  * float64 reference, on up to `samples` sampled elements of each input.
  */
 export async function checkGrad(fn: GpuFn, ref: (...xs: F64Tensor[]) => F64Tensor, xs: F64Tensor[], o: GradOpts) {
-  const probe = randn(ref(...xs).shape, o.seed ?? 99);
+  const raw = randn(ref(...xs).shape, o.seed ?? 99);
+  const probe = o.probe ? o.probe(raw) : raw;
   const analytic = await gradsGpu(fn, xs, probe, o.which);
   const eps = o.eps ?? 1e-6;
   const bad: string[] = [];

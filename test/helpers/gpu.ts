@@ -17,7 +17,8 @@ let shared: Gpu | null = null;
 
 export async function getGpu(): Promise<Gpu> {
   if (shared) return shared;
-  const { engine, gpu } = await createNodeEngine({ poison: true, seed: 1234 });
+  // tensor cores where the adapter has them, so the f16 GEMMs' subgroup-matrix variants are tested too
+  const { engine, gpu } = await createNodeEngine({ poison: true, seed: 1234, tensorCores: true });
   shared = { engine, info: gpu.info, features: gpu.features, destroy: () => { engine.destroy(); gpu.destroy(); } };
   return shared;
 }

@@ -1,0 +1,113 @@
+// f16 GEMM operands (engine.precision 'f16', the CLI's --precision f16): every conv pass and the
+// matmul stage both operands as f16 and sum in f32, like tensor cores. On operands that are exact
+// in f16 the result must match the float64 reference as tightly as the f32 kernels do (this checks
+// the f16 kernels' indexing, bounds and padding); on arbitrary operands it must be as close as f16
+// rounding allows and not equal to the f32 result (so the f16 path really ran). Where the engine
+// has a subgroup-matrix shape (tensor cores, a GPU), each check runs on that variant as well.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { noGrad } from '../src/engine/autograd.js';
+import { type Engine, getEngine } from '../src/engine/engine.js';
+import { tensor } from '../src/engine/tensor.js';
+import { conv2d } from '../src/kernels/conv2d.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { checkForward, checkGrad } from './helpers/check.js';
+import { runGpu } from './helpers/gpu.js';
+import { type ConvRefOpts, conv2dRef } from './reference/conv.js';
+import { type F64Tensor, randn } from './reference/core.js';
+
+const t = suite('precision');
+
+/** v rounded to the nearest f16 (ties away from zero: random doubles never tie). */
+export function f16round(v: number): number {
+  const a = Math.abs(v);
+  if (a >= 65520) return v > 0 ? Infinity : -Infinity;
+  const ulp = a < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(a)) - 10);
+  return Math.sign(v) * Math.round(a / ulp) * ulp;
+}
+const toF16 = (x: F64Tensor): F64Tensor => ({ shape: x.shape, data: x.data.map(f16round) });
+
+const hasF16 = () => getEngine().device.features.has('shader-f16');
+/** The f16 variants this device runs: the scalar core, and the subgroup-matrix one where the engine has a shape. */
+const variants = () => [null, ...(getEngine().matrix ? [getEngine().matrix] : [])];
+const withF16 = (matrix: Engine['matrix'], f: () => unknown) => async () => {
+  if (!hasF16()) { console.log('  (no shader-f16 on this device: f16 checks skipped)'); return; }
+  const e = getEngine(), was = [e.precision, e.matrix] as const;
+  e.precision = 'f16'; e.matrix = matrix;
+  try { await f(); } finally { e.precision = was[0]; e.matrix = was[1]; }
+};
+const label = (m: Engine['matrix']) => (m ? `subgroup matrix ${m.M}×${m.N}×${m.K}` : 'scalar f16');
+
+// the ERFNet shapes (3×1, dilated 1×3, downsampler 3×3 stride 2), a 1×1, grouped and depthwise, and
+// sizes off the 64×64×16 tile (m, n and t all partial); the 19×17 case's weight gradient runs split-K
+const cases: { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean }[] = [
+  { x: [2, 3, 7, 5], w: [4, 3, 3, 1], o: { padding: [1, 0] }, bias: true },
+  { x: [1, 2, 9, 9], w: [3, 2, 1, 3], o: { padding: [0, 4], dilation: [1, 4] }, bias: true },
+  { x: [1, 2, 19, 17], w: [2, 2, 3, 1], o: { padding: [16, 0], dilation: [16, 1] }, bias: false },
+  { x: [1, 3, 9, 8], w: [5, 3, 3, 3], o: { stride: [2, 2], padding: [1, 1] }, bias: true },
+  { x: [2, 17, 5, 8], w: [18, 17, 3, 3], o: { padding: [1, 1] }, bias: true },
+  { x: [1, 70, 4, 5], w: [67, 70, 1, 1], o: {}, bias: true },
+  { x: [1, 12, 9, 11], w: [12, 4, 3, 3], o: { stride: [2, 2], padding: [2, 2], dilation: [2, 2], groups: 3 }, bias: true },
+  { x: [2, 5, 6, 7], w: [5, 1, 3, 3], o: { padding: [1, 1], groups: 5 }, bias: true },
+];
+
+for (const c of cases) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const exact = [toF16(randn(c.x, 1)), toF16(randn(c.w, 2, 0.5)), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const terms = (c.w[1] * c.w[2] * c.w[3]);
+  const tight = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(terms) };
+  for (const m of variants()) {
+    t(`conv2d forward, f16-exact operands, ${label(m)}: as exact as f32 ${name}`, withF16(m, () => checkForward(fn, ref, exact, tight)));
+    // the probe (output gradient) rounded too: the input and weight gradients then have f16-exact operands as well
+    t(`conv2d backward, f16-exact operands, ${label(m)}: as exact as f32 ${name}`, withF16(m, () => checkGrad(fn, ref, exact, { rtol: 1e-3, atol: 1e-4, probe: toF16 })));
+  }
+}
+
+t('conv2d with arbitrary operands: f16 rounding error only, and not the f32 result', async () => {
+  const c = cases[4], fn = (x: any, w: any, b: any) => conv2d(x, w, b, c.o);
+  const xs = [randn(c.x, 4), randn(c.w, 5, 0.5), randn([c.w[0]], 6)];
+  const f32 = await runGpu(fn, xs);
+  for (const m of variants()) await withF16(m, async () => {
+    const got = await runGpu(fn, xs);
+    const want = conv2dRef(xs[0], xs[1], xs[2], c.o).data;
+    // each product's operands carry ≤ 2⁻¹¹ relative error each; 153 terms of size ~0.5
+    let worst = 0, differs = 0;
+    for (let i = 0; i < want.length; i++) { worst = Math.max(worst, Math.abs(got[i] - want[i])); if (got[i] !== f32[i]) differs++; }
+    assert.ok(worst < 0.02, `${label(m)}: worst error ${worst}`);
+    assert.ok(worst > 1e-5 && differs > want.length / 2, `${label(m)}: ${differs} of ${want.length} values differ from f32 (worst error ${worst}): the f16 kernels did not run`);
+  })();
+});
+
+t('f16 operands beyond f16 range give a non-finite result (loss scaling sees the overflow)', withF16(null, async () => {
+  const x = randn([1, 2, 5, 6], 7), w = randn([3, 2, 3, 3], 8, 0.5);
+  x.data[13] = 1e5;
+  const got = await runGpu((a, b) => conv2d(a, b, null, { padding: [1, 1] }), [x, w]);
+  assert.ok(got.some((v) => !Number.isFinite(v)), 'an operand of 1e5 overflows f16');
+  x.data[13] = 6e4;
+  const ok = await runGpu((a, b) => conv2d(a, b, null, { padding: [1, 1] }), [x, w]);
+  assert.ok(ok.every((v) => Number.isFinite(v)), '6e4 is in range');
+}));
+
+for (const m of variants()) {
+  t(`matmul, f16-exact operands, ${label(m)}: as exact as f32 (sizes off the tile)`, withF16(m, async () => {
+    const a = toF16(randn([70, 37], 9)), b = toF16(randn([37, 65], 10));
+    const want = new Float64Array(70 * 65);
+    for (let i = 0; i < 70; i++) for (let j = 0; j < 65; j++) { let s = 0; for (let k = 0; k < 37; k++) s += a.data[i * 37 + k] * b.data[k * 65 + j]; want[i * 65 + j] = s; }
+    await checkForward((x, y) => matmul(x, y), () => ({ shape: [70, 65], data: want }), [a, b], { rtol: 1e-4, atol: 1e-4 });
+  }));
+}
+
+t('the f16 kernels are the ones that run, and the engine refuses a precision it does not know', withF16(null, async () => {
+  const e = getEngine();
+  const x = tensor(new Float32Array(2 * 3 * 5 * 4), [1, 2, 5, 4 * 3]), w = tensor(new Float32Array(4 * 2 * 3), [4, 2, 3, 1]);
+  e.startProfiling();
+  noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
+  const names = (await e.stopProfiling()).map((k) => k.name);
+  assert.ok(names.includes('conv2d_fwd_tiled_f16'), names.join(', '));
+  x.dispose(); w.dispose();
+  assert.throws(() => { e.precision = 'bf16' as 'f16'; }, /precision 'bf16': expected one of f32, f16/);
+}));
+
+t.run();
