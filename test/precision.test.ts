@@ -11,7 +11,12 @@ import { type Engine, getEngine } from '../src/engine/engine.js';
 import { tensor } from '../src/engine/tensor.js';
 import { conv2d } from '../src/kernels/conv2d.js';
 import { matmul } from '../src/kernels/matmul.js';
-import { checkForward, checkGrad } from './helpers/check.js';
+import { keep, scope } from '../src/engine/scope.js';
+import { zeros } from '../src/engine/tensor.js';
+import { Adam } from '../src/optim/adam.js';
+import { ARENA_MAX_ELEMENTS } from '../src/optim/arena.js';
+import { LossScaler } from '../src/optim/loss-scaler.js';
+import { checkForward, checkGrad, close } from './helpers/check.js';
 import { runGpu } from './helpers/gpu.js';
 import { type ConvRefOpts, conv2dRef } from './reference/conv.js';
 import { type F64Tensor, randn } from './reference/core.js';
@@ -109,5 +114,45 @@ t('the f16 kernels are the ones that run, and the engine refuses a precision it 
   x.dispose(); w.dispose();
   assert.throws(() => { e.precision = 'bf16' as 'f16'; }, /precision 'bf16': expected one of f32, f16/);
 }));
+
+// Loss scaling (src/optim/loss-scaler.ts, kernels/amp.ts): gradients divided by the scale before the
+// update; a non-finite gradient skips the step of its optimizer (parameters and state untouched),
+// halves the scale and counts a skip; every `growthInterval` good steps double it.
+t('loss scaling: unscaled updates, overflow skips the step untouched and halves the scale, growth after the interval', async () => {
+  const scaler = new LossScaler({ initScale: 1024, growthInterval: 2 });
+  // one big parameter (its own kernel, vec4) and two small ones (an arena): both paths obey the skip
+  const big = tensor(Float32Array.from(randn([ARENA_MAX_ELEMENTS + 4], 1).data), [ARENA_MAX_ELEMENTS + 4], { requiresGrad: true });
+  const small = [5, 7].map((n, i) => tensor(Float32Array.from(randn([n], 2 + i).data), [n], { requiresGrad: true }));
+  const ps = [big, ...small];
+  const opt = new Adam(ps, { lr: 0.01 });
+  opt.scaler = scaler;
+  const before = await Promise.all(ps.map((p) => p.read()));
+  const gradsOf = (seed: number, k: number) => randn([...ps[k].shape], seed).data.map((v) => v * 1024);   // scaled gradients
+  const setGrads = (seed: number, poison?: number) => ps.forEach((p, k) => {
+    const g = Float32Array.from(gradsOf(seed, k));
+    if (poison === k) g[3] = Infinity;
+    p.grad = tensor(g, p.shape);
+  });
+  // 1: an overflow in one small parameter's gradient: nothing moves, scale 512, one skip
+  setGrads(10, 2); opt.step(); scaler.update(); opt.zeroGrad();
+  const after1 = await Promise.all(ps.map((p) => p.read()));
+  ps.forEach((_, k) => assert.equal([...after1[k]], [...before[k]], `parameter ${k} untouched by the skipped step`));
+  assert.equal(await scaler.read(), { scale: 512, goodSteps: 0, skipped: 1 });
+  assert.is(await opt.firstNonFiniteStep(), null, 'a skip is not a divergence');
+  // 2: finite gradients at scale 512 (the loss's gradient times 512): the update is Adam's on g = raw/512·1024/1024
+  const ref = new Adam(ps.map((p, k) => tensor(before[k], p.shape, { requiresGrad: true })), { lr: 0.01 });
+  setGrads(11); opt.step(); scaler.update(); opt.zeroGrad();
+  ref.params.forEach((p, k) => { p.grad = tensor(Float32Array.from(gradsOf(11, k).map((v) => v / 512)), p.shape); });
+  ref.loadState(new Map(), 1); ref.step();   // the skipped step still counts for the scaled optimizer's bias correction (documented)
+  for (const [k, p] of ps.entries()) close(await p.read(), await ref.params[k].read(), { rtol: 1e-6, atol: 1e-7 }, `parameter ${k}`);
+  assert.equal(await scaler.read(), { scale: 512, goodSteps: 1, skipped: 1 });
+  setGrads(12); opt.step(); scaler.update(); opt.zeroGrad();
+  assert.equal(await scaler.read(), { scale: 1024, goodSteps: 0, skipped: 1 }, 'two good steps: the scale doubles');
+  const seed = scope(() => keep(scaler.seed(zeros([]))));
+  assert.equal([...await seed.read()], [1024], 'backward starts from the scale');
+  for (const x of [seed, ...ps, ...ref.params]) x.dispose();
+  opt.dispose(); ref.dispose(); scaler.dispose();
+  assert.throws(() => new LossScaler({ growthInterval: 0 }), /growth interval must be an integer ≥ 1, got 0/);
+});
 
 t.run();

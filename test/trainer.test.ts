@@ -16,6 +16,7 @@ import { OPTIMIZERS, SCHEDULES, SclPolyLR, formatSpec, makeOptimizer, makeOptimi
 import { readEventFile } from '../src/io/tfevents.js';
 import { logCsv, tensorboardEvents } from '../src/train/run-files.js';
 import { train } from '../src/train/trainer.js';
+import { readWeights } from '../src/io/checkpoint.js';
 
 const t = suite('trainer');
 setFlagsFromString('--expose-gc');
@@ -211,6 +212,45 @@ t('the trainer with NVIDIA\'s augmentations: random crops of another size, jitte
   await train({ ...flags, distort: true }, { savedir: join(dir, 'crops3'), engine: e })
     .then(() => assert.unreachable('crops with distortion must be refused'), (err: Error) =>
       assert.match(err.message, /--crop-size 16x8 with heat distortion/));
+});
+
+// --precision f16: the same run as the f32 tiled one but with f16 GEMM operands and loss scaling; the
+// losses agree to f16 rounding, the scale is logged and checkpointed, a resume may change precision
+t('the trainer with --precision f16: losses as f32\'s to rounding, the loss scale in log.csv and the checkpoint; refusals', async () => {
+  const e = getEngine();
+  if (!e.device.features.has('shader-f16')) { console.log('  (no shader-f16: skipped)'); return; }
+  const flags = { model: 'erfnet', height: 16, epochs: 2, trainSize: 8, valSize: 2, batchSize: 4, classWeights: 'none' };
+  const was = e.kernelFamily;
+  e.kernelFamily = 'tiled';                    // the f32 twin on the same GEMM kernel
+  let f32: Awaited<ReturnType<typeof train>>;
+  try { f32 = await train(flags, { savedir: join(dir, 'f32'), engine: e }); } finally { e.kernelFamily = was; }
+  const f16 = await train({ ...flags, precision: 'f16' }, { savedir: join(dir, 'f16'), engine: e });
+  assert.is(e.precision, 'f32', 'the engine is back at f32 after the run');
+  // from 2¹⁶ the scale halves once per skipped step (an f16 overflow) and would grow only after 2000 good steps
+  let skipped = 0;
+  f16.history.forEach((h, i) => {
+    const want = f32.history[i].trainLoss;
+    assert.ok(Math.abs(h.trainLoss - want) < 0.01 * want && h.trainLoss !== want, `epoch ${i + 1}: f16 loss ${h.trainLoss} vs f32 ${want}`);
+    skipped += h.trainExtras.skipped_steps;
+    assert.is(h.trainExtras.loss_scale, 65536 / 2 ** skipped, `epoch ${i + 1}: scale ${h.trainExtras.loss_scale} after ${skipped} skips`);
+  });
+  assert.ok(skipped <= 2, `${skipped} of 4 steps skipped`);
+  const csv = readFileSync(join(dir, 'f16', 'log.csv'), 'utf8').split('\n')[0];
+  assert.ok(csv.includes('train_loss_scale') && csv.includes('train_skipped_steps'), csv);
+  const meta = readWeights(join(dir, 'f16', 'checkpoint.safetensors')).meta;
+  const ls = JSON.parse(meta.loss_scale);
+  assert.equal(ls, { scale: 65536 / 2 ** skipped, goodSteps: ls.goodSteps, skipped });
+  assert.ok(ls.goodSteps >= 1 && ls.goodSteps <= 4 - skipped, `good steps since the last skip: ${ls.goodSteps}`);
+  assert.is(JSON.parse(meta.run).precision, 'f16');
+  // a resume may switch precision (it changes how, not what, the run trains)
+  const more = await train({ ...flags, epochs: 3, precision: 'f32' }, { savedir: join(dir, 'f16'), engine: e, resume: true });
+  assert.is(more.history.length, 3);
+  assert.is(more.history[2].trainExtras.loss_scale, undefined);
+  await train({ model: 'feedback', height: 16, epochs: 1, trainSize: 2, valSize: 2, batchSize: 2, precision: 'f16', options: { 'unet-width': 1, 'unet-depth': 3, iterations: 1 } },
+    { savedir: join(dir, 'f16-feedback'), engine: e }).then(() => assert.unreachable('feedback f16'), (err: Error) =>
+    assert.match(err.message, /--precision f16: feedback's training step does not scale its losses yet/));
+  assert.is(e.precision, 'f32');
+  assert.throws(() => newConfig({ precision: 'f8' as 'f16' }), /--precision f8: expected f32 or f16/);
 });
 
 t.run();

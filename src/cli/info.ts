@@ -4,12 +4,17 @@ import { dawnPollInterval } from '../node/poll.js';
 
 /** Prints the adapter mirage would use and the limits it raises. */
 export async function info(backend?: string): Promise<void> {
-  const gpu = await createNodeDevice({ backend });
+  const gpu = await createNodeDevice({ backend, tensorCores: true });   // so it can list the subgroup-matrix configs
   try {
     const l = gpu.device.limits;
     console.log(`adapter:  ${Object.values(gpu.info).filter(Boolean).join(' | ') || '(no description)'}`);
     console.log(`features: ${gpu.features.join(', ') || '(none of shader-f16, subgroups, timestamp-query)'}`);
-    const e = new Engine(gpu.device, engineDefaults);
+    const configs = (gpu.adapter.info as unknown as { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[] }).subgroupMatrixConfigs ?? [];
+    const m = gpu.matrix;
+    console.log(`f16:      ${gpu.features.includes('shader-f16') ? '--precision f16 available' : 'no shader-f16: --precision f16 unavailable'}; ` +
+      `subgroup matrices ${configs.length ? configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ') : 'none'}` +
+      `${m ? `; tensor cores for f16 GEMMs: ${m.M}x${m.N}x${m.K}, ${m.lanes} lanes (${m.syntax} syntax)` : configs.length ? '; none fits the tiled GEMM or compiles (f16 GEMMs on the scalar core)' : ''}`);
+    const e = new Engine(gpu.device, { ...engineDefaults, precision: 'f32' });
     const names = { subgroup: 'subgroup-broadcast (bench/NOTES.md §5–7)', tiled: 'workgroup-memory tiles (bench/NOTES.md §14)', portable: 'portable register-blocked' };
     console.log(`kernels:  ${e.deviceClass} class; convolutions ${names[e.kernelFamily]}`);
     e.destroy();

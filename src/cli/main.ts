@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // mirage command line. Each command lives in src/cli/<name>.ts; errors print as one clear line.
 import yargs, { type Argv } from 'yargs';
-import { type EngineOptions, KERNEL_FAMILIES } from '../engine/engine.js';
+import { type EngineOptions, KERNEL_FAMILIES, PRECISIONS, type Precision } from '../engine/engine.js';
 import { engineDefaults } from '../node/device.js';
 import { hideBin } from 'yargs/helpers';
 import { bench } from './bench.js';
@@ -50,8 +50,16 @@ await yargs(hideBin(process.argv))
     type: 'string', choices: ['auto', ...KERNEL_FAMILIES], default: 'auto', global: true,
     describe: 'conv/matmul kernel family: auto (subgroup on CPU adapters, tiled on GPUs), subgroup, tiled (workgroup-memory tiles, meant for GPUs), portable',
   })
+  .option('precision', {
+    type: 'string', choices: PRECISIONS, global: true,
+    describe: 'GEMM operands of the convolutions and matmuls: f32, or f16 (f32 sums, tensor cores where Dawn offers subgroup matrices; training adds dynamic loss scaling). Default f32; a resumed run keeps its own unless given',
+  })
   .option('verbose', { type: 'boolean', global: true, describe: 'show Dawn\'s native warnings and error stack traces' })
-  .middleware((a) => { checkNumericFlags(a); engineDefaults.kernels = a.kernels as EngineOptions['kernels']; })
+  .middleware((a) => {
+    checkNumericFlags(a);
+    engineDefaults.kernels = a.kernels as EngineOptions['kernels'];
+    if (a.precision) engineDefaults.precision = a.precision as Precision;
+  })
   .command('models', 'List the registered models: parameters, input, outputs, options and recipes', (y) => y
     .option('classes', { type: 'number', default: 20, describe: 'class count for the parameter counts' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),

@@ -110,6 +110,7 @@ export function trainFlags(a: Record<string, unknown>): TrainFlags {
     classUniformPct: num('class-uniform-pct'), classUniformTile: num('class-uniform-tile'),
     vflip: a.vflip as boolean | undefined, rotate: a.rotate === undefined ? undefined : String(a.rotate),
     distort: a.distort as boolean | undefined, iouTrain: a['iou-train'] as boolean | undefined,
+    precision: a.precision as 'f32' | 'f16' | undefined,
     sigma: num('sigma'), corrLength: num('corr-length'), anisotropy: num('anisotropy'), blur: num('blur'), cn2: num('cn2'),
     pathLength: num('path-length'), focalLength: num('focal-length'), aperture: num('aperture'), pixelPitch: num('pixel-pitch'),
     wavelength: num('wavelength'), correlation: a.correlation as 'integral' | 'fit' | undefined, keepMean: a['keep-mean'] as boolean | undefined,

@@ -11,6 +11,7 @@ import { type Elem, MAIN_1D, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 // Both come as f32 and, for sizes that are a multiple of 4, as vec4f (bench/NOTES.md §10, §24).
 // Every kernel watches the values it writes to p: if one is not finite, flag[0] is lowered to the
 // uniform `tag` (the optimizer's step), so a diverging run is caught without a read-back per step.
+// flag[1] non-zero skips the step (an overflow under loss scaling, amp.ts); it stays 0 otherwise.
 
 /** Stores w into p[idx] and flags the step if it is not finite. */
 const STORE_P = (w: string) => /* wgsl */ `
@@ -38,7 +39,7 @@ struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, moment
 @group(0) @binding(4) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
 ${sgdUpdate('u.first != 0u')}
 }`);
 const SGD_STEP = { f32: sgdStepKernel('f32'), vec4f: sgdStepKernel('vec4f') };
@@ -65,14 +66,14 @@ struct P { n: u32, decoupled: u32, tag: u32, p1: u32, lr: f32, beta1: f32, beta2
 @group(0) @binding(5) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
 ${adamUpdate('(u.lr / u.bc1)', 'sqrt(u.bc2)')}
 }`);
 const ADAM_STEP = { f32: adamStepKernel('f32'), vec4f: adamStepKernel('vec4f') };
 
 export interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
 
-/** Where a step's kernels flag non-finite parameters: `flag` (u32 [≥1]) gets min(flag[0], tag). */
+/** Where a step's kernels flag non-finite parameters: `flag` (u32 [2]) gets min(flag[0], tag); flag[1] ≠ 0 skips the step. */
 export interface FiniteWatch { flag: Tensor; tag: number }
 
 export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, first: boolean, h: SgdHyper, w: FiniteWatch): void {
@@ -112,7 +113,7 @@ struct P { n: u32, decoupled: u32, block: u32, tag: u32, lr: f32, beta1: f32, be
 @group(0) @binding(7) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
   let c = coef[owner[idx / u.block]];
   if (c.z == 0.0) { return; }
 ${adamUpdate('c.x', 'c.y')}
@@ -145,7 +146,7 @@ struct P { n: u32, block: u32, nesterov: u32, has_momentum: u32, lr: f32, moment
 @group(0) @binding(6) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
   let c = coef[owner[idx / u.block]];
   if (c.x == 0.0) { return; }
 ${sgdUpdate('c.y != 0.0')}
@@ -186,7 +187,7 @@ struct P { ${RMSPROP_FIELDS} }
 @group(0) @binding(5) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
 ${rmspropUpdate}
 }`);
 const RMSPROP_STEP = { f32: rmspropStepKernel('f32'), vec4f: rmspropStepKernel('vec4f') };
@@ -216,7 +217,7 @@ struct P { ${RMSPROP_FIELDS}, block: u32 }
 @group(0) @binding(7) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n) { return; }
+  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
   if (coef[owner[idx / u.block]].x == 0.0) { return; }
 ${rmspropUpdate}
 }`);

@@ -119,8 +119,10 @@ export const engineDefaults: EngineOptions = {};
 /** A Dawn device plus an engine on it, made current. */
 export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions = {}): Promise<{ engine: Engine; gpu: NodeDevice }> {
   // f16 GEMMs want tensor cores (and on NVIDIA the toggle that lets Dawn offer shader-f16 at all)
-  const gpu = await createNodeDevice({ ...opts, tensorCores: opts.tensorCores ?? (opts.precision === 'f16' ? true : undefined) });
+  // (a precision given here, even undefined, is the caller's choice; else the CLI's --precision)
+  const precision = 'precision' in opts ? opts.precision : engineDefaults.precision;
+  const gpu = await createNodeDevice({ ...opts, tensorCores: opts.tensorCores ?? (precision === 'f16' ? true : undefined) });
   let engine: Engine;
-  try { engine = initEngine(gpu.device, { matrix: gpu.matrix, ...engineDefaults, ...opts }); } catch (e) { gpu.destroy(); throw e; }
+  try { engine = initEngine(gpu.device, { matrix: gpu.matrix, ...engineDefaults, ...opts, precision }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
 }

@@ -1,9 +1,10 @@
 import { fmt, sameShape } from '../engine/shape.js';
 import { keep } from '../engine/scope.js';
-import { type Tensor, full, zeros } from '../engine/tensor.js';
+import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
 import { FINITE } from '../kernels/finite.js';
 import type { FiniteWatch } from '../kernels/optim.js';
 import type { ParamArena } from './arena.js';
+import type { LossScaler } from './loss-scaler.js';
 
 /** Host copy of a tensor, as used by state dicts and checkpoints. */
 export interface HostTensor { shape: number[]; data: Float32Array }
@@ -15,8 +16,13 @@ export abstract class Optimizer {
   protected readonly state = new Map<Tensor, Record<string, Tensor>>();
   /** Small parameters packed for one-dispatch updates (subclasses that implement `updateArena`). */
   protected arena: ParamArena | null = null;
-  /** u32 [1]: the first step whose update left a parameter value non-finite (FINITE: none). */
+  /** u32 [2]: the first step whose update left a parameter value non-finite (FINITE: none); 1 while this step is skipped. */
   private flag: Tensor | null = null;
+  /**
+   * Dynamic loss scaling (f16 GEMM operands): the gradients are the scaled loss's, so each step
+   * first divides them by the scale and skips itself if one is not finite. Null: plain steps.
+   */
+  scaler: LossScaler | null = null;
 
   constructor(readonly params: Tensor[], lr: number) {
     if (!(lr >= 0)) throw new Error(`optimizer: learning rate must be ≥ 0, got ${lr}`);
@@ -33,8 +39,18 @@ export abstract class Optimizer {
   step(): void {
     this.steps++;
     const a = this.arena;
-    this.params.forEach((p) => { if (!a?.has(p) && p.grad) this.update(p, p.grad); });
-    if (a?.gatherGrads()) this.updateArena(a);
+    const own = this.params.filter((p) => !a?.has(p) && p.hasGrad);
+    const packed = a?.gatherGrads() ?? false;
+    const sc = this.scaler;
+    if (sc) {                                  // every gradient unscaled and checked before any update
+      const { flag } = this.watch;
+      sc.begin(flag);
+      for (const p of own) sc.unscale(p.grad!, flag);
+      if (packed) sc.unscale(a!.grads, flag);
+    }
+    for (const p of own) this.update(p, p.grad!);
+    if (packed) this.updateArena(a!);
+    if (sc) sc.collect(this.watch.flag);
   }
 
   protected abstract update(p: Tensor, g: Tensor): void;
@@ -52,7 +68,7 @@ export abstract class Optimizer {
 
   /** What this step's kernels write to when a parameter becomes non-finite: the flag and the step (1-based). */
   protected get watch(): FiniteWatch {
-    this.flag ??= keep(full([1], FINITE, 'u32'));
+    this.flag ??= keep(tensor(Uint32Array.from([FINITE, 0]), [2], { label: 'optimizer watch' }));
     return { flag: this.flag, tag: this.steps };
   }
 
@@ -67,7 +83,7 @@ export abstract class Optimizer {
     return v === FINITE ? null : v;
   }
 
-  clearNonFinite(): void { this.flag?.write([FINITE]); }
+  clearNonFinite(): void { this.flag?.write([FINITE, 0]); }
 
   /** Drops all gradients (the next backward starts from zero). */
   zeroGrad(): void {

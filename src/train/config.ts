@@ -18,6 +18,8 @@ export interface RunConfig extends TrainingPlan {
   /** Simulator settings when inputs are heat-distorted (the simulator's defaults fill the rest), else null. */
   distortion: TurbulenceParams | null;
   iouTrain: boolean;
+  /** 'f16': the GEMMs take f16 operands, with dynamic loss scaling (--precision f16); absent: f32. */
+  precision?: 'f16';
 }
 
 /** What a user gave (undefined: not given, so the recipe or the checkpoint decides). */
@@ -55,6 +57,7 @@ export interface TrainFlags extends TurbulenceParams {
   rotate?: string;
   distort?: boolean;
   iouTrain?: boolean;
+  precision?: 'f32' | 'f16';
 }
 
 const SIM_KEYS = ['sigma', 'corrLength', 'anisotropy', 'blur', 'cn2', 'pathLength', 'focalLength', 'aperture', 'pixelPitch', 'wavelength',
@@ -107,6 +110,9 @@ function applyFlags(spec: ModelSpec, base: RunConfig, f: TrainFlags): RunConfig 
   set('vflip', f.vflip); set('rotate', f.rotate);
   if (c.rotate) parseAngles(c.rotate);
   set('iouTrain', f.iouTrain);
+  if (f.precision !== undefined && f.precision !== 'f32' && f.precision !== 'f16') throw new Error(`--precision ${f.precision}: expected f32 or f16`);
+  if (f.precision === 'f16') c.precision = 'f16';
+  else if (f.precision === 'f32') delete c.precision;
   c.options = { ...c.options, ...Object.fromEntries(Object.entries(resolveOptions(spec, f.options ?? {}, c.recipe))
     .filter(([k]) => f.options?.[k] !== undefined)) };
   const groups = Object.keys(c.optimizer), main = groups[0];
@@ -191,13 +197,15 @@ export function resumeConfig(stored: RunConfig, f: TrainFlags, path: string): { 
   }
   if (stored.distortion) stored = { ...stored, distortion: storedTurbulence(stored.distortion) };
   const config = applyFlags(spec, stored, f);
-  const diffs = configDiff({ ...stored, epochs: 0 }, { ...config, epochs: 0 });
+  // --epochs and --precision may change: they change how, not what, the run trains
+  const diffs = configDiff({ ...stored, epochs: 0, precision: undefined }, { ...config, epochs: 0, precision: undefined });
   if (diffs.length) {
     throw new Error(`--resume: ${diffs.map((d) => `${d.key} ${d.now} differs from the checkpoint's ${d.was}`).join('; ')} ` +
       `(${path}). Drop these flags to continue with the checkpoint's settings, or start a new run (another --savedir, or --overwrite).`);
   }
   const notes = config.epochs !== stored.epochs
     ? [`--epochs ${config.epochs} (the run was planned for ${stored.epochs}); epoch-based schedules follow the new total`] : [];
+  if ((config.precision ?? 'f32') !== (stored.precision ?? 'f32')) notes.push(`--precision ${config.precision ?? 'f32'} (the run so far trained with ${stored.precision ?? 'f32'})`);
   return { spec, config, notes };
 }
 
@@ -206,7 +214,7 @@ export function describeConfig(c: RunConfig): string {
   const opt = Object.entries(c.optimizer).map(([g, s]) => `${g}: ${s} · ${c.schedule[g]}`).join('; ');
   const opts = Object.entries(c.options).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${v}`).join(' ');
   return `${c.model} (recipe ${c.recipe}${opts ? `; ${opts}` : ''}) | ${c.epochs} epochs, batch ${c.batchSize} | ${opt} | ` +
-    `class weights ${c.classWeights} | ${describeAugment(c)} | seed ${c.seed}`;
+    `class weights ${c.classWeights} | ${describeAugment(c)} | seed ${c.seed}${c.precision === 'f16' ? ' | f16 GEMM operands, loss scaling' : ''}`;
 }
 
 /** The augmentations of a run, in one phrase. */

@@ -8,6 +8,7 @@ import { type Tensor, full } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { add, scale } from '../kernels/elementwise.js';
 import { crossEntropy, focalLoss } from '../kernels/losses.js';
+import type { LossScaler } from '../optim/loss-scaler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
 export interface StepData {
@@ -19,6 +20,17 @@ export interface StepData {
   labels: Tensor;
   /** The simulator's displacement fields of the input's frames [N, 2·frames, H, W], when it is distorted. */
   field?: Tensor;
+  /**
+   * Loss scaling (--precision f16): backward starts from the scale instead of 1 (`scaledBackward`);
+   * the optimizers, which hold the same scaler, unscale and may skip. Only systems with
+   * `lossScaling` get one.
+   */
+  scaler?: LossScaler;
+}
+
+/** backward(loss), from the loss scale when the step has a scaler. */
+export function scaledBackward(loss: Tensor, d: StepData): void {
+  backward(loss, d.scaler ? d.scaler.seed(loss) : undefined);
 }
 
 export interface StepOut {
@@ -55,6 +67,8 @@ export interface System {
   readonly multiple: number;
   /** Heat-distorted frames per sample it takes, [N, 3·frames, H, W] (default 1). */
   readonly frames?: number;
+  /** Its trainStep honours StepData.scaler (one backward from the scaled loss), so it can train with --precision f16. */
+  readonly lossScaling?: boolean;
   train(mode: boolean): void;
   /** Called before each training epoch (0-based), for losses that change with the epoch. */
   setEpoch?(epoch: number): void;
@@ -102,6 +116,7 @@ export class SegmentationSystem implements System {
   readonly outputs = ['logits'];
   readonly labelDownscale: number;
   readonly multiple: number;
+  readonly lossScaling = true;
 
   constructor(readonly module: Module, private readonly o: SegmentationOptions) {
     this.groups = o.groups ?? { model: module.parameters() };
@@ -133,7 +148,7 @@ export class SegmentationSystem implements System {
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
     const raw = this.o.forward(d.input);
     const loss = this.loss(raw, d.labels);
-    backward(loss);
+    scaledBackward(loss, d);
     for (const o of Object.values(opt)) { o.step(); o.zeroGrad(); }
     return { loss, logits: [noGrad(() => this.present(raw))] };
   }
@@ -169,6 +184,7 @@ export class DeepSupervisionSystem implements System {
   readonly outputs: string[];
   readonly labelDownscale: number;
   readonly multiple: number;
+  readonly lossScaling = true;
   constructor(readonly module: Module, private readonly o: DeepSupervisionOptions) {
     this.groups = o.groups ?? { model: module.parameters() };
     this.outputs = o.names;
@@ -184,7 +200,7 @@ export class DeepSupervisionSystem implements System {
   trainStep(d: StepData, opt: Record<string, Optimizer>): StepOut {
     const outs = this.o.forward(d.input);
     const loss = this.loss(outs, d.labels);
-    backward(loss);
+    scaledBackward(loss, d);
     for (const o of Object.values(opt)) { o.step(); o.zeroGrad(); }
     return { loss, logits: outs };
   }

@@ -29,6 +29,7 @@ import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import { type ModelSpec, buildForTraining } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
+import { type LossScaleState, LossScaler } from '../optim/loss-scaler.js';
 import { TurbulenceSimulator, describeTurbulence, modelFrames, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
@@ -148,10 +149,12 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   checkWritableDir(session.savedir, '--savedir');
   const stepsLoss = session.stepsLoss ?? 10;
   if (!(Number.isInteger(stepsLoss) && stepsLoss >= 1)) throw new Error(`--steps-loss must be an integer ≥ 1, got ${stepsLoss}`);
-  const own = session.engine ? null : await createNodeEngine({ seed: c.seed });
+  const own = session.engine ? null : await createNodeEngine({ seed: c.seed, precision: c.precision });
   const previous = hasEngine() ? getEngine() : null;
   const engine = session.engine ?? own!.engine;
   setEngine(engine);
+  const precisionBefore = engine.precision;
+  engine.precision = c.precision ?? 'f32';   // throws, naming the feature, where the device has no shader-f16
   engine.reseed(c.seed);
   engine.pool.resetPeak();   // this run's peak (an engine can outlive runs: tests, experiments)
   seedGlobal(c.seed);
@@ -230,6 +233,14 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       disposers.push(() => opts[g].dispose());
       scheds[g] = makeSchedule(parseSpec(c.schedule[g], SCHEDULES, `schedule of ${g}`), opts[g], c.epochs);
     }
+    // f16 GEMM operands: dynamic loss scaling, shared by every optimizer of the step
+    let scaler: LossScaler | null = null;
+    if (c.precision === 'f16') {
+      if (!system.lossScaling) throw new Error(`--precision f16: ${spec.name}'s training step does not scale its losses yet (it runs several backward passes); use --precision f32`);
+      const sc = scaler = new LossScaler();
+      disposers.push(() => sc.dispose());
+      for (const g of groups) opts[g].scaler = sc;
+    }
     const trained = groups.reduce((n, g) => n + system.groups[g].reduce((m, p) => m + p.size, 0), 0);
     console.log(`${spec.name}: ${system.module.numParameters().toLocaleString('en')} parameters` +
       `${trained !== system.module.numParameters() ? `, ${trained.toLocaleString('en')} trained` : ''}; ${spec.outputs(c.options)}`);
@@ -254,6 +265,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       try { system.module.loadStateDict(ck.model); } catch (e) { throw new Error(`${last}: ${(e as Error).message}`); }
       for (const g of groups) opts[g].loadState(ck.optimizers.get(g) ?? new Map(), Number(ck.meta[`optimizer_steps.${g}`] ?? 0));
       engine.rngState = Number(ck.meta.rng_state ?? 0);
+      if (scaler && ck.meta.loss_scale) scaler.load(JSON.parse(ck.meta.loss_scale) as LossScaleState);
       start = Number(ck.meta.epoch);
       best = Number(ck.meta.best_miou);
       bestEpoch = Number(ck.meta.best_epoch ?? start);
@@ -312,7 +324,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       }
       killPoint('after-best', e + 1);
       writeCheckpoint(last, new Map([...state.model, ...state.optimizers]), { ...meta, ...state.steps, rng_state: engine.rngState,
-        history: JSON.stringify(history) });
+        history: JSON.stringify(history), ...(scaler ? { loss_scale: JSON.stringify(await scaler.read()) } : {}) });
       killPoint('after-checkpoint', e + 1);
       const final = va.ious[va.ious.length - 1];
       const samples = await validationPanels(system, valLoader, REPORT_SAMPLES, valDs.palette, valDs.ignoreIndex, sim, c.seed, spec.multiple(c.options));
@@ -348,6 +360,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       const marks = Object.fromEntries(groups.map((g) => [g, [] as number[]]));
       for (const g of groups) opts[g].clearNonFinite();
       const inFlight: Promise<void>[] = [];
+      const scaleBefore = scaler ? await scaler.read() : null;
       system.train(true);
       let k = 0, images = 0;
       try {
@@ -356,7 +369,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
           scope(() => {
             const { x, y } = uploadBatch(b);
             const d = sim ? sim.distort(x, sampleSeed(c.seed, e * 100003 + batch)) : null;
-            const out = system.trainStep({ input: d ? d.image : x, clean: x, labels: y, field: d?.field }, opts);
+            const out = system.trainStep({ input: d ? d.image : x, clean: x, labels: y, field: d?.field, scaler: scaler ?? undefined }, opts);
+            scaler?.update();
             if (meter && out.logits) meter.add(out.logits[out.logits.length - 1], y).dispose();
             accumulateScalar(lossSum, out.loss, flag, batch);
             for (const [name, v] of Object.entries(out.extras ?? {})) {
@@ -379,6 +393,15 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
         const loss = (await lossSum.item()) / Math.max(1, k);
         const extras: Record<string, number> = {};
         for (const [name, t] of extraSums) extras[name] = (await t.item()) / Math.max(1, k);
+        if (scaler) {                           // the scale at the epoch's end and the steps it skipped (f16 overflows)
+          const now = await scaler.read();
+          extras.loss_scale = now.scale;
+          extras.skipped_steps = now.skipped - scaleBefore!.skipped;
+          if (!(now.scale >= 2 ** -24)) {
+            throw new Error(`training diverged in epoch ${e + 1}: the gradients overflowed at every loss scale (down to ${now.scale}, ` +
+              `${now.skipped} steps skipped); no checkpoint was written from this epoch; ${lastSaved()}. Try --precision f32 or a lower --lr.`);
+          }
+        }
         const iou = meter ? await meter.result() : null;
         const seconds = bar.done(`loss ${loss.toFixed(4)}${Object.entries(extras).map(([n, v]) => ` ${n} ${v.toFixed(4)}`).join('')}` +
           `${iou ? ` mIoU ${(100 * iou.miou).toFixed(2)}` : ''}`);
@@ -415,6 +438,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   } finally {
     if (session.handleSigint) process.off('SIGINT', onSigint);
     for (const d of disposers.reverse()) { try { d(); } catch { /* engine may be lost */ } }
+    if (!own) engine.precision = precisionBefore;
     if (own) { own.engine.destroy(); own.gpu.destroy(); setEngine(previous); } else setEngine(previous ?? engine);
   }
 }
