@@ -16,6 +16,7 @@ import { getModel, listModels, resolveOptions } from '../src/models/registry.js'
 import { createNodeDevice, engineDefaults } from '../src/node/device.js';
 import { dawnPollInterval } from '../src/node/poll.js';
 import { makeOptimizers } from '../src/train/recipe.js';
+import { lossScalerFor } from '../src/train/system.js';
 import { rooflineSpec } from '../src/report/charts.js';
 import { writeChartPng } from '../src/report/render.js';
 import { type Pass, type Peer, loadTfjsPeer, tfjsErfnet, tfjsErfnetTrain } from './peer-tfjs.js';
@@ -77,8 +78,8 @@ async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTim
 }
 
 export async function runBench(o: BenchOptions): Promise<void> {
-  const dev = await createNodeDevice();
-  const e = initEngine(dev.device, { ...engineDefaults, seed: 1 });
+  const dev = await createNodeDevice({ tensorCores: engineDefaults.precision === 'f16' });
+  const e = initEngine(dev.device, { ...engineDefaults, seed: 1, matrix: dev.matrix });
   const ts = dev.features.includes('timestamp-query');
   const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(dev.info).join(' '));
   const quick = o.quick ?? (cpu && !o.full);
@@ -88,9 +89,10 @@ export async function runBench(o: BenchOptions): Promise<void> {
   console.log(`mirage bench ${quick ? '(quick shapes)' : '(full shapes)'} on ${device}`);
   console.log(`timing: ${ts ? 'GPU timestamp queries (quantization off)' : 'wall clock with queue sync (no timestamp-query)'}, ` +
     `median of ${reps} after a warm-up; ${date}\ncommand: ${o.command}\nkernels: ${e.kernelFamily} family for convolutions (--kernels)\n` +
+    `precision: ${e.precision === 'f16' ? `f16 GEMM operands, f32 sums, ${e.matrix ? `subgroup matrices ${e.matrix.M}x${e.matrix.N}x${e.matrix.K} (tensor cores)` : 'scalar tiled core (no subgroup matrices)'}` : 'f32'} (--precision)\n` +
     `waiting: ${dawnPollInterval() ? `Dawn polled every ${dawnPollInterval()} ms` : 'Dawn busy-polls'} (MIRAGE_POLL_MS), for mirage and the peer alike\n`);
   const result: Record<string, unknown> = { device, info: dev.info, features: dev.features, date, command: o.command,
-    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily, pollMs: dawnPollInterval() };
+    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily, precision: e.precision, matrix: e.matrix, pollMs: dawnPollInterval() };
 
   // ceilings measured in this run: the fastest of our matmul kernels for FLOP/s (both families
   // where the subgroup one exists, since that is what the convs use, and A read row- or
@@ -318,7 +320,9 @@ export async function runBench(o: BenchOptions): Promise<void> {
       const y = tensor(Int32Array.from({ length: bn * (h / d) * (w / d) }, () => r.int(20)), [bn, h / d, w / d], { dtype: 'i32' });
       const recipe = spec.recipes.default;
       const optim = makeOptimizers(system.groups, recipe.optimizer, spec.name);
-      const step = () => scope(() => { system.trainStep({ input: x, clean: x, labels: y }, optim); });
+      // f16: the step with its loss scaling, as a run trains (and as PyTorch's AMP step with GradScaler)
+      const scaler = e.precision === 'f16' && system.lossScaling ? lossScalerFor(system, optim, 'f16', spec.name) : null;
+      const step = () => scope(() => { system.trainStep({ input: x, clean: x, labels: y, scaler: scaler ?? undefined }, optim); scaler?.update(); });
       step(); await e.fence();
       e.pool.resetPeak();
       // the peer's step (tfjs: space-to-batch for the dilated convs), alternating with mirage's
@@ -345,6 +349,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
         (peerMs !== null ? `; tfjs ${fmt(peerMs, 1)} ms (mirage ${fmt(peerMs / median(times))}× faster; its space-to-batch dilated conv ` +
           `${peerCheck! < 1e-4 ? 'matches' : 'DIFFERS from'} tf.conv2d, rel err ${peerCheck!.toExponential(1)}; loss ${fmt(peerLoss!, 3)})` : ''));
       for (const op of Object.values(optim)) op.dispose();
+      scaler?.dispose();
       x.dispose(); y.dispose();
     }
     system.dispose();

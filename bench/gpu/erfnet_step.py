@@ -94,6 +94,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--reps', type=int, default=20)
     ap.add_argument('--tf32', action='store_true', help='allow TF32 matmul/conv (PyTorch default for convs is on)')
+    ap.add_argument('--amp', action='store_true', help='autocast to f16 with a GradScaler (the peer of mirage --precision f16)')
     a = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = a.tf32
@@ -102,13 +103,16 @@ def main():
     torch.manual_seed(1)
     net = ERFNet().to(dev)
     out = {'device': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'cudnn': torch.backends.cudnn.version(),
-           'tf32': a.tf32, 'reps': a.reps, 'results': []}
+           'tf32': a.tf32, 'amp': a.amp, 'reps': a.reps, 'results': []}
+    amp = lambda: torch.autocast('cuda', dtype=torch.float16, enabled=a.amp)
 
     net.eval()
     for shape in ((1, 3, 512, 1024), (1, 3, 224, 448)):
         x = torch.randn(shape, device=dev)
-        with torch.no_grad():
-            med, lo, hi = timed(lambda: net(x), a.reps)
+        def infer():
+            with torch.no_grad(), amp():
+                net(x)
+        med, lo, hi = timed(infer, a.reps)
         out['results'].append({'name': 'erfnet inference', 'shape': list(shape), 'ms': med, 'spread': [lo, hi]})
 
     net.train()
@@ -116,10 +120,15 @@ def main():
     y = torch.randint(0, 20, (8, 224, 448), device=dev)
     opt = torch.optim.Adam(net.parameters(), lr=5e-4, weight_decay=1e-4)
 
+    scaler = torch.cuda.amp.GradScaler(enabled=a.amp)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
-        opt.step()
+        with amp():
+            loss = F.cross_entropy(net(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     torch.cuda.reset_peak_memory_stats()
     med, lo, hi = timed(step, a.reps)

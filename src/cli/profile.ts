@@ -1,6 +1,8 @@
 // mirage profile: GPU time per layer (forward and backward) and per kernel of one training step of
 // any registered model (its System's step: for the feedback model the U-Net, ERFNet and the
 // unrolled iterations).
+import { lossScalerFor } from '../train/system.js';
+import { getEngine } from '../engine/engine.js';
 import type { KernelTiming } from '../engine/profiler.js';
 import { keep, scope } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
@@ -34,15 +36,17 @@ function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: str
   const system = spec.build(o, { numClasses: 20, ignoreIndex: 19, weight: null, seed: a.seed, init: false, inputSize: [H, W] });
   const recipe = spec.recipes.default;
   const opts = makeOptimizers(system.groups, recipe.optimizer, spec.name);
+  const scaler = lossScalerFor(system, opts, getEngine().precision, spec.name);   // --precision f16: the step with its loss scaling
   // distorting models get one distorted batch, made before profiling (the simulator is not the model)
   const sim = spec.distortion === 'always' ? new TurbulenceSimulator(H, W, {}) : null;
   const input = sim ? keep(sim.distort(x, 1).image) : x;
   const opt = Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
   return {
-    title: `one ${spec.name} training step (${opt || 'defaults'}; ${Object.entries(recipe.optimizer).map(([g, s]) => `${g} ${formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS)}`).join(', ')}), ${N}x3x${H}x${W}`,
-    step: () => scope(() => { system.trainStep({ input, clean: x, labels: y }, opts); }),
+    title: `one ${spec.name} training step (${opt || 'defaults'}; ${Object.entries(recipe.optimizer).map(([g, s]) => `${g} ${formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS)}`).join(', ')}${scaler ? '; f16 GEMM operands, loss scaling' : ''}), ${N}x3x${H}x${W}`,
+    step: () => scope(() => { system.trainStep({ input, clean: x, labels: y, scaler: scaler ?? undefined }, opts); scaler?.update(); }),
     dispose: () => {
       for (const op of Object.values(opts)) op.dispose();
+      scaler?.dispose();
       system.dispose(); sim?.dispose();
       for (const t of new Set([x, y, input])) t.dispose();
     },

@@ -8,7 +8,7 @@ import { type Tensor, full } from '../engine/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { add, scale } from '../kernels/elementwise.js';
 import { crossEntropy, focalLoss } from '../kernels/losses.js';
-import type { LossScaler } from '../optim/loss-scaler.js';
+import { LossScaler } from '../optim/loss-scaler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
 export interface StepData {
@@ -26,6 +26,18 @@ export interface StepData {
    * `lossScaling` get one.
    */
   scaler?: LossScaler;
+}
+
+/**
+ * The loss scaler of a run with f16 GEMM operands, attached to every optimizer (the trainer, bench
+ * and profile step alike); null at f32. Refuses systems whose steps cannot scale their losses.
+ */
+export function lossScalerFor(system: System, opts: Record<string, Optimizer>, precision: 'f32' | 'f16', name: string): LossScaler | null {
+  if (precision !== 'f16') return null;
+  if (!system.lossScaling) throw new Error(`--precision f16: ${name}'s training step does not scale its losses yet (it runs several backward passes); use --precision f32`);
+  const sc = new LossScaler();
+  for (const o of Object.values(opts)) o.scaler = sc;
+  return sc;
 }
 
 /** backward(loss), from the loss scale when the step has a scaler. */

@@ -29,10 +29,11 @@ import { FINITE, accumulateScalar } from '../kernels/finite.js';
 import { type ModelSpec, buildForTraining } from '../models/registry.js';
 import { createNodeEngine } from '../node/device.js';
 import type { LRScheduler } from '../optim/lr-scheduler.js';
-import { type LossScaleState, LossScaler } from '../optim/loss-scaler.js';
+import type { LossScaleState } from '../optim/loss-scaler.js';
 import { TurbulenceSimulator, describeTurbulence, modelFrames, sampleSeed, turbulenceMeta } from '../sim/turbulence.js';
 import { type RunConfig, type TrainFlags, describeConfig, newConfig, parseAngles, parseCropSize, resumeConfig } from './config.js';
 import { type EvalResult, NonFiniteError, evaluateSystem, uploadBatch } from './evaluator.js';
+import { lossScalerFor } from './system.js';
 import { IouEval, type IouResult, iouTable } from './iou.js';
 import { type EpochRecord, type Panel, type RunView, validationPanels, writeRunFiles } from './run-files.js';
 import { Progress, fmtTime } from './progress.js';
@@ -234,13 +235,8 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
       scheds[g] = makeSchedule(parseSpec(c.schedule[g], SCHEDULES, `schedule of ${g}`), opts[g], c.epochs);
     }
     // f16 GEMM operands: dynamic loss scaling, shared by every optimizer of the step
-    let scaler: LossScaler | null = null;
-    if (c.precision === 'f16') {
-      if (!system.lossScaling) throw new Error(`--precision f16: ${spec.name}'s training step does not scale its losses yet (it runs several backward passes); use --precision f32`);
-      const sc = scaler = new LossScaler();
-      disposers.push(() => sc.dispose());
-      for (const g of groups) opts[g].scaler = sc;
-    }
+    const scaler = lossScalerFor(system, opts, c.precision ?? 'f32', spec.name);
+    if (scaler) disposers.push(() => scaler.dispose());
     const trained = groups.reduce((n, g) => n + system.groups[g].reduce((m, p) => m + p.size, 0), 0);
     console.log(`${spec.name}: ${system.module.numParameters().toLocaleString('en')} parameters` +
       `${trained !== system.module.numParameters() ? `, ${trained.toLocaleString('en')} trained` : ''}; ${spec.outputs(c.options)}`);
