@@ -17,7 +17,8 @@ import type { ERFNet } from '../models/erfnet.js';
 import { FeedbackModel } from '../models/feedback.js';
 import { type RestorationUNet, feedbackInput } from '../models/restoration-unet.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { EvalOut, StepData, StepOut, System } from './system.js';
+import type { LossScaler } from '../optim/loss-scaler.js';
+import { type EvalOut, type StepData, type StepOut, type System, scaledBackward } from './system.js';
 
 export type SegLoss = 'ce' | 'focal' | 'ifl' | 'cbifl';
 
@@ -81,6 +82,8 @@ export class FeedbackSystem implements System {
   readonly labelDownscale = 1;
   readonly multiple: number;
   readonly frames: number;
+  // every backward of its step starts from the loss scale (--precision f16)
+  readonly lossScaling = true;
   /** The segmenter's logits at full resolution. */
   private readonly segmenter: (x: Tensor) => Tensor;
   constructor(readonly unet: RestorationUNet, readonly seg: Module, readonly o: FeedbackOptions) {
@@ -108,10 +111,10 @@ export class FeedbackSystem implements System {
     if (this.pretraining) {
       // the U-Net alone: restore the distorted frames toward the clean image (and the exact inverse flow)
       const out = this.unet.forward(d.input), l1 = l1Loss(out.restored, d.clean), loss = this.restoreLoss(l1, out.flow, target);
-      backward(loss); opt.restore.step(); opt.restore.zeroGrad();
+      scaledBackward(loss, d); opt.restore.step(); opt.restore.zeroGrad();
       return { loss, extras: { l1 } };
     }
-    const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg }, target);
+    const o = this.run(d.input, d.clean, d.labels, this.o.weight ?? null, { restore: opt.restore, seg: opt.seg }, target, d.scaler);
     return { loss: o.seg!, extras: { l1: o.l1[o.l1.length - 1] }, logits: o.logits };
   }
 
@@ -154,8 +157,11 @@ export class FeedbackSystem implements System {
    * you need from it; everything else is freed there.
    */
   run(turbulent: Tensor, clean: Tensor | null, labels: Tensor | null, weight: Tensor | null,
-    opt?: { restore: Optimizer; seg: Optimizer }, flowTarget: Tensor | null = null): FeedbackResult {
+    opt?: { restore: Optimizer; seg: Optimizer }, flowTarget: Tensor | null = null, scaler?: LossScaler): FeedbackResult {
     const training = opt !== undefined;
+    // every backward starts from the loss scale under --precision f16; the optimizers, which hold the
+    // same scaler, unscale what accumulated (the seg gradients over the iterations alike)
+    const back = (l: Tensor) => backward(l, scaler?.seed(l));
     const useFb = this.o.feedback ?? true, e2e = training && (this.o.endToEnd ?? false);
     const early = training && !e2e && (this.o.backwardPerIteration ?? true);
     const restored: Tensor[] = [], flows: Tensor[] = [], logits: Tensor[] = [], l1s: Tensor[] = [], restoreLosses: Tensor[] = [], segLosses: Tensor[] = [];
@@ -174,14 +180,14 @@ export class FeedbackSystem implements System {
           l1 = training ? l1Loss(r, clean) : noGrad(() => l1Loss(r, clean));
           // the U-Net's own loss: photometric L1, plus the flow term when supervised
           restoreLoss = training ? this.restoreLoss(l1, out.flow, flowTarget) : l1;
-          if (training && !e2e) { backward(restoreLoss); opt!.restore.step(); opt!.restore.zeroGrad(); }
+          if (training && !e2e) { back(restoreLoss); opt!.restore.step(); opt!.restore.zeroGrad(); }
         }
         const segIn = e2e ? r : detach(r);
         const s = training ? this.segmenter(segIn) : noGrad(() => this.segmenter(segIn));
         let l: Tensor | null = null;
         if (labels) {
           l = training ? this.segLoss(k, s, labels, weight) : noGrad(() => this.segLoss(k, s, labels, weight));
-          if (early) backward(l);   // frees this iteration's graph; the gradients accumulate
+          if (early) back(l);   // frees this iteration's graph; the gradients accumulate
         }
         return { r, s, l1, restoreLoss, l, sOut: detach(s), rOut: detach(r), flow: detach(out.flow) };
       });
@@ -195,7 +201,7 @@ export class FeedbackSystem implements System {
       seg = segLosses.reduce((a, b) => (training && !early ? add(a, b) : noGrad(() => add(a, b))));
       if (training) {
         const total = e2e ? restoreLosses.reduce((a, b) => add(a, b), seg) : seg;
-        if (!early) backward(total);
+        if (!early) back(total);
         opt!.seg.step(); opt!.seg.zeroGrad();
         if (e2e) { opt!.restore.step(); opt!.restore.zeroGrad(); }
       }

@@ -34,7 +34,7 @@ export interface StepData {
  */
 export function lossScalerFor(system: System, opts: Record<string, Optimizer>, precision: 'f32' | 'f16', name: string): LossScaler | null {
   if (precision !== 'f16') return null;
-  if (!system.lossScaling) throw new Error(`--precision f16: ${name}'s training step does not scale its losses yet (it runs several backward passes); use --precision f32`);
+  if (!system.lossScaling) throw new Error(`--precision f16: ${name}'s training step does not scale its losses (StepData.scaler); use --precision f32`);
   const sc = new LossScaler();
   for (const o of Object.values(opts)) o.scaler = sc;
   return sc;
