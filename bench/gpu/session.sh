@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
-#   1. adapter info and the whole test suite (every kernel family against its CPU references),
-#   2. PyTorch's ERFNet step and inference (fp32, then TF32) as the reference to beat,
-#   3. the full bench (convs + models) in the default family, the inference FPS table (mssa,
-#      BiSeNet, ERFNet), then the convs in the other families,
-#   4. per-layer profiles of the paper-size ERFNet step and of the feedback step (U-Net width 64).
+#   1. adapter info (shader-f16, the subgroup-matrix configs and the shape chosen) and the kernel
+#      tests (every conv, matmul and optimizer kernel against float64, f16 GEMMs on tensor cores),
+#   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32) as the references to beat,
+#   3. mirage's ERFNet step and inference, f32 and --precision f16,
+#   4. per-layer profiles of the paper-size step, f16 and f32, then the conv passes against tfjs.
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
 # done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
-# (e.g. BENCH_ARGS=--quick to try this script on a CPU adapter); FAMILIES: the other families.
-# A/B against another build: COMPARE_DIST (its dist folder, carried), COMPARE_ONLY (convs or
-# models, default convs; models compares the training steps' time, host time and peak pool).
+# (e.g. BENCH_ARGS=--quick to try this script on a CPU adapter); TESTS: test files (all: the suite);
+# PROFILE_ARGS: the profiled step's shape; MODELS: the benched models.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -36,12 +35,18 @@ if ! grep -q '^adapter' "$OUT/test.txt"; then   # no adapter: say why, stop
   cat "$OUT/test.txt"; echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"; ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d 2>&1
   cat ${VK_DRIVER_FILES:-/dev/null}; ldd "$(find / -name 'libGLX_nvidia.so.0' 2>/dev/null | head -1)" 2>&1 | grep -i 'not found'; exit 1
 fi
-step ${TEST_S:-150} "$OUT/test.txt" bash .gpu/remote.sh node dist/test/index.js ${TESTS:-}
+# the kernel families' tests (every conv, matmul and optimizer kernel against float64, the f16 GEMMs on
+# tensor cores where Dawn offers subgroup matrices) first; the whole suite with TESTS=all
+tests=${TESTS:-precision conv2d optim elementwise nn losses engine}
+[ "$tests" = all ] && tests=
+step ${TEST_S:-120} "$OUT/test.txt" bash .gpu/remote.sh node dist/test/index.js $tests
 tail -3 "$OUT/test.txt"
 
+# PyTorch's ERFNet step and inference: fp32, TF32, AMP (autocast f16 + GradScaler), the ratios' denominators
 if [ -z "${SKIP_TORCH:-}" ] && command -v python3 >/dev/null && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-  step 90 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20
-  step 90 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
+  step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20
+  step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --amp
+  step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
 fi
 
 bench() {  # bench NAME LIMIT ARGS...
@@ -50,21 +55,16 @@ bench() {  # bench NAME LIMIT ARGS...
   step "$lim" "$OUT/bench-$name.txt" bash .gpu/remote.sh node dist/src/cli/main.js bench --full ${BENCH_ARGS:-} --out "$OUT/tmp-$name" "$@"
   mv "$OUT/tmp-$name"/*.json "$OUT/bench-$name.json" 2>/dev/null; rm -rf "$OUT/tmp-$name"
 }
-# A/B: the conv passes from another build first (COMPARE_DIST, e.g. dist-old built from an earlier
-# commit and carried), in the same session as the bench of this build
-if [ -n "${COMPARE_DIST:-}" ]; then
-  mkdir -p "$OUT/tmp-compare"
-  step ${COMPARE_S:-120} "$OUT/bench-compare.txt" bash .gpu/remote.sh node "$COMPARE_DIST/src/cli/main.js" bench --full --only ${COMPARE_ONLY:-convs} --no-peer --reps ${REPS:-10} --out "$OUT/tmp-compare"
-  mv "$OUT"/tmp-compare/*.json "$OUT/bench-compare.json" 2>/dev/null; rm -rf "$OUT/tmp-compare"
-fi
-bench default ${BENCH_S:-200} --reps ${REPS:-10}
-# the MSSA seed's headline: frames per second at 360×480, 1024×1024 and 768×1536 beside ERFNet;
-# its table is appended to bench-default.txt (the device returns 8 files at most; the JSON stays there)
-mkdir -p "$OUT/tmp-fps"
-step ${FPS_S:-60} "$OUT/bench-default.txt" bash .gpu/remote.sh node dist/src/cli/main.js bench --full --inference --reps ${REPS:-10} --no-peer --out "$OUT/tmp-fps"
-rm -rf "$OUT/tmp-fps"
-for fam in ${FAMILIES-tiled subgroup}; do bench "$fam" 80 --reps ${REPS:-10} --only convs --kernels "$fam"; done
-# where the paper-size training step's time goes, per layer and per kernel
-step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --height 224 --width 448 --batch-size 8 --top 30
-step 120 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --model feedback --unet-width 6 --height 224 --width 448 --batch-size 8 --top 30
+# the training steps and inference of ERFNet, DeepLabV3+ (ResNet-50) and the feedback system, f32 then
+# f16 (same call, so their ratios to PyTorch's stand side by side)
+models=${MODELS:-erfnet,deeplabv3plus-r50,feedback}
+bench f32 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --no-peer
+bench f16 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --no-peer --precision f16
+# where the f16 step's time goes (per layer, per kernel), then the f32 step's
+prof=${PROFILE_ARGS:---height 224 --width 448 --batch-size 8}
+step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --precision f16 $prof --top 30
+step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile $prof --top 30
+# what time is left: the conv passes against tfjs (f32, then f16)
+bench convs 60 --reps ${REPS:-10} --only convs
+rm -f "$OUT/bench-convs.json"   # its table is in bench-convs.txt; the device returns 8 files at most
 ls -la "$OUT"
