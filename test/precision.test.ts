@@ -16,6 +16,8 @@ import { zeros } from '../src/engine/tensor.js';
 import { Adam } from '../src/optim/adam.js';
 import { ARENA_MAX_ELEMENTS } from '../src/optim/arena.js';
 import { LossScaler } from '../src/optim/loss-scaler.js';
+import { MMA_WORKGROUP_BYTES, matrixFits } from '../src/kernels/tiled.js';
+import { pickMatrixShape } from '../src/node/device.js';
 import { checkForward, checkGrad, close } from './helpers/check.js';
 import { runGpu } from './helpers/gpu.js';
 import { type ConvRefOpts, conv2dRef } from './reference/conv.js';
@@ -153,6 +155,23 @@ t('loss scaling: unscaled updates, overflow skips the step untouched and halves 
   for (const x of [seed, ...ps, ...ref.params]) x.dispose();
   opt.dispose(); ref.dispose(); scaler.dispose();
   assert.throws(() => new LossScaler({ growthInterval: 0 }), /growth interval must be an integer ≥ 1, got 0/);
+});
+
+t('tensor-core shape: the largest f16→f32 config that fits the 64×64×16 tile, one subgroup size, enough workgroup memory', () => {
+  const adapter = (configs: object[], lanes: [number, number], storage = 32768) => ({
+    info: { subgroupMatrixConfigs: configs, subgroupMinSize: lanes[0], subgroupMaxSize: lanes[1] },
+    limits: { maxComputeWorkgroupStorageSize: storage },
+  }) as unknown as GPUAdapter;
+  const c = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
+  const nvidia = [c('f16', 'f32', 16, 8, 8), c('f16', 'f32', 16, 8, 16), c('f16', 'f32', 16, 16, 16), c('f16', 'f16', 16, 16, 16), c('i8', 'i32', 16, 16, 32)];
+  assert.equal(pickMatrixShape(adapter(nvidia, [32, 32])), { M: 16, N: 16, K: 16, lanes: 32 });
+  assert.equal(pickMatrixShape(adapter([c('f16', 'f32', 8, 8, 8)], [32, 32])), { M: 8, N: 8, K: 8, lanes: 32 });   // Apple's shape
+  assert.equal(pickMatrixShape(adapter(nvidia, [64, 64])), { M: 16, N: 16, K: 16, lanes: 64 });   // 4 subgroups of 64, 4 blocks each
+  assert.is(pickMatrixShape(adapter(nvidia, [16, 32])), null, 'subgroup size not fixed: blocks per subgroup unknown');
+  assert.is(pickMatrixShape(adapter([c('f16', 'f32', 16, 16, 32)], [32, 32])), null, 'K deeper than a 16-deep slice');
+  assert.is(pickMatrixShape(adapter([c('i8', 'i32', 16, 16, 32)], [32, 32])), null, 'integer configs only (NVIDIA without shader-f16)');
+  assert.is(pickMatrixShape(adapter(nvidia, [32, 32], 16384)), null, `the variant needs ${MMA_WORKGROUP_BYTES} bytes of workgroup memory`);
+  assert.ok(matrixFits({ M: 16, N: 8, K: 16, lanes: 32 }) && !matrixFits({ M: 32, N: 32, K: 16, lanes: 32 }), '4 blocks for 8 subgroups do not share evenly');
 });
 
 t.run();

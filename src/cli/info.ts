@@ -13,7 +13,8 @@ export async function info(backend?: string): Promise<void> {
     const m = gpu.matrix;
     console.log(`f16:      ${gpu.features.includes('shader-f16') ? '--precision f16 available' : 'no shader-f16: --precision f16 unavailable'}; ` +
       `subgroup matrices ${configs.length ? configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ') : 'none'}` +
-      `${m ? `; tensor cores for f16 GEMMs: ${m.M}x${m.N}x${m.K}, ${m.lanes} lanes (${m.syntax} syntax)` : configs.length ? '; none fits the tiled GEMM or compiles (f16 GEMMs on the scalar core)' : ''}`);
+      `${m ? `; tensor cores for f16 GEMMs: ${m.M}x${m.N}x${m.K}, ${m.lanes} lanes (${m.syntax} syntax)` : configs.length ? '; none fits the tiled GEMM or builds (f16 GEMMs on the scalar core)' : ''}`);
+    for (const err of gpu.matrixErrors) console.log(`          subgroup-matrix GEMM did not build, ${err}`);
     const e = new Engine(gpu.device, { ...engineDefaults, precision: 'f32' });
     const names = { subgroup: 'subgroup-broadcast (bench/NOTES.md §5–7)', tiled: 'workgroup-memory tiles (bench/NOTES.md §14)', portable: 'portable register-blocked' };
     console.log(`kernels:  ${e.deviceClass} class; convolutions ${names[e.kernelFamily]}`);

@@ -83,7 +83,8 @@ ${SG_HEAD}
 }`, { WG: SG_WG });
 
 // Tiled variant (engine.kernelFamily 'tiled'): the shared workgroup-memory GEMM with strided operand loads.
-const MATMUL_TILED = tiledGemm({
+/** Exported for the Node host's subgroup-matrix probe (src/node/device.ts), which builds its tensor-core variant. */
+export const MATMUL_TILED = tiledGemm({
   name: 'matmul_tiled',
   decls: /* wgsl */ `
 struct P { sam: u32, sak: u32, sbk: u32, sbn: u32, gm: u32, gn: u32, gt: u32, chunk: u32, gb: u32 }

@@ -86,7 +86,7 @@ function mmaCore(s: MatrixShape) {
   let sg = lid / ${s.lanes}u;
   let bm = (sg * ${R}u) / ${BN}u;
   let bn0 = (sg * ${R}u) % ${BN}u;
-  ${rs.map((r) => `var acc${r}: ${result};`).join(' ')}`,
+  ${rs.map((r) => `var acc${r} = ${result}();`).join(' ')}`,
     // As[t][m]: the left block (m, k) at (kk + k)·64 + bm·M + m is column-major; Bs[t][n] row-major
     body: /* wgsl */ `
     for (var kk = 0u; kk < ${TILE_K}u; kk += ${s.K}u) {

@@ -2,7 +2,8 @@
 // The engine itself never imports this file: browser or other WebGPU hosts pass their own device.
 import { create, globals } from 'webgpu';
 import { type Engine, type EngineOptions, type MatrixShape, deviceClassOf, initEngine } from '../engine/engine.js';
-import { matrixFits } from '../kernels/tiled.js';
+import { MATMUL_TILED } from '../kernels/matmul.js';
+import { MMA_WORKGROUP_BYTES, matrixFits, tiledKernel } from '../kernels/tiled.js';
 import { adapterInfo, deviceRequest } from '../engine/device-request.js';
 import { setDawnPollInterval } from './poll.js';
 
@@ -34,6 +35,7 @@ const MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix' as GPUFeatureName
 export function pickMatrixShape(adapter: GPUAdapter): Omit<MatrixShape, 'syntax'> | null {
   const info = adapter.info as unknown as { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[]; subgroupMinSize?: number; subgroupMaxSize?: number };
   const lanes = Number(info.subgroupMaxSize ?? 0);
+  if (adapter.limits.maxComputeWorkgroupStorageSize < MMA_WORKGROUP_BYTES) return null;
   if (!lanes || Number(info.subgroupMinSize ?? 0) !== lanes) return null;   // one subgroup size, or the blocks per subgroup are unknown
   const fits = [...(info.subgroupMatrixConfigs ?? [])]
     .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
@@ -44,24 +46,24 @@ export function pickMatrixShape(adapter: GPUAdapter): Omit<MatrixShape, 'syntax'
 }
 
 /**
- * Which WGSL form of subgroupMatrixLoad/Store this Dawn compiles: newer Dawn takes the layout as a
- * template argument, older a col_major bool argument. Tried on a tiny shader; null if neither.
+ * Which WGSL form of subgroupMatrixLoad/Store this Dawn compiles (newer Dawn takes the layout as a
+ * template argument, older a col_major bool argument), found by building the real thing: the
+ * tiled matmul's subgroup-matrix variant, shader and pipeline. Null and the errors if neither builds.
  */
-async function matrixSyntax(device: GPUDevice, s: Omit<MatrixShape, 'syntax'>): Promise<MatrixShape['syntax'] | null> {
-  const left = `subgroup_matrix_left<f16, ${s.K}, ${s.M}>`;
-  const forms = {
-    template: `let l = subgroupMatrixLoad<${left}, col_major>(&a, 0u, ${s.M}u);\n  subgroupMatrixStore<row_major>(&a, 0u, l, ${s.K}u);`,
-    bool: `let l = subgroupMatrixLoad<${left}>(&a, 0u, true, ${s.M}u);\n  subgroupMatrixStore(&a, 0u, l, false, ${s.K}u);`,
-  };
-  for (const [syntax, body] of Object.entries(forms) as [MatrixShape['syntax'], string][]) {
-    const code = `enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\nvar<workgroup> a: array<f16, 1024>;\n@compute @workgroup_size(${s.lanes})\nfn main() {\n  ${body}\n}`;
+async function matrixSyntax(device: GPUDevice, s: Omit<MatrixShape, 'syntax'>): Promise<{ syntax: MatrixShape['syntax'] | null; errors: string[] }> {
+  const errors: string[] = [];
+  for (const syntax of ['template', 'bool'] as const) {
+    const k = tiledKernel(MATMUL_TILED, { kind: 'mma', shape: { ...s, syntax } });
     device.pushErrorScope('validation');
-    const module = device.createShaderModule({ code, label: `subgroup-matrix probe (${syntax})` });
+    const module = device.createShaderModule({ code: k.wgsl, label: `${k.name} (probe)` });
     const info = await module.getCompilationInfo();
+    device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main', constants: { ...k.constants } } });
     const err = await device.popErrorScope();
-    if (!err && !info.messages.some((m) => m.type === 'error')) return syntax;
+    const msgs = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}: ${m.message}`);
+    if (!err && !msgs.length) return { syntax, errors };
+    errors.push(`${syntax} syntax: ${msgs[0] ?? err?.message ?? 'unknown error'}`);
   }
-  return null;
+  return { syntax: null, errors };
 }
 
 export interface NodeDevice {
@@ -74,13 +76,14 @@ export interface NodeDevice {
   features: string[];
   /** The subgroup-matrix shape for the f16 GEMMs (tensorCores, where the adapter has one that fits), else null. */
   matrix: MatrixShape | null;
+  /** Why the subgroup-matrix GEMM did not build in either WGSL form, where the adapter offered a shape (`mirage info` prints it). */
+  matrixErrors: string[];
   destroy(): void;
 }
 
 // Dawn crashes if the object returned by create() is collected while a device lives
 // (platform.md), so every instance is kept for the life of the process.
 const keepAlive: unknown[] = [];
-
 
 export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<NodeDevice> {
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
@@ -104,13 +107,14 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   const features = request.requiredFeatures;
   const device = await adapter.requestDevice(request);
   keepAlive.push(device);
-  const syntax = shape ? await matrixSyntax(device, shape) : null;
-  const matrix = shape && syntax ? { ...shape, syntax } : null;
+  const probe = shape ? await matrixSyntax(device, shape) : null;
+  const matrix = shape && probe?.syntax ? { ...shape, syntax: probe.syntax } : null;
+  const matrixErrors = probe && !probe.syntax ? probe.errors : [];
   const info = adapterInfo(adapter);
   const envPoll = process.env.MIRAGE_POLL_MS;
   if (opts.pollMs === undefined && envPoll && !(Number(envPoll) >= 0)) throw new Error(`MIRAGE_POLL_MS='${envPoll}': expected milliseconds >= 0`);
   setDawnPollInterval(opts.pollMs ?? (envPoll ? Number(envPoll) : deviceClassOf(info) === 'cpu' ? 1 : 0));
-  return { device, instance: gpu as unknown as GPU, adapter, info, features, matrix, destroy: () => device.destroy() };
+  return { device, instance: gpu as unknown as GPU, adapter, info, features, matrix, matrixErrors, destroy: () => device.destroy() };
 }
 
 /** Engine options every createNodeEngine call starts from (the CLI's --kernels sets them). */
