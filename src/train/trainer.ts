@@ -399,8 +399,9 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
           }
         }
         const iou = meter ? await meter.result() : null;
-        const seconds = bar.done(`loss ${loss.toFixed(4)}${Object.entries(extras).map(([n, v]) => ` ${n} ${v.toFixed(4)}`).join('')}` +
-          `${iou ? ` mIoU ${(100 * iou.miou).toFixed(2)}` : ''}`);
+        const scaling = scaler ? ` | loss scale ${extras.loss_scale}, ${extras.skipped_steps} step${extras.skipped_steps === 1 ? '' : 's'} skipped` : '';
+        const seconds = bar.done(`loss ${loss.toFixed(4)}${Object.entries(extras).filter(([n]) => !scaler || (n !== 'loss_scale' && n !== 'skipped_steps'))
+          .map(([n, v]) => ` ${n} ${v.toFixed(4)}`).join('')}${iou ? ` mIoU ${(100 * iou.miou).toFixed(2)}` : ''}${scaling}`);
         return { loss, extras, iou, images, seconds };
       } finally {
         flag.dispose(); lossSum.dispose(); meter?.dispose();
