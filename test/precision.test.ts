@@ -145,10 +145,12 @@ t('the f16 kernels are the ones that run, and the engine refuses a precision it 
 // halves the scale and counts a skip; every `growthInterval` good steps double it.
 t('loss scaling: unscaled updates, overflow skips the step untouched and halves the scale, growth after the interval', async () => {
   const scaler = new LossScaler({ initScale: 1024, growthInterval: 2 });
-  // one big parameter (its own kernel, vec4) and two small ones (an arena): both paths obey the skip
-  const big = tensor(Float32Array.from(randn([ARENA_MAX_ELEMENTS + 4], 1).data), [ARENA_MAX_ELEMENTS + 4], { requiresGrad: true });
+  // seven big parameters (their own step kernels; unscaled 6 a launch, sizes off the workgroup) and two
+  // small ones (an arena): all paths obey the skip
+  const big = Array.from({ length: 7 }, (_, i) => ARENA_MAX_ELEMENTS + 1 + 13 * i)
+    .map((n, i) => tensor(Float32Array.from(randn([n], 20 + i).data), [n], { requiresGrad: true }));
   const small = [5, 7].map((n, i) => tensor(Float32Array.from(randn([n], 2 + i).data), [n], { requiresGrad: true }));
-  const ps = [big, ...small];
+  const ps = [...big, ...small];
   const opt = new Adam(ps, { lr: 0.01 });
   opt.scaler = scaler;
   const before = await Promise.all(ps.map((p) => p.read()));
@@ -158,17 +160,19 @@ t('loss scaling: unscaled updates, overflow skips the step untouched and halves 
     if (poison === k) g[3] = Infinity;
     p.grad = tensor(g, p.shape);
   });
-  // 1: an overflow in one small parameter's gradient: nothing moves, scale 512, one skip
-  setGrads(10, 2); opt.step(); scaler.update(); opt.zeroGrad();
+  // 1: an overflow in one small parameter's gradient, then in the last big one's (the second unscale
+  // launch): nothing moves, the scale halves twice, two skips
+  for (const poisoned of [8, 6]) { setGrads(10, poisoned); opt.step(); scaler.update(); opt.zeroGrad(); }
   const after1 = await Promise.all(ps.map((p) => p.read()));
-  ps.forEach((_, k) => assert.equal([...after1[k]], [...before[k]], `parameter ${k} untouched by the skipped step`));
-  assert.equal(await scaler.read(), { scale: 512, goodSteps: 0, skipped: 1 });
+  ps.forEach((_, k) => assert.equal([...after1[k]], [...before[k]], `parameter ${k} untouched by the skipped steps`));
+  assert.equal(await scaler.read(), { scale: 256, goodSteps: 0, skipped: 2 });
+  scaler.load({ scale: 512, goodSteps: 0, skipped: 1 });
   assert.is(await opt.firstNonFiniteStep(), null, 'a skip is not a divergence');
   // 2: finite gradients at scale 512 (the loss's gradient times 512): the update is Adam's on g = raw/512·1024/1024
   const ref = new Adam(ps.map((p, k) => tensor(before[k], p.shape, { requiresGrad: true })), { lr: 0.01 });
   setGrads(11); opt.step(); scaler.update(); opt.zeroGrad();
   ref.params.forEach((p, k) => { p.grad = tensor(Float32Array.from(gradsOf(11, k).map((v) => v / 512)), p.shape); });
-  ref.loadState(new Map(), 1); ref.step();   // the skipped step still counts for the scaled optimizer's bias correction (documented)
+  ref.loadState(new Map(), 2); ref.step();   // the skipped steps still count for the scaled optimizer's bias correction (documented)
   for (const [k, p] of ps.entries()) close(await p.read(), await ref.params[k].read(), { rtol: 1e-6, atol: 1e-7 }, `parameter ${k}`);
   assert.equal(await scaler.read(), { scale: 512, goodSteps: 1, skipped: 1 });
   setGrads(12); opt.step(); scaler.update(); opt.zeroGrad();

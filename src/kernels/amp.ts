@@ -6,7 +6,7 @@
 import { f32 } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { notFinite } from './finite.js';
-import { type Elem, MAIN_1D, elemSuffix, kernel, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_1D, MAIN_PER_GROUP, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 
 const STATE = '@group(0) @binding(0) var<storage, read_write> s: array<f32>;';
 
@@ -31,6 +31,33 @@ ${MAIN_1D}
   if (not_finite(v)) { atomicMax(&flag[1], 1u); }
 }`);
 const UNSCALE = { f32: unscaleKernel('f32'), vec4f: unscaleKernel('vec4f') };
+
+// Several gradients in one launch (up to UNSCALE_MAX, one binding each: with the state and the flag,
+// the 8 storage bindings every kernel stays within): workgroups are dealt to the tensors in order,
+// u.start[i] being tensor i's first, so a step's ~70 separate gradients take ~12 launches, not 70.
+export const UNSCALE_MAX = 6;
+const unscaleMulti = (k: number) => kernel(`amp_unscale_x${k}`, /* wgsl */ `
+override WG: u32 = 64;
+struct P { n: array<vec4u, 2>, start: array<vec4u, 2> }
+@group(0) @binding(0) var<storage, read> s: array<f32>;
+${Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read_write> g${i}: array<f32>;`).join('\n')}
+@group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(${k + 2}) var<uniform> u: P;
+${notFinite('f32')}
+${MAIN_PER_GROUP}
+  var i = 0u;
+  for (var j = 1u; j < ${k}u; j++) { if (o >= ${at('start', 'j')}) { i = j; } }
+  let idx = (o - ${at('start', 'i')}) * WG + lid;
+  if (idx >= ${at('n', 'i')}) { return; }
+  let inv = 1.0 / s[0];
+  var v = 0.0;
+  switch i {
+    ${Array.from({ length: k }, (_, i) => `case ${i}u: { v = g${i}[idx] * inv; g${i}[idx] = v; }`).join('\n    ')}
+    default: {}
+  }
+  if (not_finite(v)) { atomicMax(&flag[1], 1u); }
+}`);
+const UNSCALE_MULTI = Array.from({ length: UNSCALE_MAX + 1 }, (_, k) => (k ? unscaleMulti(k) : null));
 
 const COLLECT = kernel('amp_collect', /* wgsl */ `
 override WG: u32 = 1;
@@ -73,6 +100,18 @@ export function ampBegin(flag: Tensor): void { run(BEGIN, { outputs: [flag], gro
 export function ampUnscale(state: Tensor, g: Tensor, flag: Tensor): void {
   const [T, n] = vecOf(g.size);
   run(UNSCALE[T], { inputs: [state], outputs: [g, flag], params: [n], threads: n });
+}
+
+/** ampUnscale for several gradients, UNSCALE_MAX a launch. */
+export function ampUnscaleAll(state: Tensor, grads: readonly Tensor[], flag: Tensor): void {
+  for (let a = 0; a < grads.length; a += UNSCALE_MAX) {
+    const part = grads.slice(a, a + UNSCALE_MAX);
+    const n = part.map((g) => g.size), start: number[] = [];
+    let groups = 0;
+    for (const v of n) { start.push(groups); groups += Math.ceil(v / 64); }
+    const pad = (xs: number[]) => [...xs, ...new Array(8 - xs.length).fill(0)];
+    run(UNSCALE_MULTI[part.length]!, { inputs: [state], outputs: [...part, flag], params: [...pad(n), ...pad(start)], groups });
+  }
 }
 
 /** state.found = 1 if the optimizer owning `flag` skipped this step. */

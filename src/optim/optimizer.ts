@@ -45,8 +45,7 @@ export abstract class Optimizer {
     if (sc) {                                  // every gradient unscaled and checked before any update
       const { flag } = this.watch;
       sc.begin(flag);
-      for (const p of own) sc.unscale(p.grad!, flag);
-      if (packed) sc.unscale(a!.grads, flag);
+      sc.unscaleAll([...own.map((p) => p.grad!), ...(packed ? [a!.grads] : [])], flag);
     }
     for (const p of own) this.update(p, p.grad!);
     if (packed) this.updateArena(a!);
