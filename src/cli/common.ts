@@ -5,6 +5,10 @@ import { createNodeEngine } from '../node/device.js';
 export async function startEngine(seed: number) {
   seedGlobal(seed);
   const { engine, gpu } = await createNodeEngine({ seed });
+  if (engine.precision === 'f16') {
+    const m = engine.matrix;
+    console.log(`precision: f16 GEMM operands, f32 sums (${m ? `tensor cores: subgroup matrices ${m.M}x${m.N}x${m.K}` : 'no subgroup matrices: scalar f16 core'})`);
+  }
   return { engine, close: () => { engine.destroy(); gpu.destroy(); } };
 }
 
