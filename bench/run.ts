@@ -78,7 +78,8 @@ async function gpuTime(e: Engine, run: () => Tensor | void, reps: number, useTim
 }
 
 export async function runBench(o: BenchOptions): Promise<void> {
-  const dev = await createNodeDevice({ tensorCores: engineDefaults.precision === 'f16' });
+  const f16 = engineDefaults.precision === 'f16';
+  const dev = await createNodeDevice({ f16, tensorCores: f16 && process.env.MIRAGE_TENSOR_CORES !== '0' });
   const e = initEngine(dev.device, { ...engineDefaults, seed: 1, matrix: dev.matrix });
   const ts = dev.features.includes('timestamp-query');
   const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(dev.info).join(' '));

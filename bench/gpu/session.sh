@@ -64,7 +64,8 @@ bench f16 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --n
 prof=${PROFILE_ARGS:---height 224 --width 448 --batch-size 8}
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --precision f16 $prof --top 30
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile $prof --top 30
-# what time is left: the conv passes against tfjs (f32, then f16)
-bench convs 60 --reps ${REPS:-10} --only convs
-rm -f "$OUT/bench-convs.json"   # its table is in bench-convs.txt; the device returns 8 files at most
+# what time is left: the ERFNet step with f16 operands on the scalar core, for the tensor cores' gain
+# (and a measurement should their variant fail its tests)
+MIRAGE_TENSOR_CORES=0 bench f16-scalar 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
+rm -f "$OUT/bench-f16-scalar.json"   # its numbers are in the .txt; the device returns 8 files at most
 ls -la "$OUT"

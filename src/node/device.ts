@@ -20,11 +20,16 @@ export interface NodeDeviceOptions {
    */
   pollMs?: number;
   /**
+   * Offer f16 shaders where the GPU can: turns on Dawn's toggle vulkan_enable_f16_on_nvidia (Dawn
+   * hides shader-f16 on NVIDIA's Vulkan driver without it). Default: with tensorCores.
+   */
+  f16?: boolean;
+  /**
    * Ask for Dawn's experimental subgroup matrices (tensor cores) for the f16 GEMMs: turns on the
-   * toggles allow_unsafe_apis (the feature is experimental) and vulkan_enable_f16_on_nvidia (Dawn
-   * hides shader-f16 on NVIDIA's Vulkan driver without it), requests the feature where the adapter
-   * lists it, and picks a shape from adapter.info.subgroupMatrixConfigs (f16 in, f32 out) that fits
-   * the tiled GEMM. Default: env MIRAGE_TENSOR_CORES=1; the CLI sets it for --precision f16.
+   * toggle allow_unsafe_apis (the feature is experimental) and `f16`, requests the feature where the
+   * adapter lists it, and picks a shape from adapter.info.subgroupMatrixConfigs (f16 in, f32 out)
+   * that fits the tiled GEMM. Default: env MIRAGE_TENSOR_CORES=1; createNodeEngine sets it for
+   * precision f16 unless MIRAGE_TENSOR_CORES=0 (f16 GEMMs on the scalar core, e.g. to measure the gain).
    */
   tensorCores?: boolean;
 }
@@ -92,7 +97,8 @@ export async function createNodeDevice(opts: NodeDeviceOptions = {}): Promise<No
   const backend = opts.backend ?? process.env.MIRAGE_BACKEND ?? (process.platform === 'linux' ? 'vulkan' : undefined);
   if (backend) flags.push(`backend=${backend}`);
   const tensorCores = opts.tensorCores ?? process.env.MIRAGE_TENSOR_CORES === '1';
-  const toggles = [...(opts.enableToggles ?? []), ...(tensorCores ? ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'] : [])];
+  const f16 = opts.f16 ?? tensorCores;
+  const toggles = [...(opts.enableToggles ?? []), ...(tensorCores ? ['allow_unsafe_apis'] : []), ...(f16 ? ['vulkan_enable_f16_on_nvidia'] : [])];
   if (toggles.length) flags.push(`enable-dawn-features=${toggles.join(',')}`);
   const gpu = create(flags);
   keepAlive.push(gpu);
@@ -125,7 +131,9 @@ export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions =
   // f16 GEMMs want tensor cores (and on NVIDIA the toggle that lets Dawn offer shader-f16 at all)
   // (a precision given here, even undefined, is the caller's choice; else the CLI's --precision)
   const precision = 'precision' in opts ? opts.precision : engineDefaults.precision;
-  const gpu = await createNodeDevice({ ...opts, tensorCores: opts.tensorCores ?? (precision === 'f16' ? true : undefined) });
+  const f16 = precision === 'f16';
+  const gpu = await createNodeDevice({ ...opts, f16: opts.f16 ?? (f16 || undefined),
+    tensorCores: opts.tensorCores ?? (f16 ? process.env.MIRAGE_TENSOR_CORES !== '0' : undefined) });
   let engine: Engine;
   try { engine = initEngine(gpu.device, { matrix: gpu.matrix, ...engineDefaults, ...opts, precision }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
