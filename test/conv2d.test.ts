@@ -108,6 +108,37 @@ for (const fam of families) for (const c of cases) {
   t(`conv2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
 
+// the tiled family's narrow tiles (16×256, engine.narrowTiles) for GEMMs of at most 16 rows: the
+// forward of ≤ 16 output channels, the input gradient of ≤ 16 input channels, the weight gradient
+// of ≤ 16 output channels (split-K too: the 19×17 case); grouped, depthwise and strided among them
+const narrow = (f: () => unknown) => using('tiled', async () => {
+  const e = getEngine();
+  e.narrowTiles = true;
+  try { await f(); } finally { e.narrowTiles = false; }
+});
+for (const c of [cases[0], cases[2], cases[3], cases[7], cases[14], grouped[2], grouped[6]]) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
+  t(`conv2d forward, tiled family on narrow tiles ${name}`, narrow(() => checkForward(fn, ref, xs, tol)));
+  t(`conv2d backward, tiled family on narrow tiles ${name}`, narrow(() => checkGrad(fn, ref, xs, GR)));
+}
+t('narrow tiles: the GEMMs of at most 16 rows run them, larger ones the square tiles', narrow(async () => {
+  const e = getEngine();
+  const run = async (k: number) => {
+    const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(k * 2 * 3), [k, 2, 3, 1]);
+    e.startProfiling();
+    noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
+    const names = (await e.stopProfiling()).map((q) => q.name);
+    x.dispose(); w.dispose();
+    return names;
+  };
+  assert.ok((await run(16)).includes('conv2d_fwd_tiled_16x256'));
+  assert.ok((await run(17)).includes('conv2d_fwd_tiled'));
+}));
+
 // conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)
 const reluCases = [cases[0], cases[3], cases[17], grouped[1]];   // 3×1 with bias, 3×3 stride 2, aligned-quad rows, grouped
 for (const fam of families) for (const c of reluCases) {

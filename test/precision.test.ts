@@ -77,6 +77,21 @@ for (const c of cases) {
   }
 }
 
+// f16 operands on the narrow tiles (engine.narrowTiles: GEMMs of at most 16 rows on 16×256 tiles)
+for (const c of [cases[0], cases[3], cases[7]]) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const exact = [toF16(randn(c.x, 1)), toF16(randn(c.w, 2, 0.5)), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const narrowF16 = (f: () => unknown) => withF16(null, async () => {
+    const e = getEngine();
+    e.narrowTiles = true;
+    try { await f(); } finally { e.narrowTiles = false; }
+  });
+  t(`conv2d forward, f16-exact operands, scalar f16 on narrow tiles ${name}`, narrowF16(() => checkForward(fn, ref, exact, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) })));
+  t(`conv2d backward, f16-exact operands, scalar f16 on narrow tiles ${name}`, narrowF16(() => checkGrad(fn, ref, exact, { rtol: 1e-3, atol: 1e-4, probe: toF16 })));
+}
+
 // transposed convolutions (ERFNet's upsamplers and output layer, the U-Net's up path): their forward
 // is an input-gradient GEMM with stride, which f16 keeps in the tiled kernel too
 const tcases: { x: number[]; w: number[]; o: ConvRefOpts }[] = [

@@ -64,8 +64,10 @@ bench f16 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --n
 prof=${PROFILE_ARGS:---height 224 --width 448 --batch-size 8}
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --precision f16 $prof --top 30
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile $prof --top 30
-# what time is left: the ERFNet step with f16 operands on the scalar core, for the tensor cores' gain
-# (and a measurement should their variant fail its tests)
-MIRAGE_TENSOR_CORES=0 bench f16-scalar 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
-rm -f "$OUT/bench-f16-scalar.json"   # its numbers are in the .txt; the device returns 8 files at most
+# what time is left, into one file (the device returns 8 at most): the ERFNet step with f16 operands
+# on the scalar core, for the tensor cores' gain (and a measurement should their variant fail its
+# tests); then f32 with 16×256 tiles for the 16-channel layers' GEMMs (tiled.ts NARROW) against bench-f32
+MIRAGE_TENSOR_CORES=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
+MIRAGE_NARROW_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer
+rm -f "$OUT/bench-extra.json"
 ls -la "$OUT"

@@ -42,6 +42,8 @@ export interface EngineOptions {
    * scalar tiled kernel.
    */
   matrix?: MatrixShape | null;
+  /** Tiled GEMMs of at most 16 rows on 16×256 tiles (tiled.ts NARROW); not yet measured on a GPU, so off by default. */
+  narrowTiles?: boolean;
 }
 
 /** Operand precision of the GEMMs (EngineOptions.precision). */
@@ -111,6 +113,8 @@ export class Engine {
    * workgroup per channel already fills. Settable (tests run both).
    */
   splitReductions: boolean;
+  /** Tiled GEMMs of at most 16 rows on narrow tiles (EngineOptions.narrowTiles); settable. */
+  narrowTiles: boolean;
   /** Subgroup-matrix shape of the f16 GEMMs (EngineOptions.matrix); settable (tests run both). */
   matrix: MatrixShape | null;
   private precisionNow: Precision = 'f32';
@@ -164,6 +168,7 @@ export class Engine {
     this.kernelFamily = k !== 'auto' ? k : sub ? 'subgroup' : (opts.tiled ?? this.deviceClass === 'gpu') ? 'tiled' : 'portable';
     this.splitReductions = this.deviceClass === 'gpu';
     this.matrix = opts.matrix ?? null;
+    this.narrowTiles = opts.narrowTiles ?? false;
     this.precision = opts.precision ?? 'f32';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {

@@ -7,7 +7,8 @@
 // image b of group gz is the virtual image b·G + gz of conv2d.ts (u.n = N·G).
 import { type Tensor, empty } from '../engine/tensor.js';
 import { type Geometry, wShape, xShape, yShape } from './conv2d.js';
-import { chooseSplits, runTiled, sumSplits, tiledGemm } from './tiled.js';
+import { getEngine } from '../engine/engine.js';
+import { chooseSplits, gemmVariant, runTiled, sumSplits, tileFor, tiledGemm } from './tiled.js';
 
 const STRUCT = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
@@ -152,7 +153,8 @@ export function convBwdInputTiled(g: Geometry, dy: Tensor, w: Tensor, b: Tensor 
 export function convBwdWeightTiled(g: Geometry, dy: Tensor, x: Tensor): Tensor {
   const dw = empty(wShape(g), 'f32', 'conv2d_bwd_weight');
   const m = g.k, n = g.c * g.r * g.s, t = realN(g) * g.oh * g.ow, batch = g.groups;
-  const want = chooseSplits(m, n * batch, t);
+  const e = getEngine();
+  const want = chooseSplits(m, n * batch, t, tileFor(m, gemmVariant(e), e));
   if (want === 1) {
     runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, batch });
     return dw;

@@ -37,9 +37,19 @@ export interface TiledGemm {
   bHoisted?: boolean;
 }
 
-/** Operand-slice loads: 1024 values per tile, 4 per invocation; `fast` is the index that varies fastest across invocations. */
+/**
+ * The output tile and each invocation's block of it: TM×TN outputs, RM×RN per invocation at
+ * strides TM/RM and TN/RN (256 invocations). SQUARE is the family's tile; NARROW (engine.narrowTiles)
+ * is for GEMMs of at most 16 rows, the 16-channel layers, where three quarters of a square tile's
+ * rows would be padding (bench/NOTES.md "Next" 2). The subgroup-matrix variant is square only.
+ */
+export interface TileShape { TM: number; TN: number; RM: number; RN: number }
+export const SQUARE: TileShape = { TM: TILE_M, TN: TILE_N, RM: 4, RN: 4 };
+export const NARROW: TileShape = { TM: 16, TN: 256, RM: 1, RN: 16 };
+
+/** Operand-slice loads: rows×cols values, rows·cols/256 per invocation; `fast` is the index that varies fastest across invocations. */
 const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', load: (row: string, col: string) => string, half: boolean) => /* wgsl */ `
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < ${(rows * cols) / WG}u; q++) {
       let e = lid + q * ${WG}u;
       let row = ${fast === 'col' ? `e / ${cols}u` : `e % ${rows}u`};
       let col = ${fast === 'col' ? `e % ${cols}u` : `e / ${rows}u`};
@@ -99,25 +109,43 @@ function mmaCore(s: MatrixShape) {
   };
 }
 
-function tiledSource(o: TiledGemm, v: GemmVariant): string {
+function tiledSource(o: TiledGemm, v: GemmVariant, g: TileShape = SQUARE): string {
   const hoist = o.bHoisted ?? false;
   const half = v.kind !== 'f32', mma = v.kind === 'mma' ? mmaCore(v.shape) : null;
-  const bsAt = (row: string, col: string) => (half ? `Bs[${row} * ${TILE_N}u + ${col}]` : `Bs[${row}][${col}]`);
-  // the B stage with the column hoisted: this invocation's column is lid % TILE_N in every slice
+  const { TM, TN } = g, square = g === SQUARE;
+  if (mma && !square) throw new Error(`${o.name}: the subgroup-matrix variant has square tiles only`);
+  const bsAt = (row: string, col: string) => (half ? `Bs[${row} * ${TN}u + ${col}]` : `Bs[${row}][${col}]`);
+  // the B stage with the column hoisted: this invocation's column is lid % TN in every slice
   const stageB = hoist ? /* wgsl */ `
-    for (var q = 0u; q < 4u; q++) {
-      let row = lid / ${TILE_N}u + q * ${WG / TILE_N}u;
+    for (var q = 0u; q < ${(TILE_K * TN) / WG}u; q++) {
+      let row = lid / ${TN}u + q * ${WG / TN}u;
       ${bsAt('row', 'bcol_i')} = ${half ? 'to_h(' : ''}select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end)${half ? ')' : ''};
-    }` : stage('Bs', TILE_K, TILE_N, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`, half);
+    }` : stage('Bs', TILE_K, TN, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`, half);
   const h = (e: string) => (half ? `f32(${e})` : e);
-  const asAt = (t: string, m: string) => (half ? `As[${t} * ${TILE_M}u + ${m}]` : `As[${t}][${m}]`);
-  const scalarBody = /* wgsl */ `
+  const asAt = (t: string, m: string) => (half ? `As[${t} * ${TM}u + ${m}]` : `As[${t}][${m}]`);
+  // other tiles: RM rows × RN columns an invocation, at strides SM and SN; acc[i·RN/4 + q] holds columns 4q…4q+3 of row i
+  const SM = TM / g.RM, SN = TN / g.RN, Q = g.RN / 4;
+  const genBody = /* wgsl */ `
+    for (var t = 0u; t < ${TILE_K}u; t++) {
+      ${Array.from({ length: Q }, (_, q) => `let b${q} = vec4f(${[0, 1, 2, 3].map((c) => h(bsAt('t', `tx + ${SN * (4 * q + c)}u`))).join(', ')});`).join('\n      ')}
+      ${Array.from({ length: g.RM }, (_, i) => `let a${i} = ${h(asAt('t', `ty + ${SM * i}u`))};`).join(' ')}
+      ${Array.from({ length: g.RM }, (_, i) => Array.from({ length: Q }, (_, q) => `acc[${i * Q + q}] += a${i} * b${q};`).join(' ')).join('\n      ')}
+    }`;
+  const genStore = /* wgsl */ `
+  for (var i = 0u; i < ${g.RM}u; i++) {
+    let m = m0 + ty + ${SM}u * i;
+    for (var j = 0u; j < ${g.RN}u; j++) {
+      let n = n0 + tx + ${SN}u * j;
+      if (m < u.gm && n < u.gn) { store(m, n, split, acc[i * ${Q}u + j / 4u][j % 4u]); }
+    }
+  }`;
+  const scalarBody = square ? /* wgsl */ `
     for (var t = 0u; t < ${TILE_K}u; t++) {
       let a = vec4f(${['ty', 'ty + 16u', 'ty + 32u', 'ty + 48u'].map((m) => h(asAt('t', m))).join(', ')});
       let b = vec4f(${['tx', 'tx + 16u', 'tx + 32u', 'tx + 48u'].map((n) => h(bsAt('t', n))).join(', ')});
       acc[0] += a[0] * b; acc[1] += a[1] * b; acc[2] += a[2] * b; acc[3] += a[3] * b;
-    }`;
-  const scalarStore = /* wgsl */ `
+    }` : genBody;
+  const scalarStore = !square ? genStore : /* wgsl */ `
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty + 16u * i;
     for (var j = 0u; j < 4u; j++) {
@@ -129,9 +157,9 @@ function tiledSource(o: TiledGemm, v: GemmVariant): string {
   return /* wgsl */ `${half ? 'enable f16;\n' : ''}${mma ? 'enable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : ''}
 override WG: u32 = ${WG};
 ${o.decls}
-${half ? `var<workgroup> As: array<f16, ${TILE_K * TILE_M}>;
-var<workgroup> Bs: array<f16, ${TILE_K * TILE_N}>;${TO_H}` : `var<workgroup> As: array<array<f32, ${TILE_M}>, ${TILE_K}>;
-var<workgroup> Bs: array<array<f32, ${TILE_N}>, ${TILE_K}>;`}
+${half ? `var<workgroup> As: array<f16, ${TILE_K * TM}>;
+var<workgroup> Bs: array<f16, ${TILE_K * TN}>;${TO_H}` : `var<workgroup> As: array<array<f32, ${TM}>, ${TILE_K}>;
+var<workgroup> Bs: array<array<f32, ${TN}>, ${TILE_K}>;`}
 ${mma ? `var<workgroup> Cs: array<f32, ${TILE_M * TILE_N}>;                 // the result tile, row-major` : ''}
 ${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
 var<private> gz: u32;                                        // this workgroup's GEMM of the batch
@@ -140,28 +168,28 @@ ${o.fns}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let grp = wid.y * nwg.x + wid.x;
-  let tiles_n = (u.gn + ${TILE_N - 1}u) / ${TILE_N}u;
-  let tiles_m = (u.gm + ${TILE_M - 1}u) / ${TILE_M}u;
+  let tiles_n = (u.gn + ${TN - 1}u) / ${TN}u;
+  let tiles_m = (u.gm + ${TM - 1}u) / ${TM}u;
   let nsplit = (u.gt + u.chunk - 1u) / u.chunk;
   let split = (grp / (tiles_m * tiles_n)) % nsplit;
   let zi = grp / (tiles_m * tiles_n * nsplit);
   if (zi >= u.gb) { return; }                                  // spare workgroups of a 2-D dispatch (uniform per workgroup)
   gz = zi;
-  let m0 = ((grp / tiles_n) % tiles_m) * ${TILE_M}u;
-  let n0 = (grp % tiles_n) * ${TILE_N}u;
+  let m0 = ((grp / tiles_n) % tiles_m) * ${TM}u;
+  let n0 = (grp % tiles_n) * ${TN}u;
   let t_begin = split * u.chunk;
   let t_end = min(t_begin + u.chunk, u.gt);
-  let tx = lid % 16u;                                          // outputs m0 + ty + 16i, n0 + tx + 16j
-  let ty = lid / 16u;
-${mma ? mma.init : '  var acc: array<vec4f, 4>;                                    // acc[i][j]'}
-${hoist ? /* wgsl */ `  let bcol_i = lid % ${TILE_N}u;
+  let tx = lid % ${SN}u;                                          // outputs m0 + ty + ${SM}i, n0 + tx + ${SN}j
+  let ty = lid / ${SN}u;
+${mma ? mma.init : `  var acc: array<vec4f, ${g.RM * Q}>;                                    // ${square ? 'acc[i][j]' : 'acc[i·RN/4 + j/4][j % 4]'}`}
+${hoist ? /* wgsl */ `  let bcol_i = lid % ${TN}u;
   let bcol_ok = n0 + bcol_i < u.gn;
   let bcol = b_col(min(n0 + bcol_i, u.gn - 1u));
   if (lid < ${TILE_K}u) { Tr[0][lid] = b_row(min(t_begin + lid, u.gt - 1u)); }
   workgroupBarrier();
   var slot = 0u;` : ''}
   for (var t0 = t_begin; t0 < t_end; t0 += ${TILE_K}u) {
-${stage('As', TILE_K, TILE_M, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`, half)}
+${stage('As', TILE_K, TM, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`, half)}
 ${stageB}
     workgroupBarrier();
 ${hoist ? `    if (lid < ${TILE_K}u) { Tr[slot ^ 1u][lid] = b_row(min(t0 + ${TILE_K}u + lid, u.gt - 1u)); }   // next slice's rows
@@ -188,21 +216,27 @@ export function gemmVariant(e: Engine): GemmVariant {
   return e.matrix ? { kind: 'mma', shape: e.matrix } : { kind: 'f16' };
 }
 
-/** The kernel of one variant (built once per instance and variant). */
-export function tiledKernel(k: TiledKernel, v: GemmVariant): Kernel {
-  const key = v.kind === 'mma' ? `mma${v.shape.M}x${v.shape.N}x${v.shape.K}_${v.shape.lanes}${v.shape.syntax === 'bool' ? 'b' : ''}` : v.kind;
+/** The tile of a GEMM of m rows: NARROW for at most 16 rows where the engine asks for it (not with subgroup matrices), else SQUARE. */
+export function tileFor(m: number, v: GemmVariant, e: Engine): TileShape {
+  return e.narrowTiles && v.kind !== 'mma' && m <= NARROW.TM ? NARROW : SQUARE;
+}
+
+/** The kernel of one variant and tile (built once per instance, variant and tile). */
+export function tiledKernel(k: TiledKernel, v: GemmVariant, g: TileShape = SQUARE): Kernel {
+  const key = (v.kind === 'mma' ? `mma${v.shape.M}x${v.shape.N}x${v.shape.K}_${v.shape.lanes}${v.shape.syntax === 'bool' ? 'b' : ''}` : v.kind) +
+    (g === SQUARE ? '' : `_${g.TM}x${g.TN}`);
   let kn = k.variants.get(key);
   if (!kn) {
     if (v.kind === 'mma' && !matrixFits(v.shape)) throw new Error(`${k.spec.name}: subgroup matrix ${v.shape.M}×${v.shape.N}×${v.shape.K} with ${v.shape.lanes} lanes does not fit a ${TILE_M}×${TILE_N}×${TILE_K} tile`);
-    kn = kernel(v.kind === 'f32' ? k.spec.name : `${k.spec.name}_${key}`, tiledSource(k.spec, v), { WG });
+    kn = kernel(key === 'f32' ? k.spec.name : `${k.spec.name}_${key.replace(/^f32_/, '')}`, tiledSource(k.spec, v, g), { WG });
     k.variants.set(key, kn);
   }
   return kn;
 }
 
 /** Splits of the t range: enough workgroups to fill a large GPU, each with at least 64 values of t. */
-export function chooseSplits(m: number, n: number, t: number): number {
-  const tiles = Math.ceil(m / TILE_M) * Math.ceil(n / TILE_N);
+export function chooseSplits(m: number, n: number, t: number, g: TileShape = SQUARE): number {
+  const tiles = Math.ceil(m / g.TM) * Math.ceil(n / g.TN);
   return Math.max(1, Math.min(Math.ceil(256 / tiles), Math.floor(t / 64)));
 }
 
@@ -216,8 +250,9 @@ export function splitChunk(t: number, splits: number): { chunk: number; splits: 
 export function runTiled(k: TiledKernel, r: { inputs: Tensor[]; outputs: (Tensor | null)[]; params: Param[]; m: number; n: number; t: number; splits?: number; batch?: number }): number {
   const { chunk, splits } = splitChunk(r.t, r.splits ?? 1);
   const batch = r.batch ?? 1;
-  const groups = Math.ceil(r.m / TILE_M) * Math.ceil(r.n / TILE_N) * splits * batch;
-  run(tiledKernel(k, gemmVariant(getEngine())), { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk, batch], groups });
+  const e = getEngine(), v = gemmVariant(e), g = tileFor(r.m, v, e);
+  const groups = Math.ceil(r.m / g.TM) * Math.ceil(r.n / g.TN) * splits * batch;
+  run(tiledKernel(k, v, g), { inputs: r.inputs, outputs: r.outputs, params: [...r.params, r.m, r.n, r.t, chunk, batch], groups });
   return splits;
 }
 

@@ -135,6 +135,7 @@ export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions =
   const gpu = await createNodeDevice({ ...opts, f16: opts.f16 ?? (f16 || undefined),
     tensorCores: opts.tensorCores ?? (f16 ? process.env.MIRAGE_TENSOR_CORES !== '0' : undefined) });
   let engine: Engine;
-  try { engine = initEngine(gpu.device, { matrix: gpu.matrix, ...engineDefaults, ...opts, precision }); } catch (e) { gpu.destroy(); throw e; }
+  // MIRAGE_NARROW_TILES=1: 16×256 tiles for the GEMMs of at most 16 rows (to measure them; tiled.ts NARROW)
+  try { engine = initEngine(gpu.device, { matrix: gpu.matrix, narrowTiles: process.env.MIRAGE_NARROW_TILES === '1', ...engineDefaults, ...opts, precision }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
 }
