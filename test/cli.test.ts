@@ -123,6 +123,8 @@ t('bench (quick, no peer) writes its JSON with ceilings, conv rows and model num
   const inf = await mirage('info');
   // default family: subgroup (or portable without subgroups) on CPU adapters, workgroup tiles on GPUs
   assert.match(inf.out, /kernels: +(cpu class; convolutions (subgroup-broadcast|portable)|gpu class; convolutions workgroup-memory tiles)/);
+  // f16: whether --precision f16 can run, the subgroup-matrix configs and the tensor-core shape chosen
+  assert.match(inf.out, /^f16: +(--precision f16 available|no shader-f16: --precision f16 unavailable); subgroup matrices /m);
   const tiled = await mirage('info', '--kernels', 'tiled');
   assert.match(tiled.out, /convolutions workgroup-memory tiles/);
   const nope = await mirage('info', '--kernels', 'fast');
