@@ -1,12 +1,12 @@
 // Dynamic loss scaling for f16 GEMM operands (src/optim/loss-scaler.ts), all on the GPU so a step
 // needs no read-back. The scaler's state is f32 [4]: scale, steps since the last overflow, found
 // (1 if some optimizer of this step saw a non-finite gradient), steps skipped so far. Each
-// optimizer's watch flag (optim.ts) has a second u32, its skip flag, which `ampUnscale` raises and
+// optimizer's watch flag (optim.ts) has a second u32, its skip flag, which `ampUnscaleAll` raises and
 // its step kernels obey (they return at once, so a skipped step leaves parameters and state as they were).
 import { f32 } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { notFinite } from './finite.js';
-import { type Elem, MAIN_1D, MAIN_PER_GROUP, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
+import { MAIN_1D, MAIN_PER_GROUP, at, kernel, run } from './wgsl.js';
 
 const STATE = '@group(0) @binding(0) var<storage, read_write> s: array<f32>;';
 
@@ -16,21 +16,6 @@ override WG: u32 = 1;
 @compute @workgroup_size(1)
 fn main() { atomicStore(&flag[1], 0u); }`);
 
-const unscaleKernel = (T: Elem) => kernel(`amp_unscale${elemSuffix(T)}`, /* wgsl */ `
-override WG: u32 = 64;
-struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> s: array<f32>;
-@group(0) @binding(1) var<storage, read_write> g: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(3) var<uniform> u: P;
-${notFinite(T)}
-${MAIN_1D}
-  if (idx >= u.n) { return; }
-  let v = g[idx] * (1.0 / s[0]);
-  g[idx] = v;
-  if (not_finite(v)) { atomicMax(&flag[1], 1u); }
-}`);
-const UNSCALE = { f32: unscaleKernel('f32'), vec4f: unscaleKernel('vec4f') };
 
 // Several gradients in one launch (up to UNSCALE_MAX, one binding each: with the state and the flag,
 // the 8 storage bindings every kernel stays within): workgroups are dealt to the tensors in order,
@@ -96,13 +81,7 @@ ${MAIN_1D}
 /** flag[1] = 0: this step of the optimizer owning `flag` may update, until a non-finite gradient says otherwise. */
 export function ampBegin(flag: Tensor): void { run(BEGIN, { outputs: [flag], groups: 1 }); }
 
-/** g /= scale in place; a non-finite result raises flag[1] (the optimizer's skip flag). */
-export function ampUnscale(state: Tensor, g: Tensor, flag: Tensor): void {
-  const [T, n] = vecOf(g.size);
-  run(UNSCALE[T], { inputs: [state], outputs: [g, flag], params: [n], threads: n });
-}
-
-/** ampUnscale for several gradients, UNSCALE_MAX a launch. */
+/** g /= scale in place for every gradient, UNSCALE_MAX a launch; a non-finite result raises flag[1] (the optimizer's skip flag). */
 export function ampUnscaleAll(state: Tensor, grads: readonly Tensor[], flag: Tensor): void {
   for (let a = 0; a < grads.length; a += UNSCALE_MAX) {
     const part = grads.slice(a, a + UNSCALE_MAX);

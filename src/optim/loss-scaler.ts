@@ -8,7 +8,7 @@
 // since the host does not learn of the skip until it reads the state.
 import { keep } from '../engine/scope.js';
 import { type Tensor, empty, tensor } from '../engine/tensor.js';
-import { ampBegin, ampCollect, ampSeed, ampUnscale, ampUnscaleAll, ampUpdate } from '../kernels/amp.js';
+import { ampBegin, ampCollect, ampSeed, ampUnscaleAll, ampUpdate } from '../kernels/amp.js';
 
 export interface LossScalerOptions { initScale?: number; growthInterval?: number; backoff?: number; growth?: number }
 
@@ -42,9 +42,7 @@ export class LossScaler {
 
   /** An optimizer's step begins: its skip flag (flag[1]) is lowered. */
   begin(flag: Tensor): void { ampBegin(flag); }
-  /** g /= scale; a non-finite value raises the skip flag. */
-  unscale(g: Tensor, flag: Tensor): void { ampUnscale(this.state, g, flag); }
-  /** unscale for several gradients, a few launches in all. */
+  /** g /= scale for every gradient, a few launches in all; a non-finite value raises the skip flag. */
   unscaleAll(gs: readonly Tensor[], flag: Tensor): void { ampUnscaleAll(this.state, gs, flag); }
   /** The optimizer's step is done: a skip is noted for `update`. */
   collect(flag: Tensor): void { ampCollect(flag, this.state); }
