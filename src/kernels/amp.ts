@@ -16,7 +16,6 @@ override WG: u32 = 1;
 @compute @workgroup_size(1)
 fn main() { atomicStore(&flag[1], 0u); }`);
 
-
 // Several gradients in one launch (up to UNSCALE_MAX, one binding each: with the state and the flag,
 // the 8 storage bindings every kernel stays within): workgroups are dealt to the tensors in order,
 // u.start[i] being tensor i's first, so a step's ~70 separate gradients take ~12 launches, not 70.
