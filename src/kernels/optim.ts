@@ -11,7 +11,8 @@ import { type Elem, MAIN_1D, elemSuffix, kernel, run, vecOf } from './wgsl.js';
 // Both come as f32 and, for sizes that are a multiple of 4, as vec4f (bench/NOTES.md §10, §24).
 // Every kernel watches the values it writes to p: if one is not finite, flag[0] is lowered to the
 // uniform `tag` (the optimizer's step), so a diverging run is caught without a read-back per step.
-// flag[1] non-zero skips the step (an overflow under loss scaling, amp.ts); it stays 0 otherwise.
+// skip[0] non-zero skips the step (an overflow under loss scaling, amp.ts); it stays 0 otherwise. A
+// plain read-only load of one address, not an atomic one (which cost the f32 step 5% on lavapipe).
 
 /** Stores w into p[idx] and flags the step if it is not finite. */
 const STORE_P = (w: string) => /* wgsl */ `
@@ -33,13 +34,14 @@ const sgdStepKernel = (T: Elem) => kernel(`sgd_step${elemSuffix(T)}`, /* wgsl */
 override WG: u32 = 64;
 struct P { n: u32, first: u32, nesterov: u32, has_momentum: u32, lr: f32, momentum: f32, dampening: f32, wd: f32, tag: u32 }
 @group(0) @binding(0) var<storage, read> g: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> p: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> buf: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(4) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(2) var<storage, read_write> p: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> buf: array<${T}>;
+@group(0) @binding(4) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(5) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
 ${sgdUpdate('u.first != 0u')}
 }`);
 const SGD_STEP = { f32: sgdStepKernel('f32'), vec4f: sgdStepKernel('vec4f') };
@@ -59,27 +61,28 @@ override WG: u32 = 64;
 struct P { n: u32, decoupled: u32, tag: u32, p1: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32,
            bc1: f32, bc2: f32 }
 @group(0) @binding(0) var<storage, read> g: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> p: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> m: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> v: array<${T}>;
-@group(0) @binding(4) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(5) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(2) var<storage, read_write> p: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> m: array<${T}>;
+@group(0) @binding(4) var<storage, read_write> v: array<${T}>;
+@group(0) @binding(5) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
 ${adamUpdate('(u.lr / u.bc1)', 'sqrt(u.bc2)')}
 }`);
 const ADAM_STEP = { f32: adamStepKernel('f32'), vec4f: adamStepKernel('vec4f') };
 
 export interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
 
-/** Where a step's kernels flag non-finite parameters: `flag` (u32 [2]) gets min(flag[0], tag); flag[1] ≠ 0 skips the step. */
-export interface FiniteWatch { flag: Tensor; tag: number }
+/** Where a step's kernels flag non-finite parameters: `flag` (u32 [1]) gets min(flag[0], tag); `skip` (u32 [1]) ≠ 0 skips the step. */
+export interface FiniteWatch { flag: Tensor; tag: number; skip: Tensor }
 
 export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, first: boolean, h: SgdHyper, w: FiniteWatch): void {
   const [T, n] = vecOf(p.size);
   run(SGD_STEP[T], {
-    inputs: [g], outputs: [p, buf, w.flag], threads: n,
+    inputs: [g, w.skip], outputs: [p, buf, w.flag], threads: n,
     params: [n, first ? 1 : 0, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening),
       f32(h.weightDecay), w.tag],
   });
@@ -90,7 +93,7 @@ export interface AdamHyper { lr: number; beta1: number; beta2: number; eps: numb
 export function adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, step: number, h: AdamHyper, w: FiniteWatch): void {
   const [T, n] = vecOf(p.size);
   run(ADAM_STEP[T], {
-    inputs: [g], outputs: [p, m, v, w.flag], threads: n,
+    inputs: [g, w.skip], outputs: [p, m, v, w.flag], threads: n,
     params: [n, h.decoupled ? 1 : 0, w.tag, 0, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay),
       f32(1 - h.beta1 ** step), f32(1 - h.beta2 ** step)],
   });
@@ -106,14 +109,15 @@ struct P { n: u32, decoupled: u32, block: u32, tag: u32, lr: f32, beta1: f32, be
 @group(0) @binding(0) var<storage, read> g: array<vec4f>;
 @group(0) @binding(1) var<storage, read> owner: array<u32>;
 @group(0) @binding(2) var<storage, read> coef: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> p: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> m: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> v: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(7) var<uniform> u: P;
+@group(0) @binding(3) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(4) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> m: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> v: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(8) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
   let c = coef[owner[idx / u.block]];
   if (c.z == 0.0) { return; }
 ${adamUpdate('c.x', 'c.y')}
@@ -128,7 +132,7 @@ export function adamStepArena(p: Tensor, g: Tensor, m: Tensor, v: Tensor, owner:
   if (block % 4 !== 0 || p.size % block !== 0) throw new Error(`adamStepArena: ${p.size} values in blocks of ${block}`);
   const n = p.size / 4;
   run(ADAM_STEP_ARENA, {
-    inputs: [g, owner, coef], outputs: [p, m, v, w.flag], threads: n,
+    inputs: [g, owner, coef, w.skip], outputs: [p, m, v, w.flag], threads: n,
     params: [n, h.decoupled ? 1 : 0, block / 4, w.tag, f32(h.lr), f32(h.beta1), f32(h.beta2), f32(h.eps), f32(h.weightDecay)],
   });
 }
@@ -140,13 +144,14 @@ struct P { n: u32, block: u32, nesterov: u32, has_momentum: u32, lr: f32, moment
 @group(0) @binding(0) var<storage, read> g: array<vec4f>;
 @group(0) @binding(1) var<storage, read> owner: array<u32>;
 @group(0) @binding(2) var<storage, read> coef: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> p: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> buf: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(6) var<uniform> u: P;
+@group(0) @binding(3) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(4) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> buf: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(7) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
   let c = coef[owner[idx / u.block]];
   if (c.x == 0.0) { return; }
 ${sgdUpdate('c.y != 0.0')}
@@ -158,7 +163,7 @@ export function sgdStepArena(p: Tensor, g: Tensor, buf: Tensor | null, owner: Te
   if (block % 4 !== 0 || p.size % block !== 0) throw new Error(`sgdStepArena: ${p.size} values in blocks of ${block}`);
   const n = p.size / 4;
   run(SGD_STEP_ARENA, {
-    inputs: [g, owner, coef], outputs: [p, buf, w.flag], threads: n,
+    inputs: [g, owner, coef, w.skip], outputs: [p, buf, w.flag], threads: n,
     params: [n, block / 4, h.nesterov ? 1 : 0, buf ? 1 : 0, f32(h.lr), f32(h.momentum), f32(h.dampening), f32(h.weightDecay), w.tag],
   });
 }
@@ -180,14 +185,15 @@ const rmspropStepKernel = (T: Elem) => kernel(`rmsprop_step${elemSuffix(T)}`, /*
 override WG: u32 = 64;
 struct P { ${RMSPROP_FIELDS} }
 @group(0) @binding(0) var<storage, read> g: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> p: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> v: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> buf: array<${T}>;
-@group(0) @binding(4) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(5) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(2) var<storage, read_write> p: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> v: array<${T}>;
+@group(0) @binding(4) var<storage, read_write> buf: array<${T}>;
+@group(0) @binding(5) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> u: P;
 ${notFinite(T)}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
 ${rmspropUpdate}
 }`);
 const RMSPROP_STEP = { f32: rmspropStepKernel('f32'), vec4f: rmspropStepKernel('vec4f') };
@@ -200,7 +206,7 @@ const rmspropParams = (n: number, h: RmspropHyper, hasBuf: boolean, w: FiniteWat
 /** One RMSProp step of p from g; `v` the square average, `buf` the momentum buffer (null without momentum). */
 export function rmspropStep(p: Tensor, g: Tensor, v: Tensor, buf: Tensor | null, h: RmspropHyper, w: FiniteWatch): void {
   const [T, n] = vecOf(p.size);
-  run(RMSPROP_STEP[T], { inputs: [g], outputs: [p, v, buf, w.flag], threads: n, params: rmspropParams(n, h, buf !== null, w) });
+  run(RMSPROP_STEP[T], { inputs: [g, w.skip], outputs: [p, v, buf, w.flag], threads: n, params: rmspropParams(n, h, buf !== null, w) });
 }
 
 // RMSProp over a parameter arena: coef[parameter].x = 1 if it has a gradient.
@@ -210,14 +216,15 @@ struct P { ${RMSPROP_FIELDS}, block: u32 }
 @group(0) @binding(0) var<storage, read> g: array<vec4f>;
 @group(0) @binding(1) var<storage, read> owner: array<u32>;
 @group(0) @binding(2) var<storage, read> coef: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> p: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> v: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> buf: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> flag: array<atomic<u32>>;
-@group(0) @binding(7) var<uniform> u: P;
+@group(0) @binding(3) var<storage, read> skip: array<u32>;        // 1: this step is skipped (loss scaling, amp.ts)
+@group(0) @binding(4) var<storage, read_write> p: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> v: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> buf: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> flag: array<atomic<u32>>;
+@group(0) @binding(8) var<uniform> u: P;
 ${notFinite('vec4f')}
 ${MAIN_1D}
-  if (idx >= u.n || atomicLoad(&flag[1]) != 0u) { return; }   // flag[1]: this step is skipped (loss scaling, amp.ts)
+  if (idx >= u.n || skip[0] != 0u) { return; }
   if (coef[owner[idx / u.block]].x == 0.0) { return; }
 ${rmspropUpdate}
 }`);
@@ -228,6 +235,6 @@ export function rmspropStepArena(p: Tensor, g: Tensor, v: Tensor, buf: Tensor | 
   if (block % 4 !== 0 || p.size % block !== 0) throw new Error(`rmspropStepArena: ${p.size} values in blocks of ${block}`);
   const n = p.size / 4;
   run(RMSPROP_STEP_ARENA, {
-    inputs: [g, owner, coef], outputs: [p, v, buf, w.flag], threads: n, params: [...rmspropParams(n, h, buf !== null, w), block / 4],
+    inputs: [g, owner, coef, w.skip], outputs: [p, v, buf, w.flag], threads: n, params: [...rmspropParams(n, h, buf !== null, w), block / 4],
   });
 }

@@ -40,12 +40,12 @@ export class LossScaler {
     return y;
   }
 
-  /** An optimizer's step begins: its skip flag (flag[1]) is lowered. */
-  begin(flag: Tensor): void { ampBegin(flag); }
+  /** An optimizer's step begins: its skip flag is lowered. */
+  begin(skip: Tensor): void { ampBegin(skip); }
   /** g /= scale for every gradient, a few launches in all; a non-finite value raises the skip flag. */
-  unscaleAll(gs: readonly Tensor[], flag: Tensor): void { ampUnscaleAll(this.state, gs, flag); }
+  unscaleAll(gs: readonly Tensor[], skip: Tensor): void { ampUnscaleAll(this.state, gs, skip); }
   /** The optimizer's step is done: a skip is noted for `update`. */
-  collect(flag: Tensor): void { ampCollect(flag, this.state); }
+  collect(skip: Tensor): void { ampCollect(skip, this.state); }
   /** After every optimizer of the step: back off or grow the scale. */
   update(): void { ampUpdate(this.state, this.growthInterval, this.backoff, this.growth); }
 

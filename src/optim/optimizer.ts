@@ -1,6 +1,6 @@
 import { fmt, sameShape } from '../engine/shape.js';
 import { keep } from '../engine/scope.js';
-import { type Tensor, full, tensor, zeros } from '../engine/tensor.js';
+import { type Tensor, full, zeros } from '../engine/tensor.js';
 import { FINITE } from '../kernels/finite.js';
 import type { FiniteWatch } from '../kernels/optim.js';
 import type { ParamArena } from './arena.js';
@@ -16,8 +16,10 @@ export abstract class Optimizer {
   protected readonly state = new Map<Tensor, Record<string, Tensor>>();
   /** Small parameters packed for one-dispatch updates (subclasses that implement `updateArena`). */
   protected arena: ParamArena | null = null;
-  /** u32 [2]: the first step whose update left a parameter value non-finite (FINITE: none); 1 while this step is skipped. */
+  /** u32 [1]: the first step whose update left a parameter value non-finite (FINITE: none). */
   private flag: Tensor | null = null;
+  /** u32 [1]: non-zero while this step is skipped (loss scaling); stays 0 without a scaler. */
+  private skip: Tensor | null = null;
   /**
    * Dynamic loss scaling (f16 GEMM operands): the gradients are the scaled loss's, so each step
    * first divides them by the scale and skips itself if one is not finite. Null: plain steps.
@@ -43,13 +45,13 @@ export abstract class Optimizer {
     const packed = a?.gatherGrads() ?? false;
     const sc = this.scaler;
     if (sc) {                                  // every gradient unscaled and checked before any update
-      const { flag } = this.watch;
-      sc.begin(flag);
-      sc.unscaleAll([...own.map((p) => p.grad!), ...(packed ? [a!.grads] : [])], flag);
+      const { skip } = this.watch;
+      sc.begin(skip);
+      sc.unscaleAll([...own.map((p) => p.grad!), ...(packed ? [a!.grads] : [])], skip);
     }
     for (const p of own) this.update(p, p.grad!);
     if (packed) this.updateArena(a!);
-    if (sc) sc.collect(this.watch.flag);
+    if (sc) sc.collect(this.watch.skip);
   }
 
   protected abstract update(p: Tensor, g: Tensor): void;
@@ -67,8 +69,9 @@ export abstract class Optimizer {
 
   /** What this step's kernels write to when a parameter becomes non-finite: the flag and the step (1-based). */
   protected get watch(): FiniteWatch {
-    this.flag ??= keep(tensor(Uint32Array.from([FINITE, 0]), [2], { label: 'optimizer watch' }));
-    return { flag: this.flag, tag: this.steps };
+    this.flag ??= keep(full([1], FINITE, 'u32'));
+    this.skip ??= keep(zeros([1], 'u32'));
+    return { flag: this.flag, tag: this.steps, skip: this.skip };
   }
 
   /**
@@ -82,7 +85,7 @@ export abstract class Optimizer {
     return v === FINITE ? null : v;
   }
 
-  clearNonFinite(): void { this.flag?.write([FINITE, 0]); }
+  clearNonFinite(): void { this.flag?.write([FINITE]); }
 
   /** Drops all gradients (the next backward starts from zero). */
   zeroGrad(): void {
@@ -115,6 +118,8 @@ export abstract class Optimizer {
   dispose(): void {
     this.flag?.dispose();
     this.flag = null;
+    this.skip?.dispose();
+    this.skip = null;
     for (const s of this.state.values()) for (const t of Object.values(s)) t.dispose();
     this.state.clear();
     this.arena?.dispose();
