@@ -211,9 +211,10 @@ export function tiledGemm(o: TiledGemm): TiledKernel {
 }
 
 /** The engine's variant: f32, f16 operands on the scalar core, or on subgroup matrices where the engine has a shape. */
+const F32: GemmVariant = { kind: 'f32' }, F16: GemmVariant = { kind: 'f16' };
 export function gemmVariant(e: Engine): GemmVariant {
-  if (e.precision === 'f32') return { kind: 'f32' };
-  return e.matrix ? { kind: 'mma', shape: e.matrix } : { kind: 'f16' };
+  if (e.precision === 'f32') return F32;   // (no object per launch on the common paths)
+  return e.matrix ? { kind: 'mma', shape: e.matrix } : F16;
 }
 
 /** The tile of a GEMM of m rows: NARROW for at most 16 rows where the engine asks for it (not with subgroup matrices), else SQUARE. */
