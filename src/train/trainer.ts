@@ -155,7 +155,6 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   const engine = session.engine ?? own!.engine;
   setEngine(engine);
   const precisionBefore = engine.precision;
-  engine.precision = c.precision ?? 'f32';   // throws, naming the feature, where the device has no shader-f16
   engine.reseed(c.seed);
   engine.pool.resetPeak();   // this run's peak (an engine can outlive runs: tests, experiments)
   seedGlobal(c.seed);
@@ -168,6 +167,7 @@ export async function train(flags: TrainFlags, session: TrainSession): Promise<T
   };
   if (session.handleSigint) process.on('SIGINT', onSigint);
   try {
+    engine.precision = c.precision ?? 'f32';   // throws, naming the feature, where the device has no shader-f16 (the finally restores all)
     for (const n of run.notes) console.log(n);
     const open = (split: 'train' | 'val', n: number): SegDataset =>
       openDataset(parseDataSpec(c.data), { split, syntheticCount: n, seed: c.seed, height: c.height, width: c.width ?? 2 * c.height });
