@@ -1,5 +1,5 @@
 import { Engine } from '../engine/engine.js';
-import { createNodeDevice, engineDefaults } from '../node/device.js';
+import { createNodeDevice, engineDefaults, matrixConfigs } from '../node/device.js';
 import { dawnPollInterval } from '../node/poll.js';
 
 /** Prints the adapter mirage would use and the limits it raises. */
@@ -9,7 +9,7 @@ export async function info(backend?: string): Promise<void> {
     const l = gpu.device.limits;
     console.log(`adapter:  ${Object.values(gpu.info).filter(Boolean).join(' | ') || '(no description)'}`);
     console.log(`features: ${gpu.features.join(', ') || '(none of shader-f16, subgroups, timestamp-query)'}`);
-    const configs = (gpu.adapter.info as unknown as { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[] }).subgroupMatrixConfigs ?? [];
+    const configs = matrixConfigs(gpu.adapter);
     const m = gpu.matrix;
     console.log(`f16:      ${gpu.features.includes('shader-f16') ? '--precision f16 available' : 'no shader-f16: --precision f16 unavailable'}; ` +
       `subgroup matrices ${configs.length ? configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ') : 'none'}` +

@@ -36,13 +36,18 @@ export interface NodeDeviceOptions {
 
 const MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
 
+/** One entry of Dawn's adapter.info.subgroupMatrixConfigs (empty unless the adapter has the feature). */
+export interface MatrixConfig { componentType: string; resultComponentType: string; M: number; N: number; K: number }
+export const matrixConfigs = (adapter: GPUAdapter): MatrixConfig[] =>
+  [...((adapter.info as unknown as { subgroupMatrixConfigs?: MatrixConfig[] }).subgroupMatrixConfigs ?? [])];
+
 /** The largest f16→f32 subgroup-matrix config of the adapter that fits the tiled GEMM (tiled.ts), or null. */
 export function pickMatrixShape(adapter: GPUAdapter): Omit<MatrixShape, 'syntax'> | null {
-  const info = adapter.info as unknown as { subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = adapter.info as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
   const lanes = Number(info.subgroupMaxSize ?? 0);
   if (adapter.limits.maxComputeWorkgroupStorageSize < MMA_WORKGROUP_BYTES) return null;
   if (!lanes || Number(info.subgroupMinSize ?? 0) !== lanes) return null;   // one subgroup size, or the blocks per subgroup are unknown
-  const fits = [...(info.subgroupMatrixConfigs ?? [])]
+  const fits = matrixConfigs(adapter)
     .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
     .map((c) => ({ M: c.M, N: c.N, K: c.K, lanes }))
     .filter((c) => matrixFits(c))
