@@ -13,6 +13,7 @@ export { type Conv2dOptions, type ConvTranspose2dOptions, conv2d, convTranspose2
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { avgPool2d, maxPool2d } from './kernels/pool.js';
 export { concat } from './kernels/concat.js';
+export { cast } from './kernels/cast.js';
 export { dropout2d } from './kernels/dropout.js';
 export { resizeBilinear } from './kernels/resize.js';
 export { warp } from './kernels/warp.js';

@@ -12,7 +12,7 @@ import { type Conv2dOptions, conv2d, conv2dGeometry, convBwdInput, convTranspose
 import { convBwdInputTiled } from '../src/kernels/conv2d-tiled.js';
 import { checkForward, checkGrad, close } from './helpers/check.js';
 import { kernelFamilies, upload, using } from './helpers/gpu.js';
-import { chooseSplits, splitChunk } from '../src/kernels/tiled.js';
+import { LARGE, chooseSplits, splitChunk, tileBytes } from '../src/kernels/tiled.js';
 import { type ConvRefOpts, conv2dRef, convTranspose2dRef } from './reference/conv.js';
 import { randn } from './reference/core.js';
 import { binary, map } from './reference/elementwise.js';
@@ -137,6 +137,43 @@ t('narrow tiles: the GEMMs of at most 16 rows run them, larger ones the square t
   };
   assert.ok((await run(16)).includes('conv2d_fwd_tiled_16x256'));
   assert.ok((await run(17)).includes('conv2d_fwd_tiled'));
+}));
+
+// the tiled family's large tiles (128×128, 8×8 outputs an invocation, engine.largeTiles) for GEMMs of
+// at least 128 rows: 130 output channels (forward, weight gradient), 129 input channels (input
+// gradient), and a grouped case with 129 channels a group; every size off the tile
+const large = (f: () => unknown) => using('tiled', async () => {
+  const e = getEngine();
+  e.largeTiles = true;
+  try { await f(); } finally { e.largeTiles = false; }
+});
+const largeCases = [
+  { x: [1, 129, 4, 5], w: [130, 129, 3, 3], o: { padding: [1, 1] }, bias: true },
+  { x: [2, 258, 3, 3], w: [258, 129, 1, 1], o: { groups: 2 }, bias: false },
+];
+for (const c of largeCases) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
+  t(`conv2d forward, tiled family on large tiles ${name}`, large(() => checkForward(fn, ref, xs, tol)));
+  t(`conv2d backward, tiled family on large tiles ${name}`, large(() => checkGrad(fn, ref, xs, GR)));
+}
+t('large tiles: the GEMMs of at least 128 rows run them (where the device has the workgroup memory), smaller ones the square tiles', large(async () => {
+  const e = getEngine();
+  if (e.limits.maxComputeWorkgroupStorageSize < tileBytes(LARGE)) { console.log('  (workgroup memory below the large tile: skipped)'); return; }
+  const run = async (k: number) => {
+    const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(k * 2 * 3), [k, 2, 3, 1]);
+    e.startProfiling();
+    noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
+    const names = (await e.stopProfiling()).map((q) => q.name);
+    x.dispose(); w.dispose();
+    return names;
+  };
+  assert.ok((await run(128)).includes('conv2d_fwd_tiled_128x128'));
+  assert.ok((await run(127)).includes('conv2d_fwd_tiled'));
+  assert.not.ok((await run(127)).includes('conv2d_fwd_tiled_128x128'));
 }));
 
 // conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)

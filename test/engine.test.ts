@@ -146,7 +146,7 @@ t('a lost device gives a clear error on the next op', async () => {
 
 t('dtype errors name op and tensor', () => {
   const l = tensor(new Int32Array([1, 2]), [2]);
-  assert.throws(() => relu(l), /relu: input must be f32, got tensor #\d+ i32\[2\]/);
+  assert.throws(() => relu(l), /relu: input must be f32 or f16, got tensor #\d+ i32\[2\]/);
   assert.throws(() => tensor([1, 2, 3], [2, 2]), /tensor: 3 values do not fill shape \[2,2\] \(4 elements\)/);
   l.dispose();
 });

@@ -42,11 +42,13 @@ const toF16 = (x: F64Tensor): F64Tensor => ({ shape: x.shape, data: x.data.map(f
 const hasF16 = () => getEngine().device.features.has('shader-f16');
 /** The f16 variants this device runs: the scalar core, and the subgroup-matrix one where the engine has a shape. */
 const variants = () => [null, ...(getEngine().matrix ? [getEngine().matrix] : [])];
+// (activations stay f32 here: these tests check the GEMMs' f16 operands; test/half-storage.test.ts
+// checks f16 activations, engine.halfStorage)
 const withF16 = (matrix: Engine['matrix'], f: () => unknown) => async () => {
   if (!hasF16()) { console.log('  (no shader-f16 on this device: f16 checks skipped)'); return; }
-  const e = getEngine(), was = [e.precision, e.matrix] as const;
-  e.precision = 'f16'; e.matrix = matrix;
-  try { await f(); } finally { e.precision = was[0]; e.matrix = was[1]; }
+  const e = getEngine(), was = [e.precision, e.matrix, e.halfStorage] as const;
+  e.precision = 'f16'; e.matrix = matrix; e.halfStorage = false;
+  try { await f(); } finally { e.precision = was[0]; e.matrix = was[1]; e.halfStorage = was[2]; }
 };
 const label = (m: Engine['matrix']) => (m ? `subgroup matrix ${m.M}×${m.N}×${m.K}` : 'scalar f16');
 
@@ -90,6 +92,21 @@ for (const c of [cases[0], cases[3], cases[7]]) {
   });
   t(`conv2d forward, f16-exact operands, scalar f16 on narrow tiles ${name}`, narrowF16(() => checkForward(fn, ref, exact, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) })));
   t(`conv2d backward, f16-exact operands, scalar f16 on narrow tiles ${name}`, narrowF16(() => checkGrad(fn, ref, exact, { rtol: 1e-3, atol: 1e-4, probe: toF16 })));
+}
+
+// f16 operands on the large tiles (engine.largeTiles: GEMMs of at least 128 rows on 128×128 tiles)
+{
+  const c = { x: [1, 129, 4, 5], w: [130, 129, 3, 3], o: { padding: [1, 1] } };
+  const exact = [toF16(randn(c.x, 1)), toF16(randn(c.w, 2, 0.5)), randn([c.w[0]], 3)];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b, c.o);
+  const largeF16 = (f: () => unknown) => withF16(null, async () => {
+    const e = getEngine();
+    e.largeTiles = true;
+    try { await f(); } finally { e.largeTiles = false; }
+  });
+  t('conv2d forward, f16-exact operands, scalar f16 on large tiles', largeF16(() => checkForward(fn, ref, exact, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(129 * 9) })));
+  t('conv2d backward, f16-exact operands, scalar f16 on large tiles', largeF16(() => checkGrad(fn, ref, exact, { rtol: 1e-3, atol: 1e-4, probe: toF16 })));
 }
 
 // transposed convolutions (ERFNet's upsamplers and output layer, the U-Net's up path): their forward

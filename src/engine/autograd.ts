@@ -1,7 +1,7 @@
-import { currentLabel, labelled } from './engine.js';
+import { currentLabel, getEngine, labelled } from './engine.js';
 import { keep } from './scope.js';
 import { fmt, sameShape } from './shape.js';
-import { type GradNode, type Tensor, addConsuming, isTensor, ones } from './tensor.js';
+import { type DType, type GradNode, type Tensor, addConsuming, isTensor, ones } from './tensor.js';
 
 let enabled = true;
 
@@ -42,11 +42,63 @@ export interface OpDef<A extends unknown[], S> {
    * whose backward kernel can add them as it reads them (one pass instead of an add and a pass).
    */
   backwardSum?(ctx: OpContext<S>, a: Tensor, b: Tensor): (Tensor | null)[];
+  /**
+   * f16 tensors (mixed precision, engine.storesHalf). Absent: the op runs in f32, and f16 arguments
+   * are cast to f32 before it (differentiably). 'same': its first `activations` tensor arguments
+   * stay f16 when all of them are (else they are all cast to f32), and the op computes in their
+   * dtype, its output and input gradients in it too. 'autocast': its first tensor argument is cast
+   * to f16 when the engine stores activations as f16, else to f32 (the GEMM ops, PyTorch's autocast
+   * list). Further tensor arguments (weights, biases) are cast to f32 where f16.
+   */
+  half?: 'same' | 'autocast';
+  /** Leading tensor arguments that are activations ('same' and 'autocast'); default 1. */
+  activations?: number;
+}
+
+type Cast = (t: Tensor, to: 'f16' | 'f32') => Tensor;
+let castOp: Cast | null = null;
+/** The differentiable cast the f16 rules use (src/kernels/cast.ts registers it: it is itself an op). */
+export function setCastOp(c: Cast): void { castOp = c; }
+
+const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
+
+/** The arguments with the casts `def.half` asks for; the casts made are pushed to `made`. */
+function castArgs<A extends unknown[]>(name: string, def: OpDef<A, unknown>, args: A, made: Tensor[]): A {
+  const acts = def.half ? (def.activations ?? 1) : 0;
+  let actWant: DType = 'f32';
+  if (def.half === 'autocast') actWant = getEngine().storesHalf ? 'f16' : 'f32';
+  else if (def.half === 'same') actWant = args.filter(isTensor).slice(0, acts).every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
+  let k = 0;
+  return args.map((a) => {
+    if (!isTensor(a)) return a;
+    const want = k++ < acts ? actWant : 'f32';
+    if (!isFloat(a) || a.dtype === want) return a;
+    if (!castOp) throw new Error(`${name}: ${a.describe()} needs a cast to ${want}, and no cast op is registered (import src/kernels/cast.ts)`);
+    const c = castOp(a, want);
+    made.push(c);
+    return c;
+  }) as A;
+}
+
+/** Whether an op's arguments need casts: an f16 tensor argument, or an autocast op on an f32 one under f16 storage. */
+function needsCasts(def: OpDef<never, unknown>, args: readonly unknown[]): boolean {
+  for (const a of args) if (isTensor(a) && a.dtype === 'f16') return true;
+  return def.half === 'autocast' && getEngine().storesHalf;
 }
 
 /** Wraps a forward/backward pair into a differentiable op recorded on the tape. */
 export function defineOp<A extends unknown[], S = undefined>(name: string, def: OpDef<A, S>): (...args: A) => Tensor {
-  return (...args: A): Tensor => {
+  const op = (...args: A): Tensor => {
+    if (needsCasts(def as OpDef<never, unknown>, args)) {
+      const made: Tensor[] = [];
+      const cast = castArgs(name, def as OpDef<A, unknown>, args, made);
+      // the casts' outputs are this op's inputs only: the graph keeps their nodes (and what the op
+      // saved keeps their storage), so they are released now, not left to a scope
+      try { return made.length ? record(cast) : record(args); } finally { for (const t of made) t.dispose(); }
+    }
+    return record(args);
+  };
+  const record = (args: A): Tensor => {
     const inputs = args.filter(isTensor);
     const needsGrad = inputs.map((t) => enabled && (t.requiresGrad || t.node !== null));
     const ctx = new OpContext<S>(needsGrad);
@@ -66,6 +118,7 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
     }
     return out;
   };
+  return op;
 }
 
 /**
@@ -109,17 +162,17 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (!grad && root.size !== 1) {
     throw new Error(`backward: ${root.describe()} is not a scalar; pass a gradient of shape ${fmt(root.shape)}`);
   }
-  if (grad && !sameShape(grad.shape, root.shape)) {
-    throw new Error(`backward: gradient ${fmt(grad.shape)} does not match ${root.describe()}`);
+  if (grad && (!sameShape(grad.shape, root.shape) || grad.dtype !== root.dtype)) {
+    throw new Error(`backward: gradient ${grad.describe()} does not match ${root.describe()}`);
   }
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor[]>();
   noGrad(() => {
     if (!root.node) {
-      if (root.requiresGrad) root.addGrad(grad ? grad.view(grad.shape) : ones(root.shape));
+      if (root.requiresGrad) root.addGrad(grad ? grad.view(grad.shape) : ones(root.shape, root.dtype));
       return;
     }
-    grads.set(root, [keep(grad ? grad.view(grad.shape) : ones(root.shape))]);
+    grads.set(root, [keep(grad ? grad.view(grad.shape) : ones(root.shape, root.dtype))]);
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
       const node = t.node!;
@@ -134,8 +187,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
           if (!g) return;
           keep(g);
           if (!node.needsGrad[i]) { g.dispose(); return; }
-          if (!sameShape(g.shape, inp.shape)) {
-            throw new Error(`backward of ${node.name}: gradient ${fmt(g.shape)} for input ${inp.describe()}`);
+          if (!sameShape(g.shape, inp.shape) || g.dtype !== inp.dtype) {
+            throw new Error(`backward of ${node.name}: gradient ${g.dtype}${fmt(g.shape)} for input ${inp.describe()}`);
           }
           if (inp.node) accumulate(grads, inp, g);
           else if (inp.requiresGrad) inp.addGrad(g);

@@ -9,6 +9,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let idx = (wid.y * nwg.x + wid.x) * WG + lid;`;
 
+/**
+ * f32 → f16 for stores of f16 tensors: values beyond f16's range (and NaN) become ±inf, so an
+ * overflow shows as a non-finite value (loss scaling); WGSL leaves the plain conversion undefined there.
+ */
+export const TO_H = /* wgsl */ `
+fn to_h(v: f32) -> f16 {
+  if (abs(v) <= 65504.0) { return f16(v); }
+  return bitcast<vec2<f16>>(select(0xfc00fc00u, 0x7c007c00u, v > 0.0)).x;
+}
+fn to_h4(v: vec4f) -> vec4<f16> { return vec4<f16>(to_h(v.x), to_h(v.y), to_h(v.z), to_h(v.w)); }`;
+
 export const FILL: Kernel = {
   name: 'fill',
   constants: { WG: 64 },
@@ -40,6 +51,23 @@ ${MAIN_1D}
 }`,
 });
 export const ADD_SAME = addSame('f32');
+/** The same on f16 gradients (mixed precision): [scalar, vec4]; sums in f32, stores rounded. */
+export const ADD_SAME_F16: readonly Kernel[] = ['f16', 'vec4<f16>'].map((T) => ({
+  name: T === 'f16' ? 'add_same_f16' : 'add_same_vec4_f16',
+  constants: { WG: 64 },
+  wgsl: /* wgsl */ `enable f16;
+override WG: u32 = 64;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> a: array<${T}>;
+@group(0) @binding(1) var<storage, read> b: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(3) var<uniform> u: P;
+${TO_H}
+${MAIN_1D}
+  if (idx >= u.n) { return; }
+  y[idx] = ${T === 'f16' ? 'to_h(f32(a[idx]) + f32(b[idx]))' : 'to_h4(vec4f(a[idx]) + vec4f(b[idx]))'};
+}`,
+}));
 export const ADD_SAME_VEC4 = addSame('vec4f');
 
 /** y += a on vec4 quads: a parameter arena adds its gradients' pending parts (src/optim/arena.ts). */

@@ -44,6 +44,14 @@ export interface EngineOptions {
   matrix?: MatrixShape | null;
   /** Tiled GEMMs of at most 16 rows on 16×256 tiles (tiled.ts NARROW); not yet measured on a GPU, so off by default. */
   narrowTiles?: boolean;
+  /** Tiled GEMMs of at least 128 rows on 128×128 tiles, 8×8 outputs an invocation (tiled.ts LARGE); not yet measured, off by default. */
+  largeTiles?: boolean;
+  /**
+   * With precision 'f16', store activations and their gradients as f16 (default true): convolutions
+   * take f16 inputs and write f16 outputs, batch norm, ReLU, add, max-pool and concat run on them,
+   * and every other op gets them cast to f32 (autograd.ts). false: only the GEMM operands are f16.
+   */
+  halfStorage?: boolean;
 }
 
 /** Operand precision of the GEMMs (EngineOptions.precision). */
@@ -77,7 +85,8 @@ export interface LaunchSpec {
   groups?: number;
 }
 
-export const NAN_BITS = 0x7fc00000;
+/** Poison: a NaN as f32, and as each f16 half of the word (f16 tensors). */
+export const NAN_BITS = 0x7fc07fc0;
 
 /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu', from the adapter's info. */
 export function deviceClassOf(info: object): 'cpu' | 'gpu' {
@@ -115,8 +124,14 @@ export class Engine {
   splitReductions: boolean;
   /** Tiled GEMMs of at most 16 rows on narrow tiles (EngineOptions.narrowTiles); settable. */
   narrowTiles: boolean;
+  /** Tiled GEMMs of at least 128 rows on 128×128 tiles (EngineOptions.largeTiles); settable. */
+  largeTiles: boolean;
   /** Subgroup-matrix shape of the f16 GEMMs (EngineOptions.matrix); settable (tests run both). */
   matrix: MatrixShape | null;
+  /** Activations in f16 under precision 'f16' (EngineOptions.halfStorage); settable. */
+  halfStorage: boolean;
+  /** Whether f16-capable ops store activations as f16 now: precision 'f16' with halfStorage. */
+  get storesHalf(): boolean { return this.precisionNow === 'f16' && this.halfStorage; }
   private precisionNow: Precision = 'f32';
   /** Operand precision of the conv and matmul GEMMs (EngineOptions.precision); settable. */
   get precision(): Precision { return this.precisionNow; }
@@ -169,6 +184,8 @@ export class Engine {
     this.splitReductions = this.deviceClass === 'gpu';
     this.matrix = opts.matrix ?? null;
     this.narrowTiles = opts.narrowTiles ?? false;
+    this.largeTiles = opts.largeTiles ?? false;
+    this.halfStorage = opts.halfStorage ?? true;
     this.precision = opts.precision ?? 'f32';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;
     device.lost.then((info) => {

@@ -1,11 +1,19 @@
-import { ADD_SAME, ADD_SAME_VEC4 } from './builtins.js';
+import { ADD_SAME, ADD_SAME_F16, ADD_SAME_VEC4 } from './builtins.js';
+import { floatToHalf, fromHalfBits, toHalfBits } from '../io/half.js';
 import { type Binding, type Engine, getEngine } from './engine.js';
 import { keep, trackTensor } from './scope.js';
 import { type Shape, checkShape, fmt, numel } from './shape.js';
 
-/** Element types. All are 4 bytes today; 'f16' storage is planned behind a flag. */
-export type DType = 'f32' | 'i32' | 'u32';
-export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+/**
+ * Element types. 'f16' (2 bytes) holds activations and their gradients under mixed precision
+ * (engine.storesHalf); it is read and written from the host as f32 values.
+ */
+export type DType = 'f32' | 'f16' | 'i32' | 'u32';
+export type TypedArrayOf<D extends DType> = D extends 'f32' | 'f16' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+/** Bytes per element. */
+export const dtypeBytes = (d: DType): number => (d === 'f16' ? 2 : 4);
+/** Buffer bytes for n elements: whole 4-byte words (storage bindings need them). */
+export const storageBytes = (n: number, d: DType): number => Math.ceil((n * dtypeBytes(d)) / 4) * 4;
 
 /**
  * A GPUBuffer, or a window of one (`offset`, `bytes`) inside a parent storage such as a parameter
@@ -145,13 +153,13 @@ export class Tensor {
    */
   window(offset: number, shape: Shape, label = this.label): Tensor {
     checkShape('window', shape);
-    const n = numel(shape), s = this.storage;
+    const n = numel(shape), s = this.storage, eb = dtypeBytes(this.dtype);
     const align = s.engine.limits.minStorageBufferOffsetAlignment;
-    if (!Number.isInteger(offset) || offset < 0 || offset + n > this.size || ((s.offset + offset * 4) % align) !== 0) {
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > this.size || ((s.offset + offset * eb) % align) !== 0) {
       throw new Error(`window: elements [${offset}, ${offset + n}) of ${this.describe()} are outside it or not ${align}-byte aligned`);
     }
     s.retain();
-    return new Tensor(new Storage(s.engine, s.buffer, n * 4, s.offset + offset * 4, s), shape, this.dtype, label);
+    return new Tensor(new Storage(s.engine, s.buffer, storageBytes(n, this.dtype), s.offset + offset * eb, s), shape, this.dtype, label);
   }
 
   /**
@@ -168,15 +176,17 @@ export class Tensor {
     this.store = s;
   }
 
-  /** Reads the data back to the host (async: WebGPU has no synchronous read-back). */
+  /** Reads the data back to the host (async: WebGPU has no synchronous read-back); f16 comes back as f32 values. */
   async read(): Promise<Float32Array | Int32Array | Uint32Array> {
     const s = this.storage;
-    const bytes = await s.engine.readBuffer(s.buffer, this.size * 4, s.offset);
+    const bytes = await s.engine.readBuffer(s.buffer, storageBytes(this.size, this.dtype), s.offset);
+    if (this.dtype === 'f16') return fromHalfBits(new Uint16Array(bytes), this.size);
     return this.dtype === 'f32' ? new Float32Array(bytes) : this.dtype === 'i32' ? new Int32Array(bytes) : new Uint32Array(bytes);
   }
 
+  /** The values of an f32 or f16 tensor. */
   async readF32(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new Error(`readF32: ${this.describe()} is not f32`);
+    if (this.dtype !== 'f32' && this.dtype !== 'f16') throw new Error(`readF32: ${this.describe()} is not f32 or f16`);
     return (await this.read()) as Float32Array;
   }
 
@@ -196,7 +206,8 @@ export class Tensor {
   }
 }
 
-function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Array | Uint32Array {
+function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Array | Uint32Array | Uint16Array {
+  if (dtype === 'f16') return toHalfBits(data);
   if (dtype === 'f32') return data instanceof Float32Array ? data : Float32Array.from(data);
   if (dtype === 'i32') return data instanceof Int32Array ? data : Int32Array.from(data);
   return data instanceof Uint32Array ? data : Uint32Array.from(data);
@@ -207,10 +218,11 @@ function toTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Int32Arr
  * storage, hence out of place) are disposed. vec4 when the size allows.
  */
 export function addConsuming(a: Tensor, b: Tensor): Tensor {
-  const y = keep(empty(a.shape, 'f32', 'grad'));
+  if (a.dtype !== b.dtype || (a.dtype !== 'f32' && a.dtype !== 'f16')) throw new Error(`gradient sum: ${a.describe()} + ${b.describe()}`);
+  const y = keep(empty(a.shape, a.dtype, 'grad'));
   const quads = a.size % 4 === 0;
   const n = quads ? a.size / 4 : a.size;
-  a.engine.launch(quads ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
+  a.engine.launch(a.dtype === 'f16' ? ADD_SAME_F16[quads ? 1 : 0] : quads ? ADD_SAME_VEC4 : ADD_SAME, { inputs: [a.binding, b.binding], outputs: [y.binding], params: [n], threads: n });
   a.dispose();
   b.dispose();
   return y;
@@ -220,7 +232,7 @@ export function addConsuming(a: Tensor, b: Tensor): Tensor {
 export function empty(shape: Shape, dtype: DType = 'f32', label = 'empty'): Tensor {
   checkShape(label, shape);
   const e = getEngine();
-  const bytes = numel(shape) * 4;
+  const bytes = storageBytes(numel(shape), dtype);
   return new Tensor(new Storage(e, e.newBuffer(bytes, `${label} output ${fmt(shape)}`), bytes), shape, dtype, label);
 }
 
@@ -228,9 +240,10 @@ export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
   const t = empty(shape, dtype, 'full');
   const bits = new DataView(new ArrayBuffer(4));
   if (dtype === 'f32') bits.setFloat32(0, value, true);
+  else if (dtype === 'f16') bits.setUint32(0, floatToHalf(value) * 0x10001, true);
   else if (dtype === 'i32') bits.setInt32(0, value, true);
   else bits.setUint32(0, value, true);
-  t.engine.fill(t.binding, t.size * 4, bits.getUint32(0, true));
+  t.engine.fill(t.binding, storageBytes(t.size, dtype), bits.getUint32(0, true));
   return t;
 }
 

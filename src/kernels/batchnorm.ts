@@ -8,7 +8,9 @@ import { type OpContext, defineOp } from '../engine/autograd.js';
 import { getEngine } from '../engine/engine.js';
 import { type Param, f32 } from '../engine/params.js';
 import { fmt } from '../engine/shape.js';
-import { type Tensor, assertDType, empty } from '../engine/tensor.js';
+import { TO_H } from '../engine/builtins.js';
+import type { Kernel } from '../engine/pipeline-cache.js';
+import { type DType, type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { dropUniforms } from './dropout.js';
 import { DROP_FACTOR, type Elem, MAIN_1D, MAIN_PER_GROUP, PLANE_CHUNK, PLANE_FIELDS, TREE_SUM, elemSuffix, elemWidth, kernel, planeLayout, run, vecOf } from './wgsl.js';
 
@@ -328,14 +330,36 @@ const pieceLayout = (n: number, c: number, hw: number, q: number) => {
   return { blocks, span, pieces: n * blocks };
 };
 
-const kernels = (T: Elem) => ({ fwd: bnForward(T, false), fwdSg: bnForward(T, true), apply: bnApply(T),
-  bwd: bnBackward(T, false), bwdSg: bnBackward(T, true), bwdInput: bnBwdInput(T),
-  statsPart: bnStatsPart(T), bwdReducePart: bnBwdReducePart(T) });
-const BN = { f32: kernels('f32'), vec4f: kernels('vec4f') };
+/**
+ * The f16-storage variant of a kernel (activations in f16, engine.storesHalf): x, y, dy, dy2 and dx
+ * become f16 arrays (vec4<f16> for vec4f), each read of x, dy, dy2 is widened to T and each store
+ * to y or dx rounded (to_h); statistics, sums and parameters stay f32. Every such access in the
+ * kernels above has an index without brackets and a store on one line, which this relies on (and
+ * the f16 tests check: an access left f16 would not compile, one left unconverted would not bind).
+ */
+function halfStorage(k: Kernel, T: Elem): Kernel {
+  const S = T === 'f32' ? 'f16' : 'vec4<f16>';
+  const wgsl = k.wgsl
+    .replace(/(var<storage, read(?:_write)?> (?:x|y|dy|dy2|dx): array<)(f32|vec4f)>/g, (_m, head: string, t: string) => {
+      if (t !== T) throw new Error(`${k.name}: binding of ${t}, expected ${T}`);
+      return `${head}${S}>`;
+    })
+    .replace(/\b(x|dy|dy2)\[([^\]\n]*)\]/g, `${T}($1[$2])`)
+    .replace(/^(\s*)(y|dx)\[([^\]\n]*)\] = (.*);[ \t]*$/gm, `$1$2[$3] = ${T === 'f32' ? 'to_h' : 'to_h4'}($4);`);
+  return kernel(`${k.name}_h`, `enable f16;\n${wgsl}\n${TO_H}`, k.constants);
+}
 
-/** The kernels for planes of hw values (vec4 when hw is a multiple of 4), values per element, and the reductions to use. */
-const variant = (hw: number) => {
-  const T = vecOf(hw)[0], K = BN[T], sg = getEngine().kernelFamily === 'subgroup';
+const kernels = (T: Elem, half: boolean) => {
+  const h = (k: Kernel) => (half ? halfStorage(k, T) : k);
+  return { fwd: h(bnForward(T, false)), fwdSg: h(bnForward(T, true)), apply: h(bnApply(T)),
+    bwd: h(bnBackward(T, false)), bwdSg: h(bnBackward(T, true)), bwdInput: h(bnBwdInput(T)),
+    statsPart: h(bnStatsPart(T)), bwdReducePart: h(bnBwdReducePart(T)) };
+};
+const BN = { f32: [kernels('f32', false), kernels('f32', true)], vec4f: [kernels('vec4f', false), kernels('vec4f', true)] };
+
+/** The kernels for planes of hw values (vec4 when hw is a multiple of 4) stored as f32 or f16, values per element, and the reductions to use. */
+const variant = (hw: number, dtype: DType) => {
+  const T = vecOf(hw)[0], K = BN[T][dtype === 'f16' ? 1 : 0], sg = getEngine().kernelFamily === 'subgroup';
   return { K, q: elemWidth(T), fwd: sg ? K.fwdSg : K.fwd, bwd: sg ? K.bwdSg : K.bwd };
 };
 
@@ -355,8 +379,10 @@ export interface BatchNormOptions {
 interface BnState { training: boolean; relu: boolean; n: number; c: number; hw: number; drop: Param[] }
 
 const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormOptions], BnState>('batchNorm2d', {
+  half: 'same',   // x (and y, dy, dx) f32 or f16; statistics and parameters f32
   forward(ctx, x, gamma, beta, runningMean, runningVar, opt) {
-    for (const [t, name] of [[x, 'x'], [gamma, 'weight'], [beta, 'bias'], [runningMean, 'running_mean'],
+    if (x.dtype !== 'f16') assertDType('batch_norm2d', x, 'f32', 'x');
+    for (const [t, name] of [[gamma, 'weight'], [beta, 'bias'], [runningMean, 'running_mean'],
       [runningVar, 'running_var']] as const) assertDType('batch_norm2d', t, 'f32', name);
     if (x.rank !== 4) throw new Error(`batch_norm2d: x must be NCHW (rank 4), got ${x.describe()}`);
     const [n, c, h, w] = x.shape;
@@ -367,9 +393,9 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
       throw new Error(`batch_norm2d: training needs more than 1 value per channel, got x ${fmt(x.shape)}`);
     }
     const hw = h * w;
-    const { K, q, fwd } = variant(hw);
+    const { K, q, fwd } = variant(hw, x.dtype);
     const stats = empty([4, c], 'f32', 'batchnorm_stats');   // mean, rstd, scale, shift
-    const y = empty(x.shape, 'f32', 'batchnorm');
+    const y = empty(x.shape, x.dtype, 'batchnorm');
     const relu = opt.relu ?? false;
     const drop = opt.training && opt.dropout ? dropUniforms(opt.dropout, opt.dropoutSeed ?? 0) : dropUniforms(0, 0);   // DROP_FIELDS
     const pl = pieceLayout(n, c, hw / q, q);
@@ -407,9 +433,10 @@ const batchNormOp = defineOp<[Tensor, Tensor, Tensor, Tensor, Tensor, BatchNormO
 function bnGrads(ctx: OpContext<BnState>, dy: Tensor, dy2: Tensor | null): (Tensor | null)[] {
   const [x, stats] = ctx.saved;
   const { training, relu, n, c, hw, drop } = ctx.state;
-  const { K, q, bwd } = variant(hw);
+  const { K, q, bwd } = variant(hw, x.dtype);
+  if (dy.dtype !== x.dtype || (dy2 && dy2.dtype !== x.dtype)) throw new Error(`batch_norm2d backward: gradient ${dy.describe()} for ${x.describe()}`);
   const dgamma = empty([c], 'f32', 'batchnorm_dgamma'), dbeta = empty([c], 'f32', 'batchnorm_dbeta');
-  const dx = ctx.needsGrad[0] ? empty(x.shape, 'f32', 'batchnorm_grad') : null;
+  const dx = ctx.needsGrad[0] ? empty(x.shape, x.dtype, 'batchnorm_grad') : null;
   const pl = pieceLayout(n, c, hw / q, q);
   const split = getEngine().splitReductions;
   const two = dy2 ? 1 : 0;   // u.two: add dy2 to dy as it is read

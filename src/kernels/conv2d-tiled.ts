@@ -16,8 +16,8 @@ struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, o
               gm: u32, gn: u32, gt: u32, chunk: u32, gb: u32 }`;
 
 /** x at conv-output position p = (b, oy, ox) for input channel c and tap (r, s) of group gz, 0 on padding. */
-const IM2COL = /* wgsl */ `
-fn im2col(c: u32, r: u32, s: u32, p: u32) -> f32 {
+const IM2COL = (S: Store) => /* wgsl */ `
+fn im2col(c: u32, r: u32, s: u32, p: u32) -> ${S} {
   let ohw = u.oh * u.ow;
   let b = (p / ohw) * u.groups + gz;
   let oy = (p % ohw) / u.ow;
@@ -28,13 +28,21 @@ fn im2col(c: u32, r: u32, s: u32, p: u32) -> f32 {
   return x[((b * u.c + c) * u.h + u32(iy)) * u.w + u32(ix)];
 }`;
 
-const FWD = tiledGemm({
-  name: 'conv2d_fwd_tiled',
+/** Storage of the activations (x, y, dy, dx): f32, or f16 (engine.storesHalf); the weights stay f32. */
+type Store = 'f32' | 'f16';
+const half = (S: Store) => ({ f16: S === 'f16' });
+/** The stored value of an f32 result v. */
+const st = (S: Store, v: string) => (S === 'f16' ? `to_h(${v})` : v);
+const sfx = (S: Store) => (S === 'f16' ? '_h' : '');
+
+const fwd = (S: Store) => tiledGemm({
+  name: `conv2d_fwd_tiled${sfx(S)}`,
+  ...half(S), bHalf: S === 'f16',
   decls: /* wgsl */ `${STRUCT}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${S}>;
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<${S}>;
 @group(0) @binding(4) var<uniform> u: Conv;`,
   fns: /* wgsl */ `
 fn load_a(m: u32, t: u32) -> f32 { return wt[(gz * u.gm + m) * u.gt + t]; }
@@ -52,7 +60,7 @@ fn b_row(t: u32) -> vec3i {
   let s = i32(t % u.s * u.dw);
   return vec3i(i32(t / (u.r * u.s) * u.h * u.w) + r * i32(u.w) + s, r, s);
 }
-fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
+fn load_b_at(tr: vec3i, bc: BCol) -> ${S} {
   let iy = bc.iy + tr.y;
   let ix = bc.ix + tr.z;
   if (iy < 0 || iy >= i32(u.h) || ix < 0 || ix >= i32(u.w)) { return 0.0; }
@@ -63,18 +71,19 @@ fn store(m: u32, n: u32, split: u32, v: f32) {
   var bq = 0.0;
   if (u.has_bias != 0u) { bq = bias[gz * u.k + m]; }
   let o = v + bq;
-  y[(((n / ohw) * u.groups + gz) * u.k + m) * ohw + n % ohw] = select(o, max(o, 0.0), u.relu != 0u);
+  y[(((n / ohw) * u.groups + gz) * u.k + m) * ohw + n % ohw] = ${st(S, 'select(o, max(o, 0.0), u.relu != 0u)')};
 }`,
   aContiguous: 't', bContiguous: 'n', bHoisted: true,
 });
 
-const BWD_INPUT = tiledGemm({
-  name: 'conv2d_bwd_input_tiled',
+const bwdInput = (S: Store) => tiledGemm({
+  name: `conv2d_bwd_input_tiled${sfx(S)}`,
+  ...half(S), bHalf: S === 'f16',
   decls: /* wgsl */ `${STRUCT}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${S}>;
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<${S}>;
 @group(0) @binding(4) var<uniform> u: Conv;`,
   fns: /* wgsl */ `
 fn load_a(m: u32, t: u32) -> f32 {                       // w[k, c = m, r, s] with t = (k, r, s)
@@ -93,7 +102,7 @@ fn b_row(t: u32) -> vec3i {
   let rs = u.r * u.s;
   return vec3i(i32(t / rs * u.oh * u.ow), i32((t % rs) / u.s * u.dh), i32(t % u.s * u.dw));
 }
-fn load_b_at(tr: vec3i, bc: BCol) -> f32 {
+fn load_b_at(tr: vec3i, bc: BCol) -> ${S} {
   var oy = bc.iy - tr.y;
   var ox = bc.ix - tr.z;
   if (oy < 0 || ox < 0) { return 0.0; }
@@ -109,27 +118,38 @@ fn store(m: u32, n: u32, split: u32, v: f32) {
   let hw = u.h * u.w;
   var bq = 0.0;
   if (u.has_bias != 0u) { bq = bias[gz * u.c + m]; }
-  dx[(((n / hw) * u.groups + gz) * u.c + m) * hw + n % hw] = v + bq;
+  dx[(((n / hw) * u.groups + gz) * u.c + m) * hw + n % hw] = ${st(S, 'v + bq')};
 }`,
   aContiguous: 'm', bContiguous: 'n', bHoisted: true,
 });
 
-const BWD_WEIGHT = tiledGemm({
-  name: 'conv2d_bwd_weight_tiled',
+const bwdWeight = (S: Store) => tiledGemm({
+  name: `conv2d_bwd_weight_tiled${sfx(S)}`,
+  ...half(S), aHalf: S === 'f16', bHalf: S === 'f16',
   decls: /* wgsl */ `${STRUCT}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${S}>;
+@group(0) @binding(1) var<storage, read> x: array<${S}>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 @group(0) @binding(3) var<uniform> u: Conv;`,
-  fns: /* wgsl */ `${IM2COL}
-fn load_a(m: u32, t: u32) -> f32 {                       // dy[b, k = m, p] with t = (b, p)
+  fns: /* wgsl */ `${IM2COL(S)}
+fn load_a(m: u32, t: u32) -> ${S} {                       // dy[b, k = m, p] with t = (b, p)
   let ohw = u.oh * u.ow;
   return dy[(((t / ohw) * u.groups + gz) * u.k + m) * ohw + t % ohw];
 }
-fn load_b(t: u32, n: u32) -> f32 { return im2col(n / (u.r * u.s), (n / u.s) % u.r, n % u.s, t); }
+fn load_b(t: u32, n: u32) -> ${S} { return im2col(n / (u.r * u.s), (n / u.s) % u.r, n % u.s, t); }
 fn store(m: u32, n: u32, split: u32, v: f32) { part[((split * u.gb + gz) * u.gm + m) * u.gn + n] = v; }`,
   aContiguous: 't', bContiguous: 't',
 });
+
+const FWD = { f32: fwd('f32'), f16: fwd('f16') };
+const BWD_INPUT = { f32: bwdInput('f32'), f16: bwdInput('f16') };
+const BWD_WEIGHT = { f32: bwdWeight('f32'), f16: bwdWeight('f16') };
+
+/** The activations' storage of a launch: x, y, dy and dx share one dtype. */
+function storeOf(op: string, a: Tensor, b: Tensor): Store {
+  if (a.dtype !== b.dtype || (a.dtype !== 'f32' && a.dtype !== 'f16')) throw new Error(`${op}: ${a.describe()} and ${b.describe()} must both be f32 or both f16`);
+  return a.dtype;
+}
 
 /** Uniform values of the Conv struct up to `relu` (conv2d.ts and the tiled kernels here). */
 export const convParams = (g: Geometry, hasBias: boolean, relu = false) =>
@@ -139,28 +159,28 @@ const params = convParams;
 const realN = (g: Geometry) => g.n / g.groups;
 
 export function convFwdTiled(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
-  const y = empty(yShape(g), 'f32', 'conv2d');
-  runTiled(FWD, { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), m: g.k, n: realN(g) * g.oh * g.ow, t: g.c * g.r * g.s, batch: g.groups });
+  const y = empty(yShape(g), x.dtype, 'conv2d');
+  runTiled(FWD[storeOf('conv2d', x, x)], { inputs: [x, w, b ?? w], outputs: [y], params: params(g, !!b, relu), m: g.k, n: realN(g) * g.oh * g.ow, t: g.c * g.r * g.s, batch: g.groups });
   return y;
 }
 
 export function convBwdInputTiled(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
-  runTiled(BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), m: g.c, n: realN(g) * g.h * g.w, t: g.k * g.r * g.s, batch: g.groups });
+  const dx = empty(xShape(g), dy.dtype, 'conv2d_bwd_input');
+  runTiled(BWD_INPUT[storeOf('conv2d_bwd_input', dy, dy)], { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), m: g.c, n: realN(g) * g.h * g.w, t: g.k * g.r * g.s, batch: g.groups });
   return dx;
 }
 
 export function convBwdWeightTiled(g: Geometry, dy: Tensor, x: Tensor): Tensor {
   const dw = empty(wShape(g), 'f32', 'conv2d_bwd_weight');
   const m = g.k, n = g.c * g.r * g.s, t = realN(g) * g.oh * g.ow, batch = g.groups;
-  const e = getEngine();
+  const e = getEngine(), k = BWD_WEIGHT[storeOf('conv2d_bwd_weight', dy, x)];
   const want = chooseSplits(m, n * batch, t, tileFor(m, gemmVariant(e), e));
   if (want === 1) {
-    runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, batch });
+    runTiled(k, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, batch });
     return dw;
   }
   const part = empty([want, batch * m, n], 'f32', 'conv2d_bwd_weight_splits');
-  const splits = runTiled(BWD_WEIGHT, { inputs: [dy, x], outputs: [part], params: params(g, false), m, n, t, splits: want, batch });
+  const splits = runTiled(k, { inputs: [dy, x], outputs: [part], params: params(g, false), m, n, t, splits: want, batch });
   sumSplits(part, dw, splits);
   part.dispose();
   return dw;

@@ -6,6 +6,7 @@
 // images of C/G → K/G channels whose weights (and bias) are block b mod G of w. The geometry
 // holds those per-group sizes; the weight gradient sums over the images b ≡ g (mod G).
 import { defineOp } from '../engine/autograd.js';
+import './cast.js';   // the cast op the f16 rules use (OpDef.half)
 import { addMacs } from '../engine/flops.js';
 import { getEngine } from '../engine/engine.js';
 import { fmt } from '../engine/shape.js';
@@ -653,7 +654,7 @@ function checkInts(op: string, o: Conv2dOptions & { outputPadding?: Pair }) {
 }
 
 function checkConvInputs(op: string, x: Tensor, w: Tensor, b: Tensor | null, biasLen: number, cIn: number, groups = 1) {
-  assertDType(op, x, 'f32', 'x');
+  if (x.dtype !== 'f16') assertDType(op, x, 'f32', 'x');
   assertDType(op, w, 'f32', 'weight');
   if (x.rank !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${x.describe()}`);
   if (w.rank !== 4) throw new Error(`${op}: weight must be rank 4, got ${w.describe()}`);
@@ -685,10 +686,16 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], o: 
  * variants stage the operands as f16 (tensor-core inputs where the engine has a subgroup-matrix shape).
  */
 const family = () => { const e = getEngine(); return e.precision === 'f16' ? 'tiled' : e.kernelFamily; };
+/** The family of a launch on activations t: f16 ones (engine.storesHalf) exist in the tiled kernels only. */
+function familyFor(op: string, t: Tensor) {
+  const f = family();
+  if (t.dtype === 'f16' && f !== 'tiled') throw new Error(`${op}: ${t.describe()} is f16, which the ${f} kernels do not take (f16 activations run on the tiled kernels: precision f16)`);
+  return f;
+}
 
 /** Raw launch (no autograd): y[n,k,oh,ow] = conv(x, w) + bias. */
 export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
-  if (family() === 'tiled') return convFwdTiled(g, x, w, b, relu);
+  if (familyFor('conv2d', x) === 'tiled') return convFwdTiled(g, x, w, b, relu);
   const y = empty(yShape(g), 'f32', 'conv2d');
   if (family() === 'subgroup') {
     const K = blockFor(g.k);
@@ -708,7 +715,7 @@ export function convFwd(g: Geometry, x: Tensor, w: Tensor, b: Tensor | null, rel
  * shape), zero where mask ≤ 0: the subgroup kernels do it in their store, the others in a pass.
  */
 export function convBwdInput(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null, mask: Tensor | null = null): Tensor {
-  if (family() === 'subgroup') {
+  if (familyFor('conv2d_bwd_input', dy) === 'subgroup') {
     const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
     const phaseBlocks = Math.ceil(g.h / g.sh) * Math.ceil(Math.ceil(g.w / g.sw) / SG_J);
     const K = blockFor(g.c);
@@ -734,7 +741,7 @@ function convBwdInputPlain(g: Geometry, dy: Tensor, w: Tensor, b: Tensor | null)
   // strided: the portable kernel visits only the taps of each output's stride phase, the tiled GEMM
   // all of them (¾ zeros at stride 2); on an H100 the portable one was 1.3–4.5× faster (NOTES §28)
   // (with f16 operands the tiled one takes them all: every GEMM at one precision)
-  if (family() === 'tiled' && ((g.sh === 1 && g.sw === 1) || getEngine().precision === 'f16')) return convBwdInputTiled(g, dy, w, b);
+  if (family() === 'tiled' && ((g.sh === 1 && g.sw === 1) || getEngine().precision === 'f16' || dy.dtype === 'f16')) return convBwdInputTiled(g, dy, w, b);
   const dx = empty(xShape(g), 'f32', 'conv2d_bwd_input');
   const threads = g.n * Math.ceil(g.c / 8) * g.h * Math.ceil(g.w / 4);
   run(CONV2D_BWD_INPUT, { inputs: [dy, w, b ?? w], outputs: [dx], params: params(g, !!b), threads });
@@ -748,7 +755,7 @@ export function convBwdWeight(g: Geometry, dy: Tensor, x: Tensor): Tensor {
 
 /** dw, and db[k] = Σ dy[n,k,·] when `bias` and the kernel family computes it along (else null: use channelSum). */
 export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: boolean): [Tensor, Tensor | null] {
-  if (family() === 'tiled') return [convBwdWeightTiled(g, dy, x), null];
+  if (familyFor('conv2d_bwd_weight', x) === 'tiled') return [convBwdWeightTiled(g, dy, x), null];
   const dw = empty(wShape(g), 'f32', 'conv2d_bwd_weight');
   // few input channels leave most lanes idle (e.g. RGB input): one (c, r, s) per lane instead
   if (family() === 'subgroup' && g.c < 8) {
@@ -769,7 +776,10 @@ export function convBwdWeightBias(g: Geometry, dy: Tensor, x: Tensor, bias: bool
   return [dw, null];
 }
 
+// 'autocast': x is cast to f16 when the engine stores activations as f16 (then y, dy and dx are
+// f16 too), else to f32; the weights stay f32 (master weights), rounded to f16 as the GEMM stages them
 const conv2dOp = defineOp<[Tensor, Tensor, Tensor | null, Conv2dCallOptions], Geometry>('conv2d', {
+  half: 'autocast',
   forward(ctx, x, w, b, { relu = false, ...opt }) {
     checkInts('conv2d', opt);
     const G = opt.groups ?? 1;
@@ -820,6 +830,7 @@ export function convTranspose2dGeometry(xs: readonly number[], ws: readonly numb
 }
 
 const convTranspose2dOp = defineOp<[Tensor, Tensor, Tensor | null, ConvTranspose2dOptions], Geometry>('convTranspose2d', {
+  half: 'autocast',
   forward(ctx, x, w, b, opt) {
     checkInts('conv_transpose2d', opt);
     if ((opt.groups ?? 1) !== 1) throw new Error('conv_transpose2d: groups are not supported');

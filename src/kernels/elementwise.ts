@@ -6,21 +6,22 @@ import { f32, slots8 } from '../engine/params.js';
 import { broadcastShapes, broadcastStrides, sameShape } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
 import { sumTo } from './reduce.js';
-import { type Elem, MAIN_1D, MAIN_PER_GROUP, at, elemSuffix, kernel, run, vecOf } from './wgsl.js';
+import { type Elem, MAIN_1D, MAIN_PER_GROUP, at, kernel, run, storage, storeIdx, vecOf } from './wgsl.js';
 
 const enum U { Relu = 0, Leaky = 1, Tanh = 2, Sigmoid = 3, Scale = 4 }
 
 // T = f32, or vec4f when the size is a multiple of 4: on lavapipe a vec4 load is one lane loop for
 // four values instead of four loops (bench/NOTES.md §10).
-const unaryFwd = (T: Elem) => kernel(`unary_fwd${elemSuffix(T)}`, /* wgsl */ `
+// half: f16 storage (activations under engine.storesHalf), computed in f32 and rounded as stored.
+const unaryFwd = (T: Elem, half = false) => { const h = storage(T, half); return kernel(`unary_fwd${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(0) var<storage, read> x: array<${h.S}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${h.S}>;
 @group(0) @binding(2) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  let v = x[idx];
+  let v = ${h.ld('x[idx]')};
   let z = ${T}(0.0);
   var r: ${T};
   switch u.op {
@@ -30,21 +31,21 @@ ${MAIN_1D}
     case 3u: { r = 1.0 / (1.0 + exp(-v)); }
     default: { r = v * u.alpha; }
   }
-  y[idx] = r;
-}`);
+  y[idx] = ${h.st('r')};
+}`); };
 
 // s is the saved tensor: x for relu/leaky, y for tanh/sigmoid, unused for scale.
-const unaryBwd = (T: Elem) => kernel(`unary_bwd${elemSuffix(T)}`, /* wgsl */ `
+const unaryBwd = (T: Elem, half = false) => { const h = storage(T, half); return kernel(`unary_bwd${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 struct P { n: u32, op: u32, alpha: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<${T}>;
-@group(0) @binding(1) var<storage, read> s: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> dx: array<${T}>;
+@group(0) @binding(0) var<storage, read> dy: array<${h.S}>;
+@group(0) @binding(1) var<storage, read> s: array<${h.S}>;
+@group(0) @binding(2) var<storage, read_write> dx: array<${h.S}>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  let g = dy[idx];
-  let v = s[idx];
+  let g = ${h.ld('dy[idx]')};
+  let v = ${h.ld('s[idx]')};
   let z = ${T}(0.0);
   var r: ${T};
   switch u.op {
@@ -54,29 +55,29 @@ ${MAIN_1D}
     case 3u: { r = g * v * (1.0 - v); }
     default: { r = g * u.alpha; }
   }
-  dx[idx] = r;
-}`);
-const UNARY_FWD = { f32: unaryFwd('f32'), vec4f: unaryFwd('vec4f') };
-const UNARY_BWD = { f32: unaryBwd('f32'), vec4f: unaryBwd('vec4f') };
-
+  dx[idx] = ${h.st('r')};
+}`); };
+/** Kernels by element and storage: [f32 storage, f16 storage]. */
+const UNARY_FWD = { f32: [unaryFwd('f32'), unaryFwd('f32', true)], vec4f: [unaryFwd('vec4f'), unaryFwd('vec4f', true)] };
+const UNARY_BWD = { f32: [unaryBwd('f32'), unaryBwd('f32', true)], vec4f: [unaryBwd('vec4f'), unaryBwd('vec4f', true)] };
 function unaryRaw(x: Tensor, op: U, alpha: number, label: string): Tensor {
-  const y = empty(x.shape, 'f32', label);
+  const y = empty(x.shape, x.dtype, label);
   const [T, n] = vecOf(x.size);
-  run(UNARY_FWD[T], { inputs: [x], outputs: [y], params: [n, op, f32(alpha)], threads: n });
+  run(UNARY_FWD[T][storeIdx(label, x)], { inputs: [x], outputs: [y], params: [n, op, f32(alpha)], threads: n });
   return y;
 }
 
 function unaryBwdRaw(dy: Tensor, s: Tensor, op: U, alpha: number, label: string): Tensor {
-  const dx = empty(dy.shape, 'f32', label);
+  const dx = empty(dy.shape, dy.dtype, label);
   const [T, n] = vecOf(dy.size);
-  run(UNARY_BWD[T], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(alpha)], threads: n });
+  run(UNARY_BWD[T][storeIdx(label, dy, s)], { inputs: [dy, s], outputs: [dx], params: [n, op, f32(alpha)], threads: n });
   return dx;
 }
 
 function makeUnary(name: string, op: U, saveOutput: boolean) {
   return defineOp<[Tensor, number], number>(name, {
+    half: 'same',
     forward(ctx, x, alpha) {
-      assertDType(name, x, 'f32');
       const y = unaryRaw(x, op, alpha, name);
       ctx.state = alpha;
       if (op !== U.Scale) ctx.save(saveOutput ? y : x);
@@ -186,26 +187,33 @@ export function collapseBroadcast(shape: readonly number[], sa: readonly number[
 }
 
 // Same shapes, size a multiple of 4 (residual adds, feedback differences): no index unravelling, vec4.
-const BINARY_SAME_VEC4 = kernel('binary_same_vec4', /* wgsl */ `
+// (and the one binary kernel with an f16-storage variant: add and addRelu on f16 activations)
+const binarySameVec4 = (half: boolean) => { const h = storage('vec4f', half); return kernel(`binary_same${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 struct P { n: u32, op: u32 }
-@group(0) @binding(0) var<storage, read> a: array<vec4f>;
-@group(0) @binding(1) var<storage, read> b: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(0) var<storage, read> a: array<${h.S}>;
+@group(0) @binding(1) var<storage, read> b: array<${h.S}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${h.S}>;
 @group(0) @binding(3) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  let va = a[idx];
-  let vb = b[idx];
+  let va = ${h.ld('a[idx]')};
+  let vb = ${h.ld('b[idx]')};
   switch u.op {
-    case 0u: { y[idx] = va + vb; }
-    case 1u: { y[idx] = va - vb; }
-    case 3u: { y[idx] = max(va + vb, vec4f(0.0)); }
-    default: { y[idx] = va * vb; }
+    case 0u: { y[idx] = ${h.st('va + vb')}; }
+    case 1u: { y[idx] = ${h.st('va - vb')}; }
+    case 3u: { y[idx] = ${h.st('max(va + vb, vec4f(0.0))')}; }
+    default: { y[idx] = ${h.st('va * vb')}; }
   }
-}`);
+}`); };
+const BINARY_SAME_VEC4 = [binarySameVec4(false), binarySameVec4(true)];
 
 function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
+  if (a.dtype === 'f16' && b.dtype === 'f16' && sameShape(a.shape, b.shape) && a.size % 4 === 0) {
+    const y = empty(a.shape, 'f16', name);
+    run(BINARY_SAME_VEC4[1], { inputs: [a, b], outputs: [y], params: [a.size / 4, op], threads: a.size / 4 });
+    return y;
+  }
   assertDType(name, a, 'f32', 'a');
   assertDType(name, b, 'f32', 'b');
   const shape = broadcastShapes(name, a.shape, b.shape);
@@ -213,7 +221,7 @@ function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
   const y = empty(shape, 'f32', name);
   const n = y.size;
   if (a.size === n && b.size === n && n % 4 === 0) {
-    run(BINARY_SAME_VEC4, { inputs: [a, b], outputs: [y], params: [n / 4, op], threads: n / 4 });
+    run(BINARY_SAME_VEC4[0], { inputs: [a, b], outputs: [y], params: [n / 4, op], threads: n / 4 });
     return y;
   }
   const c = collapseBroadcast(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
@@ -233,7 +241,8 @@ function binaryRaw(name: string, a: Tensor, b: Tensor, op: B): Tensor {
   return y;
 }
 
-const addOp = defineOp<[Tensor, Tensor]>('add', {
+const addDef = (half: boolean) => defineOp<[Tensor, Tensor]>('add', {
+  half: half ? 'same' : undefined, activations: 2,
   forward(ctx, a, b) {
     ctx.state = undefined;
     ctx.save(a, b);
@@ -244,6 +253,8 @@ const addOp = defineOp<[Tensor, Tensor]>('add', {
     return [ctx.needsGrad[0] ? sumTo(dy, a.shape) : null, ctx.needsGrad[1] ? sumTo(dy, b.shape) : null];
   },
 });
+// f32, and f16 activations of one shape and a size that is a multiple of 4 (no broadcast: its gradient is a view)
+const addOp = addDef(false), addOpHalf = addDef(true);
 
 const subOp = defineOp<[Tensor, Tensor]>('sub', {
   forward(ctx, a, b) {
@@ -277,18 +288,19 @@ const mulOp = defineOp<[Tensor, Tensor]>('mul', {
 // dispatch forward, and backward one relu mask on the saved output, shared by both inputs (§26).
 // When the output fed two consumers (the next block's conv and its residual join), the mask pass
 // adds their two gradients as it reads them (backwardSum; bench/NOTES.md §47).
-const ADD_RELU_BWD = kernel('add_relu_bwd_vec4', /* wgsl */ `
+const addReluBwd = (half: boolean) => { const h = storage('vec4f', half); return kernel(`add_relu_bwd${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> da: array<vec4f>;
-@group(0) @binding(1) var<storage, read> db: array<vec4f>;
-@group(0) @binding(2) var<storage, read> y: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
+@group(0) @binding(0) var<storage, read> da: array<${h.S}>;
+@group(0) @binding(1) var<storage, read> db: array<${h.S}>;
+@group(0) @binding(2) var<storage, read> y: array<${h.S}>;
+@group(0) @binding(3) var<storage, read_write> dx: array<${h.S}>;
 @group(0) @binding(4) var<uniform> u: P;
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  dx[idx] = select(vec4f(0.0), da[idx] + db[idx], y[idx] > vec4f(0.0));
-}`);
+  dx[idx] = ${h.st(`select(vec4f(0.0), ${h.ld('da[idx]')} + ${h.ld('db[idx]')}, ${h.ld('y[idx]')} > vec4f(0.0))`)};
+}`); };
+const ADD_RELU_BWD = [addReluBwd(false), addReluBwd(true)];
 /** Both inputs' gradient: one tensor, shared by views. */
 const sharedGrad = (needsGrad: readonly boolean[], d: Tensor): (Tensor | null)[] => {
   const ga = needsGrad[0] ? d.view(d.shape) : null, gb = needsGrad[1] ? d.view(d.shape) : null;
@@ -296,6 +308,7 @@ const sharedGrad = (needsGrad: readonly boolean[], d: Tensor): (Tensor | null)[]
   return [ga, gb];
 };
 const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
+  half: 'same', activations: 2,
   forward(ctx, a, b) {
     const y = binaryRaw('addRelu', a, b, B.AddRelu);
     ctx.save(y);
@@ -303,20 +316,21 @@ const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
   },
   backward(ctx, dy) {
     const [y] = ctx.saved;
-    const d = empty(dy.shape, 'f32', 'addRelu_grad');
-    run(UNARY_BWD.vec4f, { inputs: [dy, y], outputs: [d], params: [dy.size / 4, U.Relu, f32(0)], threads: dy.size / 4 });
+    const d = empty(dy.shape, dy.dtype, 'addRelu_grad');
+    run(UNARY_BWD.vec4f[storeIdx('addRelu', dy, y)], { inputs: [dy, y], outputs: [d], params: [dy.size / 4, U.Relu, f32(0)], threads: dy.size / 4 });
     return sharedGrad(ctx.needsGrad, d);
   },
   backwardSum(ctx, da, db) {
     const [y] = ctx.saved;
-    const d = empty(da.shape, 'f32', 'addRelu_grad');
-    run(ADD_RELU_BWD, { inputs: [da, db, y], outputs: [d], params: [da.size / 4], threads: da.size / 4 });
+    const d = empty(da.shape, da.dtype, 'addRelu_grad');
+    run(ADD_RELU_BWD[storeIdx('addRelu', da, db, y)], { inputs: [da, db, y], outputs: [d], params: [da.size / 4], threads: da.size / 4 });
     return sharedGrad(ctx.needsGrad, d);
   },
 });
 
 /** a + b with broadcasting. */
-export const add = (a: Tensor, b: Tensor): Tensor => addOp(a, b);
+export const add = (a: Tensor, b: Tensor): Tensor =>
+  (a.dtype === 'f16' && b.dtype === 'f16' && sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addOpHalf(a, b) : addOp(a, b));
 /** relu(a + b): one fused op when a and b have the same shape and a size that is a multiple of 4. */
 export const addRelu = (a: Tensor, b: Tensor): Tensor =>
   (sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addReluOp(a, b) : relu(add(a, b)));

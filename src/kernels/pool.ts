@@ -4,16 +4,17 @@
 import { defineOp } from '../engine/autograd.js';
 import { fmt } from '../engine/shape.js';
 import { type Tensor, assertDType, empty } from '../engine/tensor.js';
-import { MAIN_1D, kernel, run } from './wgsl.js';
+import { MAIN_1D, kernel, run, storage, storeIdx } from './wgsl.js';
 
 const POOL = /* wgsl */ `
 struct Pool { n: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, s: u32, p: u32 }`;
 
-const MAXPOOL_FWD = kernel('maxpool_fwd', /* wgsl */ `
+// (f32, or f16 activations: max of f16 values is one of them, so the store is exact)
+const maxpoolFwd = (half: boolean) => { const h = storage('f32', half); return kernel(`maxpool_fwd${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 ${POOL}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${h.S}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${h.S}>;
 @group(0) @binding(2) var<storage, read_write> arg: array<u32>;
 @group(0) @binding(3) var<uniform> u: Pool;
 ${MAIN_1D}
@@ -30,13 +31,14 @@ ${MAIN_1D}
       let ix = i32(ox * u.s + q) - i32(u.p);
       if (ix < 0 || ix >= i32(u.w)) { continue; }
       let j = u32(iy) * u.w + u32(ix);
-      let v = x[plane * u.h * u.w + j];
+      let v = ${h.ld('x[plane * u.h * u.w + j]')};
       if (v > best || besti == 0xffffffffu || v != v) { best = v; besti = j; }
     }
   }
-  y[idx] = best;
+  y[idx] = ${h.st('best')};
   arg[idx] = besti;
-}`);
+}`); };
+const MAXPOOL_FWD = [maxpoolFwd(false), maxpoolFwd(true)];
 
 // First and last output index whose window covers input index i along one axis.
 const COVER = /* wgsl */ `
@@ -47,12 +49,12 @@ fn cover(i: u32, k: u32, s: u32, p: u32, n: u32) -> vec2i {
   return vec2i(first, last);
 }`;
 
-const MAXPOOL_BWD = kernel('maxpool_bwd', /* wgsl */ `
+const maxpoolBwd = (half: boolean) => { const h = storage('f32', half); return kernel(`maxpool_bwd${h.sfx}`, /* wgsl */ `${h.head}
 override WG: u32 = 64;
 ${POOL}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<${h.S}>;
 @group(0) @binding(1) var<storage, read> arg: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<${h.S}>;
 @group(0) @binding(3) var<uniform> u: Pool;
 ${COVER}
 ${MAIN_1D}
@@ -65,11 +67,12 @@ ${MAIN_1D}
   for (var oy = ry.x; oy <= ry.y; oy++) {
     for (var ox = rx.x; ox <= rx.y; ox++) {
       let o = (plane * u.oh + u32(oy)) * u.ow + u32(ox);
-      if (arg[o] == j) { acc += dy[o]; }
+      if (arg[o] == j) { acc += ${h.ld('dy[o]')}; }
     }
   }
-  dx[idx] = acc;
-}`);
+  dx[idx] = ${h.st('acc')};
+}`); };
+const MAXPOOL_BWD = [maxpoolBwd(false), maxpoolBwd(true)];
 
 const AVGPOOL_FWD = kernel('avgpool_fwd', /* wgsl */ `
 override WG: u32 = 64;
@@ -113,7 +116,7 @@ interface PoolGeom { n: number; c: number; h: number; w: number; oh: number; ow:
 const geomParams = (g: PoolGeom) => [g.n, g.c, g.h, g.w, g.oh, g.ow, g.k, g.s, g.p];
 
 function poolGeometry(op: string, x: Tensor, k: number, s: number, p: number, ceil = false): PoolGeom {
-  assertDType(op, x, 'f32', 'x');
+  if (x.dtype !== 'f16' || op !== 'max_pool2d') assertDType(op, x, 'f32', 'x');
   if (x.rank !== 4) throw new Error(`${op}: x must be NCHW (rank 4), got ${x.describe()}`);
   if (![k, s].every((v) => Number.isInteger(v) && v >= 1) || !Number.isInteger(p) || p < 0 || 2 * p > k) {
     throw new Error(`${op}: invalid kernel ${k}, stride ${s}, padding ${p}`);
@@ -130,11 +133,12 @@ function poolGeometry(op: string, x: Tensor, k: number, s: number, p: number, ce
 }
 
 const maxPoolOp = defineOp<[Tensor, number, number, number, boolean], PoolGeom>('maxPool2d', {
+  half: 'same',
   forward(ctx, x, k, s, p, ceil) {
     const g = poolGeometry('max_pool2d', x, k, s, p, ceil);
-    const y = empty([g.n, g.c, g.oh, g.ow], 'f32', 'maxpool');
+    const y = empty([g.n, g.c, g.oh, g.ow], x.dtype, 'maxpool');
     const arg = empty(y.shape, 'u32', 'maxpool_argmax');
-    run(MAXPOOL_FWD, { inputs: [x], outputs: [y, arg], params: geomParams(g), threads: y.size });
+    run(MAXPOOL_FWD[storeIdx('max_pool2d', x)], { inputs: [x], outputs: [y, arg], params: geomParams(g), threads: y.size });
     ctx.state = g;
     ctx.save(arg);
     arg.dispose();
@@ -142,8 +146,8 @@ const maxPoolOp = defineOp<[Tensor, number, number, number, boolean], PoolGeom>(
   },
   backward(ctx, dy) {
     const g = ctx.state;
-    const dx = empty([g.n, g.c, g.h, g.w], 'f32', 'maxpool_grad');
-    run(MAXPOOL_BWD, { inputs: [dy, ctx.saved[0]], outputs: [dx], params: geomParams(g), threads: dx.size });
+    const dx = empty([g.n, g.c, g.h, g.w], dy.dtype, 'maxpool_grad');
+    run(MAXPOOL_BWD[storeIdx('max_pool2d', dy)], { inputs: [dy, ctx.saved[0]], outputs: [dx], params: geomParams(g), threads: dx.size });
     return [dx];
   },
 });

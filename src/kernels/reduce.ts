@@ -64,10 +64,11 @@ export function reduceRaw(x: Tensor, axes: readonly number[], scale: number): Te
 // workgroup per channel left 16 of an H100's 132 SMs busy, 32% of ERFNet's step (bench/NOTES.md
 // §28); sum_splits then adds the partial sums [pieces, c]. On CPU adapters one workgroup per
 // channel (all batches, whole planes) already keeps every worker busy and saves that dispatch.
-const CHANNEL_SUM = kernel('channel_sum', /* wgsl */ `
+// (x may be f16: the gradient of f16 activations; the sums are f32)
+const channelSumKernel = (S: 'f32' | 'f16') => kernel(`channel_sum${S === 'f16' ? '_h' : ''}`, /* wgsl */ `${S === 'f16' ? 'enable f16;' : ''}
 override WG: u32 = 64;
 struct P { n: u32, c: u32, hw: u32, bper: u32, blocks: u32, span: u32, pieces: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${S}>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;   // [pieces, c]
 @group(0) @binding(2) var<uniform> u: P;
 var<workgroup> part: array<f32, WG>;
@@ -81,12 +82,13 @@ ${MAIN_PER_GROUP}
   var acc = 0.0;
   for (var b = b0; b < min(u.n, b0 + u.bper); b++) {
     let base = (b * u.c + ch) * u.hw;
-    for (var p = start + lid; p < end; p += WG) { acc += x[base + p]; }
+    for (var p = start + lid; p < end; p += WG) { acc += f32(x[base + p]); }
   }
   part[lid] = acc;
   ${TREE_SUM}
   if (lid == 0u) { y[o] = part[0]; }
 }`);
+const CHANNEL_SUM = { f32: channelSumKernel('f32'), f16: channelSumKernel('f16') };
 
 /** Values of one plane per workgroup of channel_sum when split: 64 per invocation. */
 export const CHANNEL_SUM_SPAN = 4096;
@@ -96,6 +98,8 @@ export const CHANNEL_SUM_SPAN = 4096;
  * per workgroup plus a sum_splits pass (engine.splitReductions: GPUs), else one workgroup per channel.
  */
 export function channelSum(x: Tensor, split = getEngine().splitReductions): Tensor {
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new Error(`channelSum: ${x.describe()} is not f32 or f16`);
+  const K = CHANNEL_SUM[x.dtype];
   const [n, c] = x.shape;
   const hw = numel(x.shape.slice(2));
   const y = empty([c], 'f32', 'channel_sum');
@@ -103,11 +107,11 @@ export function channelSum(x: Tensor, split = getEngine().splitReductions): Tens
   const blocks = Math.ceil(hw / span), pieces = Math.ceil(n / bper) * blocks;
   const params = [n, c, hw, bper, blocks, span, pieces];
   if (pieces <= 1) {
-    run(CHANNEL_SUM, { inputs: [x], outputs: [y], params, groups: c });
+    run(K, { inputs: [x], outputs: [y], params, groups: c });
     return y;
   }
   const part = empty([pieces, c], 'f32', 'channel_sum_pieces');
-  run(CHANNEL_SUM, { inputs: [x], outputs: [part], params, groups: pieces * c });
+  run(K, { inputs: [x], outputs: [part], params, groups: pieces * c });
   sumSplits(part, y, pieces);
   part.dispose();
   return y;
@@ -157,6 +161,7 @@ export function sumTo(g: Tensor, shape: Shape, alpha = 1): Tensor {
 }
 
 const reshapeOp = defineOp<[Tensor, Shape], Shape>('reshape', {
+  half: 'same',
   forward(ctx, x, shape) {
     ctx.state = x.shape;
     return x.view(shape, 'reshape');

@@ -1,6 +1,7 @@
 // Restoration metrics per image (no gradients): the squared and absolute error of an image against
 // its target, and the mean end-point error of a displacement field against another. One workgroup
 // per image sums over the image's values; the host turns sums into L1, PSNR and EPE.
+import { asF32 } from './cast.js';
 import { assertDType, empty, type Tensor } from '../engine/tensor.js';
 import { MAIN_PER_GROUP, TREE_SUM, kernel, run } from './wgsl.js';
 
@@ -53,8 +54,15 @@ ${MAIN_PER_GROUP}
   if (lid == 0u) { out[o] = part[0]; }
 }`);
 
+/** fn on f32 copies of the f16 tensors among ts (the f32 ones as they are), the copies disposed after. */
+function widened(ts: Tensor[], fn: (ts: Tensor[]) => Tensor): Tensor {
+  const ws = ts.map(asF32);
+  try { return fn(ws.map((w) => w.t)); } finally { for (const w of ws) if (w.owned) w.t.dispose(); }
+}
+
 /** Per image of a and its target t ([N, …], same shape): [N, 2] = (Σ squared error, Σ absolute error). */
 export function imageErrors(a: Tensor, t: Tensor): Tensor {
+  if (a.dtype === 'f16' || t.dtype === 'f16') return widened([a, t], ([a32, t32]) => imageErrors(a32, t32));   // f16 activations: metrics in f32
   assertDType('imageErrors', a, 'f32'); assertDType('imageErrors', t, 'f32', 'target');
   if (a.rank < 2 || a.shape.length !== t.shape.length || a.shape.some((d, i) => d !== t.shape[i])) {
     throw new Error(`imageErrors: ${a.describe()} and its target ${t.describe()} must have one shape [N, …]`);
@@ -66,6 +74,7 @@ export function imageErrors(a: Tensor, t: Tensor): Tensor {
 
 /** Per image and field pair of f and g ([N, 2K, H, W]): [N, K] = Σ over pixels of the end-point error ‖f − g‖. */
 export function flowEpeSum(f: Tensor, g: Tensor): Tensor {
+  if (f.dtype === 'f16' || g.dtype === 'f16') return widened([f, g], ([f32, g32]) => flowEpeSum(f32, g32));
   assertDType('flowEpe', f, 'f32'); assertDType('flowEpe', g, 'f32');
   if (f.rank !== 4 || f.shape[1] % 2 || f.shape.some((d, i) => d !== g.shape[i])) {
     throw new Error(`flowEpe: fields ${f.describe()} and ${g.describe()} must be one shape [N, 2K, H, W]`);

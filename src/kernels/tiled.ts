@@ -12,6 +12,7 @@ import { type Engine, type MatrixShape, getEngine } from '../engine/engine.js';
 import type { Param } from '../engine/params.js';
 import type { Kernel } from '../engine/pipeline-cache.js';
 import type { Tensor } from '../engine/tensor.js';
+import { TO_H } from '../engine/builtins.js';
 import { MAIN_1D, kernel, run } from './wgsl.js';
 
 export const TILE_M = 64, TILE_N = 64, TILE_K = 16;
@@ -35,6 +36,14 @@ export interface TiledGemm {
    * integer divisions a value) otherwise costs more than the multiply-adds (bench/NOTES.md §29).
    */
   bHoisted?: boolean;
+  /**
+   * The instance binds f16 arrays (activations stored as f16, engine.storesHalf): the shader enables
+   * f16 and gets `to_h` for its store. `aHalf`/`bHalf`: load_a / load_b (load_b_at) return f16,
+   * staged as they are in the f16 variants and widened in the f32 one.
+   */
+  f16?: boolean;
+  aHalf?: boolean;
+  bHalf?: boolean;
 }
 
 /**
@@ -46,15 +55,26 @@ export interface TiledGemm {
 export interface TileShape { TM: number; TN: number; RM: number; RN: number }
 export const SQUARE: TileShape = { TM: TILE_M, TN: TILE_N, RM: 4, RN: 4 };
 export const NARROW: TileShape = { TM: 16, TN: 256, RM: 1, RN: 16 };
+/**
+ * 128×128 tiles, 8×8 outputs per invocation (engine.largeTiles, bench/NOTES.md "Next" 2): twice the
+ * multiply-adds per workgroup-memory read of the square tile's 4×4, for GEMMs of at least 128 rows.
+ * Needs 16.5 KiB of workgroup memory with the hoisted rows (f32), beyond WebGPU's default 16 KiB.
+ */
+export const LARGE: TileShape = { TM: 128, TN: 128, RM: 8, RN: 8 };
+/** Workgroup memory of a tile's f32 variant: both operand slices and the hoisted-row table. */
+export const tileBytes = (g: TileShape): number => TILE_K * (g.TM + g.TN) * 4 + 2 * TILE_K * 16;
 
 /** Operand-slice loads: rows×cols values, rows·cols/256 per invocation; `fast` is the index that varies fastest across invocations. */
-const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', load: (row: string, col: string) => string, half: boolean) => /* wgsl */ `
+const stage = (arr: string, rows: number, cols: number, fast: 'row' | 'col', load: (row: string, col: string) => string, half: boolean, conv: (e: string) => string) => /* wgsl */ `
     for (var q = 0u; q < ${(rows * cols) / WG}u; q++) {
       let e = lid + q * ${WG}u;
       let row = ${fast === 'col' ? `e / ${cols}u` : `e % ${rows}u`};
       let col = ${fast === 'col' ? `e % ${cols}u` : `e / ${rows}u`};
-      ${half ? `${arr}[row * ${cols}u + col] = to_h(${load('row', 'col')});` : `${arr}[row][col] = ${load('row', 'col')};`}
+      ${half ? `${arr}[row * ${cols}u + col] = ${conv(load('row', 'col'))};` : `${arr}[row][col] = ${conv(load('row', 'col'))};`}
     }`;
+
+/** How a loaded operand value becomes a staged one: f32 → f16 rounds (to_h), f16 → f32 widens, else as is. */
+const staging = (half: boolean, loadsHalf: boolean) => (e: string) => (half === loadsHalf ? e : half ? `to_h(${e})` : `f32(${e})`);
 
 /**
  * Operand precision of a GEMM kernel: f32 (the original), f16 operands with f32 sums on the
@@ -71,13 +91,6 @@ export function matrixFits(s: { M: number; N: number; K: number; lanes: number }
   return TILE_M % s.M === 0 && TILE_N % s.N === 0 && TILE_K % s.K === 0 && WG % s.lanes === 0 &&
     blocks % subgroups === 0 && (TILE_N / s.N) % (blocks / subgroups) === 0;
 }
-
-/** f32 → f16 for staging: values beyond f16's range (and NaN) become ±inf, so an overflow shows as a non-finite result (loss scaling). */
-const TO_H = /* wgsl */ `
-fn to_h(v: f32) -> f16 {
-  if (abs(v) <= 65504.0) { return f16(v); }
-  return bitcast<vec2<f16>>(select(0xfc00fc00u, 0x7c007c00u, v > 0.0)).x;
-}`;
 
 /** The subgroup-matrix core: per 16-deep slice, each subgroup multiplies its R result blocks (one block row). */
 function mmaCore(s: MatrixShape) {
@@ -114,13 +127,14 @@ function tiledSource(o: TiledGemm, v: GemmVariant, g: TileShape = SQUARE): strin
   const half = v.kind !== 'f32', mma = v.kind === 'mma' ? mmaCore(v.shape) : null;
   const { TM, TN } = g, square = g === SQUARE;
   if (mma && !square) throw new Error(`${o.name}: the subgroup-matrix variant has square tiles only`);
+  const convA = staging(half, o.aHalf ?? false), convB = staging(half, o.bHalf ?? false);
   const bsAt = (row: string, col: string) => (half ? `Bs[${row} * ${TN}u + ${col}]` : `Bs[${row}][${col}]`);
   // the B stage with the column hoisted: this invocation's column is lid % TN in every slice
   const stageB = hoist ? /* wgsl */ `
     for (var q = 0u; q < ${(TILE_K * TN) / WG}u; q++) {
       let row = lid / ${TN}u + q * ${WG / TN}u;
-      ${bsAt('row', 'bcol_i')} = ${half ? 'to_h(' : ''}select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end)${half ? ')' : ''};
-    }` : stage('Bs', TILE_K, TN, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`, half);
+      ${bsAt('row', 'bcol_i')} = ${convB(`select(0.0, load_b_at(Tr[slot][row], bcol), bcol_ok && t0 + row < t_end)`)};
+    }` : stage('Bs', TILE_K, TN, o.bContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_b(min(t0 + ${r}, u.gt - 1u), min(n0 + ${c}, u.gn - 1u)), n0 + ${c} < u.gn && t0 + ${r} < t_end)`, half, convB);
   const h = (e: string) => (half ? `f32(${e})` : e);
   const asAt = (t: string, m: string) => (half ? `As[${t} * ${TM}u + ${m}]` : `As[${t}][${m}]`);
   // other tiles: RM rows × RN columns an invocation, at strides SM and SN; acc[i·RN/4 + q] holds columns 4q…4q+3 of row i
@@ -154,12 +168,12 @@ function tiledSource(o: TiledGemm, v: GemmVariant, g: TileShape = SQUARE): strin
     }
   }`;
   // As[t][m], Bs[t][n]: TILE_K rows of one tile's m (or n) range (flat f16 arrays in the half variants)
-  return /* wgsl */ `${half ? 'enable f16;\n' : ''}${mma ? 'enable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : ''}
+  return /* wgsl */ `${half || o.f16 ? 'enable f16;\n' : ''}${mma ? 'enable subgroups;\nenable chromium_experimental_subgroup_matrix;\n' : ''}
 override WG: u32 = ${WG};
 ${o.decls}
 ${half ? `var<workgroup> As: array<f16, ${TILE_K * TM}>;
-var<workgroup> Bs: array<f16, ${TILE_K * TN}>;${TO_H}` : `var<workgroup> As: array<array<f32, ${TM}>, ${TILE_K}>;
-var<workgroup> Bs: array<array<f32, ${TN}>, ${TILE_K}>;`}
+var<workgroup> Bs: array<f16, ${TILE_K * TN}>;` : `var<workgroup> As: array<array<f32, ${TM}>, ${TILE_K}>;
+var<workgroup> Bs: array<array<f32, ${TN}>, ${TILE_K}>;`}${half || o.f16 ? TO_H : ''}
 ${mma ? `var<workgroup> Cs: array<f32, ${TILE_M * TILE_N}>;                 // the result tile, row-major` : ''}
 ${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
 var<private> gz: u32;                                        // this workgroup's GEMM of the batch
@@ -189,7 +203,7 @@ ${hoist ? /* wgsl */ `  let bcol_i = lid % ${TN}u;
   workgroupBarrier();
   var slot = 0u;` : ''}
   for (var t0 = t_begin; t0 < t_end; t0 += ${TILE_K}u) {
-${stage('As', TILE_K, TM, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`, half)}
+${stage('As', TILE_K, TM, o.aContiguous === 't' ? 'row' : 'col', (r, c) => `select(0.0, load_a(min(m0 + ${c}, u.gm - 1u), min(t0 + ${r}, u.gt - 1u)), m0 + ${c} < u.gm && t0 + ${r} < t_end)`, half, convA)}
 ${stageB}
     workgroupBarrier();
 ${hoist ? `    if (lid < ${TILE_K}u) { Tr[slot ^ 1u][lid] = b_row(min(t0 + ${TILE_K}u + lid, u.gt - 1u)); }   // next slice's rows
@@ -217,9 +231,15 @@ export function gemmVariant(e: Engine): GemmVariant {
   return e.matrix ? { kind: 'mma', shape: e.matrix } : F16;
 }
 
-/** The tile of a GEMM of m rows: NARROW for at most 16 rows where the engine asks for it (not with subgroup matrices), else SQUARE. */
+/**
+ * The tile of a GEMM of m rows: NARROW for at most 16 rows, LARGE for at least 128, where the engine
+ * asks for them (not with subgroup matrices; LARGE where the device has the workgroup memory), else SQUARE.
+ */
 export function tileFor(m: number, v: GemmVariant, e: Engine): TileShape {
-  return e.narrowTiles && v.kind !== 'mma' && m <= NARROW.TM ? NARROW : SQUARE;
+  if (v.kind === 'mma') return SQUARE;
+  if (e.narrowTiles && m <= NARROW.TM) return NARROW;
+  if (e.largeTiles && m >= LARGE.TM && e.limits.maxComputeWorkgroupStorageSize >= tileBytes(LARGE)) return LARGE;
+  return SQUARE;
 }
 
 /** The kernel of one variant and tile (built once per instance, variant and tile). */

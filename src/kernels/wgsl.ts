@@ -4,6 +4,8 @@ import type { Param } from '../engine/params.js';
 import type { Kernel } from '../engine/pipeline-cache.js';
 import type { Tensor } from '../engine/tensor.js';
 
+import { TO_H } from '../engine/builtins.js';
+
 export { MAIN_1D } from '../engine/builtins.js';
 
 /** Entry point for kernels that give one workgroup to each output element (reductions). */
@@ -91,7 +93,34 @@ export interface Run {
   groups?: number;
 }
 
+/** Per kernel, which storage bindings (in binding order) hold f16 elements, read from its WGSL once. */
+const halfBindings = new WeakMap<Kernel, boolean[]>();
+function halfOf(k: Kernel): boolean[] {
+  let h = halfBindings.get(k);
+  if (!h) {
+    h = [];
+    for (const m of k.wgsl.matchAll(/@binding\((\d+)\)\s*var<storage[^>]*>\s*\w+\s*:\s*array<([^;]*)>\s*;/g)) h[Number(m[1])] = /\bf16\b|vec\dh\b/.test(m[2]);
+    halfBindings.set(k, h);
+  }
+  return h;
+}
+
+/**
+ * An f16 tensor bound where a kernel reads f32 (or the reverse) would be read as garbage, so every
+ * launch checks the tensors' dtypes against the kernel's declarations.
+ */
+function checkHalf(kernel: Kernel, r: Run): void {
+  const h = halfOf(kernel), ins = r.inputs ?? [];
+  for (let i = 0; i < ins.length + r.outputs.length; i++) {
+    const t = i < ins.length ? ins[i] : r.outputs[i - ins.length];
+    if (t && (t.dtype === 'f16') !== (h[i] ?? false)) {
+      throw new Error(`${kernel.name}: binding ${i} ${h[i] ? 'holds f16' : 'does not hold f16'} but is given ${t.describe()}`);
+    }
+  }
+}
+
 export function run(kernel: Kernel, r: Run): Engine {
+  checkHalf(kernel, r);
   const e = getEngine();
   e.launch(kernel, {
     inputs: (r.inputs ?? []).map((t) => t.binding),
@@ -108,6 +137,31 @@ export const elemSuffix = (T: Elem): string => (T === 'f32' ? '' : '_vec4');
 export const elemWidth = (T: Elem): number => (T === 'f32' ? 1 : 4);
 /** The vec4 variant and its element count when n is a multiple of 4, else f32 and n. */
 export const vecOf = (n: number): [Elem, number] => (n % 4 === 0 ? ['vec4f', n / 4] : ['f32', n]);
+
+/**
+ * Activation storage of a kernel variant (elements T = f32 or vec4f): f32, or f16 when `half`
+ * (engine.storesHalf). `S` is the array element type, `ld` widens a read to T, `st` rounds a T value
+ * for a store (±inf beyond f16's range: to_h), `head` enables f16, `sfx` marks the kernel's name.
+ * Arithmetic stays f32 in both.
+ */
+export function storage(T: Elem, half: boolean) {
+  return {
+    head: half ? `enable f16;\n${TO_H}` : '',
+    S: half ? (T === 'f32' ? 'f16' : 'vec4<f16>') : T,
+    ld: (e: string) => (half ? `${T}(${e})` : e),
+    st: (e: string) => (half ? `${T === 'f32' ? 'to_h' : 'to_h4'}(${e})` : e),
+    sfx: `${elemSuffix(T)}${half ? '_h' : ''}`,
+  };
+}
+
+/** Index of a tensor's storage in a [f32, f16] pair of kernel variants; every tensor given must share it. */
+export function storeIdx(op: string, ...ts: Tensor[]): 0 | 1 {
+  const d = ts[0].dtype;
+  if ((d !== 'f32' && d !== 'f16') || ts.some((t) => t.dtype !== d)) {
+    throw new Error(ts.length === 1 ? `${op}: input must be f32 or f16, got ${ts[0].describe()}` : `${op}: inputs must be all f32 or all f16, got ${ts.map((t) => t.describe()).join(', ')}`);
+  }
+  return d === 'f16' ? 1 : 0;
+}
 
 export const kernel = (name: string, wgsl: string, constants: Record<string, number> = { WG: 64 }): Kernel =>
   ({ name, wgsl, constants });

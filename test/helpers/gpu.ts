@@ -56,7 +56,7 @@ export async function gradsGpu(fn: GpuFn, xs: F64Tensor[], probe: F64Tensor, whi
   try {
     scope(() => {
       const y = fn(...leaves);
-      backward(y, upload(probe));
+      backward(y, tensor(Float32Array.from(probe.data), probe.shape, { dtype: y.dtype }));   // f16 outputs (f16 storage) take an f16 gradient
     });
     const out: Float64Array[] = [];
     for (const l of leaves) out.push(l.grad ? Float64Array.from(await l.grad.read()) : new Float64Array(0));
