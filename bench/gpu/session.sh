@@ -2,8 +2,9 @@
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
 #   1. adapter info (shader-f16, the subgroup-matrix configs and the shape chosen) and the kernel
 #      tests (every conv, matmul and optimizer kernel against float64, f16 GEMMs on tensor cores),
-#   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32) as the references to beat,
-#   3. mirage's ERFNet step and inference, f32 and --precision f16,
+#   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32) and DeepLabV3+ R50's (fp32, AMP) as the
+#      references to beat,
+#   3. mirage's steps and inference of those and the feedback system, f32 and --precision f16,
 #   4. per-layer profiles of the paper-size step, f16 and f32, then the conv passes against tfjs.
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
 # done comes back. Everything goes to $OUT, 8 files at most. Extra bench flags: BENCH_ARGS
@@ -46,6 +47,8 @@ tail -3 "$OUT/test.txt"
 if [ -z "${SKIP_TORCH:-}" ] && command -v python3 >/dev/null && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20
   step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --amp
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10 --amp
   step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
 fi
 
@@ -64,9 +67,13 @@ bench f16 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --n
 prof=${PROFILE_ARGS:---height 224 --width 448 --batch-size 8}
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --precision f16 $prof --top 30
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile $prof --top 30
-# what time is left, into one file (the device returns 8 at most): the ERFNet step with f16 operands
-# on the scalar core, for the tensor cores' gain (and a measurement should their variant fail its
-# tests); then f32 with 16×256 tiles for the 16-channel layers' GEMMs (tiled.ts NARROW) against bench-f32
+# what time is left, into one file (the device returns 8 at most): the ERFNet step in f16 with f32
+# activations (f16 GEMM operands only), for what f16 storage saves; with f16 operands on the scalar
+# core, for the tensor cores' gain (and a measurement should their variant fail its tests); then f32
+# with 128×128 tiles, 8×8 an invocation, for the GEMMs of ≥ 128 rows (tiled.ts LARGE), and with
+# 16×256 tiles for the 16-channel layers' GEMMs (tiled.ts NARROW), each against bench-f32
+MIRAGE_F16_STORAGE=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
+MIRAGE_LARGE_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet,deeplabv3plus-r50 --no-peer
 MIRAGE_TENSOR_CORES=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
 MIRAGE_NARROW_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer
 rm -f "$OUT/bench-extra.json"
