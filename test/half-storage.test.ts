@@ -222,9 +222,13 @@ t('add and addRelu on f16 activations: forward, backward, and a gradient from tw
   const twice = both((x, y) => { const z = addRelu(x, y); return add(z, relu(z)); });
   const twiceRef = (x: F64Tensor, y: F64Tensor) => { const z = reluRef(x, y); return binary(z, z, (p) => 2 * p); };
   await checkGrad(twice, twiceRef, [a, b], { rtol: 2e-3, atol: 2e-3, probe: toF16 });
-  // mixed dtypes: both cast to f32
-  const mixed = await runGpu((x, y) => { const z = add(cast(x, 'f16'), y); assert.is(z.dtype, 'f32'); return z; }, [a, b]);
-  sumRef(a, b).data.forEach((v, i) => assert.ok(Math.abs(mixed[i] - v) < 1e-6));
+  // mixed dtypes: the f32 one cast to f16 where the engine stores f16, else both to f32
+  const mixed = (want: 'f16' | 'f32') => runGpu((x, y) => { const z = add(cast(x, 'f16'), y); assert.is(z.dtype, want); return z; }, [a, b]);
+  const m16 = await mixed('f16');
+  sumRef(a, b).data.forEach((v, i) => assert.ok(Math.abs(m16[i] - v) <= 1e-3 * Math.abs(v) + 1e-4, `${m16[i]} vs ${v}`));
+  const e = getEngine();
+  e.halfStorage = false;
+  try { const m = await mixed('f32'); sumRef(a, b).data.forEach((v, i) => assert.ok(Math.abs(m[i] - v) < 1e-6)); } finally { e.halfStorage = true; }
 }));
 
 t('an op without f16 kernels (avg-pool) on f16 activations: cast to f32 first, gradient back in f16', half(async () => {
@@ -256,13 +260,16 @@ for (const align of [true, false]) {
 // ERFNet's downsampler joins a conv and a max-pool; blocks of even length go as buffer copies, odd
 // ones (f16 halves of a word) through the strided-copy kernel
 for (const [hw, what] of [[[4, 6], 'buffer copies'], [[3, 5], 'the copy kernel']] as const) {
-  t(`concat of f16 activations (${what}): forward exact, backward, mixed dtypes give f32`, half(async () => {
+  t(`concat of f16 activations (${what}): forward exact, backward, mixed dtypes give f16 (f32 without f16 storage)`, half(async () => {
     const a = toF16(randn([2, 3, ...hw], 46)), b = toF16(randn([2, 1, ...hw], 47)), c = toF16(randn([2, 2, ...hw], 48));
     const fn = (...xs: Tensor[]) => { const y = concat(xs.map((x) => cast(x, 'f16'))); assert.is(y.dtype, 'f16'); return y; };
     await checkForward(fn, (...xs) => concatRef(xs), [a, b, c], { rtol: 0, atol: 0 });
     await checkGrad(fn, (...xs) => concatRef(xs), [a, b, c], { rtol: 1e-6, atol: 1e-6, probe: toF16 });
-    const mixed = await runGpu((x, y) => { const z = concat([cast(x, 'f16'), y]); assert.is(z.dtype, 'f32'); return z; }, [a, b]);
-    assert.equal([...mixed], [...concatRef([a, b]).data]);
+    const mixed = (want: 'f16' | 'f32') => runGpu((x, y) => { const z = concat([cast(x, 'f16'), y]); assert.is(z.dtype, want); return z; }, [a, b]);
+    assert.equal([...await mixed('f16')], [...concatRef([a, b]).data]);   // f16-exact values
+    const e = getEngine();
+    e.halfStorage = false;
+    try { assert.equal([...await mixed('f32')], [...concatRef([a, b]).data]); } finally { e.halfStorage = true; }
   }));
 }
 
@@ -307,7 +314,7 @@ t('ERFNet on f16 activations: logits and gradients within f16 rounding of f32 (e
   const errs = f32.grads.map((g, k) => relL2(f16.grads[k], g)), gradErr = Math.max(...errs);
   const median = [...errs].sort((a, b) => a - b)[Math.floor(errs.length / 2)];
   console.log(`  ERFNet f16 activations: logits ${logitErr.toExponential(2)}, gradients median ${median.toExponential(2)}, worst ${gradErr.toExponential(2)}`);
-  // measured on lavapipe: logits 3.1e-4; gradients median 1.2e-2, worst 2.8e-2 (f16 GEMM operands alone:
+  // measured on lavapipe: logits 3.2e-4; gradients median 1.2e-2, worst 3.9e-2 (f16 GEMM operands alone:
   // 2e-3 and 3e-2). Per layer, the error is ~1e-3 in the decoder's last blocks and jumps tenfold at
   // the 64-channel blocks, then stays there through the encoder: in eval mode with fresh running
   // statistics nothing normalises, activations grow, and residual joins cancel large f16 values.

@@ -7,7 +7,7 @@ export async function startEngine(seed: number) {
   const { engine, gpu } = await createNodeEngine({ seed });
   if (engine.precision === 'f16') {
     const m = engine.matrix;
-    console.log(`precision: f16 GEMM operands, f32 sums (${m ? `tensor cores: subgroup matrices ${m.M}x${m.N}x${m.K}` : 'no subgroup matrices: scalar f16 core'})`);
+    console.log(`precision: ${engine.halfStorage ? 'f16 activations' : 'f32 activations (MIRAGE_F16_STORAGE=0)'}, f16 GEMM operands, f32 sums (${m ? `tensor cores: subgroup matrices ${m.M}x${m.N}x${m.K}` : 'no subgroup matrices: scalar f16 core'})`);
   }
   return { engine, close: () => { engine.destroy(); gpu.destroy(); } };
 }

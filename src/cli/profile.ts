@@ -42,7 +42,7 @@ function makeStep(a: ProfileArgs, N: number, H: number, W: number): { title: str
   const input = sim ? keep(sim.distort(x, 1).image) : x;
   const opt = Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
   return {
-    title: `one ${spec.name} training step (${opt || 'defaults'}; ${Object.entries(recipe.optimizer).map(([g, s]) => `${g} ${formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS)}`).join(', ')}${scaler ? '; f16 GEMM operands, loss scaling' : ''}), ${N}x3x${H}x${W}`,
+    title: `one ${spec.name} training step (${opt || 'defaults'}; ${Object.entries(recipe.optimizer).map(([g, s]) => `${g} ${formatSpec(parseSpec(s, OPTIMIZERS, 'recipe'), OPTIMIZERS)}`).join(', ')}${scaler ? `; f16 ${getEngine().halfStorage ? 'activations and ' : ''}GEMM operands, loss scaling` : ''}), ${N}x3x${H}x${W}`,
     step: () => scope(() => { system.trainStep({ input, clean: x, labels: y, scaler: scaler ?? undefined }, opts); scaler?.update(); }),
     dispose: () => {
       for (const op of Object.values(opts)) op.dispose();

@@ -45,7 +45,8 @@ export interface OpDef<A extends unknown[], S> {
   /**
    * f16 tensors (mixed precision, engine.storesHalf). Absent: the op runs in f32, and f16 arguments
    * are cast to f32 before it (differentiably). 'same': its first `activations` tensor arguments
-   * stay f16 when all of them are (else they are all cast to f32), and the op computes in their
+   * stay f16 when all of them are; mixed, they are all cast to f16 where the engine stores f16
+   * (engine.storesHalf), else to f32; and the op computes in their
    * dtype, its output and input gradients in it too. 'autocast': its first tensor argument is cast
    * to f16 when the engine stores activations as f16, else to f32 (the GEMM ops, PyTorch's autocast
    * list). Further tensor arguments (weights, biases) are cast to f32 where f16.
@@ -67,7 +68,12 @@ function castArgs<A extends unknown[]>(name: string, def: OpDef<A, unknown>, arg
   const acts = def.half ? (def.activations ?? 1) : 0;
   let actWant: DType = 'f32';
   if (def.half === 'autocast') actWant = getEngine().storesHalf ? 'f16' : 'f32';
-  else if (def.half === 'same') actWant = args.filter(isTensor).slice(0, acts).every((t) => t.dtype === 'f16') ? 'f16' : 'f32';
+  else if (def.half === 'same') {
+    // mixed f16 and f32 activations: f16 where the engine stores f16 (the f32 ones, e.g. the input
+    // image, join the f16 stream once, rather than every later residual join widening it), else f32
+    const a = args.filter(isTensor).slice(0, acts);
+    actWant = a.every((t) => t.dtype === 'f16') || (a.some((t) => t.dtype === 'f16') && getEngine().storesHalf) ? 'f16' : 'f32';
+  }
   let k = 0;
   return args.map((a) => {
     if (!isTensor(a)) return a;

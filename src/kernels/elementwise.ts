@@ -330,7 +330,7 @@ const addReluOp = defineOp<[Tensor, Tensor]>('addRelu', {
 
 /** a + b with broadcasting. */
 export const add = (a: Tensor, b: Tensor): Tensor =>
-  (a.dtype === 'f16' && b.dtype === 'f16' && sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addOpHalf(a, b) : addOp(a, b));
+  ((a.dtype === 'f16' || b.dtype === 'f16') && sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addOpHalf(a, b) : addOp(a, b));
 /** relu(a + b): one fused op when a and b have the same shape and a size that is a multiple of 4. */
 export const addRelu = (a: Tensor, b: Tensor): Tensor =>
   (sameShape(a.shape, b.shape) && a.size % 4 === 0 ? addReluOp(a, b) : relu(add(a, b)));

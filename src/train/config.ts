@@ -214,7 +214,7 @@ export function describeConfig(c: RunConfig): string {
   const opt = Object.entries(c.optimizer).map(([g, s]) => `${g}: ${s} · ${c.schedule[g]}`).join('; ');
   const opts = Object.entries(c.options).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${v}`).join(' ');
   return `${c.model} (recipe ${c.recipe}${opts ? `; ${opts}` : ''}) | ${c.epochs} epochs, batch ${c.batchSize} | ${opt} | ` +
-    `class weights ${c.classWeights} | ${describeAugment(c)} | seed ${c.seed}${c.precision === 'f16' ? ' | f16 GEMM operands, loss scaling' : ''}`;
+    `class weights ${c.classWeights} | ${describeAugment(c)} | seed ${c.seed}${c.precision === 'f16' ? ' | f16 mixed precision, loss scaling' : ''}`;
 }
 
 /** The augmentations of a run, in one phrase. */
