@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { linear, matmul } from '../src/kernels/matmul.js';
+import { getEngine } from '../src/engine/engine.js';
 import { resizeBilinear } from '../src/kernels/resize.js';
 import { logSoftmax, softmax } from '../src/kernels/softmax.js';
 import { warp } from '../src/kernels/warp.js';
@@ -30,6 +31,16 @@ for (const fam of kernelFamilies()) for (const [M, K, N] of [[7, 13, 5], [1, 3, 
     await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
   }));
 }
+// the tiled family's large tiles (128×128, engine.largeTiles) on matmul's GEMM: 130 rows, the backward's 70- and 133-row GEMMs on square tiles beside them
+t('matmul 130x70 @ 70x133 on large tiles (tiled family)', using('tiled', async () => {
+  const e = getEngine();
+  e.largeTiles = true;
+  try {
+    const a = randn([130, 70], 1), b = randn([70, 133], 2);
+    await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(70) });
+    await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
+  } finally { e.largeTiles = false; }
+}));
 t('linear = x·Wᵀ + b', async () => {
   const x = randn([5, 6], 3), w = randn([4, 6], 4), b = randn([4], 5);
   const ref = (xx: F64Tensor, ww: F64Tensor, bb: F64Tensor) => {
