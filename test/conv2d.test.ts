@@ -176,6 +176,33 @@ t('large tiles: the GEMMs of at least 128 rows run them (where the device has th
   assert.not.ok((await run(127)).includes('conv2d_fwd_tiled_128x128'));
 }));
 
+// the tiled family's square tiles with vec4 workgroup reads (engine.vecTiles, f32): contiguous 4×4
+// blocks per invocation, one vec4 of A and of B staged per invocation: 3×1, dilated (split-K weight
+// gradient), strided, 17 → 18 and 64 → 64 channels, grouped, depthwise, and a grouped 1×1 of 129 a group
+const vec = (f: () => unknown) => using('tiled', async () => {
+  const e = getEngine();
+  e.vecTiles = true;
+  try { await f(); } finally { e.vecTiles = false; }
+});
+for (const c of [cases[0], cases[2], cases[3], cases[12], cases[16], grouped[2], grouped[6], largeCases[1]]) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
+  t(`conv2d forward, tiled family on vec4 tiles ${name}`, vec(() => checkForward(fn, ref, xs, tol)));
+  t(`conv2d backward, tiled family on vec4 tiles ${name}`, vec(() => checkGrad(fn, ref, xs, GR)));
+}
+t('vec4 tiles: f32 GEMMs run them', vec(async () => {
+  const e = getEngine();
+  const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(20 * 2 * 3), [20, 2, 3, 1]);
+  e.startProfiling();
+  noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
+  const names = (await e.stopProfiling()).map((q) => q.name);
+  x.dispose(); w.dispose();
+  assert.ok(names.includes('conv2d_fwd_tiled_vec4'), names.join(', '));
+}));
+
 // conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)
 const reluCases = [cases[0], cases[3], cases[17], grouped[1]];   // 3×1 with bias, 3×3 stride 2, aligned-quad rows, grouped
 for (const fam of families) for (const c of reluCases) {

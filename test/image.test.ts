@@ -41,6 +41,15 @@ t('matmul 130x70 @ 70x133 on large tiles (tiled family)', using('tiled', async (
     await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
   } finally { e.largeTiles = false; }
 }));
+t('matmul 67x70 @ 70x133 on vec4 tiles (tiled family)', using('tiled', async () => {
+  const e = getEngine();
+  e.vecTiles = true;
+  try {
+    const a = randn([67, 70], 1), b = randn([70, 133], 2);
+    await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(70) });
+    await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
+  } finally { e.vecTiles = false; }
+}));
 t('linear = x·Wᵀ + b', async () => {
   const x = randn([5, 6], 3), w = randn([4, 6], 4), b = randn([4], 5);
   const ref = (xx: F64Tensor, ww: F64Tensor, bb: F64Tensor) => {

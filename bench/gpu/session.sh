@@ -70,10 +70,12 @@ step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile
 # what time is left, into one file (the device returns 8 at most): the ERFNet step in f16 with f32
 # activations (f16 GEMM operands only), for what f16 storage saves; with f16 operands on the scalar
 # core, for the tensor cores' gain (and a measurement should their variant fail its tests); then f32
-# with 128×128 tiles, 8×8 an invocation, for the GEMMs of ≥ 128 rows (tiled.ts LARGE), and with
-# 16×256 tiles for the 16-channel layers' GEMMs (tiled.ts NARROW), each against bench-f32
+# with 128×128 tiles, 8×8 an invocation, for the GEMMs of ≥ 128 rows (tiled.ts LARGE), with vec4
+# workgroup reads (tiled.ts SQUARE_VEC), and with 16×256 tiles for the 16-channel layers' GEMMs
+# (tiled.ts NARROW), each against bench-f32
 MIRAGE_F16_STORAGE=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
 MIRAGE_LARGE_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet,deeplabv3plus-r50 --no-peer
+MIRAGE_VEC_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet,deeplabv3plus-r50 --no-peer
 MIRAGE_TENSOR_CORES=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
 MIRAGE_NARROW_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer
 rm -f "$OUT/bench-extra.json"

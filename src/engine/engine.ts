@@ -46,6 +46,8 @@ export interface EngineOptions {
   narrowTiles?: boolean;
   /** Tiled GEMMs of at least 128 rows on 128×128 tiles, 8×8 outputs an invocation (tiled.ts LARGE); not yet measured, off by default. */
   largeTiles?: boolean;
+  /** f32 tiled GEMMs on square tiles with vec4 workgroup reads (tiled.ts SQUARE_VEC); not yet measured, off by default. */
+  vecTiles?: boolean;
   /**
    * With precision 'f16', store activations and their gradients as f16 (default true): convolutions
    * take f16 inputs and write f16 outputs, batch norm, ReLU, add, max-pool and concat run on them,
@@ -126,6 +128,8 @@ export class Engine {
   narrowTiles: boolean;
   /** Tiled GEMMs of at least 128 rows on 128×128 tiles (EngineOptions.largeTiles); settable. */
   largeTiles: boolean;
+  /** f32 square tiles with vec4 workgroup reads (EngineOptions.vecTiles); settable. */
+  vecTiles: boolean;
   /** Subgroup-matrix shape of the f16 GEMMs (EngineOptions.matrix); settable (tests run both). */
   matrix: MatrixShape | null;
   /** Activations in f16 under precision 'f16' (EngineOptions.halfStorage); settable. */
@@ -185,6 +189,7 @@ export class Engine {
     this.matrix = opts.matrix ?? null;
     this.narrowTiles = opts.narrowTiles ?? false;
     this.largeTiles = opts.largeTiles ?? false;
+    this.vecTiles = opts.vecTiles ?? false;
     this.halfStorage = opts.halfStorage ?? true;
     this.precision = opts.precision ?? 'f32';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;

@@ -55,6 +55,8 @@ export interface TiledGemm {
 export interface TileShape { TM: number; TN: number; RM: number; RN: number }
 export const SQUARE: TileShape = { TM: TILE_M, TN: TILE_N, RM: 4, RN: 4 };
 export const NARROW: TileShape = { TM: 16, TN: 256, RM: 1, RN: 16 };
+/** The square tile with contiguous 4×4 blocks per invocation and vec4 workgroup reads (engine.vecTiles; f32 only). */
+export const SQUARE_VEC: TileShape = { TM: TILE_M, TN: TILE_N, RM: 4, RN: 4 };
 /**
  * 128×128 tiles, 8×8 outputs per invocation (engine.largeTiles, bench/NOTES.md "Next" 2): twice the
  * multiply-adds per workgroup-memory read of the square tile's 4×4, for GEMMs of at least 128 rows.
@@ -122,7 +124,88 @@ function mmaCore(s: MatrixShape) {
   };
 }
 
+/** The entry point up to this workgroup's tile (m0, n0), split (t_begin … t_end) and GEMM of the batch (gz). */
+const PROLOGUE = (TM: number, TN: number) => /* wgsl */ `@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let grp = wid.y * nwg.x + wid.x;
+  let tiles_n = (u.gn + ${TN - 1}u) / ${TN}u;
+  let tiles_m = (u.gm + ${TM - 1}u) / ${TM}u;
+  let nsplit = (u.gt + u.chunk - 1u) / u.chunk;
+  let split = (grp / (tiles_m * tiles_n)) % nsplit;
+  let zi = grp / (tiles_m * tiles_n * nsplit);
+  if (zi >= u.gb) { return; }                                  // spare workgroups of a 2-D dispatch (uniform per workgroup)
+  gz = zi;
+  let m0 = ((grp / tiles_n) % tiles_m) * ${TM}u;
+  let n0 = (grp % tiles_n) * ${TN}u;
+  let t_begin = split * u.chunk;
+  let t_end = min(t_begin + u.chunk, u.gt);`;
+
+/**
+ * The f32 square tile with vec4 workgroup reads (engine.vecTiles, bench/NOTES.md §54): each
+ * invocation owns 4 consecutive rows and 4 consecutive columns, so its operands of one t are one
+ * vec4 each in workgroup memory (one 16-byte read instead of four), and each invocation stages
+ * one vec4 of A and one of B per slice (4 consecutive m, or n, at one t). Where an operand is
+ * contiguous in t, consecutive invocations take consecutive t (coalesced global loads).
+ */
+function tiledSourceVec(o: TiledGemm): string {
+  const hoist = o.bHoisted ?? false;
+  const wa = (e: string) => (o.aHalf ? `f32(${e})` : e), wb = (e: string) => (o.bHalf ? `f32(${e})` : e);
+  const quad = (v: (c: number) => string) => `vec4f(${[0, 1, 2, 3].map(v).join(', ')})`;
+  const aT = o.aContiguous === 't', bT = o.bContiguous === 't';
+  return /* wgsl */ `${o.f16 || o.aHalf || o.bHalf ? `enable f16;\n${TO_H}` : ''}
+override WG: u32 = ${WG};
+${o.decls}
+var<workgroup> As: array<array<vec4f, 16>, ${TILE_K}>;    // As[t][q]: rows 4q … 4q + 3 of the tile
+var<workgroup> Bs: array<array<vec4f, 16>, ${TILE_K}>;    // Bs[t][q]: columns 4q … 4q + 3
+${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;` : ''}
+var<private> gz: u32;
+${o.fns}
+${PROLOGUE(TILE_M, TILE_N)}
+  let tx = lid % 16u;                                     // outputs m0 + 4ty + i, n0 + 4tx + j
+  let ty = lid / 16u;
+  let ar = ${aT ? 'lid % 16u' : 'lid / 16u'};             // A staged: t0 + ar, rows m0 + 4aq …
+  let aq = ${aT ? 'lid / 16u' : 'lid % 16u'};
+  let br = ${bT ? 'lid % 16u' : 'lid / 16u'};             // B staged: t0 + br, columns n0 + 4bq …
+  let bq = ${bT ? 'lid / 16u' : 'lid % 16u'};
+  var acc: array<vec4f, 4>;
+${hoist ? /* wgsl */ `${[0, 1, 2, 3].map((c) => `  let bn${c} = n0 + 4u * bq + ${c}u;
+  let bc${c} = b_col(min(bn${c}, u.gn - 1u));`).join('\n')}
+  if (lid < ${TILE_K}u) { Tr[0][lid] = b_row(min(t_begin + lid, u.gt - 1u)); }
+  workgroupBarrier();
+  var slot = 0u;` : ''}
+  for (var t0 = t_begin; t0 < t_end; t0 += ${TILE_K}u) {
+    let at = t0 + ar;
+    As[ar][aq] = ${quad((c) => `select(0.0, ${wa(`load_a(min(m0 + 4u * aq + ${c}u, u.gm - 1u), min(at, u.gt - 1u))`)}, m0 + 4u * aq + ${c}u < u.gm && at < t_end)`)};
+    let bt = t0 + br;
+${hoist ? `    let tr = Tr[slot][br];
+    Bs[br][bq] = ${quad((c) => `select(0.0, ${wb(`load_b_at(tr, bc${c})`)}, bn${c} < u.gn && bt < t_end)`)};`
+    : `    Bs[br][bq] = ${quad((c) => `select(0.0, ${wb(`load_b(min(bt, u.gt - 1u), min(n0 + 4u * bq + ${c}u, u.gn - 1u))`)}, n0 + 4u * bq + ${c}u < u.gn && bt < t_end)`)};`}
+    workgroupBarrier();
+${hoist ? `    if (lid < ${TILE_K}u) { Tr[slot ^ 1u][lid] = b_row(min(t0 + ${TILE_K}u + lid, u.gt - 1u)); }
+    slot = slot ^ 1u;` : ''}
+    for (var t = 0u; t < ${TILE_K}u; t++) {
+      let a = As[t][ty];
+      let b = Bs[t][tx];
+      acc[0] += a[0] * b; acc[1] += a[1] * b; acc[2] += a[2] * b; acc[3] += a[3] * b;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * ty + i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + 4u * tx + j;
+      if (m < u.gm && n < u.gn) { store(m, n, split, acc[i][j]); }
+    }
+  }
+}`;
+}
+
 function tiledSource(o: TiledGemm, v: GemmVariant, g: TileShape = SQUARE): string {
+  if (g === SQUARE_VEC) {
+    if (v.kind !== 'f32') throw new Error(`${o.name}: vec4 tiles are f32 only`);
+    return tiledSourceVec(o);
+  }
   const hoist = o.bHoisted ?? false;
   const half = v.kind !== 'f32', mma = v.kind === 'mma' ? mmaCore(v.shape) : null;
   const { TM, TN } = g, square = g === SQUARE;
@@ -178,21 +261,7 @@ ${mma ? `var<workgroup> Cs: array<f32, ${TILE_M * TILE_N}>;                 // t
 ${hoist ? `var<workgroup> Tr: array<array<vec3i, ${TILE_K}>, 2>;       // b_row of this slice and the next` : ''}
 var<private> gz: u32;                                        // this workgroup's GEMM of the batch
 ${o.fns}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let grp = wid.y * nwg.x + wid.x;
-  let tiles_n = (u.gn + ${TN - 1}u) / ${TN}u;
-  let tiles_m = (u.gm + ${TM - 1}u) / ${TM}u;
-  let nsplit = (u.gt + u.chunk - 1u) / u.chunk;
-  let split = (grp / (tiles_m * tiles_n)) % nsplit;
-  let zi = grp / (tiles_m * tiles_n * nsplit);
-  if (zi >= u.gb) { return; }                                  // spare workgroups of a 2-D dispatch (uniform per workgroup)
-  gz = zi;
-  let m0 = ((grp / tiles_n) % tiles_m) * ${TM}u;
-  let n0 = (grp % tiles_n) * ${TN}u;
-  let t_begin = split * u.chunk;
-  let t_end = min(t_begin + u.chunk, u.gt);
+${PROLOGUE(TM, TN)}
   let tx = lid % ${SN}u;                                          // outputs m0 + ty + ${SM}i, n0 + tx + ${SN}j
   let ty = lid / ${SN}u;
 ${mma ? mma.init : `  var acc: array<vec4f, ${g.RM * Q}>;                                    // ${square ? 'acc[i][j]' : 'acc[i·RN/4 + j/4][j % 4]'}`}
@@ -239,13 +308,13 @@ export function tileFor(m: number, v: GemmVariant, e: Engine): TileShape {
   if (v.kind === 'mma') return SQUARE;
   if (e.narrowTiles && m <= NARROW.TM) return NARROW;
   if (e.largeTiles && m >= LARGE.TM && e.limits.maxComputeWorkgroupStorageSize >= tileBytes(LARGE)) return LARGE;
-  return SQUARE;
+  return e.vecTiles && v.kind === 'f32' ? SQUARE_VEC : SQUARE;
 }
 
 /** The kernel of one variant and tile (built once per instance, variant and tile). */
 export function tiledKernel(k: TiledKernel, v: GemmVariant, g: TileShape = SQUARE): Kernel {
   const key = (v.kind === 'mma' ? `mma${v.shape.M}x${v.shape.N}x${v.shape.K}_${v.shape.lanes}${v.shape.syntax === 'bool' ? 'b' : ''}` : v.kind) +
-    (g === SQUARE ? '' : `_${g.TM}x${g.TN}`);
+    (g === SQUARE ? '' : g === SQUARE_VEC ? '_vec4' : `_${g.TM}x${g.TN}`);
   let kn = k.variants.get(key);
   if (!kn) {
     if (v.kind === 'mma' && !matrixFits(v.shape)) throw new Error(`${k.spec.name}: subgroup matrix ${v.shape.M}×${v.shape.N}×${v.shape.K} with ${v.shape.lanes} lanes does not fit a ${TILE_M}×${TILE_N}×${TILE_K} tile`);
