@@ -2,8 +2,8 @@
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
 #   1. adapter info (shader-f16, the subgroup-matrix configs and the shape chosen) and the kernel
 #      tests (every conv, matmul and optimizer kernel against float64, f16 GEMMs on tensor cores),
-#   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32) and DeepLabV3+ R50's (fp32, AMP) as the
-#      references to beat,
+#   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32), DeepLabV3+ R50's and the feedback
+#      system's (fp32, AMP) as the references to beat,
 #   3. mirage's steps and inference of those and the feedback system, f32 and --precision f16,
 #   4. per-layer profiles of the paper-size step, f16 and f32, then the conv passes against tfjs.
 # Each step has its own time limit inside a deadline, so the call ends in time and what was
@@ -43,13 +43,11 @@ tests=${TESTS:-precision conv2d optim elementwise nn losses engine}
 step ${TEST_S:-120} "$OUT/test.txt" bash .gpu/remote.sh node dist/test/index.js $tests
 tail -3 "$OUT/test.txt"
 
-# PyTorch's ERFNet step and inference: fp32, TF32, AMP (autocast f16 + GradScaler), the ratios' denominators
-if [ -z "${SKIP_TORCH:-}" ] && command -v python3 >/dev/null && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+# PyTorch's ERFNet step and inference: fp32 and AMP (autocast f16 + GradScaler), the ratios' denominators
+torch_ok() { [ -z "${SKIP_TORCH:-}" ] && command -v python3 >/dev/null && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; }
+if torch_ok; then
   step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20
   step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --amp
-  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10
-  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10 --amp
-  step 70 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
 fi
 
 bench() {  # bench NAME LIMIT ARGS...
@@ -63,6 +61,15 @@ bench() {  # bench NAME LIMIT ARGS...
 models=${MODELS:-erfnet,deeplabv3plus-r50,feedback}
 bench f32 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --no-peer
 bench f16 ${BENCH_S:-120} --reps ${REPS:-10} --only models --model "$models" --no-peer --precision f16
+# PyTorch's DeepLabV3+ R50 and feedback system (fp32, AMP), each checked to be mirage's network by
+# its parameter count, then ERFNet with TF32
+if torch_ok; then
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/deeplab_step.py --reps 10 --amp
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/feedback_step.py --reps 5
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/feedback_step.py --reps 5 --amp
+  step 60 "$OUT/pytorch.txt" python3 bench/gpu/erfnet_step.py --reps 20 --tf32
+fi
 # where the f16 step's time goes (per layer, per kernel), then the f32 step's
 prof=${PROFILE_ARGS:---height 224 --width 448 --batch-size 8}
 step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile --precision f16 $prof --top 30
