@@ -81,7 +81,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
   const f16 = engineDefaults.precision === 'f16';
   const dev = await createNodeDevice({ f16, tensorCores: f16 && process.env.MIRAGE_TENSOR_CORES !== '0' });
   const e = initEngine(dev.device, { ...engineDefaults, seed: 1, matrix: dev.matrix, narrowTiles: process.env.MIRAGE_NARROW_TILES === '1',
-    largeTiles: process.env.MIRAGE_LARGE_TILES === '1', vecTiles: process.env.MIRAGE_VEC_TILES === '1', halfStorage: process.env.MIRAGE_F16_STORAGE !== '0' });
+    largeTiles: process.env.MIRAGE_LARGE_TILES === '1', vecTiles: process.env.MIRAGE_VEC_TILES === '1',
+    atomicSplits: process.env.MIRAGE_ATOMIC_SPLITS === '1', halfStorage: process.env.MIRAGE_F16_STORAGE !== '0' });
   const ts = dev.features.includes('timestamp-query');
   const cpu = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(dev.info).join(' '));
   const quick = o.quick ?? (cpu && !o.full);
@@ -94,10 +95,11 @@ export async function runBench(o: BenchOptions): Promise<void> {
     `${e.narrowTiles ? 'tiles: 16×256 for GEMMs of at most 16 rows (MIRAGE_NARROW_TILES=1)\n' : ''}` +
     `${e.largeTiles ? 'tiles: 128×128, 8×8 an invocation, for GEMMs of at least 128 rows (MIRAGE_LARGE_TILES=1)\n' : ''}` +
     `${e.vecTiles ? 'tiles: f32 square tiles with vec4 workgroup reads (MIRAGE_VEC_TILES=1)\n' : ''}` +
+    `${e.atomicSplits ? 'split-K weight gradients: summed in place by atomics (MIRAGE_ATOMIC_SPLITS=1)\n' : ''}` +
     `precision: ${e.precision === 'f16' ? `${e.halfStorage ? 'f16 activations, ' : 'f32 activations (MIRAGE_F16_STORAGE=0), '}f16 GEMM operands, f32 sums, ${e.matrix ? `subgroup matrices ${e.matrix.M}x${e.matrix.N}x${e.matrix.K} (tensor cores)` : 'scalar tiled core (no subgroup matrices)'}` : 'f32'} (--precision)\n` +
     `waiting: ${dawnPollInterval() ? `Dawn polled every ${dawnPollInterval()} ms` : 'Dawn busy-polls'} (MIRAGE_POLL_MS), for mirage and the peer alike\n`);
   const result: Record<string, unknown> = { device, info: dev.info, features: dev.features, date, command: o.command,
-    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily, precision: e.precision, halfStorage: e.precision === 'f16' && e.halfStorage, matrix: e.matrix, narrowTiles: e.narrowTiles, largeTiles: e.largeTiles, vecTiles: e.vecTiles, pollMs: dawnPollInterval() };
+    quick, timing: ts ? 'timestamp-query' : 'wall-clock', kernels: e.kernelFamily, precision: e.precision, halfStorage: e.precision === 'f16' && e.halfStorage, matrix: e.matrix, narrowTiles: e.narrowTiles, largeTiles: e.largeTiles, vecTiles: e.vecTiles, atomicSplits: e.atomicSplits, pollMs: dawnPollInterval() };
 
   // ceilings measured in this run: the fastest of our matmul kernels for FLOP/s (both families
   // where the subgroup one exists, since that is what the convs use, and A read row- or

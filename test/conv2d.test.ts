@@ -178,13 +178,13 @@ t('large tiles: the GEMMs of at least 128 rows run them (where the device has th
 
 // the tiled family's square tiles with vec4 workgroup reads (engine.vecTiles, f32): contiguous 4×4
 // blocks per invocation, one vec4 of A and of B staged per invocation: 3×1, dilated (split-K weight
-// gradient), strided, 17 → 18 and 64 → 64 channels, grouped, depthwise, and a grouped 1×1 of 129 a group
+// gradient), strided, 17 → 18 and 64 → 64 channels, 36 → 40 strided, grouped, depthwise, and a grouped 1×1 of 129 a group
 const vec = (f: () => unknown) => using('tiled', async () => {
   const e = getEngine();
   e.vecTiles = true;
   try { await f(); } finally { e.vecTiles = false; }
 });
-for (const c of [cases[0], cases[2], cases[3], cases[12], cases[16], grouped[2], grouped[6], largeCases[1]]) {
+for (const c of [cases[0], cases[2], cases[3], cases[11], cases[15], cases[16], grouped[2], grouped[6], largeCases[1]]) {
   const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
   const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
   const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
@@ -201,6 +201,32 @@ t('vec4 tiles: f32 GEMMs run them', vec(async () => {
   const names = (await e.stopProfiling()).map((q) => q.name);
   x.dispose(); w.dispose();
   assert.ok(names.includes('conv2d_fwd_tiled_vec4'), names.join(', '));
+}));
+
+// split-K weight gradients summed in place by f32 atomics (engine.atomicSplits): no partial tiles, no
+// sum_splits pass; the cases whose weight gradient splits (t = N·OH·OW ≥ 128), grouped among them
+const atomicSplits = (f: () => unknown) => using('tiled', async () => {
+  const e = getEngine();
+  e.atomicSplits = true;
+  try { await f(); } finally { e.atomicSplits = false; }
+});
+for (const c of [cases[2], cases[17], { x: [2, 6, 9, 10], w: [6, 2, 3, 3], o: { padding: [1, 1], groups: 3 }, bias: true }]) {
+  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
+  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
+  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
+  t(`conv2d backward, split-K weight gradient summed by atomics ${name}`, atomicSplits(() => checkGrad(fn, ref, xs, { ...GR, which: [false, true, ...(c.bias ? [false] : [])] })));
+}
+t('atomic split-K: the weight gradient runs the atomic kernel and no sum_splits pass', atomicSplits(async () => {
+  const e = getEngine();
+  const c = cases[2];
+  const x = upload(randn(c.x, 1)), w = upload(randn(c.w, 2, 0.5), true);
+  e.startProfiling();
+  scope(() => backward(sum(conv2d(x, w, null, c.o))));
+  const names = (await e.stopProfiling()).map((q) => q.name);
+  x.dispose(); w.dispose();
+  assert.ok(names.includes('conv2d_bwd_weight_tiled_atomic'), names.join(', '));
+  assert.not.ok(names.includes('sum_splits'), names.join(', '));
 }));
 
 // conv2d with the ReLU fused into its store: forward and backward (the mask comes from the saved output)

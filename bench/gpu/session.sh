@@ -78,11 +78,13 @@ step 90 "$OUT/profile.txt" bash .gpu/remote.sh node dist/src/cli/main.js profile
 # activations (f16 GEMM operands only), for what f16 storage saves; with f16 operands on the scalar
 # core, for the tensor cores' gain (and a measurement should their variant fail its tests); then f32
 # with 128×128 tiles, 8×8 an invocation, for the GEMMs of ≥ 128 rows (tiled.ts LARGE), with vec4
-# workgroup reads (tiled.ts SQUARE_VEC), and with 16×256 tiles for the 16-channel layers' GEMMs
-# (tiled.ts NARROW), each against bench-f32
+# workgroup reads (tiled.ts SQUARE_VEC), with split-K weight gradients summed by atomics (no
+# sum_splits pass), and with 16×256 tiles for the 16-channel layers' GEMMs (tiled.ts NARROW), each
+# against bench-f32
 MIRAGE_F16_STORAGE=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
 MIRAGE_LARGE_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet,deeplabv3plus-r50 --no-peer
 MIRAGE_VEC_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet,deeplabv3plus-r50 --no-peer
+MIRAGE_ATOMIC_SPLITS=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer
 MIRAGE_TENSOR_CORES=0 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer --precision f16
 MIRAGE_NARROW_TILES=1 bench extra 90 --reps ${REPS:-10} --only models --model erfnet --no-peer
 rm -f "$OUT/bench-extra.json"

@@ -49,6 +49,12 @@ export interface EngineOptions {
   /** f32 tiled GEMMs on square tiles with vec4 workgroup reads (tiled.ts SQUARE_VEC); not yet measured, off by default. */
   vecTiles?: boolean;
   /**
+   * Split-K weight gradients add their splits into the result with f32 atomics instead of storing
+   * partial tiles for a sum_splits pass (conv2d-tiled.ts); the sums' order then varies from run to
+   * run. Not yet measured, off by default.
+   */
+  atomicSplits?: boolean;
+  /**
    * With precision 'f16', store activations and their gradients as f16 (default true): convolutions
    * take f16 inputs and write f16 outputs, batch norm, ReLU, add, max-pool and concat run on them,
    * and every other op gets them cast to f32 (autograd.ts). false: only the GEMM operands are f16.
@@ -130,6 +136,8 @@ export class Engine {
   largeTiles: boolean;
   /** f32 square tiles with vec4 workgroup reads (EngineOptions.vecTiles); settable. */
   vecTiles: boolean;
+  /** Split-K weight gradients summed by atomics in place (EngineOptions.atomicSplits); settable. */
+  atomicSplits: boolean;
   /** Subgroup-matrix shape of the f16 GEMMs (EngineOptions.matrix); settable (tests run both). */
   matrix: MatrixShape | null;
   /** Activations in f16 under precision 'f16' (EngineOptions.halfStorage); settable. */
@@ -190,6 +198,7 @@ export class Engine {
     this.narrowTiles = opts.narrowTiles ?? false;
     this.largeTiles = opts.largeTiles ?? false;
     this.vecTiles = opts.vecTiles ?? false;
+    this.atomicSplits = opts.atomicSplits ?? false;
     this.halfStorage = opts.halfStorage ?? true;
     this.precision = opts.precision ?? 'f32';
     this.seed = (opts.seed ?? 0x5eed) >>> 0;

@@ -9,6 +9,7 @@ import { type Tensor, empty } from '../engine/tensor.js';
 import { type Geometry, wShape, xShape, yShape } from './conv2d.js';
 import { getEngine } from '../engine/engine.js';
 import { chooseSplits, gemmVariant, runTiled, sumSplits, tileFor, tiledGemm } from './tiled.js';
+import { ATOMIC_ADD_F32 } from './wgsl.js';
 
 const STRUCT = /* wgsl */ `
 struct Conv { n: u32, c: u32, h: u32, w: u32, k: u32, r: u32, s: u32, oh: u32, ow: u32,
@@ -123,13 +124,16 @@ fn store(m: u32, n: u32, split: u32, v: f32) {
   aContiguous: 'm', bContiguous: 'n', bHoisted: true,
 });
 
-const bwdWeight = (S: Store) => tiledGemm({
-  name: `conv2d_bwd_weight_tiled${sfx(S)}`,
+// atomic: the splits add their tiles into dw (zeroed first) with the f32 atomic add (a compare-
+// exchange loop), so no partial tiles are stored and no sum_splits pass runs (engine.atomicSplits;
+// the sums' order then varies from run to run)
+const bwdWeight = (S: Store, atomic = false) => tiledGemm({
+  name: `conv2d_bwd_weight_tiled${sfx(S)}${atomic ? '_atomic' : ''}`,
   ...half(S), aHalf: S === 'f16', bHalf: S === 'f16',
   decls: /* wgsl */ `${STRUCT}
 @group(0) @binding(0) var<storage, read> dy: array<${S}>;
 @group(0) @binding(1) var<storage, read> x: array<${S}>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+${atomic ? '@group(0) @binding(2) var<storage, read_write> acc: array<atomic<u32>>;' : '@group(0) @binding(2) var<storage, read_write> part: array<f32>;'}
 @group(0) @binding(3) var<uniform> u: Conv;`,
   fns: /* wgsl */ `${IM2COL(S)}
 fn load_a(m: u32, t: u32) -> ${S} {                       // dy[b, k = m, p] with t = (b, p)
@@ -137,13 +141,16 @@ fn load_a(m: u32, t: u32) -> ${S} {                       // dy[b, k = m, p] wit
   return dy[(((t / ohw) * u.groups + gz) * u.k + m) * ohw + t % ohw];
 }
 fn load_b(t: u32, n: u32) -> ${S} { return im2col(n / (u.r * u.s), (n / u.s) % u.r, n % u.s, t); }
-fn store(m: u32, n: u32, split: u32, v: f32) { part[((split * u.gb + gz) * u.gm + m) * u.gn + n] = v; }`,
+${atomic ? `${ATOMIC_ADD_F32}
+fn store(m: u32, n: u32, split: u32, v: f32) { atomic_add_f32((gz * u.gm + m) * u.gn + n, v); }` : `
+fn store(m: u32, n: u32, split: u32, v: f32) { part[((split * u.gb + gz) * u.gm + m) * u.gn + n] = v; }`}`,
   aContiguous: 't', bContiguous: 't',
 });
 
 const FWD = { f32: fwd('f32'), f16: fwd('f16') };
 const BWD_INPUT = { f32: bwdInput('f32'), f16: bwdInput('f16') };
 const BWD_WEIGHT = { f32: bwdWeight('f32'), f16: bwdWeight('f16') };
+const BWD_WEIGHT_ATOMIC = { f32: bwdWeight('f32', true), f16: bwdWeight('f16', true) };
 
 /** The activations' storage of a launch: x, y, dy and dx share one dtype. */
 function storeOf(op: string, a: Tensor, b: Tensor): Store {
@@ -177,6 +184,11 @@ export function convBwdWeightTiled(g: Geometry, dy: Tensor, x: Tensor): Tensor {
   const want = chooseSplits(m, n * batch, t, tileFor(m, gemmVariant(e), e));
   if (want === 1) {
     runTiled(k, { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, batch });
+    return dw;
+  }
+  if (e.atomicSplits) {   // the splits add into dw: no partial tiles, no sum_splits pass
+    e.fill(dw.binding, dw.size * 4, 0);
+    runTiled(BWD_WEIGHT_ATOMIC[storeOf('conv2d_bwd_weight', dy, x)], { inputs: [dy, x], outputs: [dw], params: params(g, false), m, n, t, splits: want, batch });
     return dw;
   }
   const part = empty([want, batch * m, n], 'f32', 'conv2d_bwd_weight_splits');

@@ -143,9 +143,10 @@ export async function createNodeEngine(opts: NodeDeviceOptions & EngineOptions =
   // MIRAGE_NARROW_TILES=1: 16×256 tiles for the GEMMs of at most 16 rows (to measure them; tiled.ts NARROW);
   // MIRAGE_LARGE_TILES=1: 128×128 tiles, 8×8 outputs an invocation, for GEMMs of at least 128 rows (tiled.ts LARGE);
   // MIRAGE_VEC_TILES=1: f32 square tiles with vec4 workgroup reads (tiled.ts SQUARE_VEC);
+  // MIRAGE_ATOMIC_SPLITS=1: split-K weight gradients summed in place by atomics (no sum_splits pass);
   // MIRAGE_F16_STORAGE=0: f16 GEMM operands only, activations f32 (to measure what f16 storage saves)
   const env = { matrix: gpu.matrix, narrowTiles: process.env.MIRAGE_NARROW_TILES === '1', largeTiles: process.env.MIRAGE_LARGE_TILES === '1',
-    vecTiles: process.env.MIRAGE_VEC_TILES === '1',
+    vecTiles: process.env.MIRAGE_VEC_TILES === '1', atomicSplits: process.env.MIRAGE_ATOMIC_SPLITS === '1',
     halfStorage: process.env.MIRAGE_F16_STORAGE !== '0' };
   try { engine = initEngine(gpu.device, { ...env, ...engineDefaults, ...opts, precision }); } catch (e) { gpu.destroy(); throw e; }
   return { engine, gpu };
