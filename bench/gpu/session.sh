@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU host (device tool; see prepare.sh), in one call of at most 10 minutes:
 #   1. adapter info (shader-f16, the subgroup-matrix configs and the shape chosen) and the kernel
-#      tests (every conv, matmul and optimizer kernel against float64, f16 GEMMs on tensor cores),
+#      tests (every conv, matmul and optimizer kernel against float64, f16 GEMMs on tensor cores,
+#      every op on f16 activations),
 #   2. PyTorch's ERFNet step and inference (fp32, AMP, TF32), DeepLabV3+ R50's and the feedback
 #      system's (fp32, AMP) as the references to beat,
 #   3. mirage's steps and inference of those and the feedback system, f32 and --precision f16,
@@ -38,7 +39,7 @@ if ! grep -q '^adapter' "$OUT/test.txt"; then   # no adapter: say why, stop
 fi
 # the kernel families' tests (every conv, matmul and optimizer kernel against float64, the f16 GEMMs on
 # tensor cores where Dawn offers subgroup matrices) first; the whole suite with TESTS=all
-tests=${TESTS:-precision conv2d optim elementwise nn losses engine}
+tests=${TESTS:-precision half-storage conv2d optim elementwise nn losses engine}
 [ "$tests" = all ] && tests=
 step ${TEST_S:-120} "$OUT/test.txt" bash .gpu/remote.sh node dist/test/index.js $tests
 tail -3 "$OUT/test.txt"
