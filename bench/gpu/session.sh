@@ -30,6 +30,7 @@ for f in .gpu/*.deb; do dpkg -x "$f" /; done; ldconfig
 for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
   [ -f "$icd" ] && { export VK_DRIVER_FILES=$icd; break; }
 done
+[ -d .gpu/node_modules ] || { mkdir -p .gpu/node_modules && tar -C .gpu/node_modules -xJf .gpu/modules.tar.xz; }   # prepare.sh packs them
 [ -d .gpu/node_modules/uvu ] || tar -C .gpu/node_modules -xJf .gpu/peer.tar.xz
 
 step 30 "$OUT/test.txt" bash .gpu/remote.sh node dist/src/cli/main.js info
