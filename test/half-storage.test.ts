@@ -9,7 +9,10 @@ import { backward, noGrad } from '../src/engine/autograd.js';
 import { getEngine } from '../src/engine/engine.js';
 import { Rng } from '../src/engine/rng.js';
 import { keep, scope } from '../src/engine/scope.js';
-import { type Tensor, empty, full, tensor } from '../src/engine/tensor.js';
+import { type Tensor, empty, full, tensor, zeros } from '../src/engine/tensor.js';
+import { argmaxConfusion } from '../src/kernels/metrics.js';
+import { Adam } from '../src/optim/adam.js';
+import { LossScaler } from '../src/optim/loss-scaler.js';
 import { floatToHalf, halfToFloat } from '../src/io/half.js';
 import { batchNorm2d } from '../src/kernels/batchnorm.js';
 import { cast } from '../src/kernels/cast.js';
@@ -322,6 +325,35 @@ t('ERFNet on f16 activations: logits and gradients within f16 rounding of f32 (e
   assert.ok(median < 2.5e-2 && median > 0, `median relative gradient error ${median}`);
   assert.ok(gradErr < 0.08, `worst relative gradient error ${gradErr}`);
   net.dispose(); x.dispose(); y.dispose();
+}));
+
+// A training loop on f16 activations must not grow memory: the casts the f16 rules insert, the
+// metrics' f32 copies and the optimizers' unscaling all release what they allocate
+t('ERFNet training steps on f16 activations keep the GPU pool flat', half(async () => {
+  const [N, H, W] = [2, 16, 32];
+  const scenes = [0, 1].map((i) => syntheticScene(5, i, W, H));
+  const x = tensor(Float32Array.from(scenes.flatMap((sc) => [...sc.image])), [N, 3, H, W]);
+  const y = tensor(Int32Array.from(scenes.flatMap((sc) => [...sc.label])), [N, H, W], { dtype: 'i32' });
+  const net = new ERFNet({ rng: new Rng(9) });
+  const opt = new Adam(net.parameters(), { lr: 1e-3 });
+  const scaler = new LossScaler();
+  opt.scaler = scaler;
+  const conf = zeros([20 * 20], 'u32');
+  const e = getEngine(), live: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    scope(() => {
+      const logits = net.forward(x);
+      const loss = crossEntropy(logits, y, { ignoreIndex: 19 });
+      backward(loss, scaler.seed(loss));
+      opt.step(); scaler.update(); opt.zeroGrad();
+      argmaxConfusion(logits, y, conf.view([20, 20])).dispose();
+    });
+    await e.sync();
+    live.push(e.pool.bytesLive);
+  }
+  assert.ok(live.slice(1).every((b) => b === live[1]), `pool bytes by step: ${live.join(', ')}`);
+  for (const t of [x, y, conf]) t.dispose();
+  net.dispose(); opt.dispose(); scaler.dispose();
 }));
 
 t.run();
