@@ -19,14 +19,16 @@ Rehearse on a CPU (Debian's python3-torch):
 """
 import argparse
 import json
-import statistics
+import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_timing import timed  # noqa: E402
 
 
 def conv_bn(cin, cout, k, dil=1):
@@ -97,27 +99,6 @@ def relaxed_loss(logits, targets, labels, classes, wt_bound=1.0):
         w = (t * weights.view(1, -1, 1, 1)).sum(1) / border
         loss = loss + (-w * p.log()).sum() / (t.shape[2] * t.shape[3])
     return loss / logits.shape[0]
-
-
-def timed(fn, reps, dev, warmup=3):
-    for _ in range(warmup):
-        fn()
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    sync()
-    times = []
-    for _ in range(reps):
-        if dev.type == 'cuda':
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times), min(times), max(times)
 
 
 def main():

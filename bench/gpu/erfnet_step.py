@@ -11,11 +11,15 @@ Not run yet: no GPU has been lent to this project so far. Run on the GPU host wi
 """
 import argparse
 import json
-import statistics
+import os
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_timing import timed  # noqa: E402
 
 
 class Downsampler(nn.Module):
@@ -73,21 +77,6 @@ class ERFNet(nn.Module):
 
     def forward(self, x):
         return self.output_conv(self.layers(x))
-
-
-def timed(fn, reps, warmup=3):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times), min(times), max(times)
 
 
 def main():

@@ -24,9 +24,7 @@ import argparse
 import contextlib
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -34,6 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from erfnet_step import ERFNet  # noqa: E402  (the same ERFNet as the ERFNet peer)
+from peer_timing import timed  # noqa: E402
 
 
 class UNetConvBlock(nn.Module):
@@ -132,27 +131,6 @@ def unet_parameters(depth, wf, classes):
     return n + prev * 2 + 2 + (c * 9 + 1) * c + 2 * c + (c * 9 + 1) * 2 ** (wf + depth - 1) + 2 * 2 ** (wf + depth - 1)
 
 
-def timed(fn, reps, dev, warmup=2):
-    for _ in range(warmup):
-        fn()
-    if dev.type == 'cuda':
-        torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        if dev.type == 'cuda':
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times), min(times), max(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--reps', type=int, default=10)
@@ -216,7 +194,7 @@ def main():
     for shape in a.infer_shape or ['1,512,1024', '1,224,448']:
         n, h, w = map(int, shape.split(','))
         x = torch.rand((n, 3, h, w), generator=g).to(dev)
-        med, lo, hi = timed(lambda: loop(x), a.reps, dev)
+        med, lo, hi = timed(lambda: loop(x), a.reps, dev, warmup=2)
         out['results'].append({'name': 'feedback inference', 'shape': [n, 3, h, w], 'ms': med, 'spread': [lo, hi]})
 
     unet.train(); seg.train()
@@ -229,7 +207,7 @@ def main():
     sc_r, sc_s = torch.cuda.amp.GradScaler(enabled=on), torch.cuda.amp.GradScaler(enabled=on)
     if dev.type == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    med, lo, hi = timed(lambda: loop(x, clean, y, opt_r, opt_s, sc_r, sc_s), a.reps, dev)
+    med, lo, hi = timed(lambda: loop(x, clean, y, opt_r, opt_s, sc_r, sc_s), a.reps, dev, warmup=2)
     out['results'].append({'name': 'feedback training step (Adam + Adam)', 'shape': [n, 3, h, w], 'ms': med, 'spread': [lo, hi],
                            'peak_bytes': torch.cuda.max_memory_allocated() if dev.type == 'cuda' else None})
     print(json.dumps(out, indent=1))
