@@ -108,116 +108,82 @@ for (const fam of families) for (const c of cases) {
   t(`conv2d backward ${name}`, using(fam, () => checkGrad(fn, ref, xs, GR)));
 }
 
-// the tiled family's narrow tiles (16×256, engine.narrowTiles) for GEMMs of at most 16 rows: the
-// forward of ≤ 16 output channels, the input gradient of ≤ 16 input channels, the weight gradient
-// of ≤ 16 output channels (split-K too: the 19×17 case); grouped, depthwise and strided among them
-const narrow = (f: () => unknown) => using('tiled', async () => {
+// The tiled family's opt-in settings (each off by default until a GPU measures it), each run on conv
+// cases forward and backward against float64, and a check that the setting's kernels are the ones run.
+type TiledFlag = 'narrowTiles' | 'largeTiles' | 'vecTiles' | 'atomicSplits';
+type Case = { x: number[]; w: number[]; o: ConvRefOpts; bias: boolean };
+/** A test body on the tiled family with one setting on. */
+const tiledWith = (flag: TiledFlag, f: () => unknown) => using('tiled', async () => {
   const e = getEngine();
-  e.narrowTiles = true;
-  try { await f(); } finally { e.narrowTiles = false; }
+  e[flag] = true;
+  try { await f(); } finally { e[flag] = false; }
 });
-for (const c of [cases[0], cases[2], cases[3], cases[7], cases[14], grouped[2], grouped[6]]) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
-  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
-  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
-  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
-  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
-  t(`conv2d forward, tiled family on narrow tiles ${name}`, narrow(() => checkForward(fn, ref, xs, tol)));
-  t(`conv2d backward, tiled family on narrow tiles ${name}`, narrow(() => checkGrad(fn, ref, xs, GR)));
-}
-t('narrow tiles: the GEMMs of at most 16 rows run them, larger ones the square tiles', narrow(async () => {
-  const e = getEngine();
-  const run = async (k: number) => {
-    const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(k * 2 * 3), [k, 2, 3, 1]);
-    e.startProfiling();
-    noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
-    const names = (await e.stopProfiling()).map((q) => q.name);
-    x.dispose(); w.dispose();
-    return names;
-  };
-  assert.ok((await run(16)).includes('conv2d_fwd_tiled_16x256'));
-  assert.ok((await run(17)).includes('conv2d_fwd_tiled'));
-}));
-
-// the tiled family's large tiles (128×128, 8×8 outputs an invocation, engine.largeTiles) for GEMMs of
-// at least 128 rows: 130 output channels (forward, weight gradient), 129 input channels (input
-// gradient), and a grouped case with 129 channels a group; every size off the tile
-const large = (f: () => unknown) => using('tiled', async () => {
-  const e = getEngine();
-  e.largeTiles = true;
-  try { await f(); } finally { e.largeTiles = false; }
+const caseName = (c: Case) => `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
+const caseData = (c: Case) => ({
+  xs: [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])],
+  fn: (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o),
+  ref: (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o),
+  tol: { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) },
 });
-const largeCases = [
-  { x: [1, 129, 4, 5], w: [130, 129, 3, 3], o: { padding: [1, 1] }, bias: true },
-  { x: [2, 258, 3, 3], w: [258, 129, 1, 1], o: { groups: 2 }, bias: false },
-];
-for (const c of largeCases) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
-  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
-  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
-  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
-  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
-  t(`conv2d forward, tiled family on large tiles ${name}`, large(() => checkForward(fn, ref, xs, tol)));
-  t(`conv2d backward, tiled family on large tiles ${name}`, large(() => checkGrad(fn, ref, xs, GR)));
+/** conv2d forward and backward of each case with the setting on. */
+function tiledCases(what: string, flag: TiledFlag, cs: Case[]): void {
+  for (const c of cs) {
+    const { xs, fn, ref, tol } = caseData(c);
+    t(`conv2d forward, tiled family on ${what} ${caseName(c)}`, tiledWith(flag, () => checkForward(fn, ref, xs, tol)));
+    t(`conv2d backward, tiled family on ${what} ${caseName(c)}`, tiledWith(flag, () => checkGrad(fn, ref, xs, GR)));
+  }
 }
-t('large tiles: the GEMMs of at least 128 rows run them (where the device has the workgroup memory), smaller ones the square tiles', large(async () => {
+/** The kernels one conv2d forward launches: a 3×1 of 2 input and k output channels on 5×6. */
+async function forwardKernels(k: number): Promise<string[]> {
   const e = getEngine();
-  if (e.limits.maxComputeWorkgroupStorageSize < tileBytes(LARGE)) { console.log('  (workgroup memory below the large tile: skipped)'); return; }
-  const run = async (k: number) => {
-    const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(k * 2 * 3), [k, 2, 3, 1]);
-    e.startProfiling();
-    noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
-    const names = (await e.stopProfiling()).map((q) => q.name);
-    x.dispose(); w.dispose();
-    return names;
-  };
-  assert.ok((await run(128)).includes('conv2d_fwd_tiled_128x128'));
-  assert.ok((await run(127)).includes('conv2d_fwd_tiled'));
-  assert.not.ok((await run(127)).includes('conv2d_fwd_tiled_128x128'));
-}));
-
-// the tiled family's square tiles with vec4 workgroup reads (engine.vecTiles, f32): contiguous 4×4
-// blocks per invocation, one vec4 of A and of B staged per invocation: 3×1, dilated (split-K weight
-// gradient), strided, 17 → 18 and 64 → 64 channels, 36 → 40 strided, grouped, depthwise, and a grouped 1×1 of 129 a group
-const vec = (f: () => unknown) => using('tiled', async () => {
-  const e = getEngine();
-  e.vecTiles = true;
-  try { await f(); } finally { e.vecTiles = false; }
-});
-for (const c of [cases[0], cases[2], cases[3], cases[11], cases[15], cases[16], grouped[2], grouped[6], largeCases[1]]) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
-  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
-  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
-  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
-  const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.w[1] * c.w[2] * c.w[3]) };
-  t(`conv2d forward, tiled family on vec4 tiles ${name}`, vec(() => checkForward(fn, ref, xs, tol)));
-  t(`conv2d backward, tiled family on vec4 tiles ${name}`, vec(() => checkGrad(fn, ref, xs, GR)));
-}
-t('vec4 tiles: f32 GEMMs run them', vec(async () => {
-  const e = getEngine();
-  const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(20 * 2 * 3), [20, 2, 3, 1]);
+  const x = tensor(new Float32Array(2 * 5 * 6), [1, 2, 5, 6]), w = tensor(new Float32Array(k * 2 * 3), [k, 2, 3, 1]);
   e.startProfiling();
   noGrad(() => conv2d(x, w, null, { padding: [1, 0] })).dispose();
   const names = (await e.stopProfiling()).map((q) => q.name);
   x.dispose(); w.dispose();
+  return names;
+}
+
+// narrow tiles (16×256, engine.narrowTiles) for GEMMs of at most 16 rows: the forward of ≤ 16 output
+// channels, the input gradient of ≤ 16 input channels, the weight gradient of ≤ 16 output channels
+// (split-K too: the 19×17 case); grouped, depthwise and strided among them
+tiledCases('narrow tiles', 'narrowTiles', [cases[0], cases[2], cases[3], cases[7], cases[14], grouped[2], grouped[6]]);
+t('narrow tiles: the GEMMs of at most 16 rows run them, larger ones the square tiles', tiledWith('narrowTiles', async () => {
+  assert.ok((await forwardKernels(16)).includes('conv2d_fwd_tiled_16x256'));
+  assert.ok((await forwardKernels(17)).includes('conv2d_fwd_tiled'));
+}));
+
+// large tiles (128×128, 8×8 outputs an invocation, engine.largeTiles) for GEMMs of at least 128 rows:
+// 130 output channels (forward, weight gradient), 129 input channels (input gradient), and a grouped
+// case with 129 channels a group; every size off the tile
+const largeCases: Case[] = [
+  { x: [1, 129, 4, 5], w: [130, 129, 3, 3], o: { padding: [1, 1] }, bias: true },
+  { x: [2, 258, 3, 3], w: [258, 129, 1, 1], o: { groups: 2 }, bias: false },
+];
+tiledCases('large tiles', 'largeTiles', largeCases);
+t('large tiles: the GEMMs of at least 128 rows run them (where the device has the workgroup memory), smaller ones the square tiles', tiledWith('largeTiles', async () => {
+  if (getEngine().limits.maxComputeWorkgroupStorageSize < tileBytes(LARGE)) { console.log('  (workgroup memory below the large tile: skipped)'); return; }
+  assert.ok((await forwardKernels(128)).includes('conv2d_fwd_tiled_128x128'));
+  assert.ok((await forwardKernels(127)).includes('conv2d_fwd_tiled'));
+  assert.not.ok((await forwardKernels(127)).includes('conv2d_fwd_tiled_128x128'));
+}));
+
+// square tiles with vec4 workgroup reads (engine.vecTiles, f32): contiguous 4×4 blocks per
+// invocation, one vec4 of A and of B staged per invocation: 3×1, dilated (split-K weight gradient),
+// strided, 17 → 18 and 64 → 64 channels, 36 → 40 strided, grouped, depthwise, and a grouped 1×1 of 129 a group
+tiledCases('vec4 tiles', 'vecTiles', [cases[0], cases[2], cases[3], cases[11], cases[15], cases[16], grouped[2], grouped[6], largeCases[1]]);
+t('vec4 tiles: f32 GEMMs run them', tiledWith('vecTiles', async () => {
+  const names = await forwardKernels(20);
   assert.ok(names.includes('conv2d_fwd_tiled_vec4'), names.join(', '));
 }));
 
 // split-K weight gradients summed in place by f32 atomics (engine.atomicSplits): no partial tiles, no
 // sum_splits pass; the cases whose weight gradient splits (t = N·OH·OW ≥ 128), grouped among them
-const atomicSplits = (f: () => unknown) => using('tiled', async () => {
-  const e = getEngine();
-  e.atomicSplits = true;
-  try { await f(); } finally { e.atomicSplits = false; }
-});
 for (const c of [cases[2], cases[17], { x: [2, 6, 9, 10], w: [6, 2, 3, 3], o: { padding: [1, 1], groups: 3 }, bias: true }]) {
-  const name = `${JSON.stringify(c.w)} ${JSON.stringify(c.o)}`;
-  const xs = [randn(c.x, 1), randn(c.w, 2, 0.5), ...(c.bias ? [randn([c.w[0]], 3)] : [])];
-  const fn = (x: any, w: any, b: any) => conv2d(x, w, b ?? null, c.o);
-  const ref = (x: any, w: any, b: any) => conv2dRef(x, w, b ?? null, c.o);
-  t(`conv2d backward, split-K weight gradient summed by atomics ${name}`, atomicSplits(() => checkGrad(fn, ref, xs, { ...GR, which: [false, true, ...(c.bias ? [false] : [])] })));
+  const { xs, fn, ref } = caseData(c);
+  t(`conv2d backward, split-K weight gradient summed by atomics ${caseName(c)}`, tiledWith('atomicSplits', () => checkGrad(fn, ref, xs, { ...GR, which: [false, true, ...(c.bias ? [false] : [])] })));
 }
-t('atomic split-K: the weight gradient runs the atomic kernel and no sum_splits pass', atomicSplits(async () => {
+t('atomic split-K: the weight gradient runs the atomic kernel and no sum_splits pass', tiledWith('atomicSplits', async () => {
   const e = getEngine();
   const c = cases[2];
   const x = upload(randn(c.x, 1)), w = upload(randn(c.w, 2, 0.5), true);

@@ -31,25 +31,19 @@ for (const fam of kernelFamilies()) for (const [M, K, N] of [[7, 13, 5], [1, 3, 
     await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
   }));
 }
-// the tiled family's large tiles (128×128, engine.largeTiles) on matmul's GEMM: 130 rows, the backward's 70- and 133-row GEMMs on square tiles beside them
-t('matmul 130x70 @ 70x133 on large tiles (tiled family)', using('tiled', async () => {
-  const e = getEngine();
-  e.largeTiles = true;
-  try {
-    const a = randn([130, 70], 1), b = randn([70, 133], 2);
-    await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(70) });
-    await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
-  } finally { e.largeTiles = false; }
-}));
-t('matmul 67x70 @ 70x133 on vec4 tiles (tiled family)', using('tiled', async () => {
-  const e = getEngine();
-  e.vecTiles = true;
-  try {
-    const a = randn([67, 70], 1), b = randn([70, 133], 2);
-    await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(70) });
-    await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
-  } finally { e.vecTiles = false; }
-}));
+// the tiled family's opt-in tiles on matmul's GEMM: large tiles (128×128, engine.largeTiles) on 130
+// rows, the backward's 70- and 133-row GEMMs on square tiles beside them; vec4 reads (engine.vecTiles)
+for (const [flag, M] of [['largeTiles', 130], ['vecTiles', 67]] as const) {
+  t(`matmul ${M}x70 @ 70x133 (tiled family, ${flag})`, using('tiled', async () => {
+    const e = getEngine();
+    e[flag] = true;
+    try {
+      const a = randn([M, 70], 1), b = randn([70, 133], 2);
+      await checkForward(matmul, (p, q) => mmRef(p, q), [a, b], { rtol: 1e-4, atol: 1e-5 * Math.sqrt(70) });
+      await checkGrad(matmul, (p, q) => mmRef(p, q), [a, b], GR);
+    } finally { e[flag] = false; }
+  }));
+}
 t('linear = x·Wᵀ + b', async () => {
   const x = randn([5, 6], 3), w = randn([4, 6], 4), b = randn([4], 5);
   const ref = (xx: F64Tensor, ww: F64Tensor, bb: F64Tensor) => {

@@ -34,41 +34,33 @@ ${MAIN_1D}
 }`,
 };
 
-/** y = a + b for gradient accumulation, on f32 or (sizes that are multiples of 4) vec4 quads. */
-const addSame = (T: 'f32' | 'vec4f'): Kernel => ({
-  name: T === 'f32' ? 'add_same' : 'add_same_vec4',
-  constants: { WG: 64 },
-  wgsl: /* wgsl */ `
+/**
+ * y = a + b for gradient accumulation, on f32 or (sizes that are multiples of 4) vec4 quads; `half`:
+ * on f16 gradients (mixed precision), summed in f32 and rounded as stored.
+ */
+const addSame = (T: 'f32' | 'vec4f', half = false): Kernel => {
+  const S = half ? (T === 'f32' ? 'f16' : 'vec4<f16>') : T;
+  return {
+    name: `add_same${T === 'f32' ? '' : '_vec4'}${half ? '_f16' : ''}`,
+    constants: { WG: 64 },
+    wgsl: /* wgsl */ `${half ? 'enable f16;' : ''}
 override WG: u32 = 64;
 struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> a: array<${T}>;
-@group(0) @binding(1) var<storage, read> b: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(0) var<storage, read> a: array<${S}>;
+@group(0) @binding(1) var<storage, read> b: array<${S}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${S}>;
 @group(0) @binding(3) var<uniform> u: P;
+${half ? TO_H : ''}
 ${MAIN_1D}
   if (idx >= u.n) { return; }
-  y[idx] = a[idx] + b[idx];
+  y[idx] = ${half ? `${T === 'f32' ? 'to_h' : 'to_h4'}(${T}(a[idx]) + ${T}(b[idx]))` : 'a[idx] + b[idx]'};
 }`,
-});
+  };
+};
 export const ADD_SAME = addSame('f32');
-/** The same on f16 gradients (mixed precision): [scalar, vec4]; sums in f32, stores rounded. */
-export const ADD_SAME_F16: readonly Kernel[] = ['f16', 'vec4<f16>'].map((T) => ({
-  name: T === 'f16' ? 'add_same_f16' : 'add_same_vec4_f16',
-  constants: { WG: 64 },
-  wgsl: /* wgsl */ `enable f16;
-override WG: u32 = 64;
-struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> a: array<${T}>;
-@group(0) @binding(1) var<storage, read> b: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(3) var<uniform> u: P;
-${TO_H}
-${MAIN_1D}
-  if (idx >= u.n) { return; }
-  y[idx] = ${T === 'f16' ? 'to_h(f32(a[idx]) + f32(b[idx]))' : 'to_h4(vec4f(a[idx]) + vec4f(b[idx]))'};
-}`,
-}));
 export const ADD_SAME_VEC4 = addSame('vec4f');
+/** The same on f16 gradients: [scalar, vec4]. */
+export const ADD_SAME_F16: readonly Kernel[] = [addSame('f32', true), addSame('vec4f', true)];
 
 /** y += a on vec4 quads: a parameter arena adds its gradients' pending parts (src/optim/arena.ts). */
 export const ADD_INTO_VEC4: Kernel = {
