@@ -28,7 +28,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_timing import timed  # noqa: E402
+from peer_timing import configure, timed  # noqa: E402
 
 
 def conv_bn(cin, cout, k, dil=1):
@@ -112,12 +112,7 @@ def main():
     ap.add_argument('--train-shape', default='8,224,448')
     ap.add_argument('--infer-shape', action='append', help='N,H,W (repeatable); default 1,512,1024 and 1,224,448')
     a = ap.parse_args()
-    dev = torch.device(a.device)
-    if dev.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = a.tf32
-        torch.backends.cudnn.allow_tf32 = a.tf32
-    torch.manual_seed(1)
+    dev = configure(a.device, a.tf32)
     net = DeepLabV3Plus(a.classes, a.output_stride).to(dev)
     params = sum(p.numel() for p in net.parameters())
     want = mirage_parameters(a.classes)

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_timing import timed  # noqa: E402
+from peer_timing import configure, timed  # noqa: E402
 
 
 class Downsampler(nn.Module):
@@ -85,11 +85,7 @@ def main():
     ap.add_argument('--tf32', action='store_true', help='allow TF32 matmul/conv (PyTorch default for convs is on)')
     ap.add_argument('--amp', action='store_true', help='autocast to f16 with a GradScaler (the peer of mirage --precision f16)')
     a = ap.parse_args()
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = a.tf32
-    torch.backends.cudnn.allow_tf32 = a.tf32
-    dev = torch.device('cuda')
-    torch.manual_seed(1)
+    dev = configure('cuda', a.tf32)
     net = ERFNet().to(dev)
     out = {'device': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'cudnn': torch.backends.cudnn.version(),
            'tf32': a.tf32, 'amp': a.amp, 'reps': a.reps, 'results': []}

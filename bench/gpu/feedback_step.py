@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from erfnet_step import ERFNet  # noqa: E402  (the same ERFNet as the ERFNet peer)
-from peer_timing import timed  # noqa: E402
+from peer_timing import configure, timed  # noqa: E402
 
 
 class UNetConvBlock(nn.Module):
@@ -142,12 +142,7 @@ def main():
     ap.add_argument('--train-shape', default='8,224,448')
     ap.add_argument('--infer-shape', action='append', help='N,H,W (repeatable); default 1,512,1024 and 1,224,448 (as mirage bench --full)')
     a = ap.parse_args()
-    dev = torch.device(a.device)
-    if dev.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = a.tf32
-        torch.backends.cudnn.allow_tf32 = a.tf32
-    torch.manual_seed(1)
+    dev = configure(a.device, a.tf32)
     classes = 20
     unet, seg = RestorationUNet(5, a.width, classes).to(dev), ERFNet(classes).to(dev)
     pu, ps = sum(p.numel() for p in unet.parameters()), sum(p.numel() for p in seg.parameters())

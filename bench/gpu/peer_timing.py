@@ -25,3 +25,14 @@ def timed(fn, reps, dev=torch.device('cuda'), warmup=3):
             fn()
             times.append(1000 * (time.perf_counter() - t0))
     return statistics.median(times), min(times), max(times)
+
+
+def configure(device, tf32):
+    """The peers' device: cuDNN autotuning on, TF32 only when asked (PyTorch's fp32 baseline is without), seed 1."""
+    dev = torch.device(device)
+    if dev.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+    torch.manual_seed(1)
+    return dev
