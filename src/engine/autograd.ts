@@ -46,8 +46,8 @@ export interface OpDef<A extends unknown[], S> {
    * f16 tensors (mixed precision, engine.storesHalf). Absent: the op runs in f32, and f16 arguments
    * are cast to f32 before it (differentiably). 'same': its first `activations` tensor arguments
    * stay f16 when all of them are; mixed, they are all cast to f16 where the engine stores f16
-   * (engine.storesHalf), else to f32; and the op computes in their
-   * dtype, its output and input gradients in it too. 'autocast': its first tensor argument is cast
+   * (engine.storesHalf), else to f32; the op computes in their dtype, its output and input
+   * gradients in it too. 'autocast': its first tensor argument is cast
    * to f16 when the engine stores activations as f16, else to f32 (the GEMM ops, PyTorch's autocast
    * list). Further tensor arguments (weights, biases) are cast to f32 where f16.
    */
@@ -99,8 +99,10 @@ export function defineOp<A extends unknown[], S = undefined>(name: string, def: 
       const made: Tensor[] = [];
       const cast = castArgs(name, def as OpDef<A, unknown>, args, made);
       // the casts' outputs are this op's inputs only: the graph keeps their nodes (and what the op
-      // saved keeps their storage), so they are released now, not left to a scope
-      try { return made.length ? record(cast) : record(args); } finally { for (const t of made) t.dispose(); }
+      // saved keeps their storage), so they are released now, not left to a scope (unless the op
+      // gave one back as its output)
+      let out: Tensor | null = null;
+      try { return (out = record(cast)); } finally { for (const t of made) if (t !== out) t.dispose(); }
     }
     return record(args);
   };
